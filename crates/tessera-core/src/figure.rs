@@ -1,0 +1,72 @@
+//! A number with its provenance.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How well a figure is established. Mirrors the research notes' per-field status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Measured or specified exactly (a datasheet's capacity, a die size from the vendor).
+    Exact,
+    /// The vendor's own claim (peak FLOPS, bandwidth).
+    VendorClaimed,
+    /// Reported by a credible secondary source (press, analysts, databases).
+    Reported,
+    /// Derived or estimated; use with care.
+    Approximate,
+    /// Supplied by the user's own catalog file without a stated status.
+    User,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Exact,
+        Status::VendorClaimed,
+        Status::Reported,
+        Status::Approximate,
+        Status::User,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Exact => "exact",
+            Status::VendorClaimed => "vendor-claimed",
+            Status::Reported => "reported",
+            Status::Approximate => "approximate",
+            Status::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value with its status and source. An unknown figure is `None` where it is used,
+/// never a zero.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figure<T> {
+    pub value: T,
+    pub status: Status,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl<T> Figure<T> {
+    pub fn new(value: T, status: Status, source: impl Into<String>) -> Self {
+        Figure {
+            value,
+            status,
+            source: source.into(),
+            note: None,
+        }
+    }
+}
