@@ -39,6 +39,12 @@ HOST_IO = {
     "huawei-ascend-910": (64, "PCIe 4.0 x16 (Hot Chips 31 Huawei DaVinci talk)"),
 }
 
+# Chips whose only chip-to-chip link is PCIe: their scale-up figure is their whole I/O.
+PCIE_ONLY = {
+    "nvidia-l20", "nvidia-l40s", "nvidia-rtx-4090", "nvidia-rtx-4090d", "huawei-ascend-310p",
+    "kunlunxin-k200", "kunlunxin-r200", "iluvatar-mr-v100",
+}
+
 # category -> words that, in a sources label, name it
 LABELS = {
     "compute": ["compute", "dense", "fp16", "fp32", "tensor", "int8", "per-bin"],
@@ -205,6 +211,8 @@ def main():
             note_extra=f"converted from a {r['scaleout_nic_gbps_per_chip']} Gb/s NIC per chip")
         fig("tdp-w", r["tdp_w"], "tdp")
         fig("die-area-mm2", r["die_area_mm2"], "die")
+        if r["id"] in PCIE_ONLY:
+            out.append("scale-up-is-host-link = true")
         if r["id"] in HOST_IO:
             v, src = HOST_IO[r["id"]]
             out.append(f"host-io-gb-s = {{ value = {v}, status = \"approximate\", source = {q(src)} }}")

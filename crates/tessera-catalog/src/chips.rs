@@ -27,7 +27,13 @@ const TEXT_KEYS: [&str; 15] = [
 
 /// Every key a `[[chip]]` table may have.
 pub fn allowed_keys() -> Vec<&'static str> {
-    let mut v = vec!["id", "release-year", "datacenter", "reference-tpp"];
+    let mut v = vec![
+        "id",
+        "release-year",
+        "datacenter",
+        "scale-up-is-host-link",
+        "reference-tpp",
+    ];
     v.extend(TEXT_KEYS);
     v.extend(FIGURE_KEYS.iter().map(|(k, _)| *k));
     v
@@ -136,6 +142,9 @@ pub fn apply_chip(
     }
     if let Some(d) = t.opt_bool("datacenter")? {
         chip.datacenter = d;
+    }
+    if let Some(d) = t.opt_bool("scale-up-is-host-link")? {
+        chip.scale_up_is_host_link = d;
     }
     if let Some(r) = t.opt_f64("reference-tpp")? {
         chip.reference_tpp = Some(r);

@@ -133,6 +133,9 @@ pub struct Chip {
     pub scale_out_gb_s: Option<Figure<f64>>,
     /// Host (PCIe) link, GB/s both directions, where separate from the scale-up link.
     pub host_io_gb_s: Option<Figure<f64>>,
+    /// The scale-up link is the host (PCIe) link itself: no separate chip-to-chip link,
+    /// so `scale_up_gb_s` is the chip's whole I/O.
+    pub scale_up_is_host_link: bool,
     pub tdp_w: Option<Figure<f64>>,
     /// Applicable logic die area in mm² (for performance density).
     pub die_area_mm2: Option<Figure<f64>>,
@@ -175,6 +178,7 @@ impl Chip {
             scale_up_domain: None,
             scale_out_gb_s: None,
             host_io_gb_s: None,
+            scale_up_is_host_link: false,
             tdp_w: None,
             die_area_mm2: None,
             price: None,

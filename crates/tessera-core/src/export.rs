@@ -231,15 +231,27 @@ pub fn classify_2023(chip: &Chip) -> Verdict2023 {
         };
     }
 
+    // Below the a.1 line the verdict turns on the die area, so give the cut-offs even
+    // when an area is catalogued: published areas are often one die of several.
     let mut cutoffs = Vec::new();
-    for (name, prong, thr) in [("a.2", a2, PD_A2), ("b.1", b1, PD_B1), ("b.2", b2, PD_B2)] {
-        if let Prong::DependsOnArea { max_area_mm2, .. } = prong {
+    if (TPP_FLOOR..TPP_A1).contains(&tv) {
+        cutoffs.push(Cutoff {
+            prong: "a.2",
+            pd_threshold: PD_A2,
+            max_area_mm2: tv / PD_A2,
+        });
+        if tv >= TPP_B1 {
             cutoffs.push(Cutoff {
-                prong: name,
-                pd_threshold: thr,
-                max_area_mm2,
+                prong: "b.1",
+                pd_threshold: PD_B1,
+                max_area_mm2: tv / PD_B1,
             });
         }
+        cutoffs.push(Cutoff {
+            prong: "b.2",
+            pd_threshold: PD_B2,
+            max_area_mm2: tv / PD_B2,
+        });
     }
 
     let met = |p: Prong| p == Prong::Met;
@@ -335,6 +347,7 @@ pub fn classify_2022(chip: &Chip) -> Verdict2022 {
     let up = chip.scale_up_gb_s.as_ref().map(|f| f.value);
     let host = chip.host_io_gb_s.as_ref().map(|f| f.value);
     let (io, lower) = match (up, host) {
+        (Some(u), _) if chip.scale_up_is_host_link => (Some(u), false),
         (Some(u), Some(h)) => (Some(u + h), false),
         (Some(u), None) => (Some(u), true),
         (None, Some(h)) => (Some(h), true),
@@ -567,10 +580,14 @@ pub fn report(chip: &Chip, date: Date, rule: Option<Rule>, events: &[ExportEvent
         None => "no 3A090 rule in force on this date (the first took effect 2022-10-21)".into(),
     };
     let hbm_flag = (date >= HBM_RULE_EFFECTIVE && chip.has_hbm()).then(|| {
-        "carries HBM: since 2024-12-02 HBM stacks are themselves controlled (3A090.c, bandwidth density > 2 GB/s/mm2). \
-         HBM co-packaged with logic is excluded from 3A090.c, so this chip's class is unchanged, but new HBM supply \
-         to PRC chip makers is restricted: a supply risk for PRC-made parts"
-            .to_string()
+        let base = "carries HBM: since 2024-12-02 HBM stacks are themselves controlled (3A090.c, bandwidth \
+                    density > 2 GB/s/mm2); HBM co-packaged with logic is excluded from 3A090.c, so this chip's \
+                    class is unchanged";
+        if vendor_country(&chip.vendor) == Some("CN") {
+            format!("{base}, but new HBM supply to PRC chip makers is restricted: a supply risk for this part")
+        } else {
+            base.to_string()
+        }
     });
     let china = (date >= CHINA_BAND_EFFECTIVE).then(|| china_band_2026(chip, &v23));
     let mut evs: Vec<ExportEvent> = events
@@ -593,4 +610,120 @@ pub fn report(chip: &Chip, date: Date, rule: Option<Rule>, events: &[ExportEvent
         china_band_2026: china,
         events: evs,
     }
+}
+
+/// Headquarters country of a vendor as the catalog spells it, where known.
+pub fn vendor_country(vendor: &str) -> Option<&'static str> {
+    let v = vendor.to_ascii_lowercase();
+    const TABLE: [(&str, &str); 11] = [
+        ("nvidia", "US"),
+        ("amd", "US"),
+        ("google", "US"),
+        ("intel", "US"),
+        ("huawei", "CN"),
+        ("kunlunxin", "CN"),
+        ("cambricon", "CN"),
+        ("hygon", "CN"),
+        ("biren", "CN"),
+        ("moore threads", "CN"),
+        ("iluvatar", "CN"),
+    ];
+    TABLE
+        .iter()
+        .find(|(k, _)| v.starts_with(k))
+        .map(|(_, c)| *c)
+}
+
+/// A one-line answer to "may a buyer in China obtain this chip from its US-regulated
+/// vendor on this date?", combining the rule in force with the dated events.
+pub fn china_status(chip: &Chip, date: Date, events: &[ExportEvent]) -> String {
+    let v23 = classify_2023(chip);
+    if vendor_country(&chip.vendor) == Some("CN") {
+        let parametric = match v23.class {
+            Class2023::A => "would be 3A090.a",
+            Class2023::B => "would be 3A090.b",
+            Class2023::NotControlled => "would not be 3A090",
+            Class2023::Indeterminate => "class depends on die area",
+            Class2023::Unknown => "class unknown",
+        };
+        let mut s =
+            format!("domestic (PRC vendor): US rules apply only parametrically ({parametric})");
+        let mut evs: Vec<&ExportEvent> = events
+            .iter()
+            .filter(|e| e.date <= date && e.applies_to(chip))
+            .collect();
+        evs.sort_by_key(|e| e.date);
+        for e in evs {
+            match e.kind {
+                EventKind::EntityList => {
+                    s.push_str(&format!("; vendor on the US Entity List since {}", e.date))
+                }
+                EventKind::Guidance => {
+                    s.push_str(&format!("; US guidance {}: use abroad risks GP10", e.date))
+                }
+                _ => {}
+            }
+        }
+        return s;
+    }
+    let mut status = match Rule::in_force(date) {
+        None => "no US licence needed (before the October 2022 rule)".to_string(),
+        Some(Rule::Oct2022) => match classify_2022(chip).class {
+            Class2022::Controlled => "US licence required (3A090 under the Oct 2022 rule)".into(),
+            Class2022::NotControlled => "no US licence needed (outside the Oct 2022 rule)".into(),
+            Class2022::Indeterminate => "depends on aggregate I/O under the Oct 2022 rule".into(),
+            Class2022::Unknown => "unknown (TPP unknown)".into(),
+        },
+        Some(Rule::Oct2023) => match v23.class {
+            Class2023::A | Class2023::B => {
+                let cls = if v23.class == Class2023::A {
+                    "3A090.a"
+                } else {
+                    "3A090.b"
+                };
+                let band = if date >= CHINA_BAND_EFFECTIVE {
+                    china_band_2026(chip, &v23).in_band
+                } else {
+                    None
+                };
+                match band {
+                    Some(true) => {
+                        format!("US licence required ({cls}); case-by-case review since 2026-01-15")
+                    }
+                    _ => format!("US licence required ({cls}, presumption of denial)"),
+                }
+            }
+            Class2023::NotControlled => {
+                "no US licence needed (not 3A090 under the Oct 2023 rule)".into()
+            }
+            Class2023::Indeterminate => "depends on the unpublished die area".into(),
+            Class2023::Unknown => "unknown (TPP unknown)".into(),
+        },
+    };
+    let mut evs: Vec<&ExportEvent> = events
+        .iter()
+        .filter(|e| e.date <= date && e.applies_to(chip))
+        .collect();
+    evs.sort_by_key(|e| e.date);
+    for e in evs {
+        match e.kind {
+            EventKind::LicenceRequired => {
+                status = format!("US licence required (is-informed letter, {})", e.date)
+            }
+            EventKind::LicenceGranted => {
+                status = format!("US licences granted with conditions ({})", e.date)
+            }
+            EventKind::SalesAllowed => {
+                status = format!(
+                    "sales to approved customers allowed ({}), licence still required",
+                    e.date
+                )
+            }
+            EventKind::ImportMeasure => {
+                status.push_str(&format!("; China-side restriction reported {}", e.date))
+            }
+            EventKind::EntityList | EventKind::Guidance => {}
+        }
+    }
+    status
 }

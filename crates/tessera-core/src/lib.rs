@@ -9,6 +9,7 @@ pub mod date;
 pub mod export;
 pub mod figure;
 pub mod model;
+pub mod money;
 pub mod suggest;
 
 pub use chip::{Chip, Precision, Price};

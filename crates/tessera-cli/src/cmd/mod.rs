@@ -1,0 +1,60 @@
+//! Command implementations.
+
+mod chips;
+mod export;
+mod models;
+
+use crate::cli::{Cli, Command, Global};
+use crate::exit::{CliError, Result};
+use std::path::PathBuf;
+use tessera_catalog::Catalog;
+use tessera_core::date::Date;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let cat = load_catalog(&cli.global)?;
+    let fmt = cli.global.format;
+    match cli.command {
+        Command::Chips(c) => chips::run(&cat, fmt, c),
+        Command::Models(c) => models::run(&cat, fmt, c),
+        Command::ExportCheck(a) => export::run(&cat, fmt, a),
+    }
+}
+
+fn default_config_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let d = base.join("tessera").join("catalog");
+    d.is_dir().then_some(d)
+}
+
+/// Built-in catalog, then the config directory, then each --catalog file.
+pub fn load_catalog(g: &Global) -> Result<Catalog> {
+    let mut cat = Catalog::builtin()?;
+    let dir = match &g.config_dir {
+        Some(d) if d.as_os_str().is_empty() => None,
+        Some(d) => Some(d.clone()),
+        None => default_config_dir(),
+    };
+    if let Some(d) = dir {
+        cat.merge_dir(&d)?;
+    }
+    for f in &g.catalog {
+        cat.merge_file(f)?;
+    }
+    Ok(cat)
+}
+
+/// Parses a `--date`, defaulting to today (UTC).
+pub fn date_arg(s: Option<&str>) -> Result<Date> {
+    match s {
+        Some(s) => Date::parse(s).map_err(|m| CliError::Usage(format!("--date: {m}"))),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| CliError::Internal(format!("system clock before 1970: {e}")))?
+                .as_secs();
+            Ok(Date::from_days_since_epoch((secs / 86_400) as i64))
+        }
+    }
+}

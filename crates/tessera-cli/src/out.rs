@@ -1,0 +1,112 @@
+//! Terminal tables and JSON printing.
+
+use crate::exit::{CliError, Result};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+/// A table with tessera's house style.
+pub fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(140)
+        .set_header(header.to_vec());
+    t
+}
+
+pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(v)
+        .map_err(|e| CliError::Internal(format!("JSON encoding failed: {e}")))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// A number for people: enough significant digits, no trailing noise.
+pub fn num(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if a >= 1000.0 {
+        let r = v.round();
+        if (v - r).abs() < 1e-9 {
+            group(r as i64)
+        } else {
+            group(r as i64)
+        }
+    } else if a >= 100.0 {
+        trim(format!("{v:.1}"))
+    } else if a >= 10.0 {
+        trim(format!("{v:.2}"))
+    } else if a >= 1.0 {
+        trim(format!("{v:.3}"))
+    } else {
+        trim(format!("{v:.4}"))
+    }
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn group(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+pub fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "unknown".into(), num)
+}
+
+/// Billions with sensible precision.
+pub fn billions(n: u64) -> String {
+    let b = n as f64 / 1e9;
+    if b >= 100.0 {
+        format!("{b:.1}B")
+    } else if b >= 1.0 {
+        format!("{b:.2}B")
+    } else {
+        format!("{:.0}M", n as f64 / 1e6)
+    }
+}
+
+pub fn bytes(b: f64) -> String {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    if b >= GIB {
+        format!("{} GiB", num(b / GIB))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{} MiB", num(b / 1024.0 / 1024.0))
+    } else if b >= 1024.0 {
+        format!("{} KiB", num(b / 1024.0))
+    } else {
+        format!("{} B", num(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(num(989.4), "989.4");
+        assert_eq!(num(1978.9), "1,979");
+        assert_eq!(num(3.35), "3.35");
+        assert_eq!(num(0.864), "0.864");
+        assert_eq!(num(15831.2), "15,831");
+        assert_eq!(num(80.0), "80");
+        assert_eq!(billions(6_738_415_616), "6.74B");
+        assert_eq!(bytes(2048.0), "2 KiB");
+    }
+}
