@@ -355,8 +355,41 @@ pub fn from_hf_config(path: &str, text: &str, id: &str) -> Result<ModelArch> {
         }
     };
     m.validate()
-        .map_err(|(field, msg)| c.err(field, msg, None))?;
+        .map_err(|(field, msg)| c.err(hf_key(field, &model_type), msg, None))?;
     Ok(m)
+}
+
+/// The config.json key behind one of tessera's model fields, for error messages.
+fn hf_key(field: &str, model_type: &str) -> &'static str {
+    let gpt2 = model_type == "gpt2";
+    match field {
+        "hidden" if gpt2 => "n_embd",
+        "layers" if gpt2 => "n_layer",
+        "heads" | "kv-heads" if gpt2 => "n_head",
+        "ffn-hidden" if gpt2 => "n_inner",
+        "hidden" => "hidden_size",
+        "layers" => "num_hidden_layers",
+        "heads" => "num_attention_heads",
+        "kv-heads" => "num_key_value_heads",
+        "head-dim" => "head_dim",
+        "vocab" => "vocab_size",
+        "ffn-hidden" => "intermediate_size",
+        "max-seq" => "max_position_embeddings",
+        "experts" => match model_type {
+            "mixtral" => "num_local_experts",
+            "deepseek_v3" => "n_routed_experts",
+            "ernie4_5_moe" => "moe_num_experts",
+            _ => "num_experts",
+        },
+        "top-k" if model_type == "ernie4_5_moe" => "moe_k",
+        "top-k" => "num_experts_per_tok",
+        "expert-ffn-hidden" if model_type == "mixtral" => "intermediate_size",
+        "expert-ffn-hidden" => "moe_intermediate_size",
+        "dense-layers" if model_type == "deepseek_v3" => "first_k_dense_replace",
+        "dense-layers" => "moe_layer_start_index",
+        "mla" => "kv_lora_rank",
+        _ => "model_type",
+    }
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub fn read_model(
     let id = t.req_str("id")?;
     let hidden = t.req_u64("hidden")?;
     let heads = t.req_u64("heads")?;
-    let head_dim_default = if heads > 0 { hidden / heads } else { 0 };
+    let head_dim_default = hidden.checked_div(heads).unwrap_or(0);
     let moe = match t.opt_table("moe")? {
         None => None,
         Some((mt, mat)) => {

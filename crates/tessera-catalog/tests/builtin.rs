@@ -1,6 +1,8 @@
 //! Checks on the built-in catalog data: it loads, it matches the research notes, and
 //! tessera's derived figures match published ones.
 
+#![allow(clippy::unwrap_used)]
+
 use tessera_catalog::Catalog;
 use tessera_core::export::tpp;
 

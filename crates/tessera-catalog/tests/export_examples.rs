@@ -1,6 +1,8 @@
 //! Every worked example of the research notes' export-control chapter (docs/export-control.md,
 //! sections 8.1-8.3), reproduced from the built-in catalog. One `check` helper, many cases.
 
+#![allow(clippy::unwrap_used)]
+
 use tessera_catalog::Catalog;
 use tessera_core::date::Date;
 use tessera_core::export::{
@@ -60,6 +62,7 @@ use Class2022 as R22;
 use Class2023 as R23;
 
 #[rustfmt::skip]
+#[allow(clippy::approx_constant)] // L20: PD 1912 / 608.5 = 3.142, not pi
 const CASES: &[Case] = &[
     // 8.1 / 8.2
     Case { id: "nvidia-v100-sxm2", tpp: 2000.0, pd: Some(2.45), oct2022: R22::NotControlled, oct2023: R23::NotControlled, cutoffs: &[] },
@@ -71,7 +74,7 @@ const CASES: &[Case] = &[
     Case { id: "nvidia-h20", tpp: 2368.0, pd: Some(2.91), oct2022: R22::NotControlled, oct2023: R23::NotControlled, cutoffs: &[] },
     Case { id: "nvidia-h200-sxm", tpp: 15831.0, pd: Some(19.45), oct2022: R22::Controlled, oct2023: R23::A, cutoffs: &[] },
     Case { id: "nvidia-b200", tpp: 36000.0, pd: None, oct2022: R22::Controlled, oct2023: R23::A, cutoffs: &[] },
-    Case { id: "nvidia-l20", tpp: 1912.0, pd: Some(3.14), oct2022: R22::NotControlled, oct2023: R23::NotControlled, cutoffs: &[] },
+    Case { id: "nvidia-l20", tpp: 1912.0, pd: Some(3.142), oct2022: R22::NotControlled, oct2023: R23::NotControlled, cutoffs: &[] },
     Case { id: "nvidia-l40s", tpp: 5864.0, pd: Some(9.64), oct2022: R22::NotControlled, oct2023: R23::A, cutoffs: &[] },
     Case { id: "nvidia-rtx-4090", tpp: 5285.0, pd: Some(8.69), oct2022: R22::NotControlled, oct2023: R23::A, cutoffs: &[] },
     Case { id: "nvidia-rtx-4090d", tpp: 4707.0, pd: Some(7.74), oct2022: R22::NotControlled, oct2023: R23::NotControlled, cutoffs: &[] },

@@ -30,8 +30,9 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub catalog: Vec<PathBuf>,
     /// A directory whose *.toml catalog files are all loaded (in name order) before any
-    /// --catalog file. Default: $TESSERA_CONFIG_DIR, else ~/.config/tessera/catalog if it exists.
-    #[arg(long, global = true, value_name = "DIR", env = "TESSERA_CONFIG_DIR")]
+    /// --catalog file. Default: $TESSERA_CONFIG_DIR (set it empty to load none), else
+    /// $XDG_CONFIG_HOME/tessera/catalog or ~/.config/tessera/catalog if it exists.
+    #[arg(long, global = true, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
 }
 

@@ -28,12 +28,7 @@ pub fn num(v: f64) -> String {
     }
     let a = v.abs();
     if a >= 1000.0 {
-        let r = v.round();
-        if (v - r).abs() < 1e-9 {
-            group(r as i64)
-        } else {
-            group(r as i64)
-        }
+        group(v.round() as i64)
     } else if a >= 100.0 {
         trim(format!("{v:.1}"))
     } else if a >= 10.0 {
@@ -57,7 +52,7 @@ fn group(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -450,7 +450,7 @@ impl ModelArch {
                 "must be greater than zero when any layer has a dense MLP".into(),
             ));
         }
-        if self.mla.is_none() && self.heads % self.kv_heads != 0 {
+        if self.mla.is_none() && !self.heads.is_multiple_of(self.kv_heads) {
             return Err((
                 "kv-heads",
                 format!(
@@ -485,16 +485,15 @@ impl ModelArch {
                 return Err(("interval", "must be at least 1".into()));
             }
         }
-        if let Some(m) = &self.mla {
-            if m.kv_lora_rank == 0
+        if let Some(m) = &self.mla
+            && (m.kv_lora_rank == 0
                 || m.v_head_dim == 0
-                || m.qk_nope_head_dim + m.qk_rope_head_dim == 0
-            {
-                return Err((
-                    "mla",
-                    "kv-lora-rank, v-head-dim and the qk head dims must be positive".into(),
-                ));
-            }
+                || m.qk_nope_head_dim + m.qk_rope_head_dim == 0)
+        {
+            return Err((
+                "mla",
+                "kv-lora-rank, v-head-dim and the qk head dims must be positive".into(),
+            ));
         }
         if self.position == Position::Learned && self.max_seq == 0 {
             return Err(("max-seq", "learned positions need max-seq > 0".into()));

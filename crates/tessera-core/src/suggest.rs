@@ -31,7 +31,10 @@ pub fn nearest<'a>(
             let d = if !lname.is_empty() && (lc.contains(&lname) || lname.contains(&lc)) {
                 0
             } else {
-                edit_distance(&lname, &lc)
+                // A mistyped prefix of a long id ("nvidia-a8000" for
+                // "nvidia-a800-sxm4-80gb") is close too.
+                let prefix: String = lc.chars().take(lname.chars().count()).collect();
+                edit_distance(&lname, &lc).min(edit_distance(&lname, &prefix) + 1)
             };
             let limit = (lname.len().max(lc.len()) / 2).max(2);
             (d <= limit).then_some((d, c))
@@ -69,5 +72,9 @@ mod tests {
         let got = nearest("huawei-ascend-910b", c, 3);
         assert_eq!(got, vec!["huawei-ascend-910b2".to_string()]);
         assert!(nearest("zzzzzzzzzz", c, 3).is_empty());
+        assert_eq!(
+            nearest("nvidia-h1000", c, 1),
+            vec!["nvidia-h100-sxm5-80gb".to_string()]
+        );
     }
 }

@@ -393,13 +393,12 @@ fn compare(cat: &Catalog, fmt: Format, ids: &[String], date: Date) -> Result<()>
         },
     ];
     let mut notes = vec!["Figures are dense peaks from the catalog; `tessera chips show ID` gives each figure's status and source.".to_string()];
-    if let Some((_, src)) = usd_per_unit("CNY") {
-        if chips
+    if let Some((_, src)) = usd_per_unit("CNY")
+        && chips
             .iter()
             .any(|c| c.price.as_ref().is_some_and(|p| p.currency == "CNY"))
-        {
-            notes.push(format!("CNY prices converted at {src}."));
-        }
+    {
+        notes.push(format!("CNY prices converted at {src}."));
     }
     for c in &chips {
         if c.price.is_none() {

@@ -31,10 +31,11 @@ fn default_config_dir() -> Option<PathBuf> {
 /// Built-in catalog, then the config directory, then each --catalog file.
 pub fn load_catalog(g: &Global) -> Result<Catalog> {
     let mut cat = Catalog::builtin()?;
-    let dir = match &g.config_dir {
-        Some(d) if d.as_os_str().is_empty() => None,
-        Some(d) => Some(d.clone()),
-        None => default_config_dir(),
+    let dir = match (&g.config_dir, std::env::var_os("TESSERA_CONFIG_DIR")) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(e)) if e.is_empty() => None,
+        (None, Some(e)) => Some(PathBuf::from(e)),
+        (None, None) => default_config_dir(),
     };
     if let Some(d) = dir {
         cat.merge_dir(&d)?;

@@ -1,0 +1,518 @@
+//! End-to-end tests of the `tessera` binary: one integration-test binary, data files in
+//! `tests/data/`.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn data(rel: &str) -> String {
+    let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", rel]
+        .iter()
+        .collect();
+    p.display().to_string()
+}
+
+fn tessera(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        // Keep the user's own config out of the tests.
+        .env("TESSERA_CONFIG_DIR", "")
+        .output()
+        .expect("run tessera");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["--format", "json"]);
+    let r = tessera(&a);
+    assert_eq!(r.code, 0, "tessera {args:?} failed: {}", r.stderr);
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}\n{}", r.stdout))
+}
+
+/// Expects a failure with `code`, and every `needle` in stderr.
+fn fails(args: &[&str], code: i32, needles: &[&str]) {
+    let r = tessera(args);
+    assert_eq!(
+        r.code, code,
+        "tessera {args:?}: expected exit {code}, got {}\nstderr: {}",
+        r.code, r.stderr
+    );
+    for n in needles {
+        assert!(
+            r.stderr.contains(n),
+            "tessera {args:?}: stderr lacks {n:?}:\n{}",
+            r.stderr
+        );
+    }
+    assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
+}
+
+#[test]
+fn readme_main_command_compares_baidu_2023_chips() {
+    let r = tessera(&["chips", "compare"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for id in [
+        "huawei-ascend-910b2",
+        "nvidia-a800-sxm4-80gb",
+        "nvidia-h800-sxm5-80gb",
+        "nvidia-h20",
+    ] {
+        assert!(r.stdout.contains(id), "missing {id}");
+    }
+    assert!(r.stdout.contains("buyer in China") && r.stdout.contains("2023-11-17"));
+    let v = json(&["chips", "compare"]);
+    assert_eq!(v["baseline"], "huawei-ascend-910b2");
+    let tpp = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "TPP")
+        .unwrap();
+    assert_eq!(tpp["values"][0].as_f64().unwrap().round(), 6016.0);
+    let ratio = tpp["ratios"][2].as_f64().unwrap();
+    assert!((ratio - 15831.2 / 6016.0).abs() < 0.01, "{ratio}");
+    let status = &v["export"][2]["values"];
+    assert!(
+        status[1]
+            .as_str()
+            .unwrap()
+            .starts_with("US licence required")
+    );
+    assert!(
+        status[3]
+            .as_str()
+            .unwrap()
+            .starts_with("no US licence needed")
+    );
+}
+
+#[test]
+fn compare_reports_price_performance_and_unknown_prices() {
+    let v = json(&[
+        "chips",
+        "compare",
+        "nvidia-h100-sxm5-80gb",
+        "nvidia-h20",
+        "nvidia-a800-sxm4-80gb",
+        "--date",
+        "2024-01-01",
+    ]);
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "USD per 16-bit TFLOP/s")
+        .unwrap();
+    // H100 mid price 32,500 USD / 989.4 TFLOP/s
+    assert!((row["values"][0].as_f64().unwrap() - 32500.0 / 989.4).abs() < 0.01);
+    assert!(
+        row["values"][2].is_null(),
+        "A800 has no public price: unknown, not zero"
+    );
+    assert!(v["notes"].as_array().unwrap().iter().any(|n| {
+        n.as_str()
+            .unwrap()
+            .contains("nvidia-a800-sxm4-80gb: no public price")
+    }));
+}
+
+#[test]
+fn chips_list_all_and_by_vendor() {
+    let v = json(&["chips", "list"]);
+    assert_eq!(v["chips"].as_array().unwrap().len(), 36);
+    let v = json(&["chips", "list", "--vendor", "huawei"]);
+    let chips = v["chips"].as_array().unwrap();
+    assert_eq!(chips.len(), 7);
+    assert!(
+        chips
+            .iter()
+            .all(|c| c["vendor"].as_str().unwrap().starts_with("Huawei"))
+    );
+    let r = tessera(&["chips", "list"]);
+    assert!(r.stdout.contains("36 chips"));
+}
+
+#[test]
+fn chips_show_gives_status_and_source() {
+    let v = json(&["chips", "show", "nvidia-h100-sxm5-80gb"]);
+    let f = &v["chip"]["bf16_tflops"];
+    assert_eq!(f["value"].as_f64(), Some(989.4));
+    assert_eq!(f["status"], "vendor-claimed");
+    assert!(f["source"].as_str().unwrap().contains("H100 datasheet"));
+    assert_eq!(v["derived"]["tpp"].as_f64().unwrap().round(), 15831.0);
+    // Unknown stays unknown (null), never zero.
+    let v = json(&["chips", "show", "kunlunxin-p800"]);
+    assert!(v["chip"]["memory_bw_tb_s"].is_null());
+    let r = tessera(&["chips", "show", "kunlunxin-p800"]);
+    assert!(r.stdout.contains("unknown"));
+}
+
+#[test]
+fn unknown_chip_suggests_nearest_ids() {
+    fails(
+        &["chips", "show", "h100"],
+        4,
+        &["unknown chip `h100`", "nvidia-h100-sxm5-80gb"],
+    );
+    fails(
+        &["chips", "compare", "huawei-ascend-910b", "nvidia-h20"],
+        4,
+        &["huawei-ascend-910b1"],
+    );
+    fails(
+        &["export-check", "nvidia-a8000"],
+        4,
+        &["nvidia-a800-sxm4-80gb"],
+    );
+}
+
+#[test]
+fn export_check_h20_licence_event() {
+    let v = json(&["export-check", "nvidia-h20", "--date", "2025-05-01"]);
+    assert_eq!(v["rule_2023"]["class"], "not-controlled");
+    assert_eq!(v["tpp"]["value"].as_f64().unwrap().round(), 2368.0);
+    let evs = v["events"].as_array().unwrap();
+    assert!(
+        evs.iter()
+            .any(|e| e["kind"] == "licence-required" && e["date"] == "2025-04-09")
+    );
+    assert!(
+        v["china_buyer_status"]
+            .as_str()
+            .unwrap()
+            .contains("is-informed")
+    );
+    // Before the letter, no event applies.
+    let v = json(&["export-check", "nvidia-h20", "--date", "2024-06-01"]);
+    assert!(v["events"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn export_check_rules_and_dates() {
+    let v = json(&[
+        "export-check",
+        "nvidia-a800-sxm4-80gb",
+        "--rule",
+        "2022-10",
+        "--date",
+        "2023-06-01",
+    ]);
+    assert!(
+        v["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("Oct 2022 rule: not controlled")
+    );
+    let v = json(&[
+        "export-check",
+        "nvidia-a800-sxm4-80gb",
+        "--date",
+        "2023-06-01",
+    ]);
+    assert_eq!(
+        v["rule"], "2022-10",
+        "the rule in force in mid 2023 was the 2022 one"
+    );
+    let v = json(&[
+        "export-check",
+        "nvidia-a800-sxm4-80gb",
+        "--date",
+        "2023-11-17",
+    ]);
+    assert_eq!(v["rule"], "2023-10");
+    assert!(v["verdict"].as_str().unwrap().contains("3A090.a"));
+    let v = json(&["export-check", "nvidia-h200-sxm", "--date", "2026-02-01"]);
+    assert_eq!(v["china_band_2026"]["in_band"], true);
+    assert!(v["hbm_flag"].as_str().unwrap().contains("HBM"));
+    let v = json(&["export-check", "nvidia-h200-sxm", "--date", "2024-01-01"]);
+    assert!(v["hbm_flag"].is_null() && v["china_band_2026"].is_null());
+    let r = tessera(&[
+        "export-check",
+        "moorethreads-mtt-s4000",
+        "--date",
+        "2024-01-01",
+    ]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("3A090.a.2 if die area <= 270 mm2"),
+        "{}",
+        r.stdout
+    );
+    fails(
+        &["export-check", "nvidia-h20", "--date", "2023-02-30"],
+        2,
+        &["--date", "day 30"],
+    );
+    fails(
+        &["export-check", "nvidia-h20", "--rule", "2024-01"],
+        2,
+        &["2024-01"],
+    );
+}
+
+#[test]
+fn models_list_and_show() {
+    let v = json(&["models", "list"]);
+    let models = v["models"].as_array().unwrap();
+    assert!(models.len() >= 24);
+    for id in [
+        "ernie-4.5-0.3b",
+        "ernie-4.5-21b-a3b",
+        "ernie-4.5-300b-a47b",
+        "llama2-7b",
+        "llama3.1-405b",
+        "gpt3-175b",
+        "mixtral-8x7b",
+        "qwen3-32b",
+        "qwen3-235b-a22b",
+        "deepseek-v3",
+        "nemotron-4-340b",
+        "bloom-176b",
+        "megatron-gpt-1t",
+    ] {
+        assert!(models.iter().any(|m| m["id"] == id), "missing {id}");
+    }
+    let v = json(&["models", "show", "deepseek-v3", "--seq-len", "4096"]);
+    let total = v["params_total"].as_f64().unwrap();
+    assert!((total / 1e9 - 671.0).abs() < 1.0);
+    assert_eq!(
+        v["kv_cache_elems_per_token"].as_u64(),
+        Some(61 * (512 + 64))
+    );
+    assert_eq!(v["attention"], "mla");
+    let r = tessera(&["models", "show", "llama3-70b"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("KV cache per token, bf16"));
+    fails(
+        &["models", "show", "llama-3-8b"],
+        4,
+        &["unknown model", "llama3-8b"],
+    );
+}
+
+/// (config dir, expected total params in billions, expected active, tolerance in billions)
+#[test]
+fn hugging_face_configs_import() {
+    let cases: &[(&str, f64, f64, f64)] = &[
+        ("llama3-8b", 8.030, 8.030, 0.005),
+        ("mistral-7b", 7.242, 7.242, 0.005),
+        ("mixtral-8x7b", 46.70, 12.88, 0.05),
+        ("qwen2.5-7b", 7.616, 7.616, 0.01),
+        ("qwen3-8b", 8.19, 8.19, 0.01),
+        ("qwen3-30b-a3b", 30.53, 3.35, 0.05),
+        ("deepseek-v3", 671.0, 37.6, 0.6),
+        ("ernie-4.5-0.3b", 0.361, 0.361, 0.005),
+        ("ernie-4.5-21b-a3b", 21.83, 3.35, 0.01), // the label says A3B; the layers give 3.35B
+        ("gpt2", 0.124_439_808, 0.124_439_808, 1e-9),
+    ];
+    for (dir, total, active, tol) in cases {
+        let path = data(&format!("hf/{dir}/config.json"));
+        let v = json(&["models", "show", &path]);
+        let t = v["params_total"].as_f64().unwrap() / 1e9;
+        let a = v["params_active"].as_f64().unwrap() / 1e9;
+        assert!((t - total).abs() <= *tol, "{dir}: total {t} vs {total}");
+        assert!(
+            (a - active).abs() <= tol.max(0.05 * active),
+            "{dir}: active {a} vs {active}"
+        );
+        assert_eq!(v["model"]["id"], *dir);
+    }
+    // GPT-2 small is exactly 124,439,808 parameters.
+    let v = json(&["models", "show", &data("hf/gpt2/config.json")]);
+    assert_eq!(v["params_total"].as_u64(), Some(124_439_808));
+    // The imported Llama 3 8B matches the built-in one exactly.
+    let a = json(&["models", "show", &data("hf/llama3-8b/config.json")]);
+    let b = json(&["models", "show", "llama3-8b"]);
+    assert_eq!(a["params_total"], b["params_total"]);
+    assert_eq!(a["train_flops_per_token"], b["train_flops_per_token"]);
+}
+
+#[test]
+fn bad_hugging_face_configs() {
+    let unsupported = data("bad/unsupported.json");
+    fails(
+        &["models", "show", &unsupported],
+        3,
+        &[
+            "unsupported.json:2:",
+            "unsupported model type `mamba`",
+            "llama, mistral, mixtral",
+        ],
+    );
+    let malformed = data("bad/malformed.json");
+    fails(
+        &["models", "show", &malformed],
+        3,
+        &["malformed.json:5:", "invalid JSON"],
+    );
+    let negative = data("bad/negative.json");
+    fails(
+        &["models", "show", &negative],
+        3,
+        &["negative.json:5:", "num_hidden_layers", "non-negative"],
+    );
+    let missing = data("bad/missing.json");
+    fails(
+        &["models", "show", &missing],
+        3,
+        &["missing.json", "vocab_size", "missing"],
+    );
+    let heads = data("bad/badheads.json");
+    fails(
+        &["models", "show", &heads],
+        3,
+        &["badheads.json:7:", "num_key_value_heads", "grouped evenly"],
+    );
+    fails(
+        &["models", "show", "/nonexistent/config.json"],
+        5,
+        &["/nonexistent/config.json", "cannot read"],
+    );
+}
+
+#[test]
+fn user_catalog_overrides_and_adds() {
+    let f = data("catalog/override.toml");
+    let v = json(&["--catalog", &f, "chips", "show", "huawei-ascend-910b2"]);
+    assert_eq!(v["chip"]["bf16_tflops"]["value"].as_f64(), Some(376.0));
+    assert_eq!(v["chip"]["bf16_tflops"]["status"], "reported");
+    assert_eq!(v["chip"]["tdp_w"]["status"], "user");
+    assert!(
+        v["chip"]["tdp_w"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("override.toml:5")
+    );
+    // Untouched figures keep their built-in source.
+    assert_eq!(v["chip"]["memory_gb"]["value"].as_f64(), Some(64.0));
+    let v = json(&["--catalog", &f, "chips", "list"]);
+    assert_eq!(v["chips"].as_array().unwrap().len(), 37);
+    let v = json(&[
+        "--catalog",
+        &f,
+        "export-check",
+        "acme-x1",
+        "--date",
+        "2026-01-01",
+    ]);
+    assert_eq!(v["rule_2023"]["class"], "a");
+    let v = json(&["--catalog", &f, "models", "show", "tiny-llama"]);
+    assert!((v["params_total"].as_f64().unwrap() / 1e9 - 1.1).abs() < 0.01);
+}
+
+#[test]
+fn config_dir_is_loaded() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["chips", "show", "site-chip", "--format", "json"])
+        .env("TESSERA_CONFIG_DIR", data("catalog/confdir"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = tessera(&[
+        "--config-dir",
+        &data("catalog/confdir"),
+        "chips",
+        "show",
+        "site-chip",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn bad_catalog_files_name_file_line_and_field() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "unknown_field.toml",
+            &[
+                "unknown_field.toml:3:1",
+                "chip[0].bf16-tflop",
+                "unknown field",
+                "bf16-tflops",
+            ],
+        ),
+        (
+            "negative.toml",
+            &[
+                "negative.toml:3:",
+                "chip[0].memory-gb",
+                "must not be negative",
+            ],
+        ),
+        (
+            "wrong_type.toml",
+            &["wrong_type.toml:3:", "chip[0].tdp-w", "expected a number"],
+        ),
+        (
+            "missing_name.toml",
+            &["missing_name.toml:1:", "chip[0].name", "nvidia-h20"],
+        ),
+        (
+            "bad_status.toml",
+            &["bad_status.toml:3:", "status", "rumoured", "vendor-claimed"],
+        ),
+        (
+            "no_source.toml",
+            &["no_source.toml:3:", "bf16-tflops.source", "required"],
+        ),
+        ("syntax.toml", &["syntax.toml:4:", "invalid TOML"]),
+        (
+            "unknown_section.toml",
+            &["unknown_section.toml:1:", "unknown section", "[[chip]]"],
+        ),
+        (
+            "bad_model.toml",
+            &["bad_model.toml:6:", "model[0].kv-heads", "grouped evenly"],
+        ),
+        (
+            "bad_event.toml",
+            &["bad_event.toml:2:", "event[0].date", "month 13"],
+        ),
+    ];
+    for (file, needles) in cases {
+        let f = data(&format!("catalog/{file}"));
+        fails(&["--catalog", &f, "chips", "list"], 3, needles);
+    }
+    fails(
+        &["--catalog", "/nonexistent.toml", "chips", "list"],
+        5,
+        &["/nonexistent.toml"],
+    );
+}
+
+#[test]
+fn help_for_every_subcommand() {
+    for args in [
+        vec!["--help"],
+        vec!["chips", "--help"],
+        vec!["chips", "list", "--help"],
+        vec!["chips", "show", "--help"],
+        vec!["chips", "compare", "--help"],
+        vec!["models", "--help"],
+        vec!["models", "list", "--help"],
+        vec!["models", "show", "--help"],
+        vec!["export-check", "--help"],
+    ] {
+        let r = tessera(&args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.contains("Usage:"), "{args:?}");
+    }
+    fails(&["frobnicate"], 2, &["unrecognized subcommand"]);
+}
