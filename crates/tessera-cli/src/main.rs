@@ -24,7 +24,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cmd::run(args) {
+    let result = cmd::run(args);
+    if let Err(e) = out::flush() {
+        eprintln!("error: writing output: {e}");
+        return ExitCode::from(exit::INTERNAL);
+    }
+    match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!("error: {e}");

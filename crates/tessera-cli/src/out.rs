@@ -3,6 +3,35 @@
 use crate::exit::{CliError, Result};
 use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::io::Write;
+
+thread_local! {
+    static BUF: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Appends to the command's output. Output is written once, at the end, by [`flush`],
+/// so that a closed pipe (`tessera ... | head`) ends the program quietly, not in a panic.
+pub fn push(s: &str) {
+    BUF.with(|b| b.borrow_mut().push_str(s));
+}
+
+/// Like `println!`, into the output buffer.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::out::push("\n") };
+    ($($arg:tt)*) => {{ $crate::out::push(&format!($($arg)*)); $crate::out::push("\n"); }};
+}
+
+/// Writes the buffered output to stdout. A closed pipe is not an error.
+pub fn flush() -> std::io::Result<()> {
+    let s = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
 
 /// A table with tessera's house style.
 pub fn table(header: &[&str]) -> Table {
@@ -17,7 +46,7 @@ pub fn table(header: &[&str]) -> Table {
 pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let s = serde_json::to_string_pretty(v)
         .map_err(|e| CliError::Internal(format!("JSON encoding failed: {e}")))?;
-    println!("{s}");
+    crate::outln!("{s}");
     Ok(())
 }
 

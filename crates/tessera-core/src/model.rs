@@ -431,6 +431,40 @@ impl ModelArch {
 
     /// Checks the shape is self-consistent. Returns the field at fault and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        // Upper bounds far above any real model, chosen so that every parameter and FLOP
+        // product fits in 64 bits: no input can make the arithmetic overflow.
+        let mut limits: Vec<(&'static str, u64, u64)> = vec![
+            ("hidden", self.hidden, 1 << 17),
+            ("layers", self.layers, 1 << 12),
+            ("heads", self.heads, 1 << 12),
+            ("kv-heads", self.kv_heads, 1 << 12),
+            ("head-dim", self.head_dim, 1 << 12),
+            ("ffn-hidden", self.ffn_hidden, 1 << 19),
+            ("vocab", self.vocab, 1 << 22),
+            ("max-seq", self.max_seq, 1 << 24),
+        ];
+        if let Some(m) = &self.moe {
+            limits.extend([
+                ("experts", m.experts, 1 << 12),
+                ("shared-experts", m.shared_experts, 1 << 6),
+                ("expert-ffn-hidden", m.expert_ffn_hidden, 1 << 19),
+                ("shared-ffn-hidden", m.shared_ffn_hidden, 1 << 19),
+            ]);
+        }
+        if let Some(m) = &self.mla {
+            limits.extend([
+                ("q-lora-rank", m.q_lora_rank.unwrap_or(0), 1 << 16),
+                ("kv-lora-rank", m.kv_lora_rank, 1 << 16),
+                ("qk-nope-head-dim", m.qk_nope_head_dim, 1 << 12),
+                ("qk-rope-head-dim", m.qk_rope_head_dim, 1 << 12),
+                ("v-head-dim", m.v_head_dim, 1 << 12),
+            ]);
+        }
+        for (f, v, max) in limits {
+            if v > max {
+                return Err((f, format!("{v} is larger than tessera supports (at most {max})")));
+            }
+        }
         let nonzero = [
             ("hidden", self.hidden),
             ("layers", self.layers),

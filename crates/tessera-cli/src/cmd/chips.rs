@@ -96,7 +96,11 @@ fn list(cat: &Catalog, fmt: Format, vendor: Option<&str>) -> Result<()> {
                 price_currency: c.price.as_ref().map(|p| p.currency.as_str()),
             })
             .collect();
-        return out::print_json(&serde_json::json!({ "chips": rows }));
+        #[derive(Serialize)]
+        struct List<'a> {
+            chips: Vec<ListRow<'a>>,
+        }
+        return out::print_json(&List { chips: rows });
     }
     let mut t = out::table(&[
         "id",
@@ -124,8 +128,8 @@ fn list(cat: &Catalog, fmt: Format, vendor: Option<&str>) -> Result<()> {
             opt(v(&c.tdp_w)),
         ]);
     }
-    println!("{t}");
-    println!(
+    crate::outln!("{t}");
+    crate::outln!(
         "{} chips. Figures are dense peaks; `unknown` means no trustworthy public figure. `tessera chips show ID` gives sources.",
         chips.len()
     );
@@ -157,10 +161,15 @@ fn show(cat: &Catalog, fmt: Format, id: &str) -> Result<()> {
     let c = cat.chip(id)?;
     let d = derived(c);
     if fmt == Format::Json {
-        return out::print_json(&serde_json::json!({ "chip": c, "derived": d }));
+        #[derive(Serialize)]
+        struct ShowJson<'a> {
+            chip: &'a Chip,
+            derived: &'a Derived,
+        }
+        return out::print_json(&ShowJson { chip: c, derived: &d });
     }
-    println!("{} — {}", c.id, c.label());
-    println!(
+    crate::outln!("{} — {}", c.id, c.label());
+    crate::outln!(
         "vendor: {}   segment: {}   released: {}",
         c.vendor,
         c.segment,
@@ -224,7 +233,7 @@ fn show(cat: &Catalog, fmt: Format, id: &str) -> Result<()> {
             ]);
         }
     }
-    println!("{t}");
+    crate::outln!("{t}");
     let mut info = out::table(&["attribute", "value"]);
     for (k, val) in [
         ("memory type", &c.memory_type),
@@ -259,7 +268,7 @@ fn show(cat: &Catalog, fmt: Format, id: &str) -> Result<()> {
     ]);
     info.add_row(vec!["3A090, Oct 2022 rule".to_string(), d.eccn_oct2022]);
     info.add_row(vec!["3A090, Oct 2023 rule".to_string(), d.eccn_oct2023]);
-    println!("{info}");
+    crate::outln!("{info}");
     Ok(())
 }
 
@@ -445,9 +454,9 @@ fn compare(cat: &Catalog, fmt: Format, ids: &[String], date: Date) -> Result<()>
         row.extend(r.values.iter().cloned());
         t.add_row(row);
     }
-    println!("{t}");
+    crate::outln!("{t}");
     for n in &cmp.notes {
-        println!("note: {n}");
+        crate::outln!("note: {n}");
     }
     Ok(())
 }

@@ -45,8 +45,8 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
             china_buyer_status: status,
         });
     }
-    println!("{} on {} — {}", chip.id, date, r.verdict);
-    println!();
+    crate::outln!("{} on {} — {}", chip.id, date, r.verdict);
+    crate::outln!();
     let mut t = out::table(&["format", "dense peak", "x bits", "= bit-ops"]);
     for term in &r.tpp.terms {
         let mark = if Some(term.precision) == r.tpp.from {
@@ -61,23 +61,23 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
             format!("{}{mark}", num(term.product)),
         ]);
     }
-    println!("TPP = max over formats of dense peak x bit length");
-    println!("{t}");
+    crate::outln!("TPP = max over formats of dense peak x bit length");
+    crate::outln!("{t}");
     match (r.tpp.value, r.die_area_mm2, r.pd) {
-        (Some(t), Some(a), Some(pd)) => println!(
+        (Some(t), Some(a), Some(pd)) => crate::outln!(
             "PD = TPP / die area = {} / {} mm2 = {pd:.2}",
             num(t),
             num(a)
         ),
-        (Some(t), None, _) => println!("PD unknown: die area not published (TPP {})", num(t)),
-        _ => println!("TPP unknown: no compute figure in the catalog"),
+        (Some(t), None, _) => crate::outln!("PD unknown: die area not published (TPP {})", num(t)),
+        _ => crate::outln!("TPP unknown: no compute figure in the catalog"),
     }
     if let Some(basis) = &chip.die_area_basis {
-        println!("die area basis: {basis}");
+        crate::outln!("die area basis: {basis}");
     }
-    println!();
+    crate::outln!();
     let v22 = &r.rule_2022;
-    println!(
+    crate::outln!(
         "October 2022 rule (TPP >= 4800 AND aggregate I/O >= 600 GB/s): {}",
         v22.summary
     );
@@ -89,10 +89,10 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
         } else {
             " (scale-up + host link)"
         };
-        println!("  aggregate I/O: {} GB/s{basis}", num(io));
+        crate::outln!("  aggregate I/O: {} GB/s{basis}", num(io));
     }
     let v23 = &r.rule_2023;
-    println!("October 2023 rule: {}", v23.summary);
+    crate::outln!("October 2023 rule: {}", v23.summary);
     if v23.datacenter {
         let mut p = out::table(&["prong", "test", "outcome"]);
         p.add_row(vec!["a.1".to_string(), "TPP >= 4800".into(), prong(v23.a1)]);
@@ -111,26 +111,26 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
             "TPP >= 1600 and 3.2 <= PD < 5.92".into(),
             prong(v23.b2),
         ]);
-        println!("{p}");
+        crate::outln!("{p}");
     } else {
-        println!(
+        crate::outln!(
             "  not designed or marketed for datacenters: Note 2 applies (only TPP >= 4800 controls)"
         );
     }
     for c in &v23.cutoffs {
-        println!(
+        crate::outln!(
             "  area cut-off for {}: PD >= {} when die area <= {:.0} mm2",
             c.prong, c.pd_threshold, c.max_area_mm2
         );
     }
     if let Some(h) = &r.hbm_flag {
-        println!("December 2024 HBM rule: {h}");
+        crate::outln!("December 2024 HBM rule: {h}");
     }
     if let Some(b) = &r.china_band_2026 {
-        println!("January 2026 China band: {}", b.summary);
+        crate::outln!("January 2026 China band: {}", b.summary);
     }
     if !r.events.is_empty() {
-        println!();
+        crate::outln!();
         let mut e = out::table(&["date", "event", "what", "source [label]"]);
         for ev in &r.events {
             e.add_row(vec![
@@ -140,12 +140,12 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
                 format!("{} [{}]", ev.source, ev.label),
             ]);
         }
-        println!("dated events up to {date}:");
-        println!("{e}");
+        crate::outln!("dated events up to {date}:");
+        crate::outln!("{e}");
     }
-    println!();
-    println!("buyer in China on {date}: {status}");
-    println!(
+    crate::outln!();
+    crate::outln!("buyer in China on {date}: {status}");
+    crate::outln!(
         "note: parametric reading of the rules from the research notes (docs/export-control.md); not legal advice."
     );
     Ok(())

@@ -44,7 +44,11 @@ fn list(cat: &Catalog, fmt: Format) -> Result<()> {
         })
         .collect();
     if fmt == Format::Json {
-        return out::print_json(&serde_json::json!({ "models": rows }));
+        #[derive(Serialize)]
+        struct List<'a> {
+            models: &'a [ListRow<'a>],
+        }
+        return out::print_json(&List { models: &rows });
     }
     let mut t = out::table(&[
         "id",
@@ -68,8 +72,8 @@ fn list(cat: &Catalog, fmt: Format) -> Result<()> {
             r.hidden.to_string(),
         ]);
     }
-    println!("{t}");
-    println!(
+    crate::outln!("{t}");
+    crate::outln!(
         "{} models. `tessera models show ID` (or a path to a Hugging Face config.json) gives the derived figures.",
         rows.len()
     );
@@ -139,12 +143,12 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
     if fmt == Format::Json {
         return out::print_json(&s);
     }
-    println!(
+    crate::outln!(
         "{} — {} ({}, {} attention)",
         m.id, m.name, s.kind, s.attention
     );
     if let Some(src) = &m.source {
-        println!("shape from: {src}");
+        crate::outln!("shape from: {src}");
     }
     let mut t = out::table(&["shape", "value"]);
     t.add_row(vec!["layers".to_string(), m.layers.to_string()]);
@@ -186,7 +190,7 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
             ),
         ]);
     }
-    println!("{t}");
+    crate::outln!("{t}");
     let mut p = out::table(&["parameters", "total", "active per token"]);
     let (a, b) = (s.params, s.active_params);
     for (k, x, y) in [
@@ -204,10 +208,10 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
             p.add_row(vec![k.to_string(), billions(x), billions(y)]);
         }
     }
-    println!("{p}");
+    crate::outln!("{p}");
     if let Some(pb) = &m.published {
         let err = s.published_error_pct.unwrap_or(0.0);
-        println!(
+        crate::outln!(
             "published: {}B total{} ({}): tessera's count is {:+.2}% off{}",
             num(pb.total_b),
             pb.active_b
@@ -243,12 +247,12 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
             bytes(d.kv_cache_bytes_per_token),
         ]);
     }
-    println!("{f}");
-    println!(
+    crate::outln!("{f}");
+    crate::outln!(
         "note: FLOPs follow Megatron-LM's convention (2 per multiply-add, backward = 2x forward, attention over the full sequence, LM head included, recompute excluded)."
     );
     if m.mla.is_some() {
-        println!("note: MLA caches the compressed KV latent plus the shared rotary key per layer.");
+        crate::outln!("note: MLA caches the compressed KV latent plus the shared rotary key per layer.");
     }
     Ok(())
 }
