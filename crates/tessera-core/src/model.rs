@@ -462,7 +462,10 @@ impl ModelArch {
         }
         for (f, v, max) in limits {
             if v > max {
-                return Err((f, format!("{v} is larger than tessera supports (at most {max})")));
+                return Err((
+                    f,
+                    format!("{v} is larger than tessera supports (at most {max})"),
+                ));
             }
         }
         let nonzero = [
@@ -533,5 +536,207 @@ impl ModelArch {
             return Err(("max-seq", "learned positions need max-seq > 0".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny dense GQA model whose figures are worked out by hand in the comments.
+    fn tiny() -> ModelArch {
+        ModelArch {
+            id: "tiny".into(),
+            name: "tiny".into(),
+            family: "test".into(),
+            hidden: 8,
+            layers: 2,
+            heads: 2,
+            kv_heads: 1,
+            head_dim: 4,
+            ffn_hidden: 16,
+            vocab: 10,
+            max_seq: 32,
+            tied_embeddings: false,
+            mlp: Mlp::Gated,
+            position: Position::Rope,
+            norm: Norm::Rms,
+            qkv_bias: false,
+            linear_bias: false,
+            qk_norm: false,
+            embedding_norm: false,
+            moe: None,
+            mla: None,
+            published: None,
+            source: None,
+        }
+    }
+
+    struct Expect {
+        total: u64,
+        active: u64,
+        matmul_per_token: u64,
+        train_flops_seq16: f64,
+        kv_elems: u64,
+    }
+
+    fn check(m: &ModelArch, e: Expect) {
+        assert_eq!(m.validate(), Ok(()));
+        assert_eq!(m.total_params(), e.total, "total");
+        assert_eq!(m.active_param_count(), e.active, "active");
+        assert_eq!(
+            m.matmul_params_per_token(),
+            e.matmul_per_token,
+            "matmul params per token"
+        );
+        assert_eq!(
+            m.train_flops_per_token(16),
+            e.train_flops_seq16,
+            "train FLOPs/token at seq 16"
+        );
+        assert_eq!(
+            m.kv_cache_elems_per_token(),
+            e.kv_elems,
+            "KV elements per token"
+        );
+    }
+
+    #[test]
+    fn dense_gqa() {
+        // attention/layer: q 8x2x4=64, k+v 2x8x1x4=64, o 2x4x8=64 -> 192
+        // gated MLP/layer: 3x8x16=384; norms/layer 2x8=16; final norm 8
+        // embedding 10x8=80, untied head 80
+        // total = 160 + 2x(192+384+16) + 8 = 1352
+        // matmuls/token = 2x(192+384) + 80 = 1232
+        // attention fwd/token at s=16: layers 2 x 2 x heads 2 x (4+4) x 16 = 1024
+        // train = 3 x (2x1232 + 1024) = 10464
+        // KV: 2 layers x 2 x 1 kv head x 4 = 16 elements
+        check(
+            &tiny(),
+            Expect {
+                total: 1352,
+                active: 1352,
+                matmul_per_token: 1232,
+                train_flops_seq16: 10464.0,
+                kv_elems: 16,
+            },
+        );
+        assert_eq!(tiny().kv_cache_bytes_per_token(DType::Bf16), 32.0);
+        assert_eq!(tiny().kv_cache_bytes_per_token(DType::Fp8), 16.0);
+        assert_eq!(tiny().weight_bytes(DType::Int4), 676.0);
+        assert_eq!(tiny().attention_kind(), "mqa");
+    }
+
+    #[test]
+    fn tied_plain_learned_layernorm_with_biases() {
+        let mut m = tiny();
+        m.kv_heads = 2; // MHA
+        m.tied_embeddings = true;
+        m.mlp = Mlp::Plain;
+        m.position = Position::Learned;
+        m.norm = Norm::Layer;
+        m.linear_bias = true;
+        // attention/layer: 4 x 8 x 8 = 256 weights + qkv bias 24 + o bias 8 = 288
+        // plain MLP/layer: 2 x 8 x 16 = 256 + biases 16 + 8 = 280
+        // LayerNorm/layer: 2 x 16 = 32; final 16
+        // embedding 80 + positions 32 x 8 = 256 -> 336; head tied
+        // total = 336 + 2 x (288 + 280 + 32) + 16 = 1552
+        // matmuls/token = 2 x (256 + 256) + 80 = 1104; attention at 16 = 2x2x2x8x16 = 1024
+        check(
+            &m,
+            Expect {
+                total: 1552,
+                active: 1552,
+                matmul_per_token: 1104,
+                train_flops_seq16: 3.0 * (2.0 * 1104.0 + 1024.0),
+                kv_elems: 32,
+            },
+        );
+        // With a 4h MLP this is Narayanan et al.'s 12h^2 L + 13h L + (V + s) h (+ the final norm).
+        m.ffn_hidden = 32;
+        assert_eq!(
+            m.total_params(),
+            12 * 64 * 2 + 13 * 8 * 2 + (10 + 32) * 8 + 2 * 8
+        );
+        assert_eq!(m.attention_kind(), "mha");
+    }
+
+    #[test]
+    fn moe_with_shared_expert_and_dense_first_layer() {
+        let mut m = tiny();
+        m.moe = Some(Moe {
+            experts: 4,
+            top_k: 2,
+            shared_experts: 1,
+            expert_ffn_hidden: 8,
+            shared_ffn_hidden: 8,
+            dense_layers: 1,
+            interval: 1,
+        });
+        // layer 0 dense MLP 384; layer 1: routed 4 x 3x8x8 = 768 (top-2: 384), shared 192, router 8x4 = 32
+        // total = 160 + 2x192 + 2x16 + 8 + 384 + 768 + 192 + 32 = 1960; active = 1960 - 384 = 1576
+        // matmuls/token = 2x192 + 384 + 384 + 192 + 32 + 80 = 1456
+        check(
+            &m,
+            Expect {
+                total: 1960,
+                active: 1576,
+                matmul_per_token: 1456,
+                train_flops_seq16: 3.0 * (2.0 * 1456.0 + 1024.0),
+                kv_elems: 16,
+            },
+        );
+        assert_eq!(m.moe_layers(), 1);
+        assert_eq!(m.kind(), "moe");
+    }
+
+    #[test]
+    fn mla_compressed_cache() {
+        let mut m = tiny();
+        m.kv_heads = 2;
+        m.mla = Some(Mla {
+            q_lora_rank: Some(4),
+            kv_lora_rank: 4,
+            qk_nope_head_dim: 2,
+            qk_rope_head_dim: 2,
+            v_head_dim: 2,
+        });
+        // attention/layer: q 8x4 + 4x2x4 = 64; kv down 8x(4+2) = 48; kv up 4x2x(2+2) = 32; o 2x2x8 = 32 -> 176
+        //   + latent norms 4 + 4 = 8
+        // total = 160 + 2 x (176 + 8 + 384 + 16) + 8 = 1336
+        // matmuls/token = 2 x (176 + 384) + 80 = 1200; attention at 16 = 2 layers x 2 x 2 heads x (4 + 2) x 16 = 768
+        // KV: 2 layers x (4 + 2) = 12 elements, independent of the head count
+        check(
+            &m,
+            Expect {
+                total: 1336,
+                active: 1336,
+                matmul_per_token: 1200,
+                train_flops_seq16: 3.0 * (2.0 * 1200.0 + 768.0),
+                kv_elems: 12,
+            },
+        );
+        assert_eq!(m.attention_kind(), "mla");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut m = tiny();
+        m.kv_heads = 3;
+        assert_eq!(m.validate().map_err(|e| e.0), Err("kv-heads"));
+        let mut m = tiny();
+        m.hidden = 1 << 30;
+        assert_eq!(m.validate().map_err(|e| e.0), Err("hidden"));
+        let mut m = tiny();
+        m.moe = Some(Moe {
+            experts: 4,
+            top_k: 5,
+            shared_experts: 0,
+            expert_ffn_hidden: 8,
+            shared_ffn_hidden: 8,
+            dense_layers: 0,
+            interval: 1,
+        });
+        assert_eq!(m.validate().map_err(|e| e.0), Err("top-k"));
     }
 }

@@ -166,7 +166,10 @@ fn show(cat: &Catalog, fmt: Format, id: &str) -> Result<()> {
             chip: &'a Chip,
             derived: &'a Derived,
         }
-        return out::print_json(&ShowJson { chip: c, derived: &d });
+        return out::print_json(&ShowJson {
+            chip: c,
+            derived: &d,
+        });
     }
     crate::outln!("{} — {}", c.id, c.label());
     crate::outln!(

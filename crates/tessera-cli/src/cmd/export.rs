@@ -120,7 +120,9 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
     for c in &v23.cutoffs {
         crate::outln!(
             "  area cut-off for {}: PD >= {} when die area <= {:.0} mm2",
-            c.prong, c.pd_threshold, c.max_area_mm2
+            c.prong,
+            c.pd_threshold,
+            c.max_area_mm2
         );
     }
     if let Some(h) = &r.hbm_flag {

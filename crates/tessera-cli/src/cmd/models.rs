@@ -145,7 +145,10 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
     }
     crate::outln!(
         "{} — {} ({}, {} attention)",
-        m.id, m.name, s.kind, s.attention
+        m.id,
+        m.name,
+        s.kind,
+        s.attention
     );
     if let Some(src) = &m.source {
         crate::outln!("shape from: {src}");
@@ -252,7 +255,9 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
         "note: FLOPs follow Megatron-LM's convention (2 per multiply-add, backward = 2x forward, attention over the full sequence, LM head included, recompute excluded)."
     );
     if m.mla.is_some() {
-        crate::outln!("note: MLA caches the compressed KV latent plus the shared rotary key per layer.");
+        crate::outln!(
+            "note: MLA caches the compressed KV latent plus the shared rotary key per layer."
+        );
     }
     Ok(())
 }
