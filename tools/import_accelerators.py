@@ -39,6 +39,16 @@ HOST_IO = {
     "huawei-ascend-910": (64, "PCIe 4.0 x16 (Hot Chips 31 Huawei DaVinci talk)"),
 }
 
+# Scale-out NIC per chip (Gb/s) where the research notes leave it blank but the usual
+# server design is documented. All approximate: the fleet's own servers may differ.
+SCALE_OUT = {
+    "nvidia-a800-sxm4-80gb": (200, "assumed as DGX/HGX A100: one 200 Gb/s HDR InfiniBand NIC per GPU (Epoch AI DGX A100 figure); HGX A800 servers commonly follow it"),
+    "huawei-ascend-910b1": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
+    "huawei-ascend-910b2": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
+    "huawei-ascend-910b3": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
+    "huawei-ascend-910b4": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
+}
+
 # Chips whose only chip-to-chip link is PCIe: their scale-up figure is their whole I/O.
 PCIE_ONLY = {
     "nvidia-l20", "nvidia-l40s", "nvidia-rtx-4090", "nvidia-rtx-4090d", "huawei-ascend-310p",
@@ -209,6 +219,9 @@ def main():
         fig("scale-up-domain", r["typical_chips_per_node"], "chips_per_node")
         fig("scale-out-gb-s", r["scaleout_nic_gbps_per_chip"], "nic", scale=1 / 8,
             note_extra=f"converted from a {r['scaleout_nic_gbps_per_chip']} Gb/s NIC per chip")
+        if not r["scaleout_nic_gbps_per_chip"] and r["id"] in SCALE_OUT:
+            gb, src = SCALE_OUT[r["id"]]
+            out.append(f"scale-out-gb-s = {{ value = {gb / 8}, status = \"approximate\", source = {q(src)}, note = \"converted from a {gb} Gb/s NIC per chip\" }}")
         fig("tdp-w", r["tdp_w"], "tdp")
         fig("die-area-mm2", r["die_area_mm2"], "die")
         if r["id"] in PCIE_ONLY:

@@ -1,0 +1,23 @@
+#![allow(clippy::unwrap_used)]
+
+#[test]
+#[ignore]
+fn print_report() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let r = tessera_validate::builtin_train_report(&cat).unwrap();
+    for x in &r.rows {
+        println!(
+            "{:4} {:12} {:11} {:>10.3} {:>10.3} {:+7.1}%  {}",
+            x.id, x.group, x.split, x.measured, x.predicted, x.error_pct, x.layout
+        );
+    }
+    for m in &r.mape {
+        println!(
+            "{:12} {:13} n={} MAPE {:.1}% max {:.1}%",
+            m.split, m.group, m.rows, m.mape_pct, m.max_abs_error_pct
+        );
+    }
+    for s in &r.skipped {
+        println!("skip {} {}", s.id, s.reason);
+    }
+}
