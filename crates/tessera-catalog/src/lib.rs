@@ -20,6 +20,7 @@ use tessera_core::model::ModelArch;
 use tessera_core::suggest::nearest;
 
 const BUILTIN_CHIPS: &str = include_str!("../data/chips.toml");
+const BUILTIN_CHIPS_ADDED: &str = include_str!("../data/chips-added.toml");
 const BUILTIN_MODELS: &str = include_str!("../data/models.toml");
 const BUILTIN_EVENTS: &str = include_str!("../data/export-events.toml");
 
@@ -41,6 +42,7 @@ impl Catalog {
     pub fn builtin() -> Result<Catalog, CatalogError> {
         let mut c = Catalog::default();
         c.merge_str("<built-in data/chips.toml>", BUILTIN_CHIPS)?;
+        c.merge_str("<built-in data/chips-added.toml>", BUILTIN_CHIPS_ADDED)?;
         c.merge_str("<built-in data/models.toml>", BUILTIN_MODELS)?;
         c.merge_str("<built-in data/export-events.toml>", BUILTIN_EVENTS)?;
         Ok(c)

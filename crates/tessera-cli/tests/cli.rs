@@ -133,7 +133,7 @@ fn compare_reports_price_performance_and_unknown_prices() {
 #[test]
 fn chips_list_all_and_by_vendor() {
     let v = json(&["chips", "list"]);
-    assert_eq!(v["chips"].as_array().unwrap().len(), 36);
+    assert_eq!(v["chips"].as_array().unwrap().len(), 37);
     let v = json(&["chips", "list", "--vendor", "huawei"]);
     let chips = v["chips"].as_array().unwrap();
     assert_eq!(chips.len(), 7);
@@ -143,7 +143,7 @@ fn chips_list_all_and_by_vendor() {
             .all(|c| c["vendor"].as_str().unwrap().starts_with("Huawei"))
     );
     let r = tessera(&["chips", "list"]);
-    assert!(r.stdout.contains("36 chips"));
+    assert!(r.stdout.contains("37 chips"));
 }
 
 #[test]
@@ -400,7 +400,7 @@ fn user_catalog_overrides_and_adds() {
     // Untouched figures keep their built-in source.
     assert_eq!(v["chip"]["memory_gb"]["value"].as_f64(), Some(64.0));
     let v = json(&["--catalog", &f, "chips", "list"]);
-    assert_eq!(v["chips"].as_array().unwrap().len(), 37);
+    assert_eq!(v["chips"].as_array().unwrap().len(), 38);
     let v = json(&[
         "--catalog",
         &f,

@@ -403,6 +403,7 @@ struct Costs {
     shared: f64,
     router: f64,
     top_k: f64,
+    experts: f64,
     /// Parameters: non-expert (sharded by TP) and expert (sharded by EP x ETP).
     params_dense: f64,
     params_expert: f64,
@@ -424,6 +425,7 @@ fn costs(m: &ModelArch) -> Costs {
         Mlp::Gated => 3.0 * h * f as f64,
         Mlp::Plain => 2.0 * h * f as f64,
     };
+    let experts = m.moe.as_ref().map_or(1.0, |moe| moe.experts as f64);
     let (moe_layers, routed_active, shared, router, top_k, expert_ffn) = match &m.moe {
         Some(moe) => (
             m.moe_layers() as f64,
@@ -460,6 +462,7 @@ fn costs(m: &ModelArch) -> Costs {
         shared,
         router,
         top_k,
+        experts,
         params_dense,
         params_expert,
         q_dim,
@@ -541,20 +544,41 @@ pub fn estimate_train(
     let stage_share = layers_stage / c.layers;
     let lin_per_token = c.layers * c.attn_mm / tp
         + c.dense_layers * c.dense_mlp / tp
-        + c.moe_layers * (c.routed_active / etp + c.shared / tp + c.router);
+        + c.moe_layers * (c.shared / tp + c.router);
+    // Routed experts: grouped GEMMs over the tokens each local expert receives.
+    let expert_per_token = c.moe_layers * c.routed_active / etp;
     let attn_per_token = c.layers * 2.0 * c.heads / tp * c.qkv_head * s; // full sequence, forward
     let lin_flops_stage = 2.0 * t * lin_per_token * stage_share;
     let attn_flops_stage = t * attn_per_token * stage_share;
     let x = t * c.h / tp;
     let gemm_eff = (eff.gemm_max * gemm_rel * x / (x + eff.gemm_knee)).max(1e-6);
     let t_lin = lin_flops_stage / (peak * gemm_eff);
+    let t_expert = if c.moe_layers > 0.0 {
+        let tokens_per_expert = t * c.top_k * ep / c.experts;
+        let xe = tokens_per_expert * c.h / etp;
+        let e_rel = match job.precision {
+            TrainPrecision::Bf16 => 1.0,
+            TrainPrecision::Fp8 => eff.moe_fp8_rel,
+        };
+        let e_eff = (eff.gemm_max * e_rel * eff.moe_gemm_rel * xe / (xe + eff.gemm_knee)).max(1e-6);
+        let flops = 2.0 * t * expert_per_token * stage_share;
+        let moved = eff.moe_elementwise_h * c.h * t * c.top_k * c.moe_layers * stage_share;
+        flops / (peak * e_eff) + moved / hw.mem_bw
+    } else {
+        0.0
+    };
+    let t_lin = t_lin + t_expert;
     // The attention core runs in 16-bit even in fp8 recipes.
     let t_attn = attn_flops_stage * eff.causal_exec / (hw.peak_16 * eff.attn_eff);
-    let elem_bytes = eff.elementwise_h * c.h * t * layers_stage / if sp { tp } else { 1.0 };
+    // Sequence parallelism splits the element-wise work over TP ranks but adds the same
+    // volume of collectives; Korthikanti et al. 2022 measure it as time-neutral, so the
+    // element-wise time is not divided by TP here.
+    let elem_bytes = eff.elementwise_h * c.h * t * layers_stage;
     let t_elem = elem_bytes / hw.mem_bw;
     // LM head on the last stage: forward and backward.
+    // fp8 recipes keep the output layer in 16-bit.
     let head_flops = 2.0 * t * c.vocab * c.h / tp;
-    let t_head_f = head_flops / (peak * gemm_eff);
+    let t_head_f = head_flops / (hw.peak_16 * gemm_eff / gemm_rel);
     let fwd = t_lin + t_attn + t_elem + t_head_f;
     let bwd = 2.0 * (t_lin + t_attn + t_head_f) + t_elem;
     let recompute = match l.recompute {
@@ -579,9 +603,12 @@ pub fn estimate_train(
             0.0
         };
     let tp_comm = layers_stage * tp_colls * all_reduce(act_bytes, tp, bw_of(tp)) * eff.tp_exposed;
+    // Ring attention passes K and V around the CP ranks while computing: the transfer
+    // hides behind the attention core, up to the share `1 - cp_exposed` of it.
     let cp_comm = if l.cp > 1 {
         let kv_bytes = t * 2.0 * c.kv_dim / tp * 2.0;
-        layers_stage * 3.0 * (cp - 1.0) * kv_bytes / bw_of(cp * tp) * eff.cp_exposed
+        let comm = layers_stage * 3.0 * (cp - 1.0) * kv_bytes / bw_of(cp * tp);
+        (comm - 3.0 * t_attn * (1.0 - eff.cp_exposed)).max(comm * 0.05)
     } else {
         0.0
     };

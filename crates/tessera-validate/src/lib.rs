@@ -6,6 +6,7 @@
 //! in fitting, and the errors of both are reported apart.
 
 pub mod csv;
+pub mod fit;
 
 use serde::{Deserialize, Serialize};
 use tessera_catalog::Catalog;
@@ -299,7 +300,7 @@ pub fn best_layout(
                             sequence_parallel: tp > 1,
                             zero: 1,
                             recompute: rc,
-                            uneven_pp: false,
+                            uneven_pp: true,
                         };
                         let e = estimate_train(m, hw, eff, job, &l, chips);
                         if e.feasible()

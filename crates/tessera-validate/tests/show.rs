@@ -21,3 +21,31 @@ fn print_report() {
         println!("skip {} {}", s.id, s.reason);
     }
 }
+
+#[test]
+#[ignore]
+fn print_fit() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let specs = tessera_validate::read_rows("t", tessera_validate::TRAIN_ROWS).unwrap();
+    let meas = tessera_validate::read_measurements("m", tessera_validate::MEASUREMENTS).unwrap();
+    let (table, summary) = tessera_validate::fit::fit(&cat, &specs, &meas);
+    for (f, s, b, a) in &summary {
+        println!("{f:?} {s:?}: calibration MAPE {b:.2}% -> {a:.2}%");
+    }
+    for (f, s, e) in &table.entries {
+        println!("{f:?} {s:?}: {e:?}");
+    }
+    let r = tessera_validate::run(&cat, &specs, &meas, &|f, s| table.get(f, s)).unwrap();
+    for x in &r.rows {
+        println!(
+            "{:4} {:12} {:11} {:>10.3} {:>10.3} {:+7.1}%  {}",
+            x.id, x.group, x.split, x.measured, x.predicted, x.error_pct, x.layout
+        );
+    }
+    for m in &r.mape {
+        println!(
+            "{:12} {:13} n={} MAPE {:.1}% max {:.1}%",
+            m.split, m.group, m.rows, m.mape_pct, m.max_abs_error_pct
+        );
+    }
+}
