@@ -313,27 +313,27 @@ pub fn check_layout(
             chips,
         });
     }
-    if m.heads % l.tp as u64 != 0 {
+    if !m.heads.is_multiple_of(l.tp as u64) {
         return Err(Infeasible::HeadsNotDivisible {
             heads: m.heads,
             tp: l.tp,
         });
     }
-    if m.mla.is_none() && m.kv_heads % l.tp as u64 != 0 {
+    if m.mla.is_none() && !m.kv_heads.is_multiple_of(l.tp as u64) {
         return Err(Infeasible::KvHeadsNotDivisible {
             kv_heads: m.kv_heads,
             tp: l.tp,
         });
     }
     let stages = l.pp * l.vpp;
-    if m.layers < stages as u64 || (!l.uneven_pp && m.layers % stages as u64 != 0) {
+    if m.layers < stages as u64 || (!l.uneven_pp && !m.layers.is_multiple_of(stages as u64)) {
         return Err(Infeasible::LayersNotDivisible {
             layers: m.layers,
             stages,
         });
     }
     let per_step = l.dp * l.micro_batch;
-    if job.global_batch % per_step != 0 {
+    if !job.global_batch.is_multiple_of(per_step) {
         return Err(Infeasible::BatchNotDivisible {
             global_batch: job.global_batch,
             dp: l.dp,
@@ -345,7 +345,7 @@ pub fn check_layout(
         if l.pp == 1 {
             return Err(Infeasible::InterleaveNeedsPipeline);
         }
-        if micro % l.pp != 0 {
+        if !micro.is_multiple_of(l.pp) {
             return Err(Infeasible::MicrobatchesNotDivisibleByPp {
                 microbatches: micro,
                 pp: l.pp,
@@ -358,7 +358,7 @@ pub fn check_layout(
         } else {
             1
         };
-    if job.seq_len % seq_div != 0 {
+    if !job.seq_len.is_multiple_of(seq_div) {
         return Err(Infeasible::SeqNotDivisible {
             seq: job.seq_len,
             by: seq_div,
@@ -374,7 +374,7 @@ pub fn check_layout(
                 });
             }
             let dct = l.dp as u64 * l.cp as u64 * l.tp as u64;
-            if dct % (l.ep as u64 * l.etp as u64) != 0 {
+            if !dct.is_multiple_of(l.ep as u64 * l.etp as u64) {
                 return Err(Infeasible::EpTooLarge {
                     ep: l.ep,
                     etp: l.etp,

@@ -261,7 +261,7 @@ pub fn describe(l: &Layout) -> String {
 
 fn divisors(n: u64) -> impl Iterator<Item = u32> {
     (1..=n.min(1 << 16))
-        .filter(move |d| n % d == 0)
+        .filter(move |d| n.is_multiple_of(*d))
         .map(|d| d as u32)
 }
 
@@ -281,7 +281,7 @@ pub fn best_layout(
             let dp = (chips / tp as u64 / pp as u64) as u32;
             let eps: Vec<u32> = match &m.moe {
                 Some(moe) => divisors(moe.experts)
-                    .filter(|e| (dp as u64 * tp as u64) % *e as u64 == 0)
+                    .filter(|e| (dp as u64 * tp as u64).is_multiple_of(*e as u64))
                     .collect(),
                 None => vec![1],
             };
@@ -435,14 +435,14 @@ pub fn run(
             })?;
             let l = layout_from(ls).map_err(|m| format!("row {}: {m}", spec.id))?;
             let est = estimate_train(&model, &hw, &e, &job, &l, chip_count(ls));
-            if let Some(why) = est.infeasible {
-                if !matches!(why, tessera_perf::train::Infeasible::OutOfMemory { .. }) {
-                    skipped.push(Skipped {
-                        id: spec.id.clone(),
-                        reason: format!("published layout rejected by tessera: {why}"),
-                    });
-                    continue;
-                }
+            if let Some(why) = est.infeasible
+                && !matches!(why, tessera_perf::train::Infeasible::OutOfMemory { .. })
+            {
+                skipped.push(Skipped {
+                    id: spec.id.clone(),
+                    reason: format!("published layout rejected by tessera: {why}"),
+                });
+                continue;
             }
             (l, est, false)
         };
