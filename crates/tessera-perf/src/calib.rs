@@ -15,17 +15,20 @@ pub enum Stack {
     /// Megatron-Core / NeMo / Megatron-Bridge with Transformer Engine (2023 on): flash
     /// attention, overlapped gradient reduction and parameter gathering.
     MegatronCore,
-    /// MindSpeed(-LLM) on Ascend (Megatron-based, with Ascend fused kernels).
+    /// MindSpeed(-LLM) on Ascend (Megatron-Core based, with Ascend fused kernels).
     Mindspeed,
+    /// MindSpeed-LLM's older "legacy" (pre-Megatron-Core) code path.
+    MindspeedLegacy,
     /// PaddlePaddle (Baidu), for Kunlun chips.
     Paddle,
 }
 
 impl Stack {
-    pub const ALL: [Stack; 4] = [
+    pub const ALL: [Stack; 5] = [
         Stack::Megatron2021,
         Stack::MegatronCore,
         Stack::Mindspeed,
+        Stack::MindspeedLegacy,
         Stack::Paddle,
     ];
 
@@ -34,6 +37,7 @@ impl Stack {
             Stack::Megatron2021 => "megatron-2021",
             Stack::MegatronCore => "megatron-core",
             Stack::Mindspeed => "mindspeed",
+            Stack::MindspeedLegacy => "mindspeed-legacy",
             Stack::Paddle => "paddle",
         }
     }
@@ -166,14 +170,14 @@ impl Efficiency {
         // A100, Megatron-LM 2021-22 (Narayanan 2021 and Korthikanti 2022 rows).
         let ampere_2021 = Efficiency {
             gemm_max: 0.80,
-            gemm_knee: 4.76e5,
-            attn_eff: 0.157,
+            gemm_knee: 5.712e5,
+            attn_eff: 0.1406,
             causal_exec: 1.0,
-            elementwise_h: 21.8,
+            elementwise_h: 22.04,
             tp_exposed: 1.0,
             cp_exposed: 1.0,
             pp_exposed: 1.0,
-            dp_exposed: 0.55,
+            dp_exposed: 0.2719,
             calibrated: true,
             ..d
         };
@@ -202,9 +206,17 @@ impl Efficiency {
         };
         // Ascend 910B, MindSpeed-LLM (Atlas 900 A2 PODc rows, layouts searched).
         let ascend_mindspeed = Efficiency {
-            gemm_max: 0.726,
-            attn_eff: 0.165,
+            gemm_max: 0.7679,
+            attn_eff: 0.15,
             elementwise_h: 2.0,
+            calibrated: true,
+            ..d
+        };
+        // Ascend 910B, MindSpeed-LLM legacy code path.
+        let ascend_legacy = Efficiency {
+            gemm_max: 0.6201,
+            attn_eff: 0.165,
+            elementwise_h: 4.018,
             calibrated: true,
             ..d
         };
@@ -224,7 +236,10 @@ impl Efficiency {
             }),
             (_, Stack::MegatronCore) => uncal(hopper_core),
             (Family::Ascend, Stack::Mindspeed) => ascend_mindspeed,
-            (_, Stack::Mindspeed) | (_, Stack::Paddle) => uncal(ascend_mindspeed),
+            (Family::Ascend, Stack::MindspeedLegacy) => ascend_legacy,
+            (_, Stack::Mindspeed) | (_, Stack::MindspeedLegacy) | (_, Stack::Paddle) => {
+                uncal(ascend_mindspeed)
+            }
         }
     }
 }

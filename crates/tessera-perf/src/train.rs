@@ -626,7 +626,9 @@ pub fn estimate_train(
     };
     let pp_comm = if l.pp > 1 {
         let span = tp * cp * dp * pp;
-        2.0 * vpp * act_bytes / if sp { tp } else { 1.0 } / bw_of(span) * eff.pp_exposed
+        // Megatron's scatter/gather optimisation (Narayanan et al. 2021) sends 1/tp of the
+        // activation from each TP rank.
+        2.0 * vpp * act_bytes / tp / bw_of(span) * eff.pp_exposed
     } else {
         0.0
     };

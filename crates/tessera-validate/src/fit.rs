@@ -76,10 +76,15 @@ pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
             Family::Ascend,
             Stack::Mindspeed,
             vec![
-                knob!(gemm_max, 0.3, 0.95),
-                knob!(attn_eff, 0.1, 0.8),
+                knob!(gemm_max, 0.3, 0.9),
+                knob!(attn_eff, 0.15, 0.8),
                 knob!(elementwise_h, 2.0, 80.0),
             ],
+        ),
+        (
+            Family::Ascend,
+            Stack::MindspeedLegacy,
+            vec![knob!(gemm_max, 0.3, 0.9), knob!(elementwise_h, 2.0, 80.0)],
         ),
     ]
 }
