@@ -52,6 +52,122 @@ pub enum Command {
     Models(ModelsCmd),
     /// Classify a chip under the US export rules (ECCN 3A090), with the arithmetic.
     ExportCheck(ExportCheckArgs),
+    /// Predict step time, throughput, MFU and memory for a layout.
+    #[command(subcommand)]
+    Estimate(EstimateCmd),
+    /// Compare the performance model with published measurements.
+    #[command(subcommand)]
+    Validate(ValidateCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EstimateCmd {
+    /// One LLM training step on one chip type and layout.
+    Train(Box<TrainArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ValidateCmd {
+    /// Predict every published training measurement and report the errors.
+    Train {
+        /// A rows file (TOML, the format of crates/tessera-validate/data/train-rows.toml,
+        /// with `measured` on each row) instead of the built-in rows.
+        #[arg(long, value_name = "FILE")]
+        data: Option<std::path::PathBuf>,
+        /// Also refit the efficiency parameters on the calibration rows and print them.
+        #[arg(long)]
+        fit: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecomputeArg {
+    None,
+    Selective,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    Bf16,
+    Fp8,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model id (see `tessera models list`) or a path to a Hugging Face config.json.
+    #[arg(long)]
+    pub model: String,
+    /// Chip id (see `tessera chips list`).
+    #[arg(long)]
+    pub chip: String,
+    /// Number of chips.
+    #[arg(long)]
+    pub chips: u64,
+    /// Tensor parallelism.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u32,
+    /// Pipeline parallelism.
+    #[arg(long, default_value_t = 1)]
+    pub pp: u32,
+    /// Data parallelism. Default: chips / (tp x pp x cp).
+    #[arg(long)]
+    pub dp: Option<u32>,
+    /// Context parallelism.
+    #[arg(long, default_value_t = 1)]
+    pub cp: u32,
+    /// Expert parallelism (MoE models).
+    #[arg(long, default_value_t = 1)]
+    pub ep: u32,
+    /// Expert tensor parallelism. Default: 1 when ep > 1, else tp.
+    #[arg(long)]
+    pub etp: Option<u32>,
+    /// Virtual pipeline stages per rank (interleaved 1F1B).
+    #[arg(long, default_value_t = 1)]
+    pub vpp: u32,
+    /// Allow layers that do not divide evenly over pp x vpp stages.
+    #[arg(long)]
+    pub uneven_pp: bool,
+    /// Micro-batch size (sequences).
+    #[arg(long, default_value_t = 1)]
+    pub micro_batch: u32,
+    /// Global batch size (sequences). Default: about 4M tokens, a multiple of dp x micro-batch.
+    #[arg(long)]
+    pub global_batch: Option<u32>,
+    /// Sequence length.
+    #[arg(long, default_value_t = 4096)]
+    pub seq_len: u32,
+    /// Activation recomputation.
+    #[arg(long, value_enum, default_value_t = RecomputeArg::None)]
+    pub recompute: RecomputeArg,
+    /// ZeRO stage: 0 none, 1 distributed optimizer, 2 + gradients, 3 + parameters.
+    #[arg(long, default_value_t = 1)]
+    pub zero: u8,
+    /// Turn sequence parallelism off (it is on whenever tp > 1).
+    #[arg(long)]
+    pub no_sequence_parallel: bool,
+    /// Training precision of the GEMMs.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Bf16)]
+    pub precision: PrecisionArg,
+    /// Software stack: megatron-2021, megatron-core, mindspeed, mindspeed-legacy, paddle.
+    /// Default: by vendor (mindspeed for Huawei, paddle for Kunlunxin, else megatron-core).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// The model has dropout layers (GPT-2/3-era); adds their masks to activation memory.
+    #[arg(long)]
+    pub dropout: bool,
+    /// Attention without a fused flash kernel: stores the s x s scores.
+    #[arg(long)]
+    pub no_flash_attention: bool,
+    /// Also report time, chip-hours, energy and cost to train this many tokens (e.g. 15e12).
+    #[arg(long)]
+    pub tokens: Option<f64>,
+    /// Electricity price for the energy cost, USD per kWh.
+    #[arg(long, default_value_t = 0.10)]
+    pub usd_per_kwh: f64,
+    /// Years over which a chip's price is amortised for the cost per chip-hour.
+    #[arg(long, default_value_t = 4.0)]
+    pub amortization_years: f64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,13 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
+/// A table for wide listings.
+pub fn wide_table(header: &[&str]) -> Table {
+    let mut t = table(header);
+    t.set_width(220);
+    t
+}
+
 pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let s = serde_json::to_string_pretty(v)
         .map_err(|e| CliError::Internal(format!("JSON encoding failed: {e}")))?;

@@ -516,3 +516,165 @@ fn help_for_every_subcommand() {
     }
     fails(&["frobnicate"], 2, &["unrecognized subcommand"]);
 }
+
+#[test]
+fn estimate_train_reports_fields_and_reasons() {
+    let v = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama2-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "64",
+        "--tp",
+        "4",
+        "--pp",
+        "4",
+        "--vpp",
+        "20",
+        "--global-batch",
+        "128",
+        "--precision",
+        "fp8",
+        "--tokens",
+        "2e12",
+    ]);
+    for k in [
+        "step_time_s",
+        "tokens_per_s",
+        "tokens_per_s_per_chip",
+        "model_tflops_per_chip",
+        "mfu",
+        "memory_gib_per_chip",
+        "fits",
+        "breakdown",
+    ] {
+        assert!(!v[k].is_null(), "missing {k}: {v}");
+    }
+    assert_eq!(v["layout"]["dp"], 4);
+    assert_eq!(v["calibrated"], true);
+    let tps = v["tokens_per_s_per_chip"].as_f64().unwrap();
+    assert!((1400.0..2100.0).contains(&tps), "{tps}");
+    assert!(v["training"]["days"].as_f64().unwrap() > 0.0);
+    // An impossible layout is a result with a reason, exit 0.
+    let v = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama2-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "24",
+        "--tp",
+        "3",
+        "--pp",
+        "1",
+        "--dp",
+        "8",
+    ]);
+    assert_eq!(v["feasible"], false);
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("do not divide over TP 3"),
+        "{v}"
+    );
+    let v = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama2-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "8",
+    ]);
+    assert_eq!(v["fits"], false);
+    assert!(v["reason"].as_str().unwrap().contains("GiB per chip"));
+    // A chip with missing figures says which.
+    let v = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama2-7b",
+        "--chip",
+        "kunlunxin-p800",
+        "--chips",
+        "8",
+    ]);
+    assert!(
+        v["reason"].as_str().unwrap().contains("memory-bw-tb-s"),
+        "{v}"
+    );
+    assert_eq!(v["calibrated"], false);
+    fails(
+        &[
+            "estimate",
+            "train",
+            "--model",
+            "llama2-7b",
+            "--chip",
+            "nvidia-h20",
+            "--chips",
+            "8",
+            "--stack",
+            "deepspeed",
+        ],
+        2,
+        &["unknown stack"],
+    );
+}
+
+#[test]
+fn validate_train_prints_rows_and_mape() {
+    let v = json(&["validate", "train"]);
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.len() >= 30);
+    assert!(
+        rows.iter()
+            .any(|r| r["id"] == "B02" && r["split"] == "validation")
+    );
+    let mape = v["mape"].as_array().unwrap();
+    let all = mape
+        .iter()
+        .find(|m| m["split"] == "validation" && m["group"] == "all")
+        .unwrap();
+    assert!(all["mape_pct"].as_f64().unwrap() <= 10.0);
+    assert!(
+        v["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "H01")
+    );
+    let r = tessera(&["validate", "train"]);
+    assert!(r.stdout.contains("Rows tessera cannot predict"));
+    fails(
+        &["validate", "train", "--data", "/nonexistent.toml"],
+        5,
+        &["/nonexistent.toml"],
+    );
+}
+
+#[test]
+fn validate_train_with_a_users_rows() {
+    let v = json(&["validate", "train", "--data", &data("validate/rows.toml")]);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["measured"].as_f64(), Some(9000.0));
+    assert!(rows[0]["predicted"].as_f64().unwrap() > 0.0);
+    fails(
+        &[
+            "validate",
+            "train",
+            "--data",
+            &data("validate/bad_rows.toml"),
+        ],
+        3,
+        &["bad_rows.toml:5", "layot"],
+    );
+}

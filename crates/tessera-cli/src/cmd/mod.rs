@@ -1,8 +1,10 @@
 //! Command implementations.
 
 mod chips;
+mod estimate;
 mod export;
 mod models;
+mod validate;
 
 use crate::cli::{Cli, Command, Global};
 use crate::exit::{CliError, Result};
@@ -17,6 +19,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chips(c) => chips::run(&cat, fmt, c),
         Command::Models(c) => models::run(&cat, fmt, c),
         Command::ExportCheck(a) => export::run(&cat, fmt, a),
+        Command::Estimate(crate::cli::EstimateCmd::Train(a)) => estimate::train(&cat, fmt, &a),
+        Command::Validate(crate::cli::ValidateCmd::Train { data, fit }) => {
+            validate::train(&cat, fmt, data.as_deref(), fit)
+        }
     }
 }
 

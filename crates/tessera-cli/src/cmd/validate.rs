@@ -1,0 +1,146 @@
+//! `tessera validate train`
+
+use crate::cli::Format;
+use crate::exit::{CliError, Result};
+use crate::out;
+use serde::Serialize;
+use std::path::Path;
+use tessera_catalog::{Catalog, CatalogError};
+use tessera_perf::calib::Efficiency;
+use tessera_validate::{Report, fit, read_measurements, read_rows, run};
+
+#[derive(Serialize)]
+struct Fitted {
+    family: String,
+    stack: &'static str,
+    calibration_mape_before_pct: f64,
+    calibration_mape_after_pct: f64,
+    parameters: Efficiency,
+}
+
+#[derive(Serialize)]
+struct Out<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    fitted: Option<Vec<Fitted>>,
+}
+
+pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> Result<()> {
+    let invalid = |m: String| {
+        CliError::Catalog(CatalogError::Invalid(Box::new(
+            tessera_catalog::Diagnostic {
+                path: data.map_or_else(
+                    || "<built-in train-rows.toml>".to_string(),
+                    |p| p.display().to_string(),
+                ),
+                line: 0,
+                col: 0,
+                field: None,
+                message: m,
+                hint: None,
+                snippet: None,
+            },
+        )))
+    };
+    let (name, text) = match data {
+        Some(p) => {
+            let shown = p.display().to_string();
+            let t = std::fs::read_to_string(p).map_err(|e| {
+                CliError::Catalog(CatalogError::Io {
+                    path: shown.clone(),
+                    source: e,
+                })
+            })?;
+            (shown, t)
+        }
+        None => (
+            "<built-in train-rows.toml>".to_string(),
+            tessera_validate::TRAIN_ROWS.to_string(),
+        ),
+    };
+    let specs = read_rows(&name, &text).map_err(invalid)?;
+    let meas = read_measurements(
+        "<built-in measurements.csv>",
+        tessera_validate::MEASUREMENTS,
+    )
+    .map_err(invalid)?;
+    let report = run(cat, &specs, &meas, &Efficiency::for_family).map_err(invalid)?;
+    let fitted = do_fit.then(|| {
+        let (table, summary) = fit::fit(cat, &specs, &meas);
+        summary
+            .into_iter()
+            .map(|(f, s, b, a)| Fitted {
+                family: format!("{f:?}"),
+                stack: s.as_str(),
+                calibration_mape_before_pct: b,
+                calibration_mape_after_pct: a,
+                parameters: table.get(f, s),
+            })
+            .collect::<Vec<_>>()
+    });
+    if fmt == Format::Json {
+        return out::print_json(&Out {
+            report: &report,
+            fitted,
+        });
+    }
+    let mut t = out::wide_table(&[
+        "row",
+        "group",
+        "split",
+        "model",
+        "chip",
+        "metric",
+        "measured",
+        "predicted",
+        "error",
+        "layout",
+    ]);
+    for r in &report.rows {
+        t.add_row(vec![
+            r.id.clone(),
+            r.group.to_string(),
+            r.split.clone(),
+            r.model.clone(),
+            r.chip.clone(),
+            r.metric.clone(),
+            out::num(r.measured),
+            out::num(r.predicted),
+            format!("{:+.1}%", r.error_pct),
+            r.layout.clone(),
+        ]);
+    }
+    crate::outln!("{t}");
+    let mut m = out::table(&["split", "group", "rows", "MAPE", "worst row"]);
+    for x in &report.mape {
+        m.add_row(vec![
+            x.split.clone(),
+            x.group.clone(),
+            x.rows.to_string(),
+            format!("{:.1}%", x.mape_pct),
+            format!("{:.1}%", x.max_abs_error_pct),
+        ]);
+    }
+    crate::outln!("{m}");
+    crate::outln!("Rows tessera cannot predict:");
+    for s in &report.skipped {
+        crate::outln!("  {}: {}", s.id, s.reason);
+    }
+    crate::outln!(
+        "Sanity rows (approximate published figures) are shown but not counted in the MAPE."
+    );
+    if let Some(f) = fitted {
+        crate::outln!();
+        for x in f {
+            crate::outln!(
+                "fit {} / {}: calibration MAPE {:.2}% -> {:.2}%\n  {:?}",
+                x.family,
+                x.stack,
+                x.calibration_mape_before_pct,
+                x.calibration_mape_after_pct,
+                x.parameters
+            );
+        }
+    }
+    Ok(())
+}
