@@ -682,9 +682,29 @@ fn validate_train_with_a_users_rows() {
 #[test]
 fn uncalibrated_chip_estimates_once_its_figures_are_supplied() {
     let f = data("catalog/p800-estimates.toml");
-    let v = json(&["--catalog", &f, "estimate", "train", "--model", "ernie-4.5-21b-a3b", "--chip", "kunlunxin-p800", "--chips", "16", "--pp", "2", "--ep", "8"]);
+    let v = json(&[
+        "--catalog",
+        &f,
+        "estimate",
+        "train",
+        "--model",
+        "ernie-4.5-21b-a3b",
+        "--chip",
+        "kunlunxin-p800",
+        "--chips",
+        "16",
+        "--pp",
+        "2",
+        "--ep",
+        "8",
+    ]);
     assert_eq!(v["calibrated"], false);
-    assert!(v["calibration_note"].as_str().unwrap().starts_with("uncalibrated"));
+    assert!(
+        v["calibration_note"]
+            .as_str()
+            .unwrap()
+            .starts_with("uncalibrated")
+    );
     assert!(v["step_time_s"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(v["stack"], "paddle");
 }

@@ -243,3 +243,77 @@ impl Efficiency {
         }
     }
 }
+
+/// The serving engine, where efficiency differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServeStack {
+    TensorrtLlm,
+    Vllm,
+    VllmAscend,
+    Mindie,
+    /// DeepSeek's own inference system (as described in its 2025 overview).
+    Deepseek,
+}
+
+impl ServeStack {
+    pub const ALL: [ServeStack; 5] = [
+        ServeStack::TensorrtLlm,
+        ServeStack::Vllm,
+        ServeStack::VllmAscend,
+        ServeStack::Mindie,
+        ServeStack::Deepseek,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServeStack::TensorrtLlm => "tensorrt-llm",
+            ServeStack::Vllm => "vllm",
+            ServeStack::VllmAscend => "vllm-ascend",
+            ServeStack::Mindie => "mindie",
+            ServeStack::Deepseek => "deepseek",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ServeStack> {
+        ServeStack::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn default_for(chip: &Chip) -> ServeStack {
+        if chip.vendor.to_ascii_lowercase().starts_with("huawei") {
+            ServeStack::VllmAscend
+        } else {
+            ServeStack::Vllm
+        }
+    }
+}
+
+/// Serving efficiency for a chip family under an engine. The calibrated group holds the
+/// values `tessera validate serve --fit` found (docs/accuracy.md); others reuse them with
+/// `calibrated = false`.
+pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::ServeEfficiency {
+    let d = crate::serve::ServeEfficiency::DEFAULT;
+    // H100 / H200 under TensorRT-LLM (FP8), fitted on the calibration rows of
+    // crates/tessera-validate/data/serve-rows.toml.
+    let hopper_trt = crate::serve::ServeEfficiency {
+        mem_eff: 0.8298,
+        kv_eff: 0.8082,
+        decode_gemm_eff: 0.3862,
+        prefill_eff: 0.5706,
+        step_overhead_s: 4.447e-3,
+        layer_overhead_s: 3.425e-5,
+        coll_latency_s: 1.367e-5,
+        max_batch: 2038.0,
+        moe_rel: 0.2395,
+        moe_knee_tokens: 108.5,
+        calibrated: true,
+        ..d
+    };
+    match (family, stack) {
+        (Family::NvidiaHopper, ServeStack::TensorrtLlm) => hopper_trt,
+        _ => crate::serve::ServeEfficiency {
+            calibrated: false,
+            ..hopper_trt
+        },
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod calib;
 pub mod hw;
+pub mod serve;
 pub mod train;
 
 pub use calib::{Efficiency, Stack};

@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod fit;
+pub mod serve;
 
 use serde::{Deserialize, Serialize};
 use tessera_catalog::Catalog;

@@ -49,3 +49,58 @@ fn print_fit() {
         );
     }
 }
+
+#[test]
+#[ignore]
+fn print_serve() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let r = tessera_validate::serve::builtin_serve_report(&cat).unwrap();
+    for x in &r.rows {
+        println!(
+            "{:28} {:12} {:11} {:>10.1} {:>10.1} {:+7.1}%  {}",
+            x.id, x.group, x.split, x.measured, x.predicted, x.error_pct, x.layout
+        );
+    }
+    for m in &r.mape {
+        println!(
+            "{:12} {:13} n={} MAPE {:.1}% max {:.1}%",
+            m.split, m.group, m.rows, m.mape_pct, m.max_abs_error_pct
+        );
+    }
+    for s in &r.skipped {
+        println!("skip {} {}", s.id, s.reason);
+    }
+}
+
+#[test]
+#[ignore]
+fn print_serve_fit() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let specs =
+        tessera_validate::serve::read_serve_rows("s", tessera_validate::serve::SERVE_ROWS).unwrap();
+    let meas = tessera_validate::read_measurements("m", tessera_validate::MEASUREMENTS).unwrap();
+    let (e, b, a) = tessera_validate::serve::fit_serve(&cat, &specs, &meas);
+    println!("serve fit: calibration MAPE {b:.2}% -> {a:.2}%\n{e:?}");
+    let f = |fam: tessera_perf::calib::Family, st: tessera_perf::calib::ServeStack| {
+        if fam == tessera_perf::calib::Family::NvidiaHopper
+            && st == tessera_perf::calib::ServeStack::TensorrtLlm
+        {
+            e
+        } else {
+            tessera_perf::calib::serve_efficiency(fam, st)
+        }
+    };
+    let r = tessera_validate::serve::run_serve(&cat, &specs, &meas, &f).unwrap();
+    for x in &r.rows {
+        println!(
+            "{:34} {:12} {:11} {:>10.1} {:>10.1} {:+7.1}%  {}",
+            x.id, x.group, x.split, x.measured, x.predicted, x.error_pct, x.layout
+        );
+    }
+    for m in &r.mape {
+        println!(
+            "{:12} {:13} n={} MAPE {:.1}% max {:.1}%",
+            m.split, m.group, m.rows, m.mape_pct, m.max_abs_error_pct
+        );
+    }
+}

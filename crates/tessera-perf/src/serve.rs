@@ -1,0 +1,754 @@
+//! The serving model: time to first token, time per output token, throughput and KV
+//! capacity of LLM serving on one chip type and layout.
+//!
+//! A replica holds `tp x pp x attn_dp` chips. Attention and dense layers are split by TP
+//! and PP and replicated over `attn_dp` ranks, each serving its own share of the
+//! sequences (DeepSeek-style data-parallel attention); routed experts are split over EP
+//! ranks within the replica. A decode step is a roofline: the larger of its compute time
+//! and its memory time (weights it touches plus the KV cache it reads), plus collectives
+//! and a fixed per-step overhead. Prefill is compute-bound work, batched for throughput.
+
+use crate::hw::Hardware;
+use serde::Serialize;
+use std::fmt;
+use tessera_core::model::{Mlp, ModelArch};
+
+/// Weight and activation precision of the served model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServePrecision {
+    /// 16-bit weights and activations.
+    Bf16,
+    /// fp8 weights and activations (fp8 GEMMs).
+    Fp8,
+    /// int8 weights and activations (W8A8, int8 GEMMs).
+    Int8,
+    /// int4 weights, 16-bit activations (weight-only quantisation).
+    Int4,
+}
+
+impl ServePrecision {
+    pub fn weight_bytes(self) -> f64 {
+        match self {
+            ServePrecision::Bf16 => 2.0,
+            ServePrecision::Fp8 | ServePrecision::Int8 => 1.0,
+            ServePrecision::Int4 => 0.5,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ServePrecision> {
+        match s {
+            "bf16" | "fp16" => Some(ServePrecision::Bf16),
+            "fp8" => Some(ServePrecision::Fp8),
+            "int8" | "w8a8" => Some(ServePrecision::Int8),
+            "int4" | "w4a16" => Some(ServePrecision::Int4),
+            _ => None,
+        }
+    }
+}
+
+/// The serving layout of one replica, and how many replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ServeLayout {
+    pub tp: u32,
+    pub pp: u32,
+    pub ep: u32,
+    pub attn_dp: u32,
+    pub replicas: u32,
+}
+
+impl ServeLayout {
+    pub fn chips_per_replica(&self) -> u64 {
+        self.tp as u64 * self.pp as u64 * self.attn_dp as u64
+    }
+}
+
+/// Efficiency parameters of a serving stack on a chip family.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ServeEfficiency {
+    /// Fraction of memory bandwidth reached streaming weights and KV cache.
+    pub mem_eff: f64,
+    /// Fraction of the dense peak reached by decode GEMMs once compute-bound.
+    pub decode_gemm_eff: f64,
+    /// Fraction of the dense peak reached by prefill (large GEMMs and attention).
+    pub prefill_eff: f64,
+    /// Fixed time per decode step (scheduling, sampling, launch), seconds.
+    pub step_overhead_s: f64,
+    /// Latency of one collective, seconds.
+    pub coll_latency_s: f64,
+    /// Achieved fraction of link bandwidth.
+    pub link_eff: f64,
+    /// Share of the memory left after weights that holds KV cache.
+    pub kv_fraction: f64,
+    /// Runtime and activation workspace per chip, bytes.
+    pub reserved_bytes: f64,
+    /// Largest batch the engine runs per attention rank.
+    pub max_batch: f64,
+    /// Experts' decode GEMMs: efficiency relative to dense ones.
+    pub moe_rel: f64,
+    /// Fraction of memory bandwidth reached reading the paged KV cache in decode attention.
+    pub kv_eff: f64,
+    /// Fixed time per layer per decode step (kernel launches, norms, routing), seconds.
+    pub layer_overhead_s: f64,
+    /// Tokens per expert at which expert GEMMs reach half their efficiency.
+    pub moe_knee_tokens: f64,
+    pub calibrated: bool,
+}
+
+impl ServeEfficiency {
+    pub const DEFAULT: ServeEfficiency = ServeEfficiency {
+        mem_eff: 0.75,
+        decode_gemm_eff: 0.55,
+        prefill_eff: 0.55,
+        step_overhead_s: 1.0e-3,
+        coll_latency_s: 15e-6,
+        link_eff: 0.7,
+        kv_fraction: 0.9,
+        reserved_bytes: 4.0 * 1024.0 * 1024.0 * 1024.0,
+        max_batch: 2048.0,
+        moe_rel: 0.6,
+        kv_eff: 0.6,
+        layer_overhead_s: 20e-6,
+        moe_knee_tokens: 64.0,
+        calibrated: false,
+    };
+}
+
+/// Why a serving layout cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ServeInfeasible {
+    ZeroDegree,
+    HeadsNotDivisible {
+        heads: u64,
+        tp: u32,
+    },
+    LayersNotDivisible {
+        layers: u64,
+        pp: u32,
+    },
+    NotMoe {
+        ep: u32,
+    },
+    EpNotDivisible {
+        ep: u32,
+        experts: u64,
+        replica_chips: u64,
+    },
+    NoPeak {
+        precision: ServePrecision,
+    },
+    WeightsDoNotFit {
+        need_gib: f64,
+        have_gib: f64,
+    },
+    NoRoomForKv {
+        per_sequence_mib: f64,
+        free_mib: f64,
+    },
+    RateTooHigh {
+        rate: f64,
+        capacity: f64,
+    },
+    SloUnreachable {
+        ttft_s: f64,
+        tpot_s: f64,
+    },
+}
+
+impl fmt::Display for ServeInfeasible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ServeInfeasible::ZeroDegree => write!(f, "every degree must be at least 1"),
+            ServeInfeasible::HeadsNotDivisible { heads, tp } => {
+                write!(f, "{heads} attention heads do not divide over TP {tp}")
+            }
+            ServeInfeasible::LayersNotDivisible { layers, pp } => {
+                write!(f, "{layers} layers do not divide over PP {pp}")
+            }
+            ServeInfeasible::NotMoe { ep } => write!(f, "EP {ep} needs a mixture-of-experts model"),
+            ServeInfeasible::EpNotDivisible {
+                ep,
+                experts,
+                replica_chips,
+            } => {
+                write!(
+                    f,
+                    "EP {ep} must divide both the {experts} experts and the replica's {replica_chips} chips"
+                )
+            }
+            ServeInfeasible::NoPeak { precision } => {
+                write!(f, "the chip has no catalog peak for {precision:?} compute")
+            }
+            ServeInfeasible::WeightsDoNotFit { need_gib, have_gib } => write!(
+                f,
+                "weights need {need_gib:.1} GiB per chip, which has {have_gib:.1} GiB"
+            ),
+            ServeInfeasible::NoRoomForKv {
+                per_sequence_mib,
+                free_mib,
+            } => {
+                write!(
+                    f,
+                    "after the weights, {free_mib:.0} MiB per chip is left but one sequence needs {per_sequence_mib:.0} MiB of KV cache"
+                )
+            }
+            ServeInfeasible::RateTooHigh { rate, capacity } => write!(
+                f,
+                "{rate:.2} requests/s exceeds the capacity of {capacity:.2} requests/s"
+            ),
+            ServeInfeasible::SloUnreachable { ttft_s, tpot_s } => {
+                write!(
+                    f,
+                    "even one sequence per replica misses the SLO (TTFT {ttft_s:.3} s, TPOT {tpot_s:.4} s)"
+                )
+            }
+        }
+    }
+}
+
+/// What limits a decode step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bottleneck {
+    Compute,
+    MemoryBandwidth,
+    Communication,
+}
+
+/// How the load is given.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Load {
+    /// Best throughput within memory (MLPerf Offline).
+    Offline,
+    /// This many sequences in flight over the whole system.
+    Concurrency { sequences: u32 },
+    /// This many requests per second over the whole system.
+    Rate { per_s: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ServeJob {
+    pub input_len: u32,
+    pub output_len: u32,
+    pub precision: ServePrecision,
+    /// KV-cache bytes per element (2 for bf16, 1 for fp8/int8).
+    pub kv_bytes: f64,
+    pub load: Load,
+    pub ttft_slo_s: Option<f64>,
+    pub tpot_slo_s: Option<f64>,
+}
+
+/// Decode step cost at one batch size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct StepCost {
+    pub time_s: f64,
+    pub compute_s: f64,
+    pub memory_s: f64,
+    pub comm_s: f64,
+    pub overhead_s: f64,
+    /// Distinct routed experts one MoE layer's decode batch touches (0 for dense).
+    pub experts_touched: f64,
+    /// Weight bytes read per chip in this step.
+    pub weight_bytes_read: f64,
+    pub kv_bytes_read: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct ServeMemory {
+    pub weights: f64,
+    pub kv_cache: f64,
+    pub reserved: f64,
+    pub total: f64,
+    pub capacity: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ServeEstimate {
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+    pub e2e_latency_s: f64,
+    pub output_tokens_per_s: f64,
+    pub total_tokens_per_s: f64,
+    pub output_tokens_per_s_per_chip: f64,
+    pub requests_per_s: f64,
+    /// Sequences in flight per replica at this operating point.
+    pub batch_per_replica: f64,
+    /// Most sequences the KV cache holds, over the whole system.
+    pub max_concurrency: f64,
+    pub kv_bytes_per_token: f64,
+    pub memory: ServeMemory,
+    pub decode_step: StepCost,
+    pub prefill_s_per_request: f64,
+    /// Prompt tokens per second per chip when prefills are batched (a prefill pool's rate).
+    pub prefill_tokens_per_s_per_chip: f64,
+    pub bottleneck: Bottleneck,
+    pub fits: bool,
+    pub infeasible: Option<ServeInfeasible>,
+    pub chips: u64,
+    pub calibrated: bool,
+}
+
+impl ServeEstimate {
+    fn infeasible(why: ServeInfeasible, chips: u64) -> ServeEstimate {
+        ServeEstimate {
+            ttft_s: 0.0,
+            tpot_s: 0.0,
+            e2e_latency_s: 0.0,
+            output_tokens_per_s: 0.0,
+            total_tokens_per_s: 0.0,
+            output_tokens_per_s_per_chip: 0.0,
+            requests_per_s: 0.0,
+            batch_per_replica: 0.0,
+            max_concurrency: 0.0,
+            kv_bytes_per_token: 0.0,
+            memory: ServeMemory::default(),
+            decode_step: StepCost::default(),
+            prefill_s_per_request: 0.0,
+            prefill_tokens_per_s_per_chip: 0.0,
+            bottleneck: Bottleneck::Compute,
+            fits: false,
+            infeasible: Some(why),
+            chips,
+            calibrated: false,
+        }
+    }
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The model's shape in the terms serving needs, computed once.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    h: f64,
+    layers: f64,
+    moe_layers: f64,
+    experts: f64,
+    top_k: f64,
+    /// Weights not in routed experts (attention, dense MLP, shared experts, routers, embeddings).
+    dense_params: f64,
+    /// Matmul weights per token outside routed experts (LM head included).
+    dense_matmul: f64,
+    /// One routed expert's weights.
+    expert_params: f64,
+    heads: f64,
+    qkv_head: f64,
+    kv_elems: f64,
+    kv_shardable: bool,
+    kv_heads: f64,
+}
+
+fn shape(m: &ModelArch) -> Shape {
+    let h = m.hidden as f64;
+    let mats = |f: u64| match m.mlp {
+        Mlp::Gated => 3.0 * h * f as f64,
+        Mlp::Plain => 2.0 * h * f as f64,
+    };
+    let p = m.params();
+    let (experts, top_k, expert_params) = match &m.moe {
+        Some(moe) => (
+            moe.experts as f64,
+            moe.top_k as f64,
+            mats(moe.expert_ffn_hidden),
+        ),
+        None => (0.0, 0.0, 0.0),
+    };
+    let moe_layers = m.moe_layers() as f64;
+    let routed_matmul_per_token = moe_layers * top_k * expert_params;
+    Shape {
+        h,
+        layers: m.layers as f64,
+        moe_layers,
+        experts,
+        top_k,
+        dense_params: (p.total() - p.routed_experts) as f64,
+        dense_matmul: m.matmul_params_per_token() as f64 - routed_matmul_per_token,
+        expert_params,
+        heads: m.heads as f64,
+        qkv_head: (m.qk_head_dim() + m.v_head_dim()) as f64,
+        kv_elems: m.kv_cache_elems_per_token() as f64,
+        kv_shardable: m.mla.is_none(),
+        kv_heads: m.kv_heads as f64,
+    }
+}
+
+fn peak_for(hw: &Hardware, p: ServePrecision, int8_peak: Option<f64>) -> Option<f64> {
+    match p {
+        ServePrecision::Bf16 | ServePrecision::Int4 => Some(hw.peak_16),
+        ServePrecision::Fp8 => hw.peak_fp8,
+        ServePrecision::Int8 => int8_peak,
+    }
+}
+
+struct Ctx<'a> {
+    s: Shape,
+    hw: &'a Hardware,
+    eff: &'a ServeEfficiency,
+    l: &'a ServeLayout,
+    peak: f64,
+    wbytes: f64,
+    kv_bytes: f64,
+}
+
+impl Ctx<'_> {
+    fn tp_bw(&self) -> f64 {
+        let span = self.l.tp as f64;
+        if span <= self.hw.domain as f64 {
+            self.hw.scale_up_bw
+        } else {
+            self.hw.scale_out_bw
+        }
+    }
+
+    /// KV bytes per token on one chip holding it.
+    fn kv_per_token_chip(&self) -> f64 {
+        let shard = if self.s.kv_shardable {
+            (self.l.tp as f64).min(self.s.kv_heads)
+        } else {
+            1.0
+        };
+        self.s.kv_elems * self.kv_bytes / shard / self.l.pp as f64
+    }
+
+    /// One decode step of a replica running `b` sequences with mean context `ctx`.
+    fn decode(&self, b: f64, ctx: f64) -> StepCost {
+        let (tp, pp, ep, adp) = (
+            self.l.tp as f64,
+            self.l.pp as f64,
+            self.l.ep as f64,
+            self.l.attn_dp as f64,
+        );
+        let b_rank = (b / adp).max(1.0);
+        // Weights each chip reads: its dense shard, plus the local experts the batch touches.
+        let dense_w = self.s.dense_params / (tp * pp) * self.wbytes;
+        let experts_touched = if self.s.experts > 0.0 {
+            self.s.experts * (1.0 - (1.0 - self.s.top_k / self.s.experts).powf(b))
+        } else {
+            0.0
+        };
+        let local_experts_touched = experts_touched / ep;
+        let expert_w =
+            self.s.moe_layers / pp * local_experts_touched * self.s.expert_params * self.wbytes;
+        let kv = b_rank * ctx * self.kv_per_token_chip();
+        let memory_s = (dense_w + expert_w) / (self.hw.mem_bw * self.eff.mem_eff)
+            + kv / (self.hw.mem_bw * self.eff.kv_eff);
+        // Compute on one chip.
+        let dense_flops = 2.0 * b_rank * self.s.dense_matmul / (tp * pp);
+        let expert_flops =
+            2.0 * b * self.s.top_k * self.s.moe_layers * self.s.expert_params / (ep * pp);
+        let attn_flops =
+            2.0 * b_rank * self.s.heads / tp * self.s.qkv_head * ctx * self.s.layers / pp;
+        let tokens_per_expert = if self.s.experts > 0.0 {
+            b * self.s.top_k / self.s.experts
+        } else {
+            0.0
+        };
+        let moe_eff = self.eff.decode_gemm_eff * self.eff.moe_rel * tokens_per_expert
+            / (tokens_per_expert + self.eff.moe_knee_tokens);
+        let compute_s = (dense_flops + attn_flops) / (self.peak * self.eff.decode_gemm_eff)
+            + if expert_flops > 0.0 {
+                expert_flops / (self.peak * moe_eff.max(1e-6))
+            } else {
+                0.0
+            };
+        // Collectives: two TP all-reduces per layer, two all-to-alls per MoE layer.
+        let layers_chip = self.s.layers / pp;
+        let mut comm_s = 0.0;
+        if self.l.tp > 1 {
+            let bytes = b_rank * self.s.h * 2.0;
+            comm_s += 2.0
+                * layers_chip
+                * (self.eff.coll_latency_s
+                    + 2.0 * (tp - 1.0) / tp * bytes / (self.tp_bw() * self.eff.link_eff));
+        }
+        if self.l.ep > 1 && self.s.moe_layers > 0.0 {
+            let bytes = b_rank * self.s.top_k * self.s.h * self.wbytes.max(1.0) * (ep - 1.0) / ep;
+            let span = self.l.chips_per_replica() as f64;
+            let bw = if span <= self.hw.domain as f64 {
+                self.hw.scale_up_bw
+            } else {
+                self.hw.scale_out_bw
+            };
+            comm_s += 2.0 * self.s.moe_layers / pp
+                * (self.eff.coll_latency_s + bytes / (bw * self.eff.link_eff));
+        }
+        if self.l.pp > 1 {
+            comm_s += (pp - 1.0) * self.eff.coll_latency_s;
+        }
+        // A pipeline runs its stages one after another for a token.
+        let stage = compute_s.max(memory_s);
+        let layer_overhead = self.eff.layer_overhead_s * self.s.layers;
+        let time_s = stage * pp + comm_s + self.eff.step_overhead_s + layer_overhead;
+        StepCost {
+            time_s,
+            compute_s: compute_s * pp,
+            memory_s: memory_s * pp,
+            comm_s,
+            overhead_s: self.eff.step_overhead_s + layer_overhead,
+            experts_touched,
+            weight_bytes_read: dense_w + expert_w,
+            kv_bytes_read: kv,
+        }
+    }
+
+    /// Prefill time of `tokens` prompt tokens (in prompts of `input_len`) on one replica,
+    /// all its chips working on it.
+    fn prefill(&self, tokens: f64, input_len: f64) -> f64 {
+        let n = self.l.chips_per_replica() as f64;
+        let dense = 2.0 * tokens * self.s.dense_matmul
+            + 2.0 * tokens * self.s.heads * self.s.qkv_head * input_len / 2.0 * self.s.layers;
+        let experts = 2.0 * tokens * self.s.moe_layers * self.s.top_k * self.s.expert_params;
+        let compute = dense / (n * self.peak * self.eff.prefill_eff)
+            + experts / (n * self.peak * self.eff.prefill_eff * self.eff.moe_rel);
+        // The weights are read at least once.
+        let weights = (self.s.dense_params / (self.l.tp as f64 * self.l.pp as f64)
+            + self.s.moe_layers * self.s.experts * self.s.expert_params
+                / (self.l.ep as f64 * self.l.pp as f64))
+            * self.wbytes
+            / (self.hw.mem_bw * self.eff.mem_eff);
+        let comm = if self.l.tp > 1 {
+            let bytes = tokens / self.l.attn_dp as f64 * self.s.h * 2.0;
+            2.0 * self.s.layers
+                * (self.eff.coll_latency_s
+                    + 2.0 * (self.l.tp as f64 - 1.0) / self.l.tp as f64 * bytes
+                        / (self.tp_bw() * self.eff.link_eff))
+        } else {
+            0.0
+        };
+        compute.max(weights) + comm
+    }
+}
+
+/// Checks the layout against the model.
+pub fn check_serve_layout(m: &ModelArch, l: &ServeLayout) -> Result<(), ServeInfeasible> {
+    if l.tp == 0 || l.pp == 0 || l.ep == 0 || l.attn_dp == 0 || l.replicas == 0 {
+        return Err(ServeInfeasible::ZeroDegree);
+    }
+    if !m.heads.is_multiple_of(l.tp as u64) {
+        return Err(ServeInfeasible::HeadsNotDivisible {
+            heads: m.heads,
+            tp: l.tp,
+        });
+    }
+    if !m.layers.is_multiple_of(l.pp as u64) {
+        return Err(ServeInfeasible::LayersNotDivisible {
+            layers: m.layers,
+            pp: l.pp,
+        });
+    }
+    match &m.moe {
+        None if l.ep > 1 => return Err(ServeInfeasible::NotMoe { ep: l.ep }),
+        // Experts need not divide evenly over EP: engines add redundant experts.
+        Some(moe) if !l.chips_per_replica().is_multiple_of(l.ep as u64) => {
+            return Err(ServeInfeasible::EpNotDivisible {
+                ep: l.ep,
+                experts: moe.experts,
+                replica_chips: l.chips_per_replica(),
+            });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Estimates serving. `int8_peak` is the chip's int8 peak in OP/s, where known.
+pub fn estimate_serve(
+    m: &ModelArch,
+    hw: &Hardware,
+    int8_peak: Option<f64>,
+    eff: &ServeEfficiency,
+    job: &ServeJob,
+    l: &ServeLayout,
+) -> ServeEstimate {
+    let chips = l.chips_per_replica() * l.replicas as u64;
+    if let Err(e) = check_serve_layout(m, l) {
+        return ServeEstimate::infeasible(e, chips);
+    }
+    let Some(peak) = peak_for(hw, job.precision, int8_peak) else {
+        return ServeEstimate::infeasible(
+            ServeInfeasible::NoPeak {
+                precision: job.precision,
+            },
+            chips,
+        );
+    };
+    let cx = Ctx {
+        s: shape(m),
+        hw,
+        eff,
+        l,
+        peak,
+        wbytes: job.precision.weight_bytes(),
+        kv_bytes: job.kv_bytes,
+    };
+    let (i, o) = (job.input_len.max(1) as f64, job.output_len.max(1) as f64);
+    // Memory per chip.
+    let weights = (cx.s.dense_params / (l.tp as f64 * l.pp as f64)
+        + cx.s.moe_layers * cx.s.experts * cx.s.expert_params / (l.ep as f64 * l.pp as f64))
+        * cx.wbytes;
+    let free = hw.mem_bytes - weights - eff.reserved_bytes;
+    if free <= 0.0 {
+        return ServeEstimate::infeasible(
+            ServeInfeasible::WeightsDoNotFit {
+                need_gib: (weights + eff.reserved_bytes) / GIB,
+                have_gib: hw.mem_bytes / GIB,
+            },
+            chips,
+        );
+    }
+    let kv_token_chip = cx.kv_per_token_chip();
+    let per_seq = kv_token_chip * (i + o);
+    let kv_room = free * eff.kv_fraction;
+    if per_seq > kv_room {
+        return ServeEstimate::infeasible(
+            ServeInfeasible::NoRoomForKv {
+                per_sequence_mib: per_seq / 1048576.0,
+                free_mib: kv_room / 1048576.0,
+            },
+            chips,
+        );
+    }
+    // Sequences per attention rank that fit, then per replica.
+    let max_rank = (kv_room / per_seq).floor().min(eff.max_batch);
+    let max_replica = max_rank * l.attn_dp as f64;
+    let ctx_mean = i + o / 2.0;
+    // Batched prefill cost per prompt token on a replica, amortised into decode.
+    let prefill_per_token = cx.prefill(4096.0 * l.attn_dp as f64, i) / (4096.0 * l.attn_dp as f64);
+    let point = |b: f64| {
+        let step = cx.decode(b, ctx_mean);
+        // Each decode step also carries, on average, b/o requests' worth of prefill.
+        let interval = step.time_s + b * i * prefill_per_token / o;
+        let out_tps = b / interval;
+        (step, interval, out_tps)
+    };
+    let ttft_single = cx.prefill(i, i);
+    let replicas = l.replicas as f64;
+    // Choose the operating batch per replica.
+    let meets = |b: f64| {
+        let (_, interval, _) = point(b);
+        let ttft = ttft_single + interval;
+        job.ttft_slo_s.is_none_or(|s| ttft <= s) && job.tpot_slo_s.is_none_or(|s| interval <= s)
+    };
+    let mut infeasible = None;
+    let b = match job.load {
+        Load::Concurrency { sequences } => (sequences as f64 / replicas).clamp(1.0, max_replica),
+        Load::Rate { per_s } => {
+            let need = per_s / replicas * o; // output tokens/s per replica
+            let cap = point(max_replica).2;
+            if cap < need {
+                infeasible = Some(ServeInfeasible::RateTooHigh {
+                    rate: per_s,
+                    capacity: cap * replicas / o,
+                });
+                max_replica
+            } else {
+                // Smallest batch that carries the rate (throughput grows with batch).
+                let (mut lo, mut hi) = (1.0f64, max_replica);
+                for _ in 0..40 {
+                    let mid = (lo + hi) / 2.0;
+                    if point(mid).2 >= need {
+                        hi = mid
+                    } else {
+                        lo = mid
+                    }
+                }
+                hi
+            }
+        }
+        Load::Offline => {
+            if job.ttft_slo_s.is_none() && job.tpot_slo_s.is_none() {
+                max_replica
+            } else if !meets(1.0) {
+                let (_, interval, _) = point(1.0);
+                infeasible = Some(ServeInfeasible::SloUnreachable {
+                    ttft_s: ttft_single + interval,
+                    tpot_s: interval,
+                });
+                1.0
+            } else {
+                let (mut lo, mut hi) = (1.0f64, max_replica);
+                if meets(hi) {
+                    lo = hi;
+                }
+                for _ in 0..40 {
+                    if hi - lo < 0.5 {
+                        break;
+                    }
+                    let mid = (lo + hi) / 2.0;
+                    if meets(mid) { lo = mid } else { hi = mid }
+                }
+                lo
+            }
+        }
+    };
+    let (step, interval, out_tps_replica) = point(b);
+    // Waiting for a prefill slot: about half a decode interval on average.
+    let ttft = ttft_single + 0.5 * interval;
+    let out_tps = out_tps_replica * replicas;
+    let bottleneck = if step.comm_s > step.compute_s.max(step.memory_s) {
+        Bottleneck::Communication
+    } else if step.compute_s >= step.memory_s {
+        Bottleneck::Compute
+    } else {
+        Bottleneck::MemoryBandwidth
+    };
+    let kv_used = (b / l.attn_dp as f64) * per_seq;
+    let total_mem = weights + kv_used + eff.reserved_bytes;
+    ServeEstimate {
+        ttft_s: ttft,
+        tpot_s: interval,
+        e2e_latency_s: ttft + (o - 1.0) * interval,
+        output_tokens_per_s: out_tps,
+        total_tokens_per_s: out_tps * (i + o) / o,
+        output_tokens_per_s_per_chip: out_tps / chips as f64,
+        requests_per_s: out_tps / o,
+        batch_per_replica: b,
+        max_concurrency: max_replica * replicas,
+        kv_bytes_per_token: m.kv_cache_elems_per_token() as f64 * job.kv_bytes,
+        memory: ServeMemory {
+            weights,
+            kv_cache: kv_used,
+            reserved: eff.reserved_bytes,
+            total: total_mem,
+            capacity: hw.mem_bytes,
+        },
+        decode_step: step,
+        prefill_s_per_request: ttft_single,
+        prefill_tokens_per_s_per_chip: 1.0 / (prefill_per_token * l.chips_per_replica() as f64),
+        bottleneck,
+        fits: true,
+        infeasible,
+        chips,
+        calibrated: eff.calibrated,
+    }
+}
+
+/// A static batch (all requests start together): latency to generate `output_len` tokens
+/// for `batch` prompts of `input_len` on one replica, as the NeMo/TensorRT-LLM latency
+/// tables measure it.
+pub fn static_batch_latency(
+    m: &ModelArch,
+    hw: &Hardware,
+    eff: &ServeEfficiency,
+    job: &ServeJob,
+    l: &ServeLayout,
+    batch: u32,
+) -> Option<f64> {
+    check_serve_layout(m, l).ok()?;
+    let peak = peak_for(hw, job.precision, None)?;
+    let cx = Ctx {
+        s: shape(m),
+        hw,
+        eff,
+        l,
+        peak,
+        wbytes: job.precision.weight_bytes(),
+        kv_bytes: job.kv_bytes,
+    };
+    let (i, o) = (job.input_len as f64, job.output_len as f64);
+    let b = batch as f64;
+    let prefill = cx.prefill(b * i, i) + eff.step_overhead_s;
+    let step = cx.decode(b, i + o / 2.0).time_s;
+    Some(prefill + (o - 1.0) * step)
+}
