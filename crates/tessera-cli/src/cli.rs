@@ -64,6 +64,8 @@ pub enum Command {
 pub enum EstimateCmd {
     /// One LLM training step on one chip type and layout.
     Train(Box<TrainArgs>),
+    /// LLM serving: latency, throughput and KV capacity on one chip type and layout.
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +80,95 @@ pub enum ValidateCmd {
         #[arg(long)]
         fit: bool,
     },
+    /// Predict every published serving measurement and report the errors.
+    Serve {
+        /// A rows file (TOML, the format of crates/tessera-validate/data/serve-rows.toml)
+        /// instead of the built-in rows.
+        #[arg(long, value_name = "FILE")]
+        data: Option<std::path::PathBuf>,
+        /// Also refit the serving parameters on the calibration rows and print them.
+        #[arg(long)]
+        fit: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServePrecisionArg {
+    Bf16,
+    Fp8,
+    /// int8 weights and activations (W8A8).
+    Int8,
+    /// int4 weights, 16-bit activations.
+    Int4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KvPrecisionArg {
+    Bf16,
+    Fp8,
+    Int8,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model id (see `tessera models list`) or a path to a Hugging Face config.json.
+    #[arg(long)]
+    pub model: String,
+    /// Chip id.
+    #[arg(long)]
+    pub chip: String,
+    /// Number of chips (all pools together).
+    #[arg(long)]
+    pub chips: u64,
+    /// Tensor parallelism per replica.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u32,
+    /// Pipeline parallelism per replica.
+    #[arg(long, default_value_t = 1)]
+    pub pp: u32,
+    /// Expert parallelism within a replica (MoE models).
+    #[arg(long, default_value_t = 1)]
+    pub ep: u32,
+    /// Data-parallel attention ranks per replica (DeepSeek-style; experts spread over them).
+    #[arg(long, default_value_t = 1)]
+    pub attn_dp: u32,
+    /// Replicas. Default: the chips (of the decode pool) / (tp x pp x attn-dp).
+    #[arg(long)]
+    pub replicas: Option<u32>,
+    /// Prompt length (tokens).
+    #[arg(long, default_value_t = 1024)]
+    pub input_len: u32,
+    /// Generated length (tokens).
+    #[arg(long, default_value_t = 512)]
+    pub output_len: u32,
+    /// Sequences in flight over the whole system.
+    #[arg(long, conflicts_with = "rate")]
+    pub concurrency: Option<u32>,
+    /// Requests per second over the whole system.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Weight and activation precision.
+    #[arg(long, value_enum, default_value_t = ServePrecisionArg::Bf16)]
+    pub precision: ServePrecisionArg,
+    /// KV-cache precision. Default: fp8 with fp8 weights, else bf16.
+    #[arg(long, value_enum)]
+    pub kv_precision: Option<KvPrecisionArg>,
+    /// Time-to-first-token limit, seconds (SLO mode).
+    #[arg(long)]
+    pub ttft_slo: Option<f64>,
+    /// Time-per-output-token limit, seconds (SLO mode).
+    #[arg(long)]
+    pub tpot_slo: Option<f64>,
+    /// Serving engine: tensorrt-llm, vllm, vllm-ascend, mindie, deepseek.
+    /// Default: vllm-ascend for Huawei, else vllm.
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Prefill/decode disaggregation: chips in the prefill pool (the rest decode).
+    #[arg(long)]
+    pub prefill_chips: Option<u64>,
+    /// Tensor parallelism of each prefill replica.
+    #[arg(long, default_value_t = 1)]
+    pub prefill_tp: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

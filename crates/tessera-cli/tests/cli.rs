@@ -708,3 +708,135 @@ fn uncalibrated_chip_estimates_once_its_figures_are_supplied() {
     assert!(v["step_time_s"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(v["stack"], "paddle");
 }
+
+#[test]
+fn estimate_serve_reports_fields_and_modes() {
+    let base = [
+        "estimate",
+        "serve",
+        "--model",
+        "llama3.1-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "8",
+        "--tp",
+        "2",
+        "--precision",
+        "fp8",
+        "--stack",
+        "tensorrt-llm",
+    ];
+    let v = json(&base);
+    for k in [
+        "ttft_s",
+        "tpot_s",
+        "output_tokens_per_s",
+        "output_tokens_per_s_per_chip",
+        "max_concurrency",
+        "fits",
+        "bottleneck",
+    ] {
+        assert!(!v[k].is_null(), "missing {k}: {v}");
+    }
+    assert_eq!(v["mode"], "offline");
+    assert_eq!(v["layout"]["replicas"], 4);
+    let offline = v["output_tokens_per_s"].as_f64().unwrap();
+    // SLO mode: a tight TPOT limit lowers throughput and is met.
+    let mut a = base.to_vec();
+    a.extend(["--tpot-slo", "0.03"]);
+    let v = json(&a);
+    assert_eq!(v["mode"], "slo");
+    assert!(v["tpot_s"].as_f64().unwrap() <= 0.03 + 1e-9);
+    assert!(v["output_tokens_per_s"].as_f64().unwrap() < offline);
+    // Rate mode beyond capacity says so.
+    let mut a = base.to_vec();
+    a.extend(["--rate", "1000"]);
+    let v = json(&a);
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the capacity"),
+        "{v}"
+    );
+    // MLA and MoE: DeepSeek-V3 reports the experts a decode step touches.
+    let v = json(&[
+        "estimate",
+        "serve",
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "nvidia-h200-sxm",
+        "--chips",
+        "8",
+        "--attn-dp",
+        "8",
+        "--ep",
+        "8",
+        "--precision",
+        "fp8",
+        "--concurrency",
+        "64",
+    ]);
+    assert_eq!(v["kv_bytes_per_token"].as_f64(), Some(61.0 * 576.0));
+    assert!(v["decode_step"]["experts_touched"].as_f64().unwrap() > 8.0);
+    // Disaggregation.
+    let v = json(&[
+        "estimate",
+        "serve",
+        "--model",
+        "llama3.1-8b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "8",
+        "--prefill-chips",
+        "2",
+        "--input-len",
+        "4096",
+        "--output-len",
+        "256",
+    ]);
+    assert_eq!(v["prefill_layout"]["replicas"], 2);
+    assert_eq!(v["layout"]["replicas"], 6);
+    fails(
+        &[
+            "estimate",
+            "serve",
+            "--model",
+            "llama3.1-8b",
+            "--chip",
+            "nvidia-h100-sxm5-80gb",
+            "--chips",
+            "8",
+            "--concurrency",
+            "4",
+            "--rate",
+            "2",
+        ],
+        2,
+        &["cannot be used with"],
+    );
+}
+
+#[test]
+fn validate_serve_reports_mape() {
+    let v = json(&["validate", "serve"]);
+    assert!(v["rows"].as_array().unwrap().len() >= 70);
+    let all = v["mape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["split"] == "validation" && m["group"] == "all")
+        .unwrap()
+        .clone();
+    assert!(all["mape_pct"].as_f64().unwrap() <= 15.0);
+    assert!(
+        v["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "J03")
+    );
+}

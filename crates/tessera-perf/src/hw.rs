@@ -86,4 +86,23 @@ impl Hardware {
             _ => Err(missing),
         }
     }
+
+    /// Like [`Hardware::from_chip`], but a missing scale-out figure is allowed (set to 0):
+    /// serving within one scale-up domain does not need it, and the serving model refuses
+    /// layouts that would.
+    pub fn from_chip_within_domain(chip: &Chip) -> Result<Hardware, Vec<&'static str>> {
+        match Hardware::from_chip(chip) {
+            Ok(h) => Ok(h),
+            Err(missing) if missing == ["scale-out-gb-s"] => {
+                let mut c = chip.clone();
+                c.scale_out_gb_s = Some(tessera_core::Figure::new(
+                    0.0,
+                    tessera_core::Status::Approximate,
+                    "unknown: single-domain serving only",
+                ));
+                Hardware::from_chip(&c)
+            }
+            Err(m) => Err(m),
+        }
+    }
 }

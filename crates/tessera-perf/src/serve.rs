@@ -61,6 +61,16 @@ impl ServeLayout {
     pub fn chips_per_replica(&self) -> u64 {
         self.tp as u64 * self.pp as u64 * self.attn_dp as u64
     }
+
+    /// Ranks the routed experts are split over within a pipeline stage: EP when set,
+    /// otherwise TP (each expert's matrices are TP-sharded).
+    pub fn expert_shards(&self) -> f64 {
+        if self.ep > 1 {
+            self.ep as f64
+        } else {
+            self.tp as f64
+        }
+    }
 }
 
 /// Efficiency parameters of a serving stack on a chip family.
@@ -146,6 +156,10 @@ pub enum ServeInfeasible {
         per_sequence_mib: f64,
         free_mib: f64,
     },
+    NeedsScaleOut {
+        chips: u64,
+        domain: u32,
+    },
     RateTooHigh {
         rate: f64,
         capacity: f64,
@@ -193,6 +207,10 @@ impl fmt::Display for ServeInfeasible {
                     "after the weights, {free_mib:.0} MiB per chip is left but one sequence needs {per_sequence_mib:.0} MiB of KV cache"
                 )
             }
+            ServeInfeasible::NeedsScaleOut { chips, domain } => write!(
+                f,
+                "a replica of {chips} chips spans more than one scale-up domain of {domain}, and the catalog has no scale-out bandwidth for this chip"
+            ),
             ServeInfeasible::RateTooHigh { rate, capacity } => write!(
                 f,
                 "{rate:.2} requests/s exceeds the capacity of {capacity:.2} requests/s"
@@ -238,6 +256,8 @@ pub struct ServeJob {
     pub load: Load,
     pub ttft_slo_s: Option<f64>,
     pub tpot_slo_s: Option<f64>,
+    /// Prefill runs in a separate pool: decode steps carry no prefill work.
+    pub disaggregated: bool,
 }
 
 /// Decode step cost at one batch size.
@@ -427,7 +447,7 @@ impl Ctx<'_> {
         } else {
             0.0
         };
-        let local_experts_touched = experts_touched / ep;
+        let local_experts_touched = experts_touched / self.l.expert_shards();
         let expert_w =
             self.s.moe_layers / pp * local_experts_touched * self.s.expert_params * self.wbytes;
         let kv = b_rank * ctx * self.kv_per_token_chip();
@@ -435,8 +455,8 @@ impl Ctx<'_> {
             + kv / (self.hw.mem_bw * self.eff.kv_eff);
         // Compute on one chip.
         let dense_flops = 2.0 * b_rank * self.s.dense_matmul / (tp * pp);
-        let expert_flops =
-            2.0 * b * self.s.top_k * self.s.moe_layers * self.s.expert_params / (ep * pp);
+        let expert_flops = 2.0 * b * self.s.top_k * self.s.moe_layers * self.s.expert_params
+            / (self.l.expert_shards() * pp);
         let attn_flops =
             2.0 * b_rank * self.s.heads / tp * self.s.qkv_head * ctx * self.s.layers / pp;
         let tokens_per_expert = if self.s.experts > 0.0 {
@@ -504,7 +524,7 @@ impl Ctx<'_> {
         // The weights are read at least once.
         let weights = (self.s.dense_params / (self.l.tp as f64 * self.l.pp as f64)
             + self.s.moe_layers * self.s.experts * self.s.expert_params
-                / (self.l.ep as f64 * self.l.pp as f64))
+                / (self.l.expert_shards() * self.l.pp as f64))
             * self.wbytes
             / (self.hw.mem_bw * self.eff.mem_eff);
         let comm = if self.l.tp > 1 {
@@ -565,6 +585,15 @@ pub fn estimate_serve(
     if let Err(e) = check_serve_layout(m, l) {
         return ServeEstimate::infeasible(e, chips);
     }
+    if l.chips_per_replica() > hw.domain as u64 && hw.scale_out_bw <= 0.0 {
+        return ServeEstimate::infeasible(
+            ServeInfeasible::NeedsScaleOut {
+                chips: l.chips_per_replica(),
+                domain: hw.domain,
+            },
+            chips,
+        );
+    }
     let Some(peak) = peak_for(hw, job.precision, int8_peak) else {
         return ServeEstimate::infeasible(
             ServeInfeasible::NoPeak {
@@ -585,7 +614,7 @@ pub fn estimate_serve(
     let (i, o) = (job.input_len.max(1) as f64, job.output_len.max(1) as f64);
     // Memory per chip.
     let weights = (cx.s.dense_params / (l.tp as f64 * l.pp as f64)
-        + cx.s.moe_layers * cx.s.experts * cx.s.expert_params / (l.ep as f64 * l.pp as f64))
+        + cx.s.moe_layers * cx.s.experts * cx.s.expert_params / (l.expert_shards() * l.pp as f64))
         * cx.wbytes;
     let free = hw.mem_bytes - weights - eff.reserved_bytes;
     if free <= 0.0 {
@@ -615,10 +644,15 @@ pub fn estimate_serve(
     let ctx_mean = i + o / 2.0;
     // Batched prefill cost per prompt token on a replica, amortised into decode.
     let prefill_per_token = cx.prefill(4096.0 * l.attn_dp as f64, i) / (4096.0 * l.attn_dp as f64);
+    let interleaved_prefill = if job.disaggregated {
+        0.0
+    } else {
+        prefill_per_token
+    };
     let point = |b: f64| {
         let step = cx.decode(b, ctx_mean);
         // Each decode step also carries, on average, b/o requests' worth of prefill.
-        let interval = step.time_s + b * i * prefill_per_token / o;
+        let interval = step.time_s + b * i * interleaved_prefill / o;
         let out_tps = b / interval;
         (step, interval, out_tps)
     };
@@ -751,4 +785,68 @@ pub fn static_batch_latency(
     let prefill = cx.prefill(b * i, i) + eff.step_overhead_s;
     let step = cx.decode(b, i + o / 2.0).time_s;
     Some(prefill + (o - 1.0) * step)
+}
+
+/// Prefill/decode disaggregation: a prefill pool of `prefill` layout and a decode pool of
+/// `decode` layout. TTFT comes from the prefill pool plus moving the KV cache over the
+/// scale-out network; TPOT from a decode pool that does no prefill; the system carries
+/// the smaller of the two pools' request rates.
+pub fn estimate_disaggregated(
+    m: &ModelArch,
+    hw: &Hardware,
+    int8_peak: Option<f64>,
+    eff: &ServeEfficiency,
+    job: &ServeJob,
+    prefill: &ServeLayout,
+    decode: &ServeLayout,
+) -> ServeEstimate {
+    let chips = prefill.chips_per_replica() * prefill.replicas as u64
+        + decode.chips_per_replica() * decode.replicas as u64;
+    let pjob = ServeJob {
+        disaggregated: false,
+        load: Load::Offline,
+        ttft_slo_s: None,
+        tpot_slo_s: None,
+        ..*job
+    };
+    let p = estimate_serve(m, hw, int8_peak, eff, &pjob, prefill);
+    if let Some(why) = p.infeasible {
+        return ServeEstimate {
+            chips,
+            ..ServeEstimate::infeasible(why, chips)
+        };
+    }
+    let djob = ServeJob {
+        disaggregated: true,
+        ..*job
+    };
+    let mut d = estimate_serve(m, hw, int8_peak, eff, &djob, decode);
+    let (i, o) = (job.input_len.max(1) as f64, job.output_len.max(1) as f64);
+    let prefill_chips = (prefill.chips_per_replica() * prefill.replicas as u64) as f64;
+    let prefill_rps = p.prefill_tokens_per_s_per_chip * prefill_chips / i;
+    if hw.scale_out_bw <= 0.0 {
+        return ServeEstimate {
+            chips,
+            ..ServeEstimate::infeasible(
+                ServeInfeasible::NeedsScaleOut {
+                    chips,
+                    domain: hw.domain,
+                },
+                chips,
+            )
+        };
+    }
+    let kv_transfer = i * d.kv_bytes_per_token / (hw.scale_out_bw * eff.link_eff);
+    d.ttft_s = p.prefill_s_per_request + kv_transfer + 0.5 * d.tpot_s;
+    d.e2e_latency_s = d.ttft_s + (o - 1.0) * d.tpot_s;
+    if d.requests_per_s > prefill_rps {
+        d.requests_per_s = prefill_rps;
+        d.output_tokens_per_s = prefill_rps * o;
+        d.total_tokens_per_s = prefill_rps * (i + o);
+    }
+    d.output_tokens_per_s_per_chip = d.output_tokens_per_s / chips as f64;
+    d.prefill_tokens_per_s_per_chip = p.prefill_tokens_per_s_per_chip;
+    d.prefill_s_per_request = p.prefill_s_per_request;
+    d.chips = chips;
+    d
 }

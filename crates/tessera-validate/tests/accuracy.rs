@@ -92,3 +92,33 @@ fn calibration_and_validation_rows_are_apart() {
     assert!(cal.is_disjoint(&val));
     assert!(cal.len() >= 10 && val.len() >= 15);
 }
+
+#[test]
+fn serving_validation_target_holds() {
+    let cat = Catalog::builtin().unwrap();
+    let r = tessera_validate::serve::builtin_serve_report(&cat).unwrap();
+    let val: Vec<_> = r.rows.iter().filter(|x| x.split == "validation").collect();
+    assert!(
+        val.len() >= 30,
+        "only {} serving validation rows",
+        val.len()
+    );
+    let mape = val.iter().map(|x| x.error_pct.abs()).sum::<f64>() / val.len() as f64;
+    assert!(mape <= 15.0, "serving validation MAPE {mape:.2}% > 15%");
+    // The research notes' serving rows are each predicted or explained.
+    let specs =
+        tessera_validate::serve::read_serve_rows("s", tessera_validate::serve::SERVE_ROWS).unwrap();
+    let meas = read_measurements("m", MEASUREMENTS).unwrap();
+    for m in meas.iter().filter(|m| {
+        matches!(
+            m.category.as_str(),
+            "mlperf_inference" | "inference_serving" | "ascend_inference"
+        )
+    }) {
+        assert!(
+            specs.iter().any(|s| s.id == m.id),
+            "serving measurement {} is neither predicted nor skipped",
+            m.id
+        );
+    }
+}

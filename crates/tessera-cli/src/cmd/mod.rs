@@ -4,6 +4,7 @@ mod chips;
 mod estimate;
 mod export;
 mod models;
+mod serve;
 mod validate;
 
 use crate::cli::{Cli, Command, Global};
@@ -20,6 +21,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(c) => models::run(&cat, fmt, c),
         Command::ExportCheck(a) => export::run(&cat, fmt, a),
         Command::Estimate(crate::cli::EstimateCmd::Train(a)) => estimate::train(&cat, fmt, &a),
+        Command::Estimate(crate::cli::EstimateCmd::Serve(a)) => serve::serve(&cat, fmt, &a),
+        Command::Validate(crate::cli::ValidateCmd::Serve { data, fit }) => {
+            validate::serve(&cat, fmt, data.as_deref(), fit)
+        }
         Command::Validate(crate::cli::ValidateCmd::Train { data, fit }) => {
             validate::train(&cat, fmt, data.as_deref(), fit)
         }

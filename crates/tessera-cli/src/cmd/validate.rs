@@ -7,6 +7,8 @@ use serde::Serialize;
 use std::path::Path;
 use tessera_catalog::{Catalog, CatalogError};
 use tessera_perf::calib::Efficiency;
+use tessera_perf::calib::serve_efficiency;
+use tessera_validate::serve::{ServeReport, fit_serve, read_serve_rows, run_serve};
 use tessera_validate::{Report, fit, read_measurements, read_rows, run};
 
 #[derive(Serialize)]
@@ -141,6 +143,123 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
                 x.parameters
             );
         }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ServeOut<'a> {
+    #[serde(flatten)]
+    report: &'a ServeReport,
+    fitted: Option<ServeFitted>,
+}
+
+#[derive(Serialize)]
+struct ServeFitted {
+    calibration_mape_before_pct: f64,
+    calibration_mape_after_pct: f64,
+    parameters: tessera_perf::serve::ServeEfficiency,
+}
+
+pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> Result<()> {
+    let shown = data.map_or_else(
+        || "<built-in serve-rows.toml>".to_string(),
+        |p| p.display().to_string(),
+    );
+    let invalid = |m: String| {
+        CliError::Catalog(CatalogError::Invalid(Box::new(
+            tessera_catalog::Diagnostic {
+                path: shown.clone(),
+                line: 0,
+                col: 0,
+                field: None,
+                message: m,
+                hint: None,
+                snippet: None,
+            },
+        )))
+    };
+    let text = match data {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| {
+            CliError::Catalog(CatalogError::Io {
+                path: shown.clone(),
+                source: e,
+            })
+        })?,
+        None => tessera_validate::serve::SERVE_ROWS.to_string(),
+    };
+    let specs = read_serve_rows(&shown, &text).map_err(invalid)?;
+    let meas = read_measurements(
+        "<built-in measurements.csv>",
+        tessera_validate::MEASUREMENTS,
+    )
+    .map_err(invalid)?;
+    let report = run_serve(cat, &specs, &meas, &serve_efficiency).map_err(invalid)?;
+    let fitted = do_fit.then(|| {
+        let (e, b, a) = fit_serve(cat, &specs, &meas);
+        ServeFitted {
+            calibration_mape_before_pct: b,
+            calibration_mape_after_pct: a,
+            parameters: e,
+        }
+    });
+    if fmt == Format::Json {
+        return out::print_json(&ServeOut {
+            report: &report,
+            fitted,
+        });
+    }
+    let mut t = out::wide_table(&[
+        "row",
+        "group",
+        "split",
+        "model",
+        "chip",
+        "in/out",
+        "metric",
+        "measured",
+        "predicted",
+        "error",
+        "layout",
+    ]);
+    for r in &report.rows {
+        t.add_row(vec![
+            r.id.clone(),
+            r.group.to_string(),
+            r.split.clone(),
+            r.model.clone(),
+            r.chip.clone(),
+            format!("{}/{}", r.input, r.output),
+            r.metric.clone(),
+            out::num(r.measured),
+            out::num(r.predicted),
+            format!("{:+.1}%", r.error_pct),
+            r.layout.clone(),
+        ]);
+    }
+    crate::outln!("{t}");
+    let mut m = out::table(&["split", "group", "rows", "MAPE", "worst row"]);
+    for x in &report.mape {
+        m.add_row(vec![
+            x.split.clone(),
+            x.group.clone(),
+            x.rows.to_string(),
+            format!("{:.1}%", x.mape_pct),
+            format!("{:.1}%", x.max_abs_error_pct),
+        ]);
+    }
+    crate::outln!("{m}");
+    crate::outln!("Rows tessera cannot predict:");
+    for s in &report.skipped {
+        crate::outln!("  {}: {}", s.id, s.reason);
+    }
+    if let Some(f) = fitted {
+        crate::outln!(
+            "fit: calibration MAPE {:.2}% -> {:.2}%\n  {:?}",
+            f.calibration_mape_before_pct,
+            f.calibration_mape_after_pct,
+            f.parameters
+        );
     }
     Ok(())
 }
