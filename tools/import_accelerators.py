@@ -49,6 +49,11 @@ SCALE_OUT = {
     "huawei-ascend-910b4": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
 }
 
+# fp4 peaks the research notes give only in their notes column.
+FP4 = {
+    "nvidia-b200": (9000, "vendor-claimed", "research notes: accelerators.csv notes for the B200 ('FP4 dense 9 PFLOPS'), from NVIDIA's DGX B200 figures"),
+}
+
 # Chips whose only chip-to-chip link is PCIe: their scale-up figure is their whole I/O.
 PCIE_ONLY = {
     "nvidia-l20", "nvidia-l40s", "nvidia-rtx-4090", "nvidia-rtx-4090d", "huawei-ascend-310p",
@@ -213,6 +218,9 @@ def main():
         fig("fp16-tflops", r["dense_fp16_tflops"], "compute")
         fig("fp8-tflops", r["dense_fp8_tflops"], "compute")
         fig("int8-tops", r["dense_int8_tops"], "compute")
+        if r["id"] in FP4:
+            fv, fst, fsrc = FP4[r["id"]]
+            out.append(f"fp4-tflops = {{ value = {fv}, status = {q(fst)}, source = {q(fsrc)} }}")
         fig("memory-gb", r["memory_gb"], "memory")
         fig("memory-bw-tb-s", r["memory_bw_tbps"], "mem_bw")
         fig("scale-up-gb-s", r["intra_node_bw_gbps_per_chip"], "interconnect")

@@ -125,3 +125,30 @@ fn parameter_counts_match_published_figures() {
         "only {checked} models have exact published counts"
     );
 }
+
+/// KV-cache bytes per token in bf16, against the figures derived by hand from each
+/// model's published shape: dense MHA, GQA, MoE (GQA) and MLA.
+#[test]
+fn kv_cache_bytes_per_token_hand_worked() {
+    use tessera_core::model::DType;
+    let c = catalog();
+    for (id, want) in [
+        ("llama2-7b", 32.0 * 2.0 * 32.0 * 128.0 * 2.0), // MHA: 524,288
+        ("llama3-70b", 80.0 * 2.0 * 8.0 * 128.0 * 2.0), // GQA: 327,680
+        ("mixtral-8x7b", 32.0 * 2.0 * 8.0 * 128.0 * 2.0), // MoE with GQA: 131,072
+        ("deepseek-v3", 61.0 * (512.0 + 64.0) * 2.0),   // MLA latent + rotary key: 70,272
+    ] {
+        let m = c.model(id).unwrap();
+        assert_eq!(m.kv_cache_bytes_per_token(DType::Bf16), want, "{id}");
+        assert_eq!(m.kv_cache_bytes_per_token(DType::Fp8), want / 2.0, "{id}");
+    }
+    // Weights: Llama 2 7B is 6,738,415,616 parameters, so 13.48 GB in bf16 and 3.37 GB in int4.
+    let m = c.model("llama2-7b").unwrap();
+    assert_eq!(m.total_params(), 6_738_415_616);
+    assert_eq!(m.weight_bytes(DType::Int4), 6_738_415_616.0 * 0.5);
+    // Training FLOPs per token of Llama 2 7B at 4096: 6 x 6.607B matmul weights
+    // (no embedding lookup) + 12 x 32 layers x 4096 hidden x 4096 tokens.
+    let matmul = 6_738_415_616.0 - 32000.0 * 4096.0 - (32.0 * 2.0 + 1.0) * 4096.0;
+    let want = 6.0 * matmul + 12.0 * 32.0 * 4096.0 * 4096.0;
+    assert!((m.train_flops_per_token(4096) / want - 1.0).abs() < 1e-12);
+}

@@ -100,6 +100,8 @@ pub enum ServePrecisionArg {
     Int8,
     /// int4 weights, 16-bit activations.
     Int4,
+    /// fp4 weights and activations (Blackwell).
+    Fp4,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

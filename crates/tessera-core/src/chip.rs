@@ -13,15 +13,17 @@ pub enum Precision {
     Fp16,
     Fp8,
     Int8,
+    Fp4,
 }
 
 impl Precision {
-    pub const ALL: [Precision; 5] = [
+    pub const ALL: [Precision; 6] = [
         Precision::Fp32,
         Precision::Bf16,
         Precision::Fp16,
         Precision::Fp8,
         Precision::Int8,
+        Precision::Fp4,
     ];
 
     /// Bit length of the operation, as the export rules use it.
@@ -30,6 +32,7 @@ impl Precision {
             Precision::Fp32 => 32,
             Precision::Bf16 | Precision::Fp16 => 16,
             Precision::Fp8 | Precision::Int8 => 8,
+            Precision::Fp4 => 4,
         }
     }
 
@@ -40,6 +43,7 @@ impl Precision {
             Precision::Fp16 => "fp16",
             Precision::Fp8 => "fp8",
             Precision::Int8 => "int8",
+            Precision::Fp4 => "fp4",
         }
     }
 
@@ -121,6 +125,8 @@ pub struct Chip {
     pub fp8_tflops: Option<Figure<f64>>,
     /// Dense peak, TOP/s.
     pub int8_tops: Option<Figure<f64>>,
+    /// Dense fp4 peak, TFLOP/s (Blackwell and later).
+    pub fp4_tflops: Option<Figure<f64>>,
     /// Memory capacity, GB as the vendor states it.
     pub memory_gb: Option<Figure<f64>>,
     /// Memory bandwidth, TB/s.
@@ -172,6 +178,7 @@ impl Chip {
             fp16_tflops: None,
             fp8_tflops: None,
             int8_tops: None,
+            fp4_tflops: None,
             memory_gb: None,
             memory_bw_tb_s: None,
             scale_up_gb_s: None,
@@ -194,6 +201,7 @@ impl Chip {
             Precision::Fp16 => self.fp16_tflops.as_ref(),
             Precision::Fp8 => self.fp8_tflops.as_ref(),
             Precision::Int8 => self.int8_tops.as_ref(),
+            Precision::Fp4 => self.fp4_tflops.as_ref(),
         }
     }
 
@@ -204,6 +212,7 @@ impl Chip {
             Precision::Fp16 => &mut self.fp16_tflops,
             Precision::Fp8 => &mut self.fp8_tflops,
             Precision::Int8 => &mut self.int8_tops,
+            Precision::Fp4 => &mut self.fp4_tflops,
         }
     }
 
@@ -225,12 +234,13 @@ impl Chip {
 
 /// Names of every numeric figure a chip can carry, in catalog-file spelling, with the
 /// unit. Shared by the catalog reader, the CLI and the docs so they cannot drift.
-pub const FIGURE_KEYS: [(&str, &str); 14] = [
+pub const FIGURE_KEYS: [(&str, &str); 15] = [
     ("fp32-tflops", "TFLOP/s"),
     ("bf16-tflops", "TFLOP/s"),
     ("fp16-tflops", "TFLOP/s"),
     ("fp8-tflops", "TFLOP/s"),
     ("int8-tops", "TOP/s"),
+    ("fp4-tflops", "TFLOP/s"),
     ("memory-gb", "GB"),
     ("memory-bw-tb-s", "TB/s"),
     ("scale-up-gb-s", "GB/s"),
@@ -255,6 +265,7 @@ impl Chip {
             "fp16-tflops" => &self.fp16_tflops,
             "fp8-tflops" => &self.fp8_tflops,
             "int8-tops" => &self.int8_tops,
+            "fp4-tflops" => &self.fp4_tflops,
             "memory-gb" => &self.memory_gb,
             "memory-bw-tb-s" => &self.memory_bw_tb_s,
             "scale-up-gb-s" => &self.scale_up_gb_s,
@@ -275,6 +286,7 @@ impl Chip {
             "fp16-tflops" => &mut self.fp16_tflops,
             "fp8-tflops" => &mut self.fp8_tflops,
             "int8-tops" => &mut self.int8_tops,
+            "fp4-tflops" => &mut self.fp4_tflops,
             "memory-gb" => &mut self.memory_gb,
             "memory-bw-tb-s" => &mut self.memory_bw_tb_s,
             "scale-up-gb-s" => &mut self.scale_up_gb_s,

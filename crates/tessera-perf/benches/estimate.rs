@@ -102,5 +102,70 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn bench_serve(c: &mut Criterion) {
+    use tessera_perf::calib::{ServeStack, serve_efficiency};
+    use tessera_perf::serve::{Load, ServeJob, ServeLayout, ServePrecision, estimate_serve};
+    let cat = Catalog::builtin().expect("catalog");
+    let cases = [
+        (
+            "llama3.1-70b",
+            "nvidia-h100-sxm5-80gb",
+            ServeLayout {
+                tp: 2,
+                pp: 1,
+                ep: 1,
+                attn_dp: 1,
+                replicas: 4,
+            },
+            None,
+        ),
+        (
+            "deepseek-v3",
+            "nvidia-h200-sxm",
+            ServeLayout {
+                tp: 1,
+                pp: 1,
+                ep: 8,
+                attn_dp: 8,
+                replicas: 1,
+            },
+            Some(0.05),
+        ),
+    ];
+    for (model, chip, layout, tpot) in cases {
+        let m = cat.model(model).expect("model");
+        let ch = cat.chip(chip).expect("chip");
+        let hw = Hardware::from_chip(ch).expect("hardware");
+        let eff = serve_efficiency(Family::of(ch), ServeStack::TensorrtLlm);
+        let job = ServeJob {
+            input_len: 1000,
+            output_len: 1000,
+            precision: ServePrecision::Fp8,
+            kv_bytes: 1.0,
+            load: Load::Offline,
+            ttft_slo_s: None,
+            tpot_slo_s: tpot,
+            disaggregated: false,
+        };
+        let name = if tpot.is_some() {
+            format!("estimate_serve/{model}/slo")
+        } else {
+            format!("estimate_serve/{model}/offline")
+        };
+        c.bench_function(&name, |b| {
+            b.iter(|| {
+                estimate_serve(
+                    black_box(&m),
+                    black_box(&hw),
+                    None,
+                    black_box(&eff),
+                    black_box(&job),
+                    black_box(&layout),
+                )
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench, bench_serve);
 criterion_main!(benches);

@@ -309,11 +309,29 @@ pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::Serv
         calibrated: true,
         ..d
     };
+    // B200 / GB200 under TensorRT-LLM (FP4), fitted likewise.
+    let blackwell_trt = crate::serve::ServeEfficiency {
+        mem_eff: 0.6416,
+        kv_eff: 0.6217,
+        decode_gemm_eff: 0.3051,
+        prefill_eff: 0.4276,
+        step_overhead_s: 8.724e-3,
+        layer_overhead_s: 4.967e-5,
+        coll_latency_s: 5.777e-5,
+        max_batch: 8192.0,
+        moe_rel: 0.08576,
+        moe_knee_tokens: 1.0,
+        calibrated: true,
+        ..d
+    };
+    let uncal = |e: crate::serve::ServeEfficiency| crate::serve::ServeEfficiency {
+        calibrated: false,
+        ..e
+    };
     match (family, stack) {
         (Family::NvidiaHopper, ServeStack::TensorrtLlm) => hopper_trt,
-        _ => crate::serve::ServeEfficiency {
-            calibrated: false,
-            ..hopper_trt
-        },
+        (Family::NvidiaBlackwell, ServeStack::TensorrtLlm) => blackwell_trt,
+        (Family::NvidiaBlackwell, _) => uncal(blackwell_trt),
+        _ => uncal(hopper_trt),
     }
 }

@@ -11,6 +11,8 @@ pub struct Hardware {
     pub peak_16: f64,
     /// Dense fp8 peak, FLOP/s, where the chip has one.
     pub peak_fp8: Option<f64>,
+    /// Dense fp4 peak, FLOP/s, where the chip has one.
+    pub peak_fp4: Option<f64>,
     /// Memory capacity in bytes. Vendors' "80 GB" of HBM is 80 GiB.
     pub mem_bytes: f64,
     /// Memory bandwidth, bytes/s.
@@ -72,6 +74,7 @@ impl Hardware {
             ) => Ok(Hardware {
                 peak_16,
                 peak_fp8: chip.peak(Precision::Fp8).map(|f| f.value * 1e12),
+                peak_fp4: chip.peak(Precision::Fp4).map(|f| f.value * 1e12),
                 mem_bytes,
                 mem_bw,
                 scale_up_bw,

@@ -25,6 +25,8 @@ pub enum ServePrecision {
     Int8,
     /// int4 weights, 16-bit activations (weight-only quantisation).
     Int4,
+    /// fp4 weights and activations (NVFP4 / MXFP4 GEMMs).
+    Fp4,
 }
 
 impl ServePrecision {
@@ -32,7 +34,7 @@ impl ServePrecision {
         match self {
             ServePrecision::Bf16 => 2.0,
             ServePrecision::Fp8 | ServePrecision::Int8 => 1.0,
-            ServePrecision::Int4 => 0.5,
+            ServePrecision::Int4 | ServePrecision::Fp4 => 0.5,
         }
     }
 
@@ -42,6 +44,7 @@ impl ServePrecision {
             "fp8" => Some(ServePrecision::Fp8),
             "int8" | "w8a8" => Some(ServePrecision::Int8),
             "int4" | "w4a16" => Some(ServePrecision::Int4),
+            "fp4" | "nvfp4" => Some(ServePrecision::Fp4),
             _ => None,
         }
     }
@@ -398,6 +401,7 @@ fn peak_for(hw: &Hardware, p: ServePrecision, int8_peak: Option<f64>) -> Option<
         ServePrecision::Bf16 | ServePrecision::Int4 => Some(hw.peak_16),
         ServePrecision::Fp8 => hw.peak_fp8,
         ServePrecision::Int8 => int8_peak,
+        ServePrecision::Fp4 => hw.peak_fp4,
     }
 }
 

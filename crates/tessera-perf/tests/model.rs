@@ -41,6 +41,7 @@ fn a100() -> Hardware {
     Hardware {
         peak_16: 312e12,
         peak_fp8: None,
+        peak_fp4: None,
         mem_bytes: 80.0 * 1024.0 * 1024.0 * 1024.0,
         mem_bw: 2.039e12,
         scale_up_bw: 300e9,

@@ -42,6 +42,7 @@ fn h100() -> Hardware {
     Hardware {
         peak_16: 989.4e12,
         peak_fp8: Some(1978.9e12),
+        peak_fp4: None,
         mem_bytes: 80.0 * 1073741824.0,
         mem_bw: 3.35e12,
         scale_up_bw: 450e9,

@@ -324,12 +324,14 @@ macro_rules! sknob {
     };
 }
 
-/// Fits the (Hopper, TensorRT-LLM) serving group on its calibration rows, by the same
+/// Fits one (family, engine) serving group on its calibration rows, by the same
 /// coordinate descent as the training fit (docs/accuracy.md).
-pub fn fit_serve(
+pub fn fit_serve_group(
     cat: &Catalog,
     specs: &[ServeRowSpec],
     meas: &[Measurement],
+    family: Family,
+    stack: ServeStack,
 ) -> (ServeEfficiency, f64, f64) {
     let knobs = [
         sknob!(mem_eff, 0.4, 0.95),
@@ -345,12 +347,20 @@ pub fn fit_serve(
     ];
     let cal: Vec<ServeRowSpec> = specs
         .iter()
-        .filter(|s| s.skip.is_none() && s.split.as_deref() == Some("calibration"))
+        .filter(|s| {
+            s.skip.is_none()
+                && s.split.as_deref() == Some("calibration")
+                && s.chip
+                    .as_deref()
+                    .and_then(|c| cat.chip(c).ok())
+                    .is_some_and(|c| Family::of(c) == family)
+                && s.stack.as_deref().and_then(ServeStack::parse) == Some(stack)
+        })
         .cloned()
         .collect();
     let objective = |e: &ServeEfficiency| -> f64 {
         let f = |fam: Family, st: ServeStack| {
-            if fam == Family::NvidiaHopper && st == ServeStack::TensorrtLlm {
+            if fam == family && st == stack {
                 *e
             } else {
                 serve_efficiency(fam, st)
@@ -363,7 +373,7 @@ pub fn fit_serve(
             _ => f64::INFINITY,
         }
     };
-    let mut cur = serve_efficiency(Family::NvidiaHopper, ServeStack::TensorrtLlm);
+    let mut cur = serve_efficiency(family, stack);
     let mut best = objective(&cur);
     let before = best;
     let mut step = 0.3;
@@ -390,4 +400,25 @@ pub fn fit_serve(
         }
     }
     (cur, before, best)
+}
+
+/// The serving groups with calibration rows.
+pub const SERVE_GROUPS: [(Family, ServeStack); 2] = [
+    (Family::NvidiaHopper, ServeStack::TensorrtLlm),
+    (Family::NvidiaBlackwell, ServeStack::TensorrtLlm),
+];
+
+/// Fits every serving group; returns (family, stack, parameters, MAPE before, after).
+pub fn fit_serve(
+    cat: &Catalog,
+    specs: &[ServeRowSpec],
+    meas: &[Measurement],
+) -> Vec<(Family, ServeStack, ServeEfficiency, f64, f64)> {
+    SERVE_GROUPS
+        .iter()
+        .map(|&(f, s)| {
+            let (e, b, a) = fit_serve_group(cat, specs, meas, f, s);
+            (f, s, e, b, a)
+        })
+        .collect()
 }

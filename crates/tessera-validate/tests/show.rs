@@ -79,18 +79,16 @@ fn print_serve_fit() {
     let specs =
         tessera_validate::serve::read_serve_rows("s", tessera_validate::serve::SERVE_ROWS).unwrap();
     let meas = tessera_validate::read_measurements("m", tessera_validate::MEASUREMENTS).unwrap();
-    let (e, b, a) = tessera_validate::serve::fit_serve(&cat, &specs, &meas);
-    println!("serve fit: calibration MAPE {b:.2}% -> {a:.2}%\n{e:?}");
-    let f = |fam: tessera_perf::calib::Family, st: tessera_perf::calib::ServeStack| {
-        if fam == tessera_perf::calib::Family::NvidiaHopper
-            && st == tessera_perf::calib::ServeStack::TensorrtLlm
-        {
-            e
-        } else {
-            tessera_perf::calib::serve_efficiency(fam, st)
-        }
+    let fits = tessera_validate::serve::fit_serve(&cat, &specs, &meas);
+    for (f, s, e, b, a) in &fits {
+        println!("{f:?} {s:?}: calibration MAPE {b:.2}% -> {a:.2}%\n{e:?}");
+    }
+    let lookup = |fam: tessera_perf::calib::Family, st: tessera_perf::calib::ServeStack| {
+        fits.iter()
+            .find(|x| x.0 == fam && x.1 == st)
+            .map_or_else(|| tessera_perf::calib::serve_efficiency(fam, st), |x| x.2)
     };
-    let r = tessera_validate::serve::run_serve(&cat, &specs, &meas, &f).unwrap();
+    let r = tessera_validate::serve::run_serve(&cat, &specs, &meas, &lookup).unwrap();
     for x in &r.rows {
         println!(
             "{:34} {:12} {:11} {:>10.1} {:>10.1} {:+7.1}%  {}",

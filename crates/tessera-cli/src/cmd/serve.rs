@@ -76,11 +76,12 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         ServePrecisionArg::Fp8 => ServePrecision::Fp8,
         ServePrecisionArg::Int8 => ServePrecision::Int8,
         ServePrecisionArg::Int4 => ServePrecision::Int4,
+        ServePrecisionArg::Fp4 => ServePrecision::Fp4,
     };
     let kv_bytes = match a.kv_precision {
         Some(KvPrecisionArg::Bf16) => 2.0,
         Some(KvPrecisionArg::Fp8 | KvPrecisionArg::Int8) => 1.0,
-        None if precision == ServePrecision::Fp8 => 1.0,
+        None if matches!(precision, ServePrecision::Fp8 | ServePrecision::Fp4) => 1.0,
         None => 2.0,
     };
     let per_replica = a.tp as u64 * a.pp as u64 * a.attn_dp as u64;

@@ -151,11 +151,13 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
 struct ServeOut<'a> {
     #[serde(flatten)]
     report: &'a ServeReport,
-    fitted: Option<ServeFitted>,
+    fitted: Option<Vec<ServeFitted>>,
 }
 
 #[derive(Serialize)]
 struct ServeFitted {
+    family: String,
+    stack: &'static str,
     calibration_mape_before_pct: f64,
     calibration_mape_after_pct: f64,
     parameters: tessera_perf::serve::ServeEfficiency,
@@ -196,12 +198,16 @@ pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
     .map_err(invalid)?;
     let report = run_serve(cat, &specs, &meas, &serve_efficiency).map_err(invalid)?;
     let fitted = do_fit.then(|| {
-        let (e, b, a) = fit_serve(cat, &specs, &meas);
-        ServeFitted {
-            calibration_mape_before_pct: b,
-            calibration_mape_after_pct: a,
-            parameters: e,
-        }
+        fit_serve(cat, &specs, &meas)
+            .into_iter()
+            .map(|(f, st, e, b, a)| ServeFitted {
+                family: format!("{f:?}"),
+                stack: st.as_str(),
+                calibration_mape_before_pct: b,
+                calibration_mape_after_pct: a,
+                parameters: e,
+            })
+            .collect::<Vec<_>>()
     });
     if fmt == Format::Json {
         return out::print_json(&ServeOut {
@@ -253,9 +259,11 @@ pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
     for s in &report.skipped {
         crate::outln!("  {}: {}", s.id, s.reason);
     }
-    if let Some(f) = fitted {
+    for f in fitted.unwrap_or_default() {
         crate::outln!(
-            "fit: calibration MAPE {:.2}% -> {:.2}%\n  {:?}",
+            "fit {} / {}: calibration MAPE {:.2}% -> {:.2}%\n  {:?}",
+            f.family,
+            f.stack,
             f.calibration_mape_before_pct,
             f.calibration_mape_after_pct,
             f.parameters
