@@ -143,6 +143,10 @@ pub struct ServeArgs {
     /// Generated length (tokens).
     #[arg(long, default_value_t = 512)]
     pub output_len: u32,
+    /// A distribution of request lengths instead of --input-len / --output-len: a CSV
+    /// file with the header `input,output` or `input,output,weight`, one request class a line.
+    #[arg(long, value_name = "FILE")]
+    pub lengths: Option<std::path::PathBuf>,
     /// Sequences in flight over the whole system.
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,

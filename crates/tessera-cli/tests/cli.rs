@@ -840,3 +840,43 @@ fn validate_serve_reports_mape() {
             .any(|s| s["id"] == "J03")
     );
 }
+
+#[test]
+fn estimate_serve_with_a_length_distribution() {
+    let f = data("serve/lengths.csv");
+    let v = json(&[
+        "estimate",
+        "serve",
+        "--model",
+        "llama3.1-8b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "1",
+        "--lengths",
+        &f,
+        "--concurrency",
+        "32",
+    ]);
+    // Weighted means: input (128 + 2 x 1000 + 4000) / 4 = 1532, output (128 + 1000 + 200) / 4 = 332.
+    assert!((v["lengths"]["mean_input"].as_f64().unwrap() - 1532.0).abs() < 1e-9);
+    assert!((v["lengths"]["mean_output"].as_f64().unwrap() - 332.0).abs() < 1e-9);
+    assert_eq!(v["lengths"]["p90_input"].as_f64(), Some(4000.0));
+    assert!(v["ttft_p90_s"].as_f64().unwrap() > v["ttft_s"].as_f64().unwrap());
+    fails(
+        &[
+            "estimate",
+            "serve",
+            "--model",
+            "llama3.1-8b",
+            "--chip",
+            "nvidia-h100-sxm5-80gb",
+            "--chips",
+            "1",
+            "--lengths",
+            &data("serve/bad_lengths.csv"),
+        ],
+        3,
+        &["bad_lengths.csv:2", "`output`", "not a number"],
+    );
+}

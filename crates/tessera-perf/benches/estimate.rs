@@ -146,6 +146,7 @@ fn bench_serve(c: &mut Criterion) {
             ttft_slo_s: None,
             tpot_slo_s: tpot,
             disaggregated: false,
+            lengths: None,
         };
         let name = if tpot.is_some() {
             format!("estimate_serve/{model}/slo")

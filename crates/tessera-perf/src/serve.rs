@@ -261,6 +261,51 @@ pub struct ServeJob {
     pub tpot_slo_s: Option<f64>,
     /// Prefill runs in a separate pool: decode steps carry no prefill work.
     pub disaggregated: bool,
+    /// A distribution of lengths instead of the fixed `input_len` / `output_len`.
+    pub lengths: Option<LengthStats>,
+}
+
+/// Moments of a request-length distribution, which is all the model needs of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LengthStats {
+    pub mean_input: f64,
+    pub mean_output: f64,
+    /// Mean of the squared input length (causal attention in prefill grows with it).
+    pub mean_input_sq: f64,
+    pub p90_input: f64,
+    pub p90_output: f64,
+}
+
+impl LengthStats {
+    /// Statistics of weighted (input, output) samples. `None` if the weights sum to zero.
+    pub fn from_samples(samples: &[(f64, f64, f64)]) -> Option<LengthStats> {
+        let w: f64 = samples.iter().map(|x| x.2).sum();
+        if w <= 0.0 {
+            return None;
+        }
+        let mean = |f: &dyn Fn(&(f64, f64, f64)) -> f64| {
+            samples.iter().map(|x| f(x) * x.2).sum::<f64>() / w
+        };
+        let pct = |key: &dyn Fn(&(f64, f64, f64)) -> f64| {
+            let mut v: Vec<(f64, f64)> = samples.iter().map(|x| (key(x), x.2)).collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut acc = 0.0;
+            for (x, wt) in &v {
+                acc += wt;
+                if acc >= 0.9 * w {
+                    return *x;
+                }
+            }
+            v.last().map_or(0.0, |x| x.0)
+        };
+        Some(LengthStats {
+            mean_input: mean(&|x| x.0),
+            mean_output: mean(&|x| x.1),
+            mean_input_sq: mean(&|x| x.0 * x.0),
+            p90_input: pct(&|x| x.0),
+            p90_output: pct(&|x| x.1),
+        })
+    }
 }
 
 /// Decode step cost at one batch size.
@@ -290,6 +335,10 @@ pub struct ServeMemory {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ServeEstimate {
     pub ttft_s: f64,
+    /// TTFT of the 90th-percentile prompt (equals `ttft_s` for fixed lengths).
+    pub ttft_p90_s: f64,
+    /// End-to-end latency of a 90th-percentile prompt and output.
+    pub e2e_p90_s: f64,
     pub tpot_s: f64,
     pub e2e_latency_s: f64,
     pub output_tokens_per_s: f64,
@@ -317,6 +366,8 @@ impl ServeEstimate {
     fn infeasible(why: ServeInfeasible, chips: u64) -> ServeEstimate {
         ServeEstimate {
             ttft_s: 0.0,
+            ttft_p90_s: 0.0,
+            e2e_p90_s: 0.0,
             tpot_s: 0.0,
             e2e_latency_s: 0.0,
             output_tokens_per_s: 0.0,
@@ -615,7 +666,15 @@ pub fn estimate_serve(
         wbytes: job.precision.weight_bytes(),
         kv_bytes: job.kv_bytes,
     };
-    let (i, o) = (job.input_len.max(1) as f64, job.output_len.max(1) as f64);
+    let (i, o) = match job.lengths {
+        Some(ls) => (ls.mean_input.max(1.0), ls.mean_output.max(1.0)),
+        None => (job.input_len.max(1) as f64, job.output_len.max(1) as f64),
+    };
+    // Attention in prefill grows with the square of the prompt: its effective length is
+    // E[I^2] / E[I] for a distribution.
+    let i_attn = job
+        .lengths
+        .map_or(i, |ls| (ls.mean_input_sq / ls.mean_input.max(1.0)).max(1.0));
     // Memory per chip.
     let weights = (cx.s.dense_params / (l.tp as f64 * l.pp as f64)
         + cx.s.moe_layers * cx.s.experts * cx.s.expert_params / (l.expert_shards() * l.pp as f64))
@@ -647,7 +706,8 @@ pub fn estimate_serve(
     let max_replica = max_rank * l.attn_dp as f64;
     let ctx_mean = i + o / 2.0;
     // Batched prefill cost per prompt token on a replica, amortised into decode.
-    let prefill_per_token = cx.prefill(4096.0 * l.attn_dp as f64, i) / (4096.0 * l.attn_dp as f64);
+    let prefill_per_token =
+        cx.prefill(4096.0 * l.attn_dp as f64, i_attn) / (4096.0 * l.attn_dp as f64);
     let interleaved_prefill = if job.disaggregated {
         0.0
     } else {
@@ -733,8 +793,14 @@ pub fn estimate_serve(
     };
     let kv_used = (b / l.attn_dp as f64) * per_seq;
     let total_mem = weights + kv_used + eff.reserved_bytes;
+    let (p90_in, p90_out) = job
+        .lengths
+        .map_or((i, o), |ls| (ls.p90_input.max(1.0), ls.p90_output.max(1.0)));
+    let ttft_p90 = cx.prefill(p90_in, p90_in) + 0.5 * interval;
     ServeEstimate {
         ttft_s: ttft,
+        ttft_p90_s: ttft_p90,
+        e2e_p90_s: ttft_p90 + (p90_out - 1.0) * interval,
         tpot_s: interval,
         e2e_latency_s: ttft + (o - 1.0) * interval,
         output_tokens_per_s: out_tps,
@@ -843,6 +909,14 @@ pub fn estimate_disaggregated(
     let kv_transfer = i * d.kv_bytes_per_token / (hw.scale_out_bw * eff.link_eff);
     d.ttft_s = p.prefill_s_per_request + kv_transfer + 0.5 * d.tpot_s;
     d.e2e_latency_s = d.ttft_s + (o - 1.0) * d.tpot_s;
+    let (p90_in, p90_out) = job
+        .lengths
+        .map_or((i, o), |ls| (ls.p90_input.max(1.0), ls.p90_output.max(1.0)));
+    let p90_prefill = p.ttft_p90_s - 0.5 * p.tpot_s;
+    d.ttft_p90_s = p90_prefill
+        + p90_in * d.kv_bytes_per_token / (hw.scale_out_bw * eff.link_eff)
+        + 0.5 * d.tpot_s;
+    d.e2e_p90_s = d.ttft_p90_s + (p90_out - 1.0) * d.tpot_s;
     if d.requests_per_s > prefill_rps {
         d.requests_per_s = prefill_rps;
         d.output_tokens_per_s = prefill_rps * o;

@@ -63,6 +63,7 @@ fn job(i: u32, o: u32, load: Load) -> ServeJob {
         ttft_slo_s: None,
         tpot_slo_s: None,
         disaggregated: false,
+        lengths: None,
     }
 }
 

@@ -180,6 +180,7 @@ pub fn run_serve(
             ttft_slo_s: spec.ttft_slo,
             tpot_slo_s: spec.tpot_slo,
             disaggregated: false,
+            lengths: None,
         };
         let e = eff(Family::of(chip), stack);
         let int8 = chip.peak(Precision::Int8).map(|f| f.value * 1e12);

@@ -9,7 +9,7 @@ use tessera_core::chip::Precision;
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Family, ServeStack, serve_efficiency};
 use tessera_perf::serve::{
-    Bottleneck, Load, ServeEstimate, ServeJob, ServeLayout, ServePrecision, StepCost,
+    Bottleneck, LengthStats, Load, ServeEstimate, ServeJob, ServeLayout, ServePrecision, StepCost,
     estimate_disaggregated, estimate_serve,
 };
 
@@ -39,7 +39,10 @@ struct Out {
     output_len: u32,
     fits: bool,
     reason: Option<String>,
+    lengths: Option<LengthStats>,
     ttft_s: Option<f64>,
+    ttft_p90_s: Option<f64>,
+    e2e_p90_s: Option<f64>,
     tpot_s: Option<f64>,
     e2e_latency_s: Option<f64>,
     output_tokens_per_s: Option<f64>,
@@ -148,6 +151,10 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         ttft_slo_s: a.ttft_slo,
         tpot_slo_s: a.tpot_slo,
         disaggregated: prefill_layout.is_some(),
+        lengths: match &a.lengths {
+            Some(p) => Some(read_lengths(p)?),
+            None => None,
+        },
     };
     let calibration_note = if eff.calibrated {
         format!(
@@ -174,7 +181,10 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         output_len: a.output_len,
         fits: false,
         reason: None,
+        lengths: job.lengths,
         ttft_s: None,
+        ttft_p90_s: None,
+        e2e_p90_s: None,
         tpot_s: None,
         e2e_latency_s: None,
         output_tokens_per_s: None,
@@ -210,6 +220,8 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
             out.fits = e.fits && e.infeasible.is_none();
             if numbers {
                 out.ttft_s = Some(e.ttft_s);
+                out.ttft_p90_s = Some(e.ttft_p90_s);
+                out.e2e_p90_s = Some(e.e2e_p90_s);
                 out.tpot_s = Some(e.tpot_s);
                 out.e2e_latency_s = Some(e.e2e_latency_s);
                 out.output_tokens_per_s = Some(e.output_tokens_per_s);
@@ -253,6 +265,18 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         out.input_len,
         out.output_len
     );
+    if let Some(ls) = &out.lengths {
+        crate::outln!(
+            "request lengths from {}: mean input {:.0} / output {:.0}, p90 input {:.0} / output {:.0} (the fixed --input-len / --output-len are ignored)",
+            a.lengths
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
+            ls.mean_input,
+            ls.mean_output,
+            ls.p90_input,
+            ls.p90_output
+        );
+    }
     if let Some(p) = &out.prefill_layout {
         crate::outln!(
             "disaggregated: prefill pool of {} replicas of tp{}",
@@ -278,6 +302,16 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     let ms = |v: Option<f64>| v.map_or("unknown".into(), |x| format!("{} ms", num(x * 1000.0)));
     let n = |v: Option<f64>| v.map_or("unknown".into(), num);
     t.add_row(vec!["time to first token".to_string(), ms(out.ttft_s)]);
+    if out.lengths.is_some() {
+        t.add_row(vec![
+            "time to first token, p90 prompt".to_string(),
+            ms(out.ttft_p90_s),
+        ]);
+        t.add_row(vec![
+            "end-to-end latency, p90 request".to_string(),
+            ms(out.e2e_p90_s),
+        ]);
+    }
     t.add_row(vec!["time per output token".to_string(), ms(out.tpot_s)]);
     t.add_row(vec![
         "end-to-end latency".to_string(),
@@ -363,4 +397,71 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     }
     crate::outln!("{}", out.calibration_note);
     Ok(())
+}
+
+/// Reads a CSV of request lengths: header `input,output[,weight]`.
+fn read_lengths(path: &std::path::Path) -> Result<LengthStats> {
+    use tessera_catalog::{CatalogError, Diagnostic};
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Catalog(CatalogError::Io {
+            path: shown.clone(),
+            source: e,
+        })
+    })?;
+    let bad = |line: usize, field: &str, msg: String| {
+        CliError::Catalog(CatalogError::Invalid(Box::new(Diagnostic {
+            path: shown.clone(),
+            line,
+            col: 1,
+            field: Some(field.to_string()),
+            message: msg,
+            hint: Some("the file needs a header `input,output` or `input,output,weight` and one line per request class".into()),
+            snippet: text.lines().nth(line.saturating_sub(1)).map(str::to_string),
+        })))
+    };
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let Some((hn, header)) = lines.next() else {
+        return Err(bad(1, "header", "the file is empty".into()));
+    };
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    if cols != ["input", "output"] && cols != ["input", "output", "weight"] {
+        return Err(bad(
+            hn + 1,
+            "header",
+            format!("expected `input,output[,weight]`, found `{header}`"),
+        ));
+    }
+    let mut samples = Vec::new();
+    for (n, l) in lines {
+        let parts: Vec<&str> = l.split(',').map(str::trim).collect();
+        if parts.len() != cols.len() {
+            return Err(bad(
+                n + 1,
+                "row",
+                format!("expected {} fields, found {}", cols.len(), parts.len()),
+            ));
+        }
+        let mut vals = [0.0f64; 3];
+        for (k, p) in parts.iter().enumerate() {
+            let v: f64 = p
+                .parse()
+                .map_err(|_| bad(n + 1, cols[k], format!("`{p}` is not a number")))?;
+            if !v.is_finite() || v < 0.0 || (k < 2 && v < 1.0) {
+                return Err(bad(
+                    n + 1,
+                    cols[k],
+                    format!("{v} is out of range (lengths are at least 1, weights not negative)"),
+                ));
+            }
+            vals[k] = v;
+        }
+        let weight = if cols.len() == 3 { vals[2] } else { 1.0 };
+        samples.push((vals[0], vals[1], weight));
+    }
+    LengthStats::from_samples(&samples)
+        .ok_or_else(|| bad(hn + 1, "weight", "the weights sum to zero".into()))
 }
