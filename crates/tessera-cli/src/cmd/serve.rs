@@ -399,9 +399,9 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads a CSV of request lengths: header `input,output[,weight]`.
+/// Reads a CSV of request lengths (see `tessera_catalog::lengths`).
 fn read_lengths(path: &std::path::Path) -> Result<LengthStats> {
-    use tessera_catalog::{CatalogError, Diagnostic};
+    use tessera_catalog::CatalogError;
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::Catalog(CatalogError::Io {
@@ -409,59 +409,13 @@ fn read_lengths(path: &std::path::Path) -> Result<LengthStats> {
             source: e,
         })
     })?;
-    let bad = |line: usize, field: &str, msg: String| {
-        CliError::Catalog(CatalogError::Invalid(Box::new(Diagnostic {
-            path: shown.clone(),
-            line,
-            col: 1,
-            field: Some(field.to_string()),
-            message: msg,
-            hint: Some("the file needs a header `input,output` or `input,output,weight` and one line per request class".into()),
-            snippet: text.lines().nth(line.saturating_sub(1)).map(str::to_string),
-        })))
-    };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let Some((hn, header)) = lines.next() else {
-        return Err(bad(1, "header", "the file is empty".into()));
-    };
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    if cols != ["input", "output"] && cols != ["input", "output", "weight"] {
-        return Err(bad(
-            hn + 1,
-            "header",
-            format!("expected `input,output[,weight]`, found `{header}`"),
-        ));
-    }
-    let mut samples = Vec::new();
-    for (n, l) in lines {
-        let parts: Vec<&str> = l.split(',').map(str::trim).collect();
-        if parts.len() != cols.len() {
-            return Err(bad(
-                n + 1,
-                "row",
-                format!("expected {} fields, found {}", cols.len(), parts.len()),
-            ));
-        }
-        let mut vals = [0.0f64; 3];
-        for (k, p) in parts.iter().enumerate() {
-            let v: f64 = p
-                .parse()
-                .map_err(|_| bad(n + 1, cols[k], format!("`{p}` is not a number")))?;
-            if !v.is_finite() || v < 0.0 || (k < 2 && v < 1.0) {
-                return Err(bad(
-                    n + 1,
-                    cols[k],
-                    format!("{v} is out of range (lengths are at least 1, weights not negative)"),
-                ));
-            }
-            vals[k] = v;
-        }
-        let weight = if cols.len() == 3 { vals[2] } else { 1.0 };
-        samples.push((vals[0], vals[1], weight));
-    }
-    LengthStats::from_samples(&samples)
-        .ok_or_else(|| bad(hn + 1, "weight", "the weights sum to zero".into()))
+    let samples = tessera_catalog::lengths::parse(&shown, &text)?;
+    LengthStats::from_samples(&samples).ok_or_else(|| {
+        CliError::Catalog(tessera_catalog::Source::new(&shown, &text).error_at(
+            Some(0),
+            Some("weight".into()),
+            "the weights sum to zero",
+            None,
+        ))
+    })
 }

@@ -1,0 +1,10 @@
+//! The measurements CSV reader: rows or an error, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = tessera_validate::csv::parse(text);
+    let _ = tessera_validate::read_measurements("m.csv", text);
+});
