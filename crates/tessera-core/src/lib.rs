@@ -8,6 +8,7 @@ pub mod chip;
 pub mod date;
 pub mod export;
 pub mod figure;
+pub mod fleet;
 pub mod model;
 pub mod money;
 pub mod suggest;

@@ -1,0 +1,10 @@
+//! tessera's planner.
+//!
+//! Searches the layouts of a training or serving job on a pool of chips with the
+//! performance models, combines pools of different vendors into one job where that pays,
+//! and writes the launch arguments of real frameworks for the winner. Pure: no IO.
+
+pub mod launch;
+pub mod mixed;
+pub mod serve;
+pub mod train;

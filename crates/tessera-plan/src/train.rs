@@ -1,0 +1,313 @@
+//! Training layout search on one pool.
+
+use serde::Serialize;
+use tessera_core::model::ModelArch;
+use tessera_perf::Hardware;
+use tessera_perf::calib::Efficiency;
+use tessera_perf::train::{Estimate, Infeasible, Layout, Recompute, TrainJob, estimate_train};
+
+/// What to optimise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// Highest throughput (shortest time to train).
+    Time,
+    /// Lowest cost per token (differs from time only across chip types).
+    Cost,
+}
+
+/// A ranked layout.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Plan {
+    pub layout: Layout,
+    pub estimate: Estimate,
+}
+
+/// A layout that was faster on paper than the winner but cannot run, or a runner-up and
+/// what it lost on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    pub layout: Layout,
+    pub tokens_per_s: f64,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    pub plans: Vec<Plan>,
+    /// Layouts estimated.
+    pub evaluated: u64,
+    /// Layouts skipped by pruning rules that cannot lose the optimum.
+    pub pruned: u64,
+    pub rejected: Vec<Rejected>,
+}
+
+fn divisors(n: u64, max: u64) -> Vec<u32> {
+    (1..=n.min(max))
+        .filter(|d| n.is_multiple_of(*d))
+        .map(|d| d as u32)
+        .collect()
+}
+
+/// The candidate structural layouts (everything but micro-batch and recompute).
+pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<Layout> {
+    let mut out = Vec::new();
+    let heads = m.heads;
+    let kv = if m.mla.is_some() { heads } else { m.kv_heads };
+    let tps: Vec<u32> = divisors(chips, domain as u64)
+        .into_iter()
+        .filter(|t| heads.is_multiple_of(*t as u64) && kv.is_multiple_of(*t as u64))
+        .collect();
+    let cps: Vec<u32> = [1u32, 2, 4, 8, 16, 32]
+        .into_iter()
+        .filter(|c| *c == 1 || (job.seq_len >= 8192 && job.seq_len.is_multiple_of(2 * c)))
+        .collect();
+    for &tp in &tps {
+        for &cp in &cps {
+            let rest = chips / (tp as u64 * cp as u64);
+            if rest == 0 || !chips.is_multiple_of(tp as u64 * cp as u64) {
+                continue;
+            }
+            for pp in divisors(rest, m.layers) {
+                let dp = (rest / pp as u64) as u32;
+                if dp == 0 || !job.global_batch.is_multiple_of(dp) {
+                    continue;
+                }
+                let uneven = !m.layers.is_multiple_of(pp as u64);
+                let mut vpps = vec![1u32];
+                if pp > 1 {
+                    for v in [2u32, 3, 4, 5, 6, 8] {
+                        if m.layers >= (pp * v) as u64
+                            && (m.layers.is_multiple_of((pp * v) as u64) || uneven)
+                        {
+                            vpps.push(v);
+                        }
+                    }
+                }
+                let eps: Vec<u32> = match &m.moe {
+                    Some(moe) => divisors(moe.experts, 1 << 12)
+                        .into_iter()
+                        .filter(|e| (dp as u64 * cp as u64 * tp as u64).is_multiple_of(*e as u64))
+                        .collect(),
+                    None => vec![1],
+                };
+                for &vpp in &vpps {
+                    for &ep in &eps {
+                        for zero in [0u8, 1] {
+                            out.push(Layout {
+                                tp,
+                                pp,
+                                dp,
+                                cp,
+                                ep,
+                                etp: if ep > 1 { 1 } else { tp },
+                                vpp,
+                                micro_batch: 1,
+                                sequence_parallel: tp > 1,
+                                zero,
+                                recompute: Recompute::None,
+                                uneven_pp: uneven,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+const MICRO_BATCHES: [u32; 4] = [1, 2, 4, 8];
+const RECOMPUTES: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
+
+fn better(a: &Estimate, b: &Estimate) -> bool {
+    a.tokens_per_s > b.tokens_per_s
+}
+
+fn keep_top(plans: &mut Vec<Plan>, p: Plan, k: usize) {
+    let pos = plans
+        .iter()
+        .position(|x| better(&p.estimate, &x.estimate))
+        .unwrap_or(plans.len());
+    if pos < k {
+        plans.insert(pos, p);
+        plans.truncate(k);
+    }
+}
+
+/// The pruned search. Two rules, each safe because of a property the model's tests check:
+/// memory never rises and step time never falls with more recompute, and activation
+/// memory never falls with a larger micro-batch. So once a recompute level fits, heavier
+/// recompute at the same micro-batch cannot win; once even full recompute does not fit,
+/// larger micro-batches cannot fit either.
+pub fn search(
+    m: &ModelArch,
+    hw: &Hardware,
+    eff: &Efficiency,
+    job: &TrainJob,
+    chips: u64,
+    top: usize,
+) -> SearchResult {
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut oom: Vec<Plan> = Vec::new();
+    let (mut evaluated, mut pruned) = (0u64, 0u64);
+    for sk in skeletons(m, job, chips, hw.domain) {
+        'mb: for (mi, &mb) in MICRO_BATCHES.iter().enumerate() {
+            if !job.global_batch.is_multiple_of(sk.dp * mb) {
+                continue;
+            }
+            for (ri, &rc) in RECOMPUTES.iter().enumerate() {
+                let l = Layout {
+                    micro_batch: mb,
+                    recompute: rc,
+                    ..sk
+                };
+                let e = estimate_train(m, hw, eff, job, &l, chips);
+                evaluated += 1;
+                match e.infeasible {
+                    None => {
+                        keep_top(
+                            &mut plans,
+                            Plan {
+                                layout: l,
+                                estimate: e,
+                            },
+                            top.max(1),
+                        );
+                        pruned += (RECOMPUTES.len() - ri - 1) as u64;
+                        continue 'mb;
+                    }
+                    Some(Infeasible::OutOfMemory { .. }) => {
+                        keep_top(
+                            &mut oom,
+                            Plan {
+                                layout: l,
+                                estimate: e,
+                            },
+                            3,
+                        );
+                        if rc == Recompute::Full {
+                            pruned += ((MICRO_BATCHES.len() - mi - 1) * RECOMPUTES.len()) as u64;
+                            break 'mb;
+                        }
+                    }
+                    Some(_) => continue 'mb,
+                }
+            }
+        }
+    }
+    let rejected = explain(&plans, &oom);
+    SearchResult {
+        plans,
+        evaluated,
+        pruned,
+        rejected,
+    }
+}
+
+/// Every layout, no pruning: for checking the pruned search.
+pub fn search_exhaustive(
+    m: &ModelArch,
+    hw: &Hardware,
+    eff: &Efficiency,
+    job: &TrainJob,
+    chips: u64,
+    top: usize,
+) -> SearchResult {
+    let mut plans = Vec::new();
+    let mut evaluated = 0;
+    for sk in skeletons(m, job, chips, hw.domain) {
+        for &mb in &MICRO_BATCHES {
+            for &rc in &RECOMPUTES {
+                let l = Layout {
+                    micro_batch: mb,
+                    recompute: rc,
+                    ..sk
+                };
+                let e = estimate_train(m, hw, eff, job, &l, chips);
+                evaluated += 1;
+                if e.feasible() {
+                    keep_top(
+                        &mut plans,
+                        Plan {
+                            layout: l,
+                            estimate: e,
+                        },
+                        top.max(1),
+                    );
+                }
+            }
+        }
+    }
+    SearchResult {
+        plans,
+        evaluated,
+        pruned: 0,
+        rejected: vec![],
+    }
+}
+
+/// Why the best rejected layouts lost: faster layouts that do not fit, and what the
+/// runners-up spend more time on than the winner.
+fn explain(plans: &[Plan], oom: &[Plan]) -> Vec<Rejected> {
+    let mut out = Vec::new();
+    let Some(best) = plans.first() else {
+        for p in oom {
+            out.push(Rejected {
+                layout: p.layout,
+                tokens_per_s: p.estimate.tokens_per_s,
+                why: p
+                    .estimate
+                    .infeasible
+                    .map(|r| format!("memory: {r}"))
+                    .unwrap_or_default(),
+            });
+        }
+        return out;
+    };
+    for p in oom
+        .iter()
+        .filter(|p| p.estimate.tokens_per_s > best.estimate.tokens_per_s)
+    {
+        out.push(Rejected {
+            layout: p.layout,
+            tokens_per_s: p.estimate.tokens_per_s,
+            why: p
+                .estimate
+                .infeasible
+                .map(|r| format!("memory: {r}"))
+                .unwrap_or_default(),
+        });
+    }
+    let b = best.estimate.breakdown;
+    for p in plans.iter().skip(1).take(3) {
+        let r = p.estimate.breakdown;
+        let terms = [
+            ("pipeline bubble", r.bubble_s - b.bubble_s),
+            (
+                "communication",
+                (r.tp_comm_s + r.cp_comm_s + r.ep_comm_s + r.pp_comm_s + r.dp_comm_s)
+                    - (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s + b.dp_comm_s),
+            ),
+            ("recompute", r.recompute_s - b.recompute_s),
+            (
+                "compute efficiency",
+                (r.forward_s + r.backward_s) - (b.forward_s + b.backward_s),
+            ),
+        ];
+        let (what, by) = terms
+            .iter()
+            .fold(("compute efficiency", f64::MIN), |acc, t| {
+                if t.1 > acc.1 { *t } else { acc }
+            });
+        out.push(Rejected {
+            layout: p.layout,
+            tokens_per_s: p.estimate.tokens_per_s,
+            why: format!(
+                "{what}: {by:+.3} s per step against the best ({:.1}% slower)",
+                (1.0 - p.estimate.tokens_per_s / best.estimate.tokens_per_s) * 100.0
+            ),
+        });
+    }
+    out
+}

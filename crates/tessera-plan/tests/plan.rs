@@ -1,0 +1,173 @@
+//! Planner checks: pruning never loses the optimum, and published layouts of record
+//! runs rank near the top.
+
+#![allow(clippy::unwrap_used)]
+
+use tessera_catalog::Catalog;
+use tessera_perf::Hardware;
+use tessera_perf::calib::{Efficiency, Family, Stack};
+use tessera_perf::train::{Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
+use tessera_plan::train::{search, search_exhaustive};
+
+fn setup(model: &str, chip: &str, stack: Stack) -> (tessera_core::ModelArch, Hardware, Efficiency) {
+    let cat = Catalog::builtin().unwrap();
+    let m = cat.model(model).unwrap();
+    let c = cat.chip(chip).unwrap();
+    (
+        m,
+        Hardware::from_chip(c).unwrap(),
+        Efficiency::for_family(Family::of(c), stack),
+    )
+}
+
+fn job(seq: u32, gb: u32) -> TrainJob {
+    TrainJob {
+        seq_len: seq,
+        global_batch: gb,
+        precision: TrainPrecision::Bf16,
+        dropout: false,
+        flash_attention: true,
+    }
+}
+
+/// On small spaces the pruned search returns the same best plan as brute force.
+#[test]
+fn pruned_search_matches_brute_force() {
+    for (model, chip, chips, seq, gb) in [
+        ("llama2-7b", "nvidia-h100-sxm5-80gb", 8u64, 4096u32, 64u32),
+        ("llama2-70b", "nvidia-h100-sxm5-80gb", 32, 4096, 128),
+        ("llama2-70b", "huawei-ascend-910b2", 32, 4096, 64),
+        ("mixtral-8x7b", "nvidia-a800-sxm4-80gb", 16, 4096, 64),
+        ("llama3-8b", "nvidia-h20", 8, 8192, 32),
+    ] {
+        let cat = Catalog::builtin().unwrap();
+        let c = cat.chip(chip).unwrap();
+        let m = cat.model(model).unwrap();
+        let mut hw = Hardware::from_chip_within_domain(c).unwrap();
+        if hw.scale_out_bw == 0.0 {
+            hw.scale_out_bw = 25e9;
+        }
+        let eff = Efficiency::for_family(Family::of(c), Stack::default_for(c));
+        let j = job(seq, gb);
+        let fast = search(&m, &hw, &eff, &j, chips, 5);
+        let slow = search_exhaustive(&m, &hw, &eff, &j, chips, 5);
+        assert!(!slow.plans.is_empty(), "{model} on {chip}: nothing fits");
+        assert_eq!(
+            fast.plans[0].layout, slow.plans[0].layout,
+            "{model} on {chips} x {chip}"
+        );
+        assert!(fast.evaluated < slow.evaluated);
+        for p in &fast.plans {
+            assert!(p.estimate.fits, "a plan that does not fit was recommended");
+        }
+    }
+}
+
+/// Llama 3 405B on 16,384 H100 used TP8 PP16 (DP128, uneven stages; Dubey et al. 2024,
+/// Table 4). The planner's best is at least as fast, and the published layout is in its
+/// top 10 or within 5% of the best.
+///
+/// Ignored: this does not hold yet. With Megatron's memory accounting (fp32 main
+/// gradients) TP8 PP16 needs recompute at 16 micro-batches, and the model then ranks
+/// TP8 PP8 CP2 about 45% faster. Meta's stack is not Megatron; see issue 6's notes.
+#[test]
+#[ignore = "issue 6: published Llama 3 layout is predicted 31% slower than the planner's best"]
+fn llama3_405b_published_layout_ranks_high() {
+    let (m, hw, eff) = setup(
+        "llama3.1-405b",
+        "nvidia-h100-sxm5-80gb",
+        Stack::MegatronCore,
+    );
+    let j = job(8192, 2048);
+    let r = search(&m, &hw, &eff, &j, 16384, 10);
+    // The paper gives TP, PP and DP (and an interleaved schedule), not the number of
+    // virtual stages or the recompute policy: take the best of those for TP8 PP16.
+    let e = [1u32, 2, 4, 8]
+        .into_iter()
+        .flat_map(|vpp| {
+            [Recompute::None, Recompute::Selective, Recompute::Full]
+                .into_iter()
+                .map(move |rc| (vpp, rc))
+        })
+        .map(|(vpp, recompute)| {
+            let l = Layout {
+                tp: 8,
+                pp: 16,
+                dp: 128,
+                cp: 1,
+                ep: 1,
+                etp: 8,
+                vpp,
+                micro_batch: 1,
+                sequence_parallel: true,
+                zero: 1,
+                recompute,
+                uneven_pp: true,
+            };
+            estimate_train(&m, &hw, &eff, &j, &l, 16384)
+        })
+        .filter(|e| e.feasible())
+        .max_by(|a, b| a.tokens_per_s.total_cmp(&b.tokens_per_s))
+        .unwrap();
+    assert!(e.feasible(), "{:?}", e.infeasible);
+    let best = r.plans[0].estimate.tokens_per_s;
+    assert!(best >= e.tokens_per_s);
+    let in_top = r
+        .plans
+        .iter()
+        .any(|p| p.layout.tp == 8 && p.layout.pp == 16 && p.layout.cp == 1);
+    assert!(
+        in_top || e.tokens_per_s >= 0.95 * best,
+        "published {:.0} tok/s vs best {:.0} ({:?})",
+        e.tokens_per_s,
+        best,
+        r.plans[0].layout
+    );
+}
+
+/// Megatron-LM's 1T model on 3,072 A100 used TP8 PP64 (Narayanan et al. 2021, Table 1).
+#[test]
+fn megatron_1t_published_layout_ranks_high() {
+    let (m, hw, eff) = setup(
+        "megatron-gpt-1t",
+        "nvidia-a100-sxm4-80gb",
+        Stack::Megatron2021,
+    );
+    let j = TrainJob {
+        seq_len: 2048,
+        global_batch: 3072,
+        precision: TrainPrecision::Bf16,
+        dropout: true,
+        flash_attention: false,
+    };
+    let r = search(&m, &hw, &eff, &j, 3072, 10);
+    let published = Layout {
+        tp: 8,
+        pp: 64,
+        dp: 6,
+        cp: 1,
+        ep: 1,
+        etp: 8,
+        vpp: 1,
+        micro_batch: 1,
+        sequence_parallel: false,
+        zero: 0,
+        recompute: Recompute::Full,
+        uneven_pp: false,
+    };
+    let e = estimate_train(&m, &hw, &eff, &j, &published, 3072);
+    assert!(e.feasible(), "{:?}", e.infeasible);
+    let best = r.plans[0].estimate.tokens_per_s;
+    assert!(best >= e.tokens_per_s);
+    let in_top = r
+        .plans
+        .iter()
+        .any(|p| p.layout.tp == 8 && p.layout.pp == 64);
+    assert!(
+        in_top || e.tokens_per_s >= 0.95 * best,
+        "published {:.0} tok/s vs best {:.0} ({:?})",
+        e.tokens_per_s,
+        best,
+        r.plans[0].layout
+    );
+}
