@@ -58,6 +58,91 @@ pub enum Command {
     /// Compare the performance model with published measurements.
     #[command(subcommand)]
     Validate(ValidateCmd),
+    /// Find the best layouts for a job on a fleet (or on N chips of one type).
+    #[command(subcommand)]
+    Plan(PlanCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCmd {
+    /// The fastest or cheapest training layouts, per pool and across pools, with launch arguments.
+    Train(Box<PlanTrainArgs>),
+    /// How many chips of which type, and what replica layout, carry a request rate.
+    Serve(Box<PlanServeArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveArg {
+    Time,
+    Cost,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanTrainArgs {
+    /// Model id or path to a Hugging Face config.json.
+    #[arg(long)]
+    pub model: String,
+    /// A fleet: a built-in id (baidu-2023, h100-16k) or a fleet TOML file.
+    #[arg(long, conflicts_with_all = ["chip", "chips"])]
+    pub fleet: Option<String>,
+    /// Only this pool of the fleet.
+    #[arg(long, requires = "fleet")]
+    pub pool: Option<String>,
+    /// Shorthand for a one-pool fleet: the chip id ...
+    #[arg(long, requires = "chips")]
+    pub chip: Option<String>,
+    /// ... and how many.
+    #[arg(long, requires = "chip")]
+    pub chips: Option<u64>,
+    /// Tokens to train, for time and cost to train.
+    #[arg(long)]
+    pub tokens: Option<f64>,
+    /// Global batch (sequences). Default: about 4M tokens.
+    #[arg(long)]
+    pub global_batch: Option<u32>,
+    #[arg(long, default_value_t = 4096)]
+    pub seq_len: u32,
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Time)]
+    pub objective: ObjectiveArg,
+    /// How many plans to show.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Bf16)]
+    pub precision: PrecisionArg,
+    /// Software stack for every pool (default: by vendor).
+    #[arg(long)]
+    pub stack: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanServeArgs {
+    #[arg(long)]
+    pub model: String,
+    #[arg(long, conflicts_with_all = ["chip", "chips"])]
+    pub fleet: Option<String>,
+    #[arg(long, requires = "chips")]
+    pub chip: Option<String>,
+    #[arg(long, requires = "chip")]
+    pub chips: Option<u64>,
+    /// Requests per second to carry.
+    #[arg(long)]
+    pub rate: f64,
+    #[arg(long, default_value_t = 1024)]
+    pub input_len: u32,
+    #[arg(long, default_value_t = 512)]
+    pub output_len: u32,
+    #[arg(long)]
+    pub ttft_slo: Option<f64>,
+    #[arg(long)]
+    pub tpot_slo: Option<f64>,
+    #[arg(long, value_enum, default_value_t = ServePrecisionArg::Bf16)]
+    pub precision: ServePrecisionArg,
+    /// Serving engine for every pool (default: by vendor).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// How many plans to show.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -880,3 +880,101 @@ fn estimate_serve_with_a_length_distribution() {
         &["bad_lengths.csv:2", "`output`", "not a number"],
     );
 }
+
+#[test]
+fn plan_train_and_serve_on_fleets() {
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama2-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "64",
+        "--top",
+        "3",
+    ]);
+    let plans = v["plans"].as_array().unwrap();
+    assert_eq!(plans.len(), 3);
+    assert!(v["evaluated"].as_u64().unwrap() > 10);
+    for p in plans {
+        assert_eq!(p["estimate"]["fits"], true);
+        assert!(
+            p["launch"]["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--tensor-model-parallel-size")
+        );
+    }
+    let t0 = plans[0]["estimate"]["tokens_per_s"].as_f64().unwrap();
+    assert!(
+        plans
+            .iter()
+            .all(|p| p["estimate"]["tokens_per_s"].as_f64().unwrap() <= t0)
+    );
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama2-70b",
+        "--fleet",
+        "baidu-2023",
+    ]);
+    assert!(
+        v["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pool"] == "kunlun-p800" && p["note"].as_str().unwrap().contains("lacks"))
+    );
+    assert_eq!(v["mixed"].as_array().unwrap().len(), 2);
+    assert!(!v["recommendation"].as_str().unwrap().is_empty());
+    // Ascend plans launch MindSpeed-LLM.
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama2-7b",
+        "--fleet",
+        "baidu-2023",
+        "--pool",
+        "ascend-910b",
+        "--top",
+        "1",
+    ]);
+    assert_eq!(v["plans"][0]["launch"]["framework"], "mindspeed-llm");
+    let v = json(&[
+        "plan",
+        "serve",
+        "--model",
+        "llama3.1-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "64",
+        "--rate",
+        "5",
+        "--precision",
+        "fp8",
+        "--tpot-slo",
+        "0.05",
+    ]);
+    let p = &v["plans"][0];
+    assert!(p["chips"].as_u64().unwrap() <= 64);
+    assert!(p["usd_per_million_output_tokens"].as_f64().unwrap() > 0.0);
+    assert_eq!(p["launch"]["framework"], "vllm");
+    fails(
+        &[
+            "plan",
+            "train",
+            "--model",
+            "llama2-7b",
+            "--fleet",
+            "no-such-fleet.toml",
+        ],
+        5,
+        &["no-such-fleet.toml"],
+    );
+}

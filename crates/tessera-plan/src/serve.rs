@@ -74,7 +74,14 @@ pub struct ServeTarget {
 
 /// The cheapest (or, without prices, the fewest-chip) plans for the target rate within
 /// the job's SLOs, over replica layouts that fit in the chips available. Best first.
-pub fn plan_serve(m: &ModelArch, hw: &Hardware, int8: Option<f64>, eff: &ServeEfficiency, job: &ServeJob, target: &ServeTarget) -> Vec<ServePlan> {
+pub fn plan_serve(
+    m: &ModelArch,
+    hw: &Hardware,
+    int8: Option<f64>,
+    eff: &ServeEfficiency,
+    job: &ServeJob,
+    target: &ServeTarget,
+) -> Vec<ServePlan> {
     let (rate, max_chips, chip_hour) = (target.rate, target.max_chips, target.chip_hour_usd);
     let mut out = Vec::new();
     let per_job = ServeJob {

@@ -171,3 +171,119 @@ fn megatron_1t_published_layout_ranks_high() {
         r.plans[0].layout
     );
 }
+
+/// Every argument the launch writer emits is one the framework accepts (the lists in
+/// data/framework-args.toml, with their sources).
+#[test]
+fn launch_arguments_are_the_frameworks_own() {
+    use tessera_perf::serve::{ServeLayout, ServePrecision};
+    use tessera_plan::launch::{FRAMEWORK_ARGS, TrainFramework, serve_args, train_args};
+    let table: toml::Table = toml::from_str(FRAMEWORK_ARGS).unwrap();
+    let names = |fw: &str| -> Vec<String> {
+        table[fw]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let cat = Catalog::builtin().unwrap();
+    let m = cat.model("llama3.1-405b").unwrap();
+    for (fw, key) in [
+        (TrainFramework::MegatronLm, "megatron-lm"),
+        (TrainFramework::MindspeedLlm, "mindspeed-llm"),
+    ] {
+        for l in [
+            Layout {
+                tp: 8,
+                pp: 16,
+                dp: 8,
+                cp: 2,
+                ep: 1,
+                etp: 8,
+                vpp: 1,
+                micro_batch: 1,
+                sequence_parallel: true,
+                zero: 1,
+                recompute: Recompute::Full,
+                uneven_pp: true,
+            },
+            Layout {
+                tp: 4,
+                pp: 9,
+                dp: 8,
+                cp: 1,
+                ep: 1,
+                etp: 4,
+                vpp: 2,
+                micro_batch: 2,
+                sequence_parallel: true,
+                zero: 0,
+                recompute: Recompute::Selective,
+                uneven_pp: false,
+            },
+        ] {
+            let launch = train_args(fw, &m, &l, 8192, 1024, TrainPrecision::Fp8);
+            for a in launch.args.iter().filter(|a| a.starts_with("--")) {
+                assert!(names(key).contains(a), "{key} has no argument {a}");
+            }
+        }
+    }
+    let moe = cat.model("deepseek-v3").unwrap();
+    let l = Layout {
+        tp: 1,
+        pp: 4,
+        dp: 64,
+        cp: 1,
+        ep: 64,
+        etp: 1,
+        vpp: 1,
+        micro_batch: 1,
+        sequence_parallel: false,
+        zero: 1,
+        recompute: Recompute::None,
+        uneven_pp: true,
+    };
+    for a in train_args(
+        TrainFramework::MegatronLm,
+        &moe,
+        &l,
+        4096,
+        4096,
+        TrainPrecision::Bf16,
+    )
+    .args
+    .iter()
+    .filter(|a| a.starts_with("--"))
+    {
+        assert!(
+            names("megatron-lm").contains(a),
+            "megatron-lm has no argument {a}"
+        );
+    }
+    for (ascend, key) in [(false, "vllm"), (true, "vllm-ascend")] {
+        for p in [
+            ServePrecision::Bf16,
+            ServePrecision::Fp8,
+            ServePrecision::Int8,
+        ] {
+            let launch = serve_args(
+                ascend,
+                &ServeLayout {
+                    tp: 2,
+                    pp: 2,
+                    ep: 8,
+                    attn_dp: 4,
+                    replicas: 1,
+                },
+                p,
+                1.0,
+                256,
+                8192,
+            );
+            for a in launch.args.iter().filter(|a| a.starts_with("--")) {
+                assert!(names(key).contains(a), "{key} has no argument {a}");
+            }
+        }
+    }
+}

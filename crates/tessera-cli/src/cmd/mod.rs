@@ -4,6 +4,7 @@ mod chips;
 mod estimate;
 mod export;
 mod models;
+mod plan;
 mod serve;
 mod validate;
 
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate(crate::cli::ValidateCmd::Train { data, fit }) => {
             validate::train(&cat, fmt, data.as_deref(), fit)
         }
+        Command::Plan(crate::cli::PlanCmd::Train(a)) => plan::train(&cat, fmt, &a),
+        Command::Plan(crate::cli::PlanCmd::Serve(a)) => plan::serve(&cat, fmt, &a),
     }
 }
 
