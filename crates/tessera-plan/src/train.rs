@@ -93,7 +93,7 @@ pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<
                 };
                 for &vpp in &vpps {
                     for &ep in &eps {
-                        for zero in [0u8, 1] {
+                        for zero in [0u8, 1, 2] {
                             out.push(Layout {
                                 tp,
                                 pp,

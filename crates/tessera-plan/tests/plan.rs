@@ -67,11 +67,12 @@ fn pruned_search_matches_brute_force() {
 /// Table 4). The planner's best is at least as fast, and the published layout is in its
 /// top 10 or within 5% of the best.
 ///
-/// Ignored: this does not hold yet. With Megatron's memory accounting (fp32 main
-/// gradients) TP8 PP16 needs recompute at 16 micro-batches, and the model then ranks
-/// TP8 PP8 CP2 about 45% faster. Meta's stack is not Megatron; see issue 6's notes.
+/// Ignored: this does not hold. With 16 micro-batches per step, TP8 PP16 either pays a
+/// 48% pipeline bubble (plain 1F1B) or, interleaved, needs full recompute to fit; the
+/// planner's best is TP8 PP8 CP2 VPP8, the layout of NVIDIA's own 405B recipe
+/// (Megatron-Bridge row G01), predicted 31% faster. See issue 6's notes.
 #[test]
-#[ignore = "issue 6: published Llama 3 layout is predicted 31% slower than the planner's best"]
+#[ignore = "issue 6: Meta's published 16k-GPU layout is predicted 31% slower than the planner's best"]
 fn llama3_405b_published_layout_ranks_high() {
     let (m, hw, eff) = setup(
         "llama3.1-405b",
