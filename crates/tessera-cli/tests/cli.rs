@@ -978,3 +978,71 @@ fn plan_train_and_serve_on_fleets() {
         &["no-such-fleet.toml"],
     );
 }
+
+#[test]
+fn readme_main_command_plans_on_the_baidu_fleet() {
+    let r = tessera(&[
+        "plan",
+        "train",
+        "--model",
+        "ernie-4.5-300b-a47b",
+        "--fleet",
+        "baidu-2023",
+        "--tokens",
+        "5e12",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("recommendation:"));
+    assert!(r.stdout.contains("launch ("));
+    assert!(r.stdout.contains("kunlun-p800") && r.stdout.contains("lacks"));
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "ernie-4.5-300b-a47b",
+        "--fleet",
+        "baidu-2023",
+    ]);
+    assert!(v["search_time_s"].as_f64().unwrap() >= 0.0);
+    assert!(v["plans"][0]["estimate"]["step_time_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_fleet_files_are_reported() {
+    fails(
+        &[
+            "plan",
+            "train",
+            "--model",
+            "llama2-7b",
+            "--fleet",
+            &data("fleet/bad_link.toml"),
+        ],
+        3,
+        &["bad_link.toml:", "link[0].pools", "no pool named `h800`"],
+    );
+    fails(
+        &[
+            "plan",
+            "train",
+            "--model",
+            "llama2-7b",
+            "--fleet",
+            &data("fleet/unknown_chip.toml"),
+        ],
+        4,
+        &["unknown chip `nvidia-h1000`", "nvidia-h100-sxm5-80gb"],
+    );
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama2-7b",
+        "--fleet",
+        &data("fleet/two_pools.toml"),
+        "--top",
+        "2",
+    ]);
+    assert_eq!(v["fleet"], "two-pools");
+    assert_eq!(v["mixed"].as_array().unwrap().len(), 2);
+}

@@ -7,7 +7,7 @@ use tessera_catalog::Catalog;
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
 use tessera_perf::train::{TrainJob, TrainPrecision};
-use tessera_plan::train::{search, search_exhaustive};
+use tessera_plan::train::{SearchOptions, search, search_exhaustive};
 
 fn bench(c: &mut Criterion) {
     let cat = Catalog::builtin().expect("catalog");
@@ -22,8 +22,9 @@ fn bench(c: &mut Criterion) {
         dropout: false,
         flash_attention: true,
     };
-    let r = search(&m, &hw, &eff, &job, 16384, 10);
-    let x = search_exhaustive(&m, &hw, &eff, &job, 16384, 10);
+    let o = SearchOptions::ALL;
+    let r = search(&m, &hw, &eff, &job, 16384, 10, &o);
+    let x = search_exhaustive(&m, &hw, &eff, &job, 16384, 10, &o);
     eprintln!(
         "405B on 16,384 H100: pruned search evaluates {} layouts ({} pruned); exhaustive {}",
         r.evaluated, r.pruned, x.evaluated
@@ -39,6 +40,7 @@ fn bench(c: &mut Criterion) {
                 black_box(&job),
                 16384,
                 10,
+                &o,
             )
         })
     });
@@ -51,6 +53,7 @@ fn bench(c: &mut Criterion) {
                 black_box(&job),
                 16384,
                 10,
+                &o,
             )
         })
     });

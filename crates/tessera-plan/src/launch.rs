@@ -121,7 +121,11 @@ pub fn train_args(
         a.push("--overlap-param-gather".into());
     }
     if l.zero >= 2 {
-        notes.push(format!("ZeRO stage {} (sharded gradients/parameters) is Megatron-FSDP territory; the distributed optimizer covers stage 1", l.zero));
+        notes.push(format!(
+            "ZeRO stage {} (sharded {}) needs Megatron-FSDP (or DeepSpeed); Megatron-LM's distributed optimizer covers stage 1",
+            l.zero,
+            if l.zero == 2 { "gradients" } else { "gradients and parameters" }
+        ));
     }
     if l.sequence_parallel && l.tp > 1 {
         a.push("--sequence-parallel".into());

@@ -42,6 +42,29 @@ pub struct SearchResult {
     pub rejected: Vec<Rejected>,
 }
 
+/// Which techniques the search may use (restrict it to what a framework supports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SearchOptions {
+    /// Highest ZeRO stage to try (0: plain DP, 1: distributed optimizer, 2: + sharded
+    /// gradients, 3: + sharded parameters).
+    pub max_zero: u8,
+    pub sequence_parallel: bool,
+    pub context_parallel: bool,
+    pub selective_recompute: bool,
+    pub interleaving: bool,
+}
+
+impl SearchOptions {
+    /// Everything tessera models.
+    pub const ALL: SearchOptions = SearchOptions {
+        max_zero: 3,
+        sequence_parallel: true,
+        context_parallel: true,
+        selective_recompute: true,
+        interleaving: true,
+    };
+}
+
 fn divisors(n: u64, max: u64) -> Vec<u32> {
     (1..=n.min(max))
         .filter(|d| n.is_multiple_of(*d))
@@ -50,7 +73,13 @@ fn divisors(n: u64, max: u64) -> Vec<u32> {
 }
 
 /// The candidate structural layouts (everything but micro-batch and recompute).
-pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<Layout> {
+pub fn skeletons(
+    m: &ModelArch,
+    job: &TrainJob,
+    chips: u64,
+    domain: u32,
+    o: &SearchOptions,
+) -> Vec<Layout> {
     let mut out = Vec::new();
     let heads = m.heads;
     let kv = if m.mla.is_some() { heads } else { m.kv_heads };
@@ -60,7 +89,10 @@ pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<
         .collect();
     let cps: Vec<u32> = [1u32, 2, 4, 8, 16, 32]
         .into_iter()
-        .filter(|c| *c == 1 || (job.seq_len >= 8192 && job.seq_len.is_multiple_of(2 * c)))
+        .filter(|c| {
+            *c == 1
+                || (o.context_parallel && job.seq_len >= 8192 && job.seq_len.is_multiple_of(2 * c))
+        })
         .collect();
     for &tp in &tps {
         for &cp in &cps {
@@ -75,7 +107,7 @@ pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<
                 }
                 let uneven = !m.layers.is_multiple_of(pp as u64);
                 let mut vpps = vec![1u32];
-                if pp > 1 {
+                if pp > 1 && o.interleaving {
                     for v in [2u32, 3, 4, 5, 6, 8] {
                         if m.layers >= (pp * v) as u64
                             && (m.layers.is_multiple_of((pp * v) as u64) || uneven)
@@ -93,7 +125,7 @@ pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<
                 };
                 for &vpp in &vpps {
                     for &ep in &eps {
-                        for zero in [0u8, 1, 2] {
+                        for zero in 0..=o.max_zero.min(3) {
                             out.push(Layout {
                                 tp,
                                 pp,
@@ -103,7 +135,7 @@ pub fn skeletons(m: &ModelArch, job: &TrainJob, chips: u64, domain: u32) -> Vec<
                                 etp: if ep > 1 { 1 } else { tp },
                                 vpp,
                                 micro_batch: 1,
-                                sequence_parallel: tp > 1,
+                                sequence_parallel: tp > 1 && o.sequence_parallel,
                                 zero,
                                 recompute: Recompute::None,
                                 uneven_pp: uneven,
@@ -147,16 +179,21 @@ pub fn search(
     job: &TrainJob,
     chips: u64,
     top: usize,
+    o: &SearchOptions,
 ) -> SearchResult {
     let mut plans: Vec<Plan> = Vec::new();
     let mut oom: Vec<Plan> = Vec::new();
     let (mut evaluated, mut pruned) = (0u64, 0u64);
-    for sk in skeletons(m, job, chips, hw.domain) {
+    for sk in skeletons(m, job, chips, hw.domain, o) {
         'mb: for (mi, &mb) in MICRO_BATCHES.iter().enumerate() {
             if !job.global_batch.is_multiple_of(sk.dp * mb) {
                 continue;
             }
             for (ri, &rc) in RECOMPUTES.iter().enumerate() {
+                if rc == Recompute::Selective && !o.selective_recompute {
+                    pruned += 1;
+                    continue;
+                }
                 let l = Layout {
                     micro_batch: mb,
                     recompute: rc,
@@ -213,12 +250,16 @@ pub fn search_exhaustive(
     job: &TrainJob,
     chips: u64,
     top: usize,
+    o: &SearchOptions,
 ) -> SearchResult {
     let mut plans = Vec::new();
     let mut evaluated = 0;
-    for sk in skeletons(m, job, chips, hw.domain) {
+    for sk in skeletons(m, job, chips, hw.domain, o) {
         for &mb in &MICRO_BATCHES {
-            for &rc in &RECOMPUTES {
+            for &rc in RECOMPUTES
+                .iter()
+                .filter(|r| **r != Recompute::Selective || o.selective_recompute)
+            {
                 let l = Layout {
                     micro_batch: mb,
                     recompute: rc,

@@ -18,7 +18,7 @@ use tessera_perf::train::{Estimate, Layout, TrainJob, TrainPrecision};
 use tessera_plan::launch::{Launch, TrainFramework, serve_args, train_args};
 use tessera_plan::mixed::{MixedPlan, PoolBest, data_parallel, pipeline};
 use tessera_plan::serve::{ServePlan, ServeTarget, chip_hour_usd, plan_serve};
-use tessera_plan::train::{Rejected, search};
+use tessera_plan::train::{Rejected, SearchOptions, search};
 
 fn load_fleet(
     cat: &Catalog,
@@ -205,7 +205,15 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
             dropout: false,
             flash_attention: true,
         };
-        let r = search(&model, &hw, &eff, &job, n, a.top.max(1));
+        let r = search(
+            &model,
+            &hw,
+            &eff,
+            &job,
+            n,
+            a.top.max(1),
+            &SearchOptions::ALL,
+        );
         evaluated += r.evaluated;
         pruned += r.pruned;
         let chip_hour = chip_hour_usd_train(&hw);
