@@ -11,6 +11,7 @@ pub mod fleets;
 pub mod hf;
 pub mod lengths;
 pub mod models;
+pub mod scenarios;
 pub mod tomlread;
 
 pub use error::{CatalogError, Diagnostic, Source};

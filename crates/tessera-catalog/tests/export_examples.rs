@@ -162,3 +162,27 @@ fn h20_licence_event_is_dated() {
     assert!(s22.starts_with("no US licence needed"), "{s22}");
     assert!(s23.starts_with("US licence required"), "{s23}");
 }
+
+/// The purchase planner's yes/no: a Chinese buyer in November 2023 (Baidu's order).
+#[test]
+fn china_may_buy_in_november_2023() {
+    use tessera_core::export::china_may_buy;
+    let cat = Catalog::builtin().unwrap();
+    let d = Date::new(2023, 11, 20);
+    let check = |id: &str, want: bool| {
+        let (ok, why) = china_may_buy(cat.chip(id).unwrap(), d, &cat.events);
+        assert_eq!(ok, want, "{id}: {why}");
+    };
+    check("nvidia-a800-sxm4-80gb", false);
+    check("nvidia-h800-sxm5-80gb", false);
+    check("nvidia-h20", true);
+    check("huawei-ascend-910b2", true);
+    check("kunlunxin-p800", true);
+    // Before the October 2023 rule the A800 was allowed; after April 2025 the H20 is not.
+    let a800 = cat.chip("nvidia-a800-sxm4-80gb").unwrap();
+    assert!(china_may_buy(a800, Date::new(2023, 11, 16), &cat.events).0);
+    let h20 = cat.chip("nvidia-h20").unwrap();
+    assert!(!china_may_buy(h20, Date::new(2025, 4, 20), &cat.events).0);
+    assert!(tessera_core::export::is_china_destination("cn"));
+    assert!(!tessera_core::export::is_china_destination("US"));
+}

@@ -61,6 +61,16 @@ pub enum Command {
     /// Find the best layouts for a job on a fleet (or on N chips of one type).
     #[command(subcommand)]
     Plan(PlanCmd),
+    /// What to buy for training and serving targets under a budget, power and export rules.
+    Procure(ProcureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProcureArgs {
+    /// A built-in scenario id (baidu-2023) or a scenario TOML file (docs/procure.md).
+    /// Without it, the built-in baidu-2023 scenario.
+    #[arg(long)]
+    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

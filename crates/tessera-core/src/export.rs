@@ -727,3 +727,28 @@ pub fn china_status(chip: &Chip, date: Date, events: &[ExportEvent]) -> String {
     }
     status
 }
+
+/// May a buyer in China obtain this chip on this date, under the rules tessera models?
+/// Returns the verdict and the one-line status it rests on ([`china_status`]).
+///
+/// Allowed: chips from PRC vendors (US rules bind their foundries, not the buyer), chips
+/// outside 3A090 under the rule in force, and chips whose latest dated event granted
+/// licences or allowed sales. Denied: chips needing a licence (presumption of denial or
+/// an is-informed letter) and chips whose class cannot be determined from the catalog.
+pub fn china_may_buy(chip: &Chip, date: Date, events: &[ExportEvent]) -> (bool, String) {
+    let status = china_status(chip, date, events);
+    let allowed = status.starts_with("domestic")
+        || status.starts_with("no US licence needed")
+        || status.starts_with("US licences granted")
+        || status.starts_with("sales to approved customers allowed");
+    (allowed, status)
+}
+
+/// Destinations whose buyers the China rules bind (the buyer's headquarters country, as
+/// an ISO code). tessera models the China-destination rules only.
+pub fn is_china_destination(country: &str) -> bool {
+    matches!(
+        country.to_ascii_uppercase().as_str(),
+        "CN" | "HK" | "MO" | "CHINA"
+    )
+}

@@ -11,6 +11,7 @@ pub mod figure;
 pub mod fleet;
 pub mod model;
 pub mod money;
+pub mod procure;
 pub mod suggest;
 
 pub use chip::{Chip, Precision, Price};

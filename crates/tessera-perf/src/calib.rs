@@ -296,15 +296,15 @@ pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::Serv
     // H100 / H200 under TensorRT-LLM (FP8), fitted on the calibration rows of
     // crates/tessera-validate/data/serve-rows.toml.
     let hopper_trt = crate::serve::ServeEfficiency {
-        mem_eff: 0.8298,
-        kv_eff: 0.8082,
-        decode_gemm_eff: 0.3862,
-        prefill_eff: 0.5706,
+        mem_eff: 0.95,
+        kv_eff: 0.8234,
+        decode_gemm_eff: 0.3578,
+        prefill_eff: 0.5653,
         step_overhead_s: 4.447e-3,
-        layer_overhead_s: 3.425e-5,
-        coll_latency_s: 1.367e-5,
-        max_batch: 2038.0,
-        moe_rel: 0.2395,
+        layer_overhead_s: 3.332e-5,
+        coll_latency_s: 9.860e-6,
+        max_batch: 5329.0,
+        moe_rel: 0.1530,
         moe_knee_tokens: 108.5,
         calibrated: true,
         ..d

@@ -523,7 +523,16 @@ impl Ctx<'_> {
             / (tokens_per_expert + self.eff.moe_knee_tokens);
         let compute_s = (dense_flops + attn_flops) / (self.peak * self.eff.decode_gemm_eff)
             + if expert_flops > 0.0 {
-                expert_flops / (self.peak * moe_eff.max(1e-6))
+                // Grouped GEMMs lose efficiency with few tokens per expert (the knee), but
+                // a GEMM is never slower than streaming its weights at the memory rate
+                // while computing at the full grouped rate: cap the knee form there, or
+                // fine-grained MoEs at small batch would be charged a fixed cost per
+                // expert that no engine pays.
+                let knee_form = expert_flops / (self.peak * moe_eff.max(1e-6));
+                let floor_eff = self.eff.decode_gemm_eff * self.eff.moe_rel;
+                let streaming = expert_flops / (self.peak * floor_eff.max(1e-6))
+                    + expert_w / (self.hw.mem_bw * self.eff.mem_eff);
+                knee_form.min(streaming)
             } else {
                 0.0
             };

@@ -6,5 +6,6 @@
 
 pub mod launch;
 pub mod mixed;
+pub mod procure;
 pub mod serve;
 pub mod train;

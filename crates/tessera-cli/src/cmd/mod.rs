@@ -5,6 +5,7 @@ mod estimate;
 mod export;
 mod models;
 mod plan;
+mod procure;
 mod serve;
 mod validate;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Plan(crate::cli::PlanCmd::Train(a)) => plan::train(&cat, fmt, &a),
         Command::Plan(crate::cli::PlanCmd::Serve(a)) => plan::serve(&cat, fmt, &a),
+        Command::Procure(a) => procure::run(&cat, fmt, &a),
     }
 }
 

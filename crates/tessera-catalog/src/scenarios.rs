@@ -1,0 +1,247 @@
+//! Purchase scenario files (docs/procure.md).
+
+use crate::error::Source;
+use crate::tomlread::{self, Result, Tbl};
+use tessera_core::date::Date;
+use tessera_core::procure::{Candidate, Owned, Reference, Scenario, ServeNeed, TrainNeed};
+
+pub const BUILTIN_SCENARIOS: [(&str, &str); 1] = [(
+    "baidu-2023",
+    include_str!("../data/scenarios/baidu-2023.toml"),
+)];
+
+pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
+    let src = Source::new(path, text);
+    let doc = tomlread::parse(src)?;
+    let root = doc.get_ref();
+    let t = Tbl {
+        src,
+        table: root,
+        at: 0,
+        ctx: "",
+    };
+    t.deny_unknown(&[
+        "id",
+        "name",
+        "description",
+        "country",
+        "date",
+        "currency",
+        "budget",
+        "power-cap-kw",
+        "energy-price-per-kwh",
+        "pue",
+        "train",
+        "serve",
+        "owned",
+        "candidate",
+        "reference",
+    ])?;
+    let id = t.opt_str("id")?.unwrap_or_else(|| "scenario".into());
+    let date_s = t.req_str("date")?;
+    let dpos = t.get("date").map_or(0, |(_, v)| v.span().start);
+    let date = Date::parse(&date_s).map_err(|m| t.err("date", dpos, m, None))?;
+    let currency = t.opt_str("currency")?.unwrap_or_else(|| "USD".into());
+    if tessera_core::money::usd_per_unit(&currency).is_none() {
+        let pos = t.get("currency").map_or(0, |(_, v)| v.span().start);
+        return Err(t.err(
+            "currency",
+            pos,
+            format!("tessera converts USD and CNY, not `{currency}`"),
+            None,
+        ));
+    }
+    let mut train = Vec::new();
+    for (i, (tt, at)) in tomlread::array_of_tables(src, root, "train")?
+        .into_iter()
+        .enumerate()
+    {
+        let ctx = format!("train[{i}]");
+        let w = Tbl {
+            src,
+            table: tt,
+            at,
+            ctx: &ctx,
+        };
+        w.deny_unknown(&["model", "tokens", "days", "seq-len"])?;
+        let tokens = w
+            .opt_f64("tokens")?
+            .ok_or_else(|| w.missing("tokens", None))?;
+        let days = w.opt_f64("days")?.ok_or_else(|| w.missing("days", None))?;
+        if tokens <= 0.0 || days <= 0.0 {
+            return Err(w.err("days", at, "tokens and days must be positive", None));
+        }
+        train.push(TrainNeed {
+            model: w.req_str("model")?,
+            tokens,
+            days,
+            seq_len: w.opt_u64("seq-len")?.unwrap_or(4096).clamp(1, 1 << 20) as u32,
+        });
+    }
+    let mut serve = Vec::new();
+    for (i, (st, at)) in tomlread::array_of_tables(src, root, "serve")?
+        .into_iter()
+        .enumerate()
+    {
+        let ctx = format!("serve[{i}]");
+        let w = Tbl {
+            src,
+            table: st,
+            at,
+            ctx: &ctx,
+        };
+        w.deny_unknown(&[
+            "model",
+            "rate",
+            "input-len",
+            "output-len",
+            "ttft-slo",
+            "tpot-slo",
+        ])?;
+        let rate = w.opt_f64("rate")?.ok_or_else(|| w.missing("rate", None))?;
+        if rate <= 0.0 {
+            return Err(w.err("rate", at, "must be positive", None));
+        }
+        serve.push(ServeNeed {
+            model: w.req_str("model")?,
+            rate,
+            input_len: w.opt_u64("input-len")?.unwrap_or(1024).clamp(1, 1 << 20) as u32,
+            output_len: w.opt_u64("output-len")?.unwrap_or(512).clamp(1, 1 << 20) as u32,
+            ttft_slo_s: w.opt_f64("ttft-slo")?,
+            tpot_slo_s: w.opt_f64("tpot-slo")?,
+        });
+    }
+    let mut owned = Vec::new();
+    for (i, (ot, at)) in tomlread::array_of_tables(src, root, "owned")?
+        .into_iter()
+        .enumerate()
+    {
+        let ctx = format!("owned[{i}]");
+        let w = Tbl {
+            src,
+            table: ot,
+            at,
+            ctx: &ctx,
+        };
+        w.deny_unknown(&["chip", "count"])?;
+        owned.push(Owned {
+            chip: w.req_str("chip")?,
+            count: w.req_u64("count")?.min(10_000_000),
+        });
+    }
+    let mut candidates = Vec::new();
+    for (i, (ct, at)) in tomlread::array_of_tables(src, root, "candidate")?
+        .into_iter()
+        .enumerate()
+    {
+        let ctx = format!("candidate[{i}]");
+        let w = Tbl {
+            src,
+            table: ct,
+            at,
+            ctx: &ctx,
+        };
+        w.deny_unknown(&["chip", "price", "max", "node-size"])?;
+        let node = w.opt_u64("node-size")?.unwrap_or(8);
+        if node == 0 || node > 1024 {
+            return Err(w.err("node-size", at, "must be between 1 and 1,024", None));
+        }
+        candidates.push(Candidate {
+            chip: w.req_str("chip")?,
+            price: w.opt_f64("price")?,
+            max: w.opt_u64("max")?.map(|m| m.min(100_000_000)),
+            node_size: node,
+        });
+    }
+    let reference = match t.opt_table("reference")? {
+        None => None,
+        Some((rt, at)) => {
+            let w = Tbl {
+                src,
+                table: rt,
+                at,
+                ctx: "reference",
+            };
+            w.deny_unknown(&["name", "purchase", "cost"])?;
+            let (pt, pat) = w
+                .opt_table("purchase")?
+                .ok_or_else(|| w.missing("purchase", None))?;
+            let pw = Tbl {
+                src,
+                table: pt,
+                at: pat,
+                ctx: "reference.purchase",
+            };
+            let mut purchase = Vec::new();
+            for (k, v) in pt.iter() {
+                let chip = k.get_ref().to_string();
+                if !candidates.iter().any(|c: &Candidate| c.chip == chip)
+                    && !owned.iter().any(|o: &Owned| o.chip == chip)
+                {
+                    return Err(pw.err(
+                        &chip,
+                        v.span().start,
+                        "names a chip that is neither [[owned]] nor a [[candidate]]",
+                        None,
+                    ));
+                }
+                purchase.push((chip, pw.req_u64(k.get_ref())?.min(10_000_000)));
+            }
+            if purchase.is_empty() {
+                return Err(w.err("purchase", pat, "names no chips", None));
+            }
+            Some(Reference {
+                name: w
+                    .opt_str("name")?
+                    .unwrap_or_else(|| "reference purchase".into()),
+                purchase,
+                cost: w.opt_f64("cost")?,
+            })
+        }
+    };
+    let pue = t.opt_f64("pue")?.unwrap_or(1.0);
+    if !(1.0..=3.0).contains(&pue) {
+        let pos = t.get("pue").map_or(0, |(_, v)| v.span().start);
+        return Err(t.err("pue", pos, "must be between 1.0 and 3.0", None));
+    }
+    if candidates.is_empty() {
+        return Err(src.error_at(
+            Some(0),
+            Some("candidate".into()),
+            "a scenario needs at least one [[candidate]] chip",
+            None,
+        ));
+    }
+    if train.is_empty() && serve.is_empty() {
+        return Err(src.error_at(
+            Some(0),
+            Some("train".into()),
+            "a scenario needs a [[train]] or [[serve]] workload",
+            None,
+        ));
+    }
+    Ok(Scenario {
+        id,
+        name: t.opt_str("name")?.unwrap_or_default(),
+        description: t.opt_str("description")?,
+        country: t.opt_str("country")?.unwrap_or_else(|| "US".into()),
+        date,
+        currency,
+        budget: t.opt_f64("budget")?,
+        power_cap_kw: t.opt_f64("power-cap-kw")?,
+        energy_price_per_kwh: t.opt_f64("energy-price-per-kwh")?.unwrap_or(0.7),
+        pue,
+        train,
+        serve,
+        owned,
+        candidates,
+        reference,
+    })
+}
+
+pub fn builtin_scenario(id: &str) -> Option<Result<Scenario>> {
+    BUILTIN_SCENARIOS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(i, t)| parse_scenario(&format!("<built-in scenario {i}>"), t))
+}

@@ -1,0 +1,75 @@
+//! Purchase scenarios: what a buyer needs, may buy, already owns, and can spend.
+
+use crate::date::Date;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainNeed {
+    pub model: String,
+    pub tokens: f64,
+    pub days: f64,
+    pub seq_len: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeNeed {
+    pub model: String,
+    /// Requests per second.
+    pub rate: f64,
+    pub input_len: u32,
+    pub output_len: u32,
+    pub ttft_slo_s: Option<f64>,
+    pub tpot_slo_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Owned {
+    pub chip: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub chip: String,
+    /// Price per chip in the scenario's currency (server share included if the buyer says
+    /// so); `None` takes the catalog's mid price, converted.
+    pub price: Option<f64>,
+    /// Most chips obtainable.
+    pub max: Option<u64>,
+    /// Chips per server; purchases come in whole servers.
+    pub node_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// ISO country code of the buyer (and of its ultimate parent).
+    pub country: String,
+    pub date: Date,
+    /// Currency of prices and budget (ISO 4217).
+    pub currency: String,
+    pub budget: Option<f64>,
+    pub power_cap_kw: Option<f64>,
+    /// Electricity price, in the scenario's currency per kWh.
+    pub energy_price_per_kwh: f64,
+    /// Power usage effectiveness: facility power over IT power (1.0 counts IT power only).
+    pub pue: f64,
+    pub train: Vec<TrainNeed>,
+    pub serve: Vec<ServeNeed>,
+    pub owned: Vec<Owned>,
+    pub candidates: Vec<Candidate>,
+    /// A purchase to compare with the optimum (for example the one actually made).
+    pub reference: Option<Reference>,
+}
+
+/// A fixed purchase to evaluate beside the planner's choice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reference {
+    pub name: String,
+    /// Chip id and count.
+    pub purchase: Vec<(String, u64)>,
+    /// What it cost, if known; otherwise priced at the candidates' prices.
+    pub cost: Option<f64>,
+}

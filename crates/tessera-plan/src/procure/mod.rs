@@ -1,0 +1,1092 @@
+//! Purchase planning: what to buy to meet training and serving targets under a budget,
+//! a power cap, availability limits and the export rules in force (docs/procure.md).
+//!
+//! Two stages. First the performance model and the layout planners turn each workload
+//! into per-chip-type coefficients: how many chips of a type train model M on T tokens
+//! within D days, and how many requests per second one serving replica of a type gives
+//! within the SLOs. Then a MILP ([`milp`]) picks whole servers per type at least capital
+//! cost. Everything the report says beyond the optimum (binding constraints, runners-up,
+//! sensitivity, infeasibility diagnosis) comes from re-solving the same small MILP with
+//! one thing changed.
+
+pub mod milp;
+
+use milp::{Problem, ServeCoef, Solution, SolverError, TypeCoef};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tessera_core::Chip;
+use tessera_core::Precision;
+use tessera_core::export::{ExportEvent, china_may_buy, is_china_destination};
+use tessera_core::model::ModelArch;
+use tessera_core::procure::Scenario;
+use tessera_perf::Hardware;
+use tessera_perf::calib::{Efficiency, Family, ServeStack, Stack, serve_efficiency};
+use tessera_perf::serve::{Load, ServeJob, ServePrecision};
+use tessera_perf::train::{TrainJob, TrainPrecision};
+
+use crate::serve::{ServeTarget, plan_serve};
+use crate::train::{SearchOptions, search};
+
+/// Server power over accelerator power: NVIDIA's DGX H100 draws up to 10.2 kW for eight
+/// 700 W GPUs (5.6 kW), so 10.2 / 5.6 = 1.82 (DGX H100 datasheet). Applied to every
+/// chip's TDP to count host CPUs, NICs, switches and fans.
+pub const SERVER_POWER_FACTOR: f64 = 10.2 / 5.6;
+
+/// Hours in a year, for energy cost.
+const HOURS_PER_YEAR: f64 = 8760.0;
+
+/// The most chips tessera sizes a training job for when a chip has no availability limit.
+const MAX_TRAIN_CHIPS: u64 = 65_536;
+
+/// Everything the planner needs, resolved by the caller from the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub scenario: &'a Scenario,
+    /// Every chip the scenario names (owned or candidate), looked up by id.
+    pub chips: &'a [Chip],
+    /// Models of `scenario.train`, in order.
+    pub train_models: &'a [ModelArch],
+    /// Models of `scenario.serve`, in order.
+    pub serve_models: &'a [ModelArch],
+    pub events: &'a [ExportEvent],
+}
+
+/// What one chip type can do, before any purchase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeReport {
+    pub chip: String,
+    pub owned: u64,
+    pub candidate: bool,
+    /// May be bought in this scenario (candidate, export rules, price and figures known).
+    pub buyable: bool,
+    pub export_status: Option<String>,
+    /// Price per chip, scenario currency.
+    pub price: Option<f64>,
+    pub price_source: Option<String>,
+    pub max_chips: Option<u64>,
+    pub node_size: u64,
+    pub kw_per_chip: Option<f64>,
+    /// Per training job: chips needed to meet the deadline and the days they take.
+    pub train: Vec<Option<TrainOption>>,
+    /// Per serving job: the best replica.
+    pub serve: Vec<Option<ServeOption>>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainOption {
+    pub chips: u64,
+    pub days: f64,
+    pub tp: u32,
+    pub pp: u32,
+    pub dp: u32,
+    pub cp: u32,
+    pub ep: u32,
+    pub mfu: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ServeOption {
+    pub tp: u32,
+    pub ep: u32,
+    pub chips_per_replica: u64,
+    pub rps_per_replica: f64,
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+}
+
+/// A purchase and what it achieves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub label: String,
+    /// Chip id to chips bought.
+    pub purchase: BTreeMap<String, u64>,
+    /// Chip id to servers bought.
+    pub nodes: BTreeMap<String, u64>,
+    pub capital_cost: f64,
+    /// kW drawn by the whole fleet (owned and bought) at TDP, servers included.
+    pub power_kw: f64,
+    /// Yearly energy cost at full power, PUE included.
+    pub yearly_energy_cost: f64,
+    pub train: Vec<TrainAssignment>,
+    /// Longest training time among the jobs.
+    pub train_days: Option<f64>,
+    pub serve: Vec<ServeAssignment>,
+    /// Serving capacity summed over the serving jobs.
+    pub serve_capacity_rps: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainAssignment {
+    pub model: String,
+    pub chip: String,
+    pub chips: u64,
+    pub days: f64,
+    pub deadline_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeAssignment {
+    pub model: String,
+    /// Chip id to (replicas, chips).
+    pub replicas: BTreeMap<String, (u64, u64)>,
+    pub capacity_rps: f64,
+    pub target_rps: f64,
+}
+
+/// A constraint that shapes the optimum.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Binding {
+    pub constraint: String,
+    pub detail: String,
+    /// Capital cost of the cheapest purchase with this constraint lifted (`None`: the
+    /// constraint is tight but lifting it saves nothing).
+    pub cost_without: Option<f64>,
+}
+
+/// What a change to the scenario does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sensitivity {
+    pub change: String,
+    pub feasible: bool,
+    pub capital_cost: Option<f64>,
+    pub purchase: BTreeMap<String, u64>,
+    /// Whether the optimal purchase differs from the base case.
+    pub purchase_changes: bool,
+    pub note: String,
+}
+
+/// Why a scenario has no feasible purchase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Infeasibility {
+    pub reason: String,
+    /// Single relaxations that would make it feasible, and at what cost.
+    pub fixes: Vec<Binding>,
+}
+
+/// A fixed purchase evaluated beside the optimum.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceReport {
+    pub name: String,
+    pub feasible: bool,
+    pub outcome: Option<Outcome>,
+    /// Days to train each job on every chip of its type that serving leaves free.
+    pub train_days_all_chips: Vec<Option<f64>>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcureReport {
+    pub scenario: String,
+    pub currency: String,
+    pub feasible: bool,
+    pub best: Option<Outcome>,
+    pub binding_constraints: Vec<Binding>,
+    pub runners_up: Vec<Outcome>,
+    pub sensitivity: Vec<Sensitivity>,
+    pub infeasibility: Option<Infeasibility>,
+    pub reference: Option<ReferenceReport>,
+    pub types: Vec<TypeReport>,
+    /// MILPs solved for this report.
+    pub solves: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcureError {
+    #[error("scenario names chip `{0}`, which the caller did not resolve")]
+    UnknownChip(String),
+    #[error(transparent)]
+    Solver(#[from] SolverError),
+}
+
+/// Plans the purchase. Errors only for caller mistakes and solver failures; an
+/// infeasible scenario is a report with `feasible: false` and a diagnosis.
+pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
+    let sc = inp.scenario;
+    let types = type_reports(inp)?;
+    let base = problem(sc, &types, true);
+    let mut solves = 0u32;
+    let mut run = |p: &Problem| -> Result<Option<Solution>, SolverError> {
+        solves += 1;
+        milp::solve(p)
+    };
+    let best = run(&base)?;
+    let mut report = ProcureReport {
+        scenario: sc.id.clone(),
+        currency: sc.currency.clone(),
+        feasible: best.is_some(),
+        best: None,
+        binding_constraints: Vec::new(),
+        runners_up: Vec::new(),
+        sensitivity: Vec::new(),
+        infeasibility: None,
+        reference: None,
+        types: Vec::new(),
+        solves: 0,
+    };
+    // The relaxations: (name, detail, changed problem).
+    let relax = relaxations(sc, &types, &base);
+    match &best {
+        Some(b) => {
+            report.best = Some(outcome("cheapest feasible purchase", inp, &types, &base, b));
+            // Binding constraints: tight ones, and ones whose removal lowers the cost.
+            if let Some(budget) = sc.budget {
+                let slack = budget - b.cost;
+                let cheapest_node = base
+                    .types
+                    .iter()
+                    .filter(|t| t.max_nodes > 0)
+                    .map(|t| t.price_per_node)
+                    .fold(f64::INFINITY, f64::min);
+                if slack < cheapest_node {
+                    report.binding_constraints.push(Binding {
+                        constraint: "budget".into(),
+                        detail: format!(
+                            "{:.0} of {:.0} {} spent; not one more server fits",
+                            b.cost, budget, sc.currency
+                        ),
+                        cost_without: None,
+                    });
+                }
+            }
+            if let Some(cap) = sc.power_cap_kw {
+                let used = base.power_kw(&b.nodes);
+                let smallest = base
+                    .types
+                    .iter()
+                    .filter(|t| t.max_nodes > 0)
+                    .map(|t| t.kw_per_chip * t.node_size as f64)
+                    .fold(f64::INFINITY, f64::min);
+                if cap - used < smallest {
+                    report.binding_constraints.push(Binding {
+                        constraint: "power-cap".into(),
+                        detail: format!("{used:.0} of {cap:.0} kW drawn; not one more server fits"),
+                        cost_without: None,
+                    });
+                }
+            }
+            for (name, detail, p) in &relax {
+                if name == "budget" {
+                    continue; // lifting a budget never lowers the least cost
+                }
+                if let Some(s) = run(p)?
+                    && s.cost < b.cost * (1.0 - 1e-6) - 1e-6
+                {
+                    if let Some(e) = report
+                        .binding_constraints
+                        .iter_mut()
+                        .find(|e| &e.constraint == name)
+                    {
+                        e.cost_without = Some(s.cost);
+                    } else {
+                        report.binding_constraints.push(Binding {
+                            constraint: name.clone(),
+                            detail: format!("{detail}; without it: {}", describe(&base, &s)),
+                            cost_without: Some(s.cost),
+                        });
+                    }
+                }
+            }
+            // Runners-up: the cheapest purchase of each single buyable type, then the
+            // cheapest without each type the optimum buys.
+            let mut seen = vec![b.nodes.clone()];
+            for (i, t) in base.types.iter().enumerate() {
+                if t.max_nodes == 0 {
+                    continue;
+                }
+                let mut p = base.clone();
+                for (j, u) in p.types.iter_mut().enumerate() {
+                    if j != i {
+                        u.max_nodes = 0;
+                    }
+                }
+                if let Some(s) = run(&p)?
+                    && !seen.contains(&s.nodes)
+                {
+                    seen.push(s.nodes.clone());
+                    report.runners_up.push(outcome(
+                        &format!("buy only {}", t.chip),
+                        inp,
+                        &types,
+                        &base,
+                        &s,
+                    ));
+                }
+            }
+            report
+                .runners_up
+                .sort_by(|a, b| a.capital_cost.total_cmp(&b.capital_cost));
+            // Sensitivity: each bought type unavailable; each buyable price +-20%.
+            for (i, t) in base.types.iter().enumerate() {
+                if b.nodes[i] == 0 {
+                    continue;
+                }
+                let mut p = base.clone();
+                p.types[i].max_nodes = 0;
+                let s = run(&p)?;
+                let note = match &s {
+                    Some(_) => String::new(),
+                    None => diagnose(sc, &types, &p, &mut run)?.reason,
+                };
+                report.sensitivity.push(sensitivity(
+                    &format!("{} unavailable", t.chip),
+                    &base,
+                    b,
+                    s.as_ref(),
+                    note,
+                ));
+            }
+            for (i, t) in base.types.iter().enumerate() {
+                if t.max_nodes == 0 {
+                    continue;
+                }
+                for f in [0.8, 1.2] {
+                    let mut p = base.clone();
+                    p.types[i].price_per_node *= f;
+                    let s = run(&p)?;
+                    let note = if s.is_none() {
+                        "infeasible: the budget no longer covers the purchase".into()
+                    } else {
+                        String::new()
+                    };
+                    report.sensitivity.push(sensitivity(
+                        &format!("{} price {:+.0}%", t.chip, (f - 1.0) * 100.0),
+                        &p,
+                        b,
+                        s.as_ref(),
+                        note,
+                    ));
+                }
+            }
+        }
+        None => {
+            report.infeasibility = Some(diagnose(sc, &types, &base, &mut run)?);
+        }
+    }
+    if let Some(r) = &sc.reference {
+        report.reference = Some(reference(inp, &types, &base, r, &mut run)?);
+    }
+    report.types = types;
+    report.solves = solves;
+    Ok(report)
+}
+
+fn sensitivity(
+    change: &str,
+    p: &Problem,
+    base: &Solution,
+    s: Option<&Solution>,
+    note: String,
+) -> Sensitivity {
+    Sensitivity {
+        change: change.into(),
+        feasible: s.is_some(),
+        capital_cost: s.map(|s| s.cost),
+        purchase: s.map(|s| purchase_map(p, s)).unwrap_or_default(),
+        purchase_changes: s.is_none_or(|s| s.nodes != base.nodes),
+        note,
+    }
+}
+
+/// The base problem, or with every export-blocked candidate allowed (`export = false`).
+fn problem(sc: &Scenario, types: &[TypeReport], export: bool) -> Problem {
+    let coefs = types
+        .iter()
+        .map(|t| {
+            let may = t.candidate
+                && t.price.is_some()
+                && t.kw_per_chip.is_some()
+                && (t.buyable || !export);
+            let max_chips = t.max_chips.unwrap_or(MAX_TRAIN_CHIPS * 4);
+            TypeCoef {
+                chip: t.chip.clone(),
+                node_size: t.node_size,
+                price_per_node: t.price.unwrap_or(0.0) * t.node_size as f64,
+                kw_per_chip: t.kw_per_chip.unwrap_or(0.0),
+                owned: t.owned,
+                max_nodes: if may { max_chips / t.node_size } else { 0 },
+            }
+        })
+        .collect();
+    let train = (0..sc.train.len())
+        .map(|j| {
+            types
+                .iter()
+                .map(|t| t.train[j].as_ref().map(|o| o.chips))
+                .collect()
+        })
+        .collect();
+    let serve = sc
+        .serve
+        .iter()
+        .enumerate()
+        .map(|(k, need)| {
+            let opts = types
+                .iter()
+                .map(|t| {
+                    t.serve[k].map(|o| ServeCoef {
+                        chips_per_replica: o.chips_per_replica,
+                        rps_per_replica: o.rps_per_replica,
+                    })
+                })
+                .collect();
+            (need.rate, opts)
+        })
+        .collect();
+    Problem {
+        types: coefs,
+        train,
+        serve,
+        budget: sc.budget,
+        power_cap_kw: sc.power_cap_kw,
+    }
+}
+
+/// One-at-a-time relaxations, named as the binding-constraint list names them.
+fn relaxations(
+    sc: &Scenario,
+    types: &[TypeReport],
+    base: &Problem,
+) -> Vec<(String, String, Problem)> {
+    let mut out = Vec::new();
+    if let Some(b) = sc.budget {
+        out.push((
+            "budget".into(),
+            format!("budget {b:.0} {}", sc.currency),
+            Problem {
+                budget: None,
+                ..base.clone()
+            },
+        ));
+    }
+    if let Some(c) = sc.power_cap_kw {
+        out.push((
+            "power-cap".into(),
+            format!("power cap {c:.0} kW"),
+            Problem {
+                power_cap_kw: None,
+                ..base.clone()
+            },
+        ));
+    }
+    let blocked: Vec<&str> = types
+        .iter()
+        .filter(|t| t.candidate && !t.buyable && t.price.is_some() && t.kw_per_chip.is_some())
+        .map(|t| t.chip.as_str())
+        .collect();
+    if !blocked.is_empty() {
+        let mut p = problem(sc, types, false);
+        p.budget = base.budget;
+        p.power_cap_kw = base.power_cap_kw;
+        out.push((
+            "export-rules".into(),
+            format!("export rules block {}", blocked.join(", ")),
+            p,
+        ));
+    }
+    for (i, t) in types.iter().enumerate() {
+        if let Some(m) = t.max_chips
+            && base.types[i].max_nodes > 0
+        {
+            let mut p = base.clone();
+            p.types[i].max_nodes = (MAX_TRAIN_CHIPS * 4) / t.node_size;
+            out.push((
+                format!("availability:{}", t.chip),
+                format!("at most {m} {} obtainable", t.chip),
+                p,
+            ));
+        }
+    }
+    for (j, need) in sc.train.iter().enumerate() {
+        let mut p = base.clone();
+        p.train.remove(j);
+        out.push((
+            format!("train[{j}]"),
+            format!(
+                "training {} on {:.3e} tokens within {} days",
+                need.model, need.tokens, need.days
+            ),
+            p,
+        ));
+    }
+    for (k, need) in sc.serve.iter().enumerate() {
+        let mut p = base.clone();
+        p.serve.remove(k);
+        out.push((
+            format!("serve[{k}]"),
+            format!("serving {} at {} requests/s", need.model, need.rate),
+            p,
+        ));
+    }
+    out
+}
+
+/// Why `p` is infeasible: which single relaxation fixes it.
+fn diagnose(
+    sc: &Scenario,
+    types: &[TypeReport],
+    p: &Problem,
+    run: &mut impl FnMut(&Problem) -> Result<Option<Solution>, SolverError>,
+) -> Result<Infeasibility, SolverError> {
+    let mut fixes = Vec::new();
+    for (name, detail, mut q) in relaxations(sc, types, p) {
+        // Keep the availability changes `p` carries (a chip made unavailable stays so).
+        if name == "export-rules" {
+            for (t, u) in q.types.iter_mut().zip(&p.types) {
+                if u.max_nodes == 0
+                    && t.max_nodes > 0
+                    && types.iter().any(|r| r.chip == t.chip && r.buyable)
+                {
+                    t.max_nodes = 0;
+                }
+            }
+        }
+        if let Some(s) = run(&q)? {
+            fixes.push(Binding {
+                constraint: name,
+                detail: format!("lift {detail}: {}", describe(p, &s)),
+                cost_without: Some(s.cost),
+            });
+        }
+    }
+    // Workloads no chip type can carry at all.
+    let mut hopeless = Vec::new();
+    for (j, row) in p.train.iter().enumerate() {
+        if row.iter().all(Option::is_none) {
+            hopeless.push(format!(
+                "no chip type can train {} within {} days at any size tessera tried",
+                sc.train[j].model, sc.train[j].days
+            ));
+        }
+    }
+    let reason = if !hopeless.is_empty() {
+        hopeless.join("; ")
+    } else if fixes.is_empty() {
+        "no single constraint makes it infeasible; several must be lifted together".into()
+    } else {
+        let names: Vec<&str> = fixes.iter().map(|f| f.constraint.as_str()).collect();
+        format!("infeasible because of {}", names.join(" or "))
+    };
+    Ok(Infeasibility { reason, fixes })
+}
+
+fn describe(p: &Problem, s: &Solution) -> String {
+    let parts: Vec<String> = purchase_map(p, s)
+        .iter()
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect();
+    if parts.is_empty() {
+        format!("buy nothing (cost {:.0})", s.cost)
+    } else {
+        format!("buy {} for {:.0}", parts.join(" + "), s.cost)
+    }
+}
+
+fn purchase_map(p: &Problem, s: &Solution) -> BTreeMap<String, u64> {
+    p.types
+        .iter()
+        .zip(&s.nodes)
+        .filter(|(_, n)| **n > 0)
+        .map(|(t, n)| (t.chip.clone(), n * t.node_size))
+        .collect()
+}
+
+fn outcome(label: &str, inp: &Inputs, types: &[TypeReport], p: &Problem, s: &Solution) -> Outcome {
+    let sc = inp.scenario;
+    let power_kw = p.power_kw(&s.nodes);
+    let train: Vec<TrainAssignment> = s
+        .train_on
+        .iter()
+        .enumerate()
+        .map(|(j, &t)| {
+            let o = types[t].train[j].as_ref();
+            TrainAssignment {
+                model: sc.train[j].model.clone(),
+                chip: types[t].chip.clone(),
+                chips: o.map_or(0, |o| o.chips),
+                days: o.map_or(f64::NAN, |o| o.days),
+                deadline_days: sc.train[j].days,
+            }
+        })
+        .collect();
+    let serve: Vec<ServeAssignment> = s
+        .replicas
+        .iter()
+        .enumerate()
+        .map(|(k, row)| {
+            let mut replicas = BTreeMap::new();
+            let mut cap = 0.0;
+            for (t, &r) in row.iter().enumerate() {
+                if r > 0
+                    && let Some(o) = types[t].serve[k]
+                {
+                    replicas.insert(types[t].chip.clone(), (r, r * o.chips_per_replica));
+                    cap += r as f64 * o.rps_per_replica;
+                }
+            }
+            ServeAssignment {
+                model: sc.serve[k].model.clone(),
+                replicas,
+                capacity_rps: cap,
+                target_rps: sc.serve[k].rate,
+            }
+        })
+        .collect();
+    Outcome {
+        label: label.into(),
+        purchase: purchase_map(p, s),
+        nodes: p
+            .types
+            .iter()
+            .zip(&s.nodes)
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, n)| (t.chip.clone(), *n))
+            .collect(),
+        capital_cost: s.cost,
+        power_kw,
+        yearly_energy_cost: power_kw * HOURS_PER_YEAR * sc.pue * sc.energy_price_per_kwh,
+        train_days: train.iter().map(|t| t.days).reduce(f64::max),
+        serve_capacity_rps: serve.iter().map(|s| s.capacity_rps).sum(),
+        train,
+        serve,
+    }
+}
+
+fn reference(
+    inp: &Inputs,
+    types: &[TypeReport],
+    base: &Problem,
+    r: &tessera_core::procure::Reference,
+    run: &mut impl FnMut(&Problem) -> Result<Option<Solution>, SolverError>,
+) -> Result<ReferenceReport, ProcureError> {
+    let sc = inp.scenario;
+    // Fix the purchase: the solver may then only assign work.
+    let mut p = base.clone();
+    p.budget = None;
+    p.power_cap_kw = None;
+    let mut fixed = vec![0u64; p.types.len()];
+    let mut notes = Vec::new();
+    for (chip, count) in &r.purchase {
+        let i = p
+            .types
+            .iter()
+            .position(|t| &t.chip == chip)
+            .ok_or_else(|| ProcureError::UnknownChip(chip.clone()))?;
+        let ns = p.types[i].node_size;
+        fixed[i] = count.div_ceil(ns);
+        if count % ns != 0 {
+            notes.push(format!("{count} {chip} rounded up to {} servers", fixed[i]));
+        }
+    }
+    // Treat the bought chips as owned, so nothing else can be added.
+    for (t, &n) in p.types.iter_mut().zip(&fixed) {
+        t.owned += n * t.node_size;
+        t.max_nodes = 0;
+    }
+    let cost = r.cost.unwrap_or_else(|| base.cost(&fixed));
+    let power = base.power_kw(&fixed);
+    let mut reasons = Vec::new();
+    if let Some(b) = sc.budget
+        && cost > b * (1.0 + 1e-9)
+    {
+        reasons.push(format!("costs {cost:.0}, over the budget of {b:.0}"));
+    }
+    if let Some(c) = sc.power_cap_kw
+        && power > c
+    {
+        reasons.push(format!("draws {power:.0} kW, over the cap of {c:.0} kW"));
+    }
+    for (chip, _) in &r.purchase {
+        if let Some(t) = types.iter().find(|t| &t.chip == chip)
+            && t.candidate
+            && !t.buyable
+        {
+            reasons.push(format!("{chip} may not be bought here"));
+        }
+    }
+    let s = run(&p)?;
+    let mut days_all = vec![None; sc.train.len()];
+    let outcome_v = s.as_ref().map(|s| {
+        let mut o = outcome(
+            &r.name,
+            inp,
+            types,
+            base,
+            &Solution {
+                nodes: fixed.clone(),
+                ..s.clone()
+            },
+        );
+        o.capital_cost = cost;
+        o
+    });
+    match &s {
+        None => reasons.push(
+            "its chips cannot meet the training deadlines and serving targets together".into(),
+        ),
+        Some(s) => {
+            // Training on everything serving leaves free on the chosen type.
+            for (j, &t) in s.train_on.iter().enumerate() {
+                let ty = &p.types[t];
+                let serving: u64 = (0..sc.serve.len())
+                    .map(|k| {
+                        s.replicas[k][t] * types[t].serve[k].map_or(0, |o| o.chips_per_replica)
+                    })
+                    .sum();
+                let other_train: u64 = s
+                    .train_on
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &u)| i != j && u == t)
+                    .map(|(i, _)| types[t].train[i].as_ref().map_or(0, |o| o.chips))
+                    .sum();
+                let free = ty.owned.saturating_sub(serving + other_train);
+                days_all[j] = train_days_at_most(inp, t, j, free);
+            }
+        }
+    }
+    reasons.extend(notes);
+    Ok(ReferenceReport {
+        name: r.name.clone(),
+        feasible: s.is_some() && !reasons.iter().any(|r| !r.contains("rounded")),
+        outcome: outcome_v,
+        train_days_all_chips: days_all,
+        reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// Stage one: per-type coefficients from the performance model.
+
+fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
+    let sc = inp.scenario;
+    let mut ids: Vec<String> = Vec::new();
+    for id in sc
+        .owned
+        .iter()
+        .map(|o| &o.chip)
+        .chain(sc.candidates.iter().map(|c| &c.chip))
+    {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    let china = is_china_destination(&sc.country);
+    let mut out = Vec::new();
+    for id in ids {
+        let chip = inp
+            .chips
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| ProcureError::UnknownChip(id.clone()))?;
+        let owned: u64 = sc
+            .owned
+            .iter()
+            .filter(|o| o.chip == id)
+            .map(|o| o.count)
+            .sum();
+        let cand = sc.candidates.iter().find(|c| c.chip == id);
+        let mut notes = Vec::new();
+        let (price, price_source) = match cand {
+            Some(c) if c.price.is_some() => (c.price, Some("scenario".to_string())),
+            Some(_) => match &chip.price {
+                Some(p) => {
+                    let usd = tessera_core::money::to_usd(p.mid(), &p.currency);
+                    let per = tessera_core::money::usd_per_unit(&sc.currency).map(|x| x.0);
+                    match (usd, per) {
+                        (Some(u), Some(r)) => (
+                            Some(u / r),
+                            Some(format!(
+                                "catalog mid price {:.0} {} ({})",
+                                p.mid(),
+                                p.currency,
+                                p.date
+                            )),
+                        ),
+                        _ => (None, None),
+                    }
+                }
+                None => {
+                    notes.push("no price in the scenario or the catalog: not bought".into());
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
+        let export_status = cand.map(|_| {
+            if china {
+                china_may_buy(chip, sc.date, inp.events)
+            } else {
+                (true, "the China rules do not bind this buyer".into())
+            }
+        });
+        let kw_per_chip = chip
+            .tdp_w
+            .as_ref()
+            .map(|f| f.value * SERVER_POWER_FACTOR / 1000.0);
+        if kw_per_chip.is_none() {
+            notes.push(
+                "no TDP in the catalog: its power cannot be counted, so it is not bought".into(),
+            );
+        }
+        let node_size = cand.map_or(8, |c| c.node_size);
+        let train: Vec<Option<TrainOption>> = sc
+            .train
+            .iter()
+            .zip(inp.train_models)
+            .map(|(need, m)| {
+                let limit = owned + cand.map_or(0, |c| c.max.unwrap_or(MAX_TRAIN_CHIPS));
+                let (opt, why) =
+                    min_train_chips(chip, m, need, node_size, limit.min(MAX_TRAIN_CHIPS));
+                if let Some(w) = why {
+                    notes.push(format!("train {}: {w}", need.model));
+                }
+                opt
+            })
+            .collect();
+        let serve: Vec<Option<ServeOption>> = sc
+            .serve
+            .iter()
+            .zip(inp.serve_models)
+            .map(|(need, m)| {
+                let (opt, why) = best_replica(chip, m, need);
+                if let Some(w) = why {
+                    notes.push(format!("serve {}: {w}", need.model));
+                }
+                opt
+            })
+            .collect();
+        let perf_ok = train.iter().any(Option::is_some) || serve.iter().any(Option::is_some);
+        let (export_ok, status) = match export_status {
+            Some((ok, s)) => (ok, Some(s)),
+            None => (false, None),
+        };
+        if cand.is_some() && !export_ok {
+            notes.push("export rules: may not be bought".into());
+        }
+        out.push(TypeReport {
+            chip: id.clone(),
+            owned,
+            candidate: cand.is_some(),
+            buyable: cand.is_some()
+                && export_ok
+                && price.is_some()
+                && kw_per_chip.is_some()
+                && perf_ok,
+            export_status: status,
+            price,
+            price_source,
+            max_chips: cand.and_then(|c| c.max),
+            node_size,
+            kw_per_chip,
+            train,
+            serve,
+            notes,
+        });
+    }
+    Ok(out)
+}
+
+fn train_setup(
+    chip: &Chip,
+    need: &tessera_core::procure::TrainNeed,
+) -> Result<(Hardware, Efficiency, TrainJob), String> {
+    let hw = Hardware::from_chip(chip)
+        .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
+    let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip));
+    let gb = ((4.0 * 1024.0 * 1024.0 / need.seq_len.max(1) as f64).round() as u32).max(1);
+    let job = TrainJob {
+        seq_len: need.seq_len,
+        global_batch: gb,
+        precision: TrainPrecision::Bf16,
+        dropout: false,
+        flash_attention: true,
+    };
+    Ok((hw, eff, job))
+}
+
+/// The fewest chips (whole servers) that train `m` on the need's tokens within its days,
+/// searching layouts with every technique tessera models.
+fn min_train_chips(
+    chip: &Chip,
+    m: &ModelArch,
+    need: &tessera_core::procure::TrainNeed,
+    node: u64,
+    limit: u64,
+) -> (Option<TrainOption>, Option<String>) {
+    let (hw, eff, job) = match train_setup(chip, need) {
+        Ok(x) => x,
+        Err(w) => return (None, Some(w)),
+    };
+    let secs = need.days * 86_400.0;
+    let required_tps = need.tokens / secs;
+    let best_at = |n: u64| {
+        search(m, &hw, &eff, &job, n, 1, &SearchOptions::ALL)
+            .plans
+            .first()
+            .copied()
+    };
+    // Probe powers of two for a size where the model fits, to estimate per-chip speed.
+    let mut probe = None;
+    let mut n = node.next_power_of_two().max(8);
+    while n <= limit.max(8) * 2 && n <= MAX_TRAIN_CHIPS {
+        if let Some(p) = best_at(n) {
+            probe = Some((n, p));
+            break;
+        }
+        n *= 2;
+    }
+    let Some((n0, p0)) = probe else {
+        return (
+            None,
+            Some(format!("no layout fits in memory on up to {limit} chips")),
+        );
+    };
+    let per_chip = p0.estimate.tokens_per_s / n0 as f64;
+    let mut est = (required_tps / per_chip).ceil() as u64;
+    // Refine the per-chip speed at the estimated size (scaling is sub-linear).
+    if est > n0 {
+        let n1 = est.next_power_of_two().min(MAX_TRAIN_CHIPS);
+        if let Some(p1) = best_at(n1) {
+            est = (required_tps / (p1.estimate.tokens_per_s / n1 as f64)).ceil() as u64;
+        }
+    }
+    let step = node.max(1);
+    let start = ((est as f64 * 0.8) as u64 / step * step).max(step);
+    let stop = (est.saturating_mul(2)).max(n0).min(limit);
+    let mut k = start;
+    while k <= stop {
+        if let Some(p) = best_at(k)
+            && p.estimate.tokens_per_s >= required_tps
+        {
+            let l = p.layout;
+            return (
+                Some(TrainOption {
+                    chips: k,
+                    days: need.tokens / p.estimate.tokens_per_s / 86_400.0,
+                    tp: l.tp,
+                    pp: l.pp,
+                    dp: l.dp,
+                    cp: l.cp,
+                    ep: l.ep,
+                    mfu: p.estimate.mfu,
+                }),
+                None,
+            );
+        }
+        k += step;
+    }
+    (
+        None,
+        Some(format!(
+            "cannot finish within {} days on up to {limit} chips (about {est} needed)",
+            need.days
+        )),
+    )
+}
+
+/// Days to train on at most `n` chips of type `t` (largest size with a layout).
+fn train_days_at_most(inp: &Inputs, t: usize, j: usize, n: u64) -> Option<f64> {
+    let sc = inp.scenario;
+    let need = &sc.train[j];
+    let id = {
+        let mut ids: Vec<&String> = Vec::new();
+        for id in sc
+            .owned
+            .iter()
+            .map(|o| &o.chip)
+            .chain(sc.candidates.iter().map(|c| &c.chip))
+        {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids.get(t).map(|s| s.to_string())?
+    };
+    let chip = inp.chips.iter().find(|c| c.id == id)?;
+    let (hw, eff, job) = train_setup(chip, need).ok()?;
+    let mut k = n;
+    let mut tries = 0;
+    while k > 0 && tries < 256 {
+        if let Some(p) = search(
+            inp.train_models.get(j)?,
+            &hw,
+            &eff,
+            &job,
+            k,
+            1,
+            &SearchOptions::ALL,
+        )
+        .plans
+        .first()
+        {
+            return Some(need.tokens / p.estimate.tokens_per_s / 86_400.0);
+        }
+        k -= 1;
+        tries += 1;
+    }
+    None
+}
+
+/// The replica with the most requests per second per chip within the need's SLOs.
+fn best_replica(
+    chip: &Chip,
+    m: &ModelArch,
+    need: &tessera_core::procure::ServeNeed,
+) -> (Option<ServeOption>, Option<String>) {
+    let hw = match Hardware::from_chip_within_domain(chip) {
+        Ok(h) => h,
+        Err(miss) => {
+            return (
+                None,
+                Some(format!(
+                    "the catalog lacks {} for {}",
+                    miss.join(", "),
+                    chip.id
+                )),
+            );
+        }
+    };
+    let eff = serve_efficiency(Family::of(chip), ServeStack::default_for(chip));
+    let job = ServeJob {
+        input_len: need.input_len,
+        output_len: need.output_len,
+        precision: ServePrecision::Bf16,
+        kv_bytes: 2.0,
+        load: Load::Offline,
+        ttft_slo_s: need.ttft_slo_s,
+        tpot_slo_s: need.tpot_slo_s,
+        disaggregated: false,
+        lengths: None,
+    };
+    let int8 = chip.peak(Precision::Int8).map(|f| f.value * 1e12);
+    let target = ServeTarget {
+        rate: need.rate,
+        max_chips: u64::MAX / 4,
+        chip_hour_usd: None,
+    };
+    let best = plan_serve(m, &hw, int8, &eff, &job, &target)
+        .into_iter()
+        .map(|p| {
+            let cpr = p.layout.chips_per_replica();
+            ServeOption {
+                tp: p.layout.tp,
+                ep: p.layout.ep,
+                chips_per_replica: cpr,
+                rps_per_replica: p.per_replica.requests_per_s,
+                ttft_s: p.per_replica.ttft_s,
+                tpot_s: p.per_replica.tpot_s,
+            }
+        })
+        .max_by(|a, b| {
+            (a.rps_per_replica / a.chips_per_replica as f64)
+                .total_cmp(&(b.rps_per_replica / b.chips_per_replica as f64))
+        });
+    match best {
+        Some(b) => (Some(b), None),
+        None => (
+            None,
+            Some("no replica layout fits or meets the SLOs".into()),
+        ),
+    }
+}
