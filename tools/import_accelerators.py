@@ -47,6 +47,7 @@ SCALE_OUT = {
     "huawei-ascend-910b2": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
     "huawei-ascend-910b3": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
     "huawei-ascend-910b4": (200, "Atlas 800T A2 server: 8 x 200GE RoCE ports for 8 NPUs (Huawei product page, as recalled; not re-verified in the corpus)"),
+    "nvidia-h20": (400, "assumed as HGX H100: one 400 Gb/s ConnectX-7 NIC per GPU (NVIDIA DGX H100 datasheet); HGX H20 servers reuse the HGX H100 board design (press reports)"),
 }
 
 # fp4 peaks the research notes give only in their notes column.

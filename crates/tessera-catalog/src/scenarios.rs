@@ -68,8 +68,11 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
             .opt_f64("tokens")?
             .ok_or_else(|| w.missing("tokens", None))?;
         let days = w.opt_f64("days")?.ok_or_else(|| w.missing("days", None))?;
-        if tokens <= 0.0 || days <= 0.0 {
-            return Err(w.err("days", at, "tokens and days must be positive", None));
+        for (k, v) in [("tokens", tokens), ("days", days)] {
+            if v <= 0.0 {
+                let pos = w.get(k).map_or(at, |(_, x)| x.span().start);
+                return Err(w.err(k, pos, "must be positive", None));
+            }
         }
         train.push(TrainNeed {
             model: w.req_str("model")?,
@@ -100,7 +103,8 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         ])?;
         let rate = w.opt_f64("rate")?.ok_or_else(|| w.missing("rate", None))?;
         if rate <= 0.0 {
-            return Err(w.err("rate", at, "must be positive", None));
+            let pos = w.get("rate").map_or(at, |(_, x)| x.span().start);
+            return Err(w.err("rate", pos, "must be positive", None));
         }
         serve.push(ServeNeed {
             model: w.req_str("model")?,
@@ -244,4 +248,100 @@ pub fn builtin_scenario(id: &str) -> Option<Result<Scenario>> {
         .iter()
         .find(|(i, _)| *i == id)
         .map(|(i, t)| parse_scenario(&format!("<built-in scenario {i}>"), t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_scenarios_parse() {
+        for (id, _) in BUILTIN_SCENARIOS {
+            let s = builtin_scenario(id).and_then(|r| r.ok());
+            assert!(s.is_some(), "{id}");
+        }
+        let s = builtin_scenario("baidu-2023").and_then(|r| r.ok());
+        let s = s.as_ref();
+        assert_eq!(s.map(|s| s.currency.as_str()), Some("CNY"));
+        assert_eq!(s.and_then(|s| s.budget), Some(450e6));
+        assert_eq!(s.map(|s| s.candidates.len()), Some(5));
+        let r = s.and_then(|s| s.reference.as_ref());
+        assert_eq!(
+            r.map(|r| r.purchase.clone()),
+            Some(vec![("huawei-ascend-910b2".to_string(), 1600)])
+        );
+    }
+
+    /// One bad file, the field the error must name, and a phrase of its message.
+    fn check(text: &str, field: &str, phrase: &str) {
+        let e = match parse_scenario("s.toml", text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("s.toml:"), "{e}");
+        assert!(e.contains(field), "wanted field {field}: {e}");
+        assert!(e.contains(phrase), "wanted {phrase:?}: {e}");
+    }
+
+    const OK: &str =
+        "date = \"2024-01-01\"\n[[serve]]\nmodel = \"m\"\nrate = 1\n[[candidate]]\nchip = \"c\"\n";
+
+    #[test]
+    fn bad_scenarios_name_the_field() {
+        assert!(parse_scenario("s.toml", OK).is_ok());
+        check(&OK.replace("date = \"2024-01-01\"\n", ""), "date", "");
+        check(&OK.replace("2024-01-01", "2024-13-01"), "date", "");
+        check(
+            &format!("currency = \"EUR\"\n{OK}"),
+            "currency",
+            "USD and CNY",
+        );
+        check(&format!("pue = 0.5\n{OK}"), "pue", "between 1.0 and 3.0");
+        check(&format!("budgett = 5\n{OK}"), "budgett", "unknown field");
+        check(
+            &OK.replace("rate = 1", "rate = -1"),
+            "serve[0].rate",
+            "negative",
+        );
+        check(
+            &OK.replace("rate = 1", "rate = 0"),
+            "serve[0].rate",
+            "positive",
+        );
+        check(
+            &OK.replace("rate = 1", "rate = \"fast\""),
+            "serve[0].rate",
+            "",
+        );
+        check(
+            &format!("{OK}node-size = 0\n"),
+            "candidate[0].node-size",
+            "between 1",
+        );
+        check(
+            &OK.replace("[[candidate]]\nchip = \"c\"\n", ""),
+            "candidate",
+            "at least one",
+        );
+        check(
+            &OK.replace("[[serve]]\nmodel = \"m\"\nrate = 1\n", ""),
+            "train",
+            "workload",
+        );
+        check(
+            &format!("{OK}[[train]]\nmodel = \"m\"\ntokens = 1e12\n"),
+            "train[0].days",
+            "",
+        );
+        check(
+            &format!("{OK}[reference]\npurchase = {{ x = 8 }}\n"),
+            "reference.purchase.x",
+            "neither",
+        );
+        check(
+            &format!("{OK}[reference]\nname = \"r\"\n"),
+            "reference.purchase",
+            "",
+        );
+    }
 }

@@ -1046,3 +1046,82 @@ fn bad_fleet_files_are_reported() {
     assert_eq!(v["fleet"], "two-pools");
     assert_eq!(v["mixed"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn procure_builtin_scenario() {
+    // No --scenario: the built-in Baidu 2023 scenario.
+    let r = tessera(&["procure"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in [
+        "Cheapest feasible purchase",
+        "huawei-ascend-910b2",
+        "Binding constraints",
+        "export-rules",
+        "Compared with Baidu's order",
+        "Sensitivity",
+    ] {
+        assert!(r.stdout.contains(needle), "lacks {needle:?}:\n{}", r.stdout);
+    }
+    let v = json(&["procure", "--scenario", "baidu-2023"]);
+    for key in [
+        "purchase",
+        "capital_cost",
+        "currency",
+        "power_kw",
+        "train_days",
+        "serve_capacity_rps",
+        "binding_constraints",
+    ] {
+        assert!(v.get(key).is_some(), "JSON lacks {key}");
+    }
+    assert_eq!(v["currency"], "CNY");
+    assert!(v["purchase"].get("nvidia-a800-sxm4-80gb").is_none());
+    assert!(v["capital_cost"].as_f64().unwrap() <= 450e6);
+}
+
+#[test]
+fn procure_scenario_files() {
+    let v = json(&["procure", "--scenario", &data("scenario/small.toml")]);
+    assert_eq!(v["feasible"], true);
+    assert_eq!(v["currency"], "USD");
+    assert!(v["serve_capacity_rps"].as_f64().unwrap() >= 20.0);
+    assert!(v["train_days"].as_f64().unwrap() <= 10.0);
+    // Infeasible is a result with a reason, not an error.
+    let r = tessera(&["procure", "--scenario", &data("scenario/infeasible.toml")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("No feasible purchase"), "{}", r.stdout);
+    assert!(r.stdout.contains("budget"), "{}", r.stdout);
+    let v = json(&["procure", "--scenario", &data("scenario/infeasible.toml")]);
+    assert_eq!(v["feasible"], false);
+    assert!(
+        v["infeasibility"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("budget")
+    );
+    // Bad files: file, line and field named.
+    fails(
+        &["procure", "--scenario", &data("scenario/bad_key.toml")],
+        3,
+        &["bad_key.toml:11", "hours"],
+    );
+    fails(
+        &[
+            "procure",
+            "--scenario",
+            &data("scenario/bad_reference.toml"),
+        ],
+        3,
+        &["bad_reference.toml:9", "nvidia-b200"],
+    );
+    fails(
+        &["procure", "--scenario", &data("scenario/unknown_chip.toml")],
+        4,
+        &["amd-mi999"],
+    );
+    fails(
+        &["procure", "--scenario", "no-such-file.toml"],
+        5,
+        &["no-such-file.toml"],
+    );
+}

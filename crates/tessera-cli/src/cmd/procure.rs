@@ -182,9 +182,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
                 format!("{} ({:.0} d)", num(o.chips as f64), o.days)
             }));
         }
-        for o in &ty.serve {
-            row.push(o.as_ref().map_or("cannot".into(), |o| {
-                format!("{:.2}", o.rps_per_replica / o.chips_per_replica as f64)
+        for opts in &ty.serve {
+            row.push(opts.first().map_or("cannot".into(), |o| {
+                format!(
+                    "{:.2} (replica of {})",
+                    o.rps_per_replica / o.chips_per_replica as f64,
+                    o.chips_per_replica
+                )
             }));
         }
         t.add_row(row);

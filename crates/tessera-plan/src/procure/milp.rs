@@ -38,8 +38,9 @@ pub struct Problem {
     pub types: Vec<TypeCoef>,
     /// Per training job, per type: chips needed to meet the deadline (`None`: cannot).
     pub train: Vec<Vec<Option<u64>>>,
-    /// Per serving job: target rate and, per type, the best replica.
-    pub serve: Vec<(f64, Vec<Option<ServeCoef>>)>,
+    /// Per serving job: target rate and, per type, the replica options (several sizes,
+    /// so that a small target need not buy a large replica).
+    pub serve: Vec<(f64, Vec<Vec<ServeCoef>>)>,
     pub budget: Option<f64>,
     pub power_cap_kw: Option<f64>,
 }
@@ -49,8 +50,8 @@ pub struct Solution {
     pub nodes: Vec<u64>,
     /// Per training job, the index of the type it runs on.
     pub train_on: Vec<usize>,
-    /// Per serving job, replicas per type.
-    pub replicas: Vec<Vec<u64>>,
+    /// Per serving job, per type, replicas of each option.
+    pub replicas: Vec<Vec<Vec<u64>>>,
     pub cost: f64,
 }
 
@@ -72,12 +73,14 @@ impl Problem {
             .sum()
     }
 
-    /// Replicas that could ever be useful for serving job `k` on type `t`.
-    fn replica_bound(&self, k: usize, t: usize) -> u64 {
+    /// Replicas of option `o` that could ever be useful for serving job `k` on type `t`.
+    fn replica_bound(&self, k: usize, t: usize, o: usize) -> u64 {
         let (rate, opts) = &self.serve[k];
-        match opts[t] {
-            Some(s) if s.rps_per_replica > 0.0 => (rate / s.rps_per_replica).ceil() as u64,
-            _ => 0,
+        let c = opts[t][o];
+        if c.rps_per_replica > 0.0 {
+            (rate / c.rps_per_replica).ceil() as u64
+        } else {
+            0
         }
     }
 
@@ -92,11 +95,10 @@ impl Problem {
         for (k, (rate, opts)) in self.serve.iter().enumerate() {
             let mut cap = 0.0;
             for t in 0..nt {
-                let r = s.replicas[k][t];
-                if r > 0 {
-                    let o = opts[t].ok_or(format!("serve[{k}] on a type that cannot"))?;
-                    cap += r as f64 * o.rps_per_replica;
-                    used[t] += r * o.chips_per_replica;
+                for (o, c) in opts[t].iter().enumerate() {
+                    let r = s.replicas[k][t][o];
+                    cap += r as f64 * c.rps_per_replica;
+                    used[t] += r * c.chips_per_replica;
                 }
             }
             if cap + 1e-9 < *rate {
@@ -149,13 +151,17 @@ pub fn solve(p: &Problem) -> Result<Option<Solution>, SolverError> {
                 .collect(),
         );
     }
-    let mut r: Vec<Vec<Option<Variable>>> = Vec::new();
+    let mut r: Vec<Vec<Vec<Variable>>> = Vec::new();
     for k in 0..p.serve.len() {
         r.push(
             (0..nt)
                 .map(|t| {
-                    let b = p.replica_bound(k, t);
-                    (b > 0).then(|| vars.add(variable().integer().min(0).max(b as f64)))
+                    (0..p.serve[k].1[t].len())
+                        .map(|o| {
+                            let b = p.replica_bound(k, t, o);
+                            vars.add(variable().integer().min(0).max(b as f64))
+                        })
+                        .collect()
                 })
                 .collect(),
         );
@@ -178,8 +184,8 @@ pub fn solve(p: &Problem) -> Result<Option<Solution>, SolverError> {
     for (k, (rate, opts)) in p.serve.iter().enumerate() {
         let mut e = Expression::from(0.0);
         for t in 0..nt {
-            if let (Some(v), Some(o)) = (r[k][t], opts[t]) {
-                e += o.rps_per_replica * v;
+            for (v, c) in r[k][t].iter().zip(&opts[t]) {
+                e += c.rps_per_replica * *v;
             }
         }
         m = m.with(e.geq(*rate));
@@ -193,8 +199,8 @@ pub fn solve(p: &Problem) -> Result<Option<Solution>, SolverError> {
             }
         }
         for (k, (_, opts)) in p.serve.iter().enumerate() {
-            if let (Some(v), Some(o)) = (r[k][t], opts[t]) {
-                used += o.chips_per_replica as f64 * v;
+            for (v, c) in r[k][t].iter().zip(&opts[t]) {
+                used += c.chips_per_replica as f64 * *v;
             }
         }
         m = m.with(used.leq(ty.owned as f64 + ty.node_size as f64 * x[t]));
@@ -231,7 +237,11 @@ pub fn solve(p: &Problem) -> Result<Option<Solution>, SolverError> {
         .collect();
     let replicas = r
         .iter()
-        .map(|row| row.iter().map(|v| v.map_or(0, round)).collect())
+        .map(|row| {
+            row.iter()
+                .map(|opts| opts.iter().map(|&v| round(v)).collect())
+                .collect()
+        })
         .collect();
     let s = Solution {
         cost: p.cost(&nodes),
@@ -280,7 +290,11 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
     let base = Solution {
         nodes: nodes.to_vec(),
         train_on: vec![0; p.train.len()],
-        replicas: vec![vec![0; nt]; p.serve.len()],
+        replicas: p
+            .serve
+            .iter()
+            .map(|(_, opts)| opts.iter().map(|o| vec![0; o.len()]).collect())
+            .collect(),
         cost: p.cost(nodes),
     };
     // Every training assignment.
@@ -293,7 +307,7 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
         {
             let mut s = base.clone();
             s.train_on = assign.clone();
-            if let Some(s) = serve_search(p, s, 0, 0) {
+            if let Some(s) = serve_search(p, s, 0, 0, 0) {
                 return Some(s);
             }
         }
@@ -312,18 +326,22 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
     }
 }
 
-fn serve_search(p: &Problem, s: Solution, k: usize, t: usize) -> Option<Solution> {
+/// Every replica count of every option, job by job, type by type.
+fn serve_search(p: &Problem, s: Solution, k: usize, t: usize, o: usize) -> Option<Solution> {
     let nt = p.types.len();
     if k == p.serve.len() {
         return p.check(&s).is_ok().then_some(s);
     }
     if t == nt {
-        return serve_search(p, s, k + 1, 0);
+        return serve_search(p, s, k + 1, 0, 0);
     }
-    for r in 0..=p.replica_bound(k, t) {
+    if o == p.serve[k].1[t].len() {
+        return serve_search(p, s, k, t + 1, 0);
+    }
+    for r in 0..=p.replica_bound(k, t, o) {
         let mut s2 = s.clone();
-        s2.replicas[k][t] = r;
-        if let Some(ok) = serve_search(p, s2, k, t + 1) {
+        s2.replicas[k][t][o] = r;
+        if let Some(ok) = serve_search(p, s2, k, t, o + 1) {
             return Some(ok);
         }
     }
@@ -383,10 +401,12 @@ mod tests {
                 let rate = 1.0 + g.next(20) as f64;
                 let opts = (0..nt)
                     .map(|_| {
-                        (g.next(3) > 0).then(|| ServeCoef {
-                            chips_per_replica: 1 + g.next(3),
-                            rps_per_replica: 1.0 + g.next(8) as f64,
-                        })
+                        (0..g.next(3))
+                            .map(|_| ServeCoef {
+                                chips_per_replica: 1 + g.next(3),
+                                rps_per_replica: 1.0 + g.next(8) as f64,
+                            })
+                            .collect()
                     })
                     .collect();
                 (rate, opts)
@@ -474,14 +494,14 @@ mod tests {
             serve: vec![(
                 10.0,
                 vec![
-                    Some(ServeCoef {
+                    vec![ServeCoef {
                         chips_per_replica: 1,
                         rps_per_replica: 6.0,
-                    }),
-                    Some(ServeCoef {
+                    }],
+                    vec![ServeCoef {
                         chips_per_replica: 1,
                         rps_per_replica: 5.0,
-                    }),
+                    }],
                 ],
             )],
             budget: None,
@@ -489,6 +509,6 @@ mod tests {
         };
         let s = solve(&p).unwrap().unwrap();
         assert_eq!(s.nodes, vec![1, 1]);
-        assert_eq!(s.replicas, vec![vec![1, 1]]);
+        assert_eq!(s.replicas, vec![vec![vec![1], vec![1]]]);
     }
 }

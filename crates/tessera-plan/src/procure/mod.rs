@@ -68,8 +68,9 @@ pub struct TypeReport {
     pub kw_per_chip: Option<f64>,
     /// Per training job: chips needed to meet the deadline and the days they take.
     pub train: Vec<Option<TrainOption>>,
-    /// Per serving job: the best replica.
-    pub serve: Vec<Option<ServeOption>>,
+    /// Per serving job: the replica options (empty: cannot serve it). The best requests/s
+    /// per chip first, then smaller replicas that waste less on a small target.
+    pub serve: Vec<Vec<ServeOption>>,
     pub notes: Vec<String>,
 }
 
@@ -300,17 +301,28 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
                         u.max_nodes = 0;
                     }
                 }
-                if let Some(s) = run(&p)?
-                    && !seen.contains(&s.nodes)
-                {
-                    seen.push(s.nodes.clone());
-                    report.runners_up.push(outcome(
-                        &format!("buy only {}", t.chip),
-                        inp,
-                        &types,
-                        &base,
-                        &s,
-                    ));
+                match run(&p)? {
+                    Some(s) if !seen.contains(&s.nodes) => {
+                        seen.push(s.nodes.clone());
+                        report.runners_up.push(outcome(
+                            &format!("buy only {}", t.chip),
+                            inp,
+                            &types,
+                            &base,
+                            &s,
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let why = diagnose(sc, &types, &p, &mut run)?.reason;
+                        report.sensitivity.push(sensitivity(
+                            &format!("buy only {}", t.chip),
+                            &base,
+                            b,
+                            None,
+                            why,
+                        ));
+                    }
                 }
             }
             report
@@ -371,6 +383,14 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
     Ok(report)
 }
 
+/// The coefficient-level problem tessera solves for a scenario, with the per-type reports
+/// it was built from (for tests and for callers that want to solve variants themselves).
+pub fn build_problem(inp: &Inputs) -> Result<(Vec<TypeReport>, Problem), ProcureError> {
+    let types = type_reports(inp)?;
+    let p = problem(inp.scenario, &types, true);
+    Ok((types, p))
+}
+
 fn sensitivity(
     change: &str,
     p: &Problem,
@@ -424,10 +444,13 @@ fn problem(sc: &Scenario, types: &[TypeReport], export: bool) -> Problem {
             let opts = types
                 .iter()
                 .map(|t| {
-                    t.serve[k].map(|o| ServeCoef {
-                        chips_per_replica: o.chips_per_replica,
-                        rps_per_replica: o.rps_per_replica,
-                    })
+                    t.serve[k]
+                        .iter()
+                        .map(|o| ServeCoef {
+                            chips_per_replica: o.chips_per_replica,
+                            rps_per_replica: o.rps_per_replica,
+                        })
+                        .collect()
                 })
                 .collect();
             (need.rate, opts)
@@ -616,12 +639,15 @@ fn outcome(label: &str, inp: &Inputs, types: &[TypeReport], p: &Problem, s: &Sol
         .map(|(k, row)| {
             let mut replicas = BTreeMap::new();
             let mut cap = 0.0;
-            for (t, &r) in row.iter().enumerate() {
-                if r > 0
-                    && let Some(o) = types[t].serve[k]
-                {
-                    replicas.insert(types[t].chip.clone(), (r, r * o.chips_per_replica));
+            for (t, per_opt) in row.iter().enumerate() {
+                let (mut n, mut chips) = (0, 0);
+                for (&r, o) in per_opt.iter().zip(&types[t].serve[k]) {
+                    n += r;
+                    chips += r * o.chips_per_replica;
                     cap += r as f64 * o.rps_per_replica;
+                }
+                if n > 0 {
+                    replicas.insert(types[t].chip.clone(), (n, chips));
                 }
             }
             ServeAssignment {
@@ -721,16 +747,27 @@ fn reference(
         o
     });
     match &s {
-        None => reasons.push(
-            "its chips cannot meet the training deadlines and serving targets together".into(),
-        ),
+        None => {
+            reasons.push(
+                "its chips cannot meet the training deadlines and serving targets together".into(),
+            );
+            // What the chips would do for each training job alone, on its best type.
+            for (j, d) in days_all.iter_mut().enumerate() {
+                *d = (0..p.types.len())
+                    .filter_map(|t| train_days_at_most(inp, types, t, j, p.types[t].owned))
+                    .reduce(f64::min);
+            }
+        }
         Some(s) => {
             // Training on everything serving leaves free on the chosen type.
             for (j, &t) in s.train_on.iter().enumerate() {
-                let ty = &p.types[t];
                 let serving: u64 = (0..sc.serve.len())
                     .map(|k| {
-                        s.replicas[k][t] * types[t].serve[k].map_or(0, |o| o.chips_per_replica)
+                        s.replicas[k][t]
+                            .iter()
+                            .zip(&types[t].serve[k])
+                            .map(|(r, o)| r * o.chips_per_replica)
+                            .sum::<u64>()
                     })
                     .sum();
                 let other_train: u64 = s
@@ -740,8 +777,8 @@ fn reference(
                     .filter(|&(i, &u)| i != j && u == t)
                     .map(|(i, _)| types[t].train[i].as_ref().map_or(0, |o| o.chips))
                     .sum();
-                let free = ty.owned.saturating_sub(serving + other_train);
-                days_all[j] = train_days_at_most(inp, t, j, free);
+                let free = p.types[t].owned.saturating_sub(serving + other_train);
+                days_all[j] = train_days_at_most(inp, types, t, j, free);
             }
         }
     }
@@ -835,16 +872,16 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
             .iter()
             .zip(inp.train_models)
             .map(|(need, m)| {
-                let limit = owned + cand.map_or(0, |c| c.max.unwrap_or(MAX_TRAIN_CHIPS));
-                let (opt, why) =
-                    min_train_chips(chip, m, need, node_size, limit.min(MAX_TRAIN_CHIPS));
+                // Sized without the availability limit: the MILP applies it, and the
+                // relaxation then shows what the limit costs.
+                let (opt, why) = min_train_chips(chip, m, need, node_size, MAX_TRAIN_CHIPS);
                 if let Some(w) = why {
                     notes.push(format!("train {}: {w}", need.model));
                 }
                 opt
             })
             .collect();
-        let serve: Vec<Option<ServeOption>> = sc
+        let serve: Vec<Vec<ServeOption>> = sc
             .serve
             .iter()
             .zip(inp.serve_models)
@@ -856,7 +893,7 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
                 opt
             })
             .collect();
-        let perf_ok = train.iter().any(Option::is_some) || serve.iter().any(Option::is_some);
+        let perf_ok = train.iter().any(Option::is_some) || serve.iter().any(|o| !o.is_empty());
         let (export_ok, status) = match export_status {
             Some((ok, s)) => (ok, Some(s)),
             None => (false, None),
@@ -985,60 +1022,50 @@ fn min_train_chips(
     )
 }
 
-/// Days to train on at most `n` chips of type `t` (largest size with a layout).
-fn train_days_at_most(inp: &Inputs, t: usize, j: usize, n: u64) -> Option<f64> {
-    let sc = inp.scenario;
-    let need = &sc.train[j];
-    let id = {
-        let mut ids: Vec<&String> = Vec::new();
-        for id in sc
-            .owned
-            .iter()
-            .map(|o| &o.chip)
-            .chain(sc.candidates.iter().map(|c| &c.chip))
-        {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        ids.get(t).map(|s| s.to_string())?
-    };
-    let chip = inp.chips.iter().find(|c| c.id == id)?;
+/// Days to train on at most `n` chips of type `t`: the fastest size from n/2 to n in
+/// whole servers (a job need not use every chip; with a fixed global batch some sizes
+/// have no layout or a poor one).
+fn train_days_at_most(
+    inp: &Inputs,
+    types: &[TypeReport],
+    t: usize,
+    j: usize,
+    n: u64,
+) -> Option<f64> {
+    let need = &inp.scenario.train[j];
+    let chip = inp.chips.iter().find(|c| c.id == types[t].chip)?;
+    let m = inp.train_models.get(j)?;
     let (hw, eff, job) = train_setup(chip, need).ok()?;
-    let mut k = n;
-    let mut tries = 0;
-    while k > 0 && tries < 256 {
-        if let Some(p) = search(
-            inp.train_models.get(j)?,
-            &hw,
-            &eff,
-            &job,
-            k,
-            1,
-            &SearchOptions::ALL,
-        )
-        .plans
-        .first()
-        {
-            return Some(need.tokens / p.estimate.tokens_per_s / 86_400.0);
-        }
-        k -= 1;
-        tries += 1;
-    }
-    None
+    let step = types[t].node_size.max(1);
+    let mut sizes: Vec<u64> = (n / 2..=n).filter(|k| *k > 0 && k % step == 0).collect();
+    sizes.extend((0..40).map(|i| 1u64 << i).filter(|&p| p <= n && p > n / 2));
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+        .iter()
+        .filter_map(|&k| {
+            search(m, &hw, &eff, &job, k, 1, &SearchOptions::ALL)
+                .plans
+                .first()
+                .map(|p| p.estimate.tokens_per_s)
+        })
+        .reduce(f64::max)
+        .map(|tps| need.tokens / tps / 86_400.0)
 }
 
-/// The replica with the most requests per second per chip within the need's SLOs.
+/// Replica options within the need's SLOs: the one with the most requests/s per chip,
+/// then, for each smaller replica size, the best of that size if it beats every smaller
+/// one (a Pareto front of size against efficiency), at most four.
 fn best_replica(
     chip: &Chip,
     m: &ModelArch,
     need: &tessera_core::procure::ServeNeed,
-) -> (Option<ServeOption>, Option<String>) {
+) -> (Vec<ServeOption>, Option<String>) {
     let hw = match Hardware::from_chip_within_domain(chip) {
         Ok(h) => h,
         Err(miss) => {
             return (
-                None,
+                Vec::new(),
                 Some(format!(
                     "the catalog lacks {} for {}",
                     miss.join(", "),
@@ -1065,28 +1092,42 @@ fn best_replica(
         max_chips: u64::MAX / 4,
         chip_hour_usd: None,
     };
-    let best = plan_serve(m, &hw, int8, &eff, &job, &target)
+    let mut all: Vec<ServeOption> = plan_serve(m, &hw, int8, &eff, &job, &target)
         .into_iter()
-        .map(|p| {
-            let cpr = p.layout.chips_per_replica();
-            ServeOption {
-                tp: p.layout.tp,
-                ep: p.layout.ep,
-                chips_per_replica: cpr,
-                rps_per_replica: p.per_replica.requests_per_s,
-                ttft_s: p.per_replica.ttft_s,
-                tpot_s: p.per_replica.tpot_s,
-            }
+        .map(|p| ServeOption {
+            tp: p.layout.tp,
+            ep: p.layout.ep,
+            chips_per_replica: p.layout.chips_per_replica(),
+            rps_per_replica: p.per_replica.requests_per_s,
+            ttft_s: p.per_replica.ttft_s,
+            tpot_s: p.per_replica.tpot_s,
         })
-        .max_by(|a, b| {
-            (a.rps_per_replica / a.chips_per_replica as f64)
-                .total_cmp(&(b.rps_per_replica / b.chips_per_replica as f64))
-        });
-    match best {
-        Some(b) => (Some(b), None),
-        None => (
-            None,
+        .filter(|o| o.rps_per_replica > 0.0)
+        .collect();
+    if all.is_empty() {
+        return (
+            Vec::new(),
             Some("no replica layout fits or meets the SLOs".into()),
-        ),
+        );
     }
+    let per_chip = |o: &ServeOption| o.rps_per_replica / o.chips_per_replica as f64;
+    // Smallest replicas first; keep each that is more efficient than all smaller ones.
+    all.sort_by(|a, b| {
+        a.chips_per_replica
+            .cmp(&b.chips_per_replica)
+            .then(per_chip(b).total_cmp(&per_chip(a)))
+    });
+    let mut front: Vec<ServeOption> = Vec::new();
+    for o in all {
+        if front
+            .last()
+            .is_none_or(|l| per_chip(&o) > per_chip(l) * 1.001)
+        {
+            front.push(o);
+        }
+    }
+    // Most efficient first; keep it and the three next smaller sizes.
+    front.reverse();
+    front.truncate(4);
+    (front, None)
 }

@@ -1,0 +1,239 @@
+//! Purchase planner checks on real chips and models: the MILP's optimum equals brute
+//! force on small scenarios, and the built-in Baidu scenario obeys every constraint.
+
+#![allow(clippy::unwrap_used)]
+
+use tessera_catalog::Catalog;
+use tessera_catalog::scenarios::{builtin_scenario, parse_scenario};
+use tessera_core::Chip;
+use tessera_core::model::ModelArch;
+use tessera_core::procure::Scenario;
+use tessera_plan::procure::milp::{brute_force, solve};
+use tessera_plan::procure::{Inputs, ProcureReport, build_problem, procure};
+
+struct Resolved {
+    chips: Vec<Chip>,
+    train: Vec<ModelArch>,
+    serve: Vec<ModelArch>,
+    cat: Catalog,
+}
+
+fn resolve(sc: &Scenario) -> Resolved {
+    let cat = Catalog::builtin().unwrap();
+    let mut chips: Vec<Chip> = Vec::new();
+    for id in sc
+        .owned
+        .iter()
+        .map(|o| &o.chip)
+        .chain(sc.candidates.iter().map(|c| &c.chip))
+    {
+        if !chips.iter().any(|c| &c.id == id) {
+            chips.push(cat.chip(id).unwrap().clone());
+        }
+    }
+    let train = sc
+        .train
+        .iter()
+        .map(|t| cat.model(&t.model).unwrap())
+        .collect();
+    let serve = sc
+        .serve
+        .iter()
+        .map(|t| cat.model(&t.model).unwrap())
+        .collect();
+    Resolved {
+        chips,
+        train,
+        serve,
+        cat,
+    }
+}
+
+fn run(sc: &Scenario) -> ProcureReport {
+    let r = resolve(sc);
+    procure(&Inputs {
+        scenario: sc,
+        chips: &r.chips,
+        train_models: &r.train,
+        serve_models: &r.serve,
+        events: &r.cat.events,
+    })
+    .unwrap()
+}
+
+fn scenario(text: &str) -> Scenario {
+    parse_scenario("test.toml", text).unwrap()
+}
+
+/// A small US scenario with tight availability, so brute force can enumerate it.
+const SMALL: &str = r#"
+date = "2024-06-01"
+country = "US"
+currency = "USD"
+budget = 3_000_000
+[[train]]
+model = "llama2-7b"
+tokens = 2e10
+days = 10
+[[serve]]
+model = "llama3-8b"
+rate = 20
+input-len = 512
+output-len = 256
+tpot-slo = 0.05
+[[owned]]
+chip = "nvidia-a100-sxm4-80gb"
+count = 8
+[[candidate]]
+chip = "nvidia-h100-sxm5-80gb"
+price = 30_000
+max = 48
+[[candidate]]
+chip = "amd-mi300x"
+price = 20_000
+max = 40
+[[candidate]]
+chip = "nvidia-a100-sxm4-80gb"
+price = 12_000
+max = 32
+"#;
+
+#[test]
+fn milp_equals_brute_force_on_real_small_scenarios() {
+    // The base scenario and variants that move the optimum around.
+    let variants = [
+        SMALL.to_string(),
+        SMALL.replace("price = 20_000", "price = 9_000"),
+        SMALL.replace("rate = 20", "rate = 60"),
+        SMALL.replace("days = 10", "days = 3"),
+        SMALL.replace("budget = 3_000_000", "budget = 300_000"),
+    ];
+    let mut feasible = 0;
+    for (i, text) in variants.iter().enumerate() {
+        let sc = scenario(text);
+        let r = resolve(&sc);
+        let inp = Inputs {
+            scenario: &sc,
+            chips: &r.chips,
+            train_models: &r.train,
+            serve_models: &r.serve,
+            events: &r.cat.events,
+        };
+        let (_, p) = build_problem(&inp).unwrap();
+        let m = solve(&p).unwrap();
+        let b = brute_force(&p);
+        match (&m, &b) {
+            (Some(m), Some(b)) => {
+                assert!(
+                    (m.cost - b.cost).abs() < 1e-6,
+                    "variant {i}: {} vs {}",
+                    m.cost,
+                    b.cost
+                );
+                p.check(m).unwrap();
+                feasible += 1;
+            }
+            (None, None) => {}
+            _ => panic!("variant {i}: milp {m:?} brute {b:?}"),
+        }
+    }
+    assert!(feasible >= 3, "only {feasible} variants feasible");
+}
+
+#[test]
+fn baidu_scenario_obeys_every_constraint() {
+    let sc = builtin_scenario("baidu-2023").unwrap().unwrap();
+    let r = run(&sc);
+    assert!(r.feasible);
+    let best = r.best.as_ref().unwrap();
+    // Export rules: nothing controlled on 2023-11-20 is bought.
+    for chip in best.purchase.keys() {
+        assert!(
+            !chip.contains("a800") && !chip.contains("h800"),
+            "bought an export-controlled chip: {chip}"
+        );
+    }
+    assert!(best.capital_cost <= sc.budget.unwrap());
+    assert!(best.power_kw <= sc.power_cap_kw.unwrap());
+    for t in &best.train {
+        assert!(t.days <= t.deadline_days, "{t:?}");
+    }
+    for s in &best.serve {
+        assert!(s.capacity_rps >= s.target_rps, "{s:?}");
+    }
+    // Purchases come in whole servers.
+    for (chip, n) in &best.purchase {
+        assert_eq!(n % 8, 0, "{chip}: {n}");
+    }
+    // The export rules shape the answer: without them, the A800/H800 would be cheaper.
+    let export = r
+        .binding_constraints
+        .iter()
+        .find(|b| b.constraint == "export-rules")
+        .expect("export rules should bind");
+    assert!(export.cost_without.unwrap() < best.capital_cost);
+    // Baidu's actual order is evaluated and costs what it cost.
+    let rf = r.reference.as_ref().unwrap();
+    assert_eq!(rf.outcome.as_ref().unwrap().capital_cost, 450e6);
+    assert!(rf.outcome.as_ref().unwrap().capital_cost >= best.capital_cost);
+    // Sensitivity covers a price move both ways for every buyable chip.
+    for chip in r.types.iter().filter(|t| t.buyable) {
+        for dir in ["-20%", "+20%"] {
+            let want = format!("{} price {dir}", chip.chip);
+            assert!(r.sensitivity.iter().any(|s| s.change == want), "{want}");
+        }
+    }
+}
+
+#[test]
+fn licence_revocation_changes_the_answer() {
+    // After April 2025 the H20 needs a licence; a Chinese buyer then cannot pick it.
+    let text = r#"
+date = "DATE"
+country = "CN"
+currency = "CNY"
+[[serve]]
+model = "llama3-8b"
+rate = 50
+tpot-slo = 0.05
+[[candidate]]
+chip = "nvidia-h20"
+price = 100_000
+[[candidate]]
+chip = "huawei-ascend-910b2"
+price = 400_000
+"#;
+    let before = run(&scenario(&text.replace("DATE", "2025-03-01")));
+    let after = run(&scenario(&text.replace("DATE", "2025-05-01")));
+    let b = before.best.unwrap();
+    let a = after.best.unwrap();
+    assert!(b.purchase.contains_key("nvidia-h20"), "{:?}", b.purchase);
+    assert!(!a.purchase.contains_key("nvidia-h20"), "{:?}", a.purchase);
+    assert!(a.capital_cost > b.capital_cost);
+    // The before case reports what losing the H20 would cost.
+    let s = before
+        .sensitivity
+        .iter()
+        .find(|s| s.change == "nvidia-h20 unavailable")
+        .unwrap();
+    assert!(s.feasible && s.capital_cost.unwrap() > b.capital_cost);
+}
+
+#[test]
+fn infeasible_scenario_names_the_constraint() {
+    let text = SMALL.replace("budget = 3_000_000", "budget = 10_000");
+    let r = run(&scenario(&text));
+    assert!(!r.feasible);
+    let inf = r.infeasibility.unwrap();
+    assert!(inf.reason.contains("budget"), "{}", inf.reason);
+    assert!(inf.fixes.iter().any(|f| f.constraint == "budget"));
+    // A power cap below what the owned fleet draws cannot be fixed by buying.
+    let text = SMALL.replace("budget = 3_000_000", "power-cap-kw = 1");
+    let r = run(&scenario(&text));
+    assert!(!r.feasible);
+    let inf = r.infeasibility.unwrap();
+    assert!(
+        inf.fixes.iter().any(|f| f.constraint == "power-cap"),
+        "{inf:?}"
+    );
+}
