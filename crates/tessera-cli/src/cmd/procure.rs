@@ -173,7 +173,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
             } else if ty.buyable {
                 "yes".into()
             } else {
-                "no".into()
+                format!("no: {}", ty.not_buyable_because.as_deref().unwrap_or("?"))
             },
             ty.price.map_or("-".into(), num),
         ];

@@ -59,6 +59,8 @@ pub struct TypeReport {
     pub candidate: bool,
     /// May be bought in this scenario (candidate, export rules, price and figures known).
     pub buyable: bool,
+    /// Why a candidate may not be bought (export rules, no price, missing figures).
+    pub not_buyable_because: Option<String>,
     pub export_status: Option<String>,
     /// Price per chip, scenario currency.
     pub price: Option<f64>,
@@ -901,15 +903,27 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
         if cand.is_some() && !export_ok {
             notes.push("export rules: may not be bought".into());
         }
+        let mut why_not = Vec::new();
+        if cand.is_some() {
+            if !export_ok {
+                why_not.push("export rules");
+            }
+            if price.is_none() {
+                why_not.push("no price");
+            }
+            if kw_per_chip.is_none() {
+                why_not.push("no TDP");
+            }
+            if !perf_ok {
+                why_not.push("too few figures to model it");
+            }
+        }
         out.push(TypeReport {
             chip: id.clone(),
             owned,
             candidate: cand.is_some(),
-            buyable: cand.is_some()
-                && export_ok
-                && price.is_some()
-                && kw_per_chip.is_some()
-                && perf_ok,
+            buyable: cand.is_some() && why_not.is_empty(),
+            not_buyable_because: (!why_not.is_empty()).then(|| why_not.join(", ")),
             export_status: status,
             price,
             price_source,
