@@ -8,6 +8,7 @@ pub mod chips;
 pub mod error;
 pub mod events;
 pub mod fleets;
+pub mod gavel;
 pub mod hf;
 pub mod lengths;
 pub mod models;

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod model;
 pub mod money;
 pub mod procure;
+pub mod sched;
 pub mod suggest;
 
 pub use chip::{Chip, Precision, Price};
