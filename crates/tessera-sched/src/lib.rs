@@ -1,0 +1,439 @@
+//! Scheduling policies as allocations: for each job, the fraction of time it should
+//! spend on each accelerator type. Pure functions over a snapshot of the jobs and the
+//! cluster, with no IO and no clock, so that a trace-driven simulator and a live
+//! scheduler can share them (issue 5; the round-based mechanism and the simulator build
+//! on this crate).
+//!
+//! The heterogeneity-aware forms follow the effective-throughput formulation of Gavel
+//! (Narayanan et al., OSDI 2020): a job given time fractions `x[j][t]` on types `t`
+//! progresses at `sum_t T[j][t] x[j][t]` steps/s, where `T` is its measured throughput
+//! per type. Constraints: `x >= 0`; each job's fractions sum to at most 1; each type's
+//! fractions, weighted by the job's worker count (scale factor), sum to at most the type's
+//! count. The heterogeneity-agnostic forms solve the same programs with every usable
+//! throughput replaced by 1, so that all types look alike.
+
+use good_lp::{Expression, ResolutionError, SolverModel, Variable, microlp, variable, variables};
+use serde::Serialize;
+
+/// One job as the policies see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRow {
+    /// Steps/s on each accelerator type, in the cluster's type order; 0 where it cannot run.
+    pub throughput: Vec<f64>,
+    /// Workers the job needs at once, all of one type.
+    pub scale_factor: u32,
+    /// Priority weight (higher gets more).
+    pub weight: f64,
+}
+
+/// Time fractions per job and type (`x[job][type]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Allocation {
+    pub x: Vec<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("job {job} has {got} throughputs for {types} accelerator types")]
+    Shape {
+        job: usize,
+        got: usize,
+        types: usize,
+    },
+    #[error("job {job}: {what}")]
+    BadJob { job: usize, what: String },
+    #[error("the LP solver failed: {0}")]
+    Solver(String),
+}
+
+/// Whether a policy uses the measured throughputs or treats the types as alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Awareness {
+    Agnostic,
+    Aware,
+}
+
+fn check(jobs: &[JobRow], capacity: &[u32]) -> Result<(), PolicyError> {
+    for (i, j) in jobs.iter().enumerate() {
+        if j.throughput.len() != capacity.len() {
+            return Err(PolicyError::Shape {
+                job: i,
+                got: j.throughput.len(),
+                types: capacity.len(),
+            });
+        }
+        if j.scale_factor == 0 {
+            return Err(PolicyError::BadJob {
+                job: i,
+                what: "scale factor 0".into(),
+            });
+        }
+        if !(j.weight > 0.0 && j.weight.is_finite()) {
+            return Err(PolicyError::BadJob {
+                job: i,
+                what: format!("priority weight {} (must be positive)", j.weight),
+            });
+        }
+        if j.throughput.iter().any(|t| !t.is_finite() || *t < 0.0) {
+            return Err(PolicyError::BadJob {
+                job: i,
+                what: "a throughput is negative or not finite".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The throughputs a policy optimises: measured, or 1 wherever the job can run (and fits).
+fn effective_matrix(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Vec<Vec<f64>> {
+    jobs.iter()
+        .map(|j| {
+            j.throughput
+                .iter()
+                .zip(capacity)
+                .map(|(&t, &c)| {
+                    if t <= 0.0 || j.scale_factor > c {
+                        0.0
+                    } else if a == Awareness::Agnostic {
+                        1.0
+                    } else {
+                        t
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Steps/s a job makes under its allocation row.
+pub fn effective_throughput(job: &JobRow, x: &[f64]) -> f64 {
+    job.throughput.iter().zip(x).map(|(t, x)| t * x).sum()
+}
+
+/// Each job's throughput under an equal split of every type over the jobs, scaled so
+/// that no job's fractions exceed 1 (Gavel's normaliser for fairness).
+pub fn proportional_throughput(throughput: &[Vec<f64>], capacity: &[u32]) -> Vec<f64> {
+    let m = throughput.len().max(1) as f64;
+    let share: Vec<f64> = capacity.iter().map(|&c| c as f64 / m).collect();
+    let row_sum: f64 = share.iter().sum();
+    let scale = if row_sum > 1.0 { 1.0 / row_sum } else { 1.0 };
+    throughput
+        .iter()
+        .map(|row| row.iter().zip(&share).map(|(t, s)| t * s * scale).sum())
+        .collect()
+}
+
+/// Time-fraction variables `x[job][type]`, present only where the job can run.
+type XVars = Vec<Vec<Option<Variable>>>;
+
+fn x_vars(t: &[Vec<f64>]) -> (good_lp::ProblemVariables, XVars) {
+    let mut vars = variables!();
+    let x = t
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|&v| (v > 0.0).then(|| vars.add(variable().min(0.0).max(1.0))))
+                .collect()
+        })
+        .collect();
+    (vars, x)
+}
+
+/// `sum_t coef[t] x[j][t]`.
+fn row_expr(x: &XVars, j: usize, coef: &[f64]) -> Expression {
+    let mut e = Expression::from(0.0);
+    for (v, &c) in x[j].iter().zip(coef) {
+        if let Some(v) = v {
+            e += c * *v;
+        }
+    }
+    e
+}
+
+/// The base constraints: each job's fractions sum to at most 1; each type's fractions,
+/// weighted by scale factor, to at most its count.
+fn base_constraints<M: SolverModel>(mut m: M, x: &XVars, jobs: &[JobRow], capacity: &[u32]) -> M {
+    for row in x {
+        let e: Expression = row.iter().flatten().map(|&v| Expression::from(v)).sum();
+        m = m.with(e.leq(1.0));
+    }
+    for (t, &cap) in capacity.iter().enumerate() {
+        let mut e = Expression::from(0.0);
+        for (j, row) in x.iter().enumerate() {
+            if let Some(v) = row[t] {
+                e += jobs[j].scale_factor as f64 * v;
+            }
+        }
+        m = m.with(e.leq(cap as f64));
+    }
+    m
+}
+
+fn extract(x: &XVars, s: &impl good_lp::Solution) -> Allocation {
+    Allocation {
+        x: x.iter()
+            .map(|row| {
+                row.iter()
+                    .map(|v| v.map_or(0.0, |v| s.value(v).clamp(0.0, 1.0)))
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+fn solver_err(e: ResolutionError) -> PolicyError {
+    PolicyError::Solver(e.to_string())
+}
+
+/// Max-min fairness (Gavel's `max_min_fairness` and `max_min_fairness_perf`): maximise the
+/// smallest weighted, normalised throughput `sum_t T[j][t] x[j][t] sf_j / (w_j P_j)`, where
+/// `P_j` is the job's throughput under an equal split of the cluster.
+pub fn max_min_fairness(
+    jobs: &[JobRow],
+    capacity: &[u32],
+    a: Awareness,
+) -> Result<Allocation, PolicyError> {
+    check(jobs, capacity)?;
+    let t = effective_matrix(jobs, capacity, a);
+    let runnable: Vec<usize> = (0..jobs.len())
+        .filter(|&j| t[j].iter().any(|&v| v > 0.0))
+        .collect();
+    let (mut vars, x) = x_vars(&t);
+    if runnable.is_empty() {
+        return Ok(extract(&x, &NoSolution));
+    }
+    let prop = proportional_throughput(&t, capacity);
+    let z = vars.add(variable().min(0.0));
+    let mut m = vars.maximise(z).using(microlp);
+    for &j in &runnable {
+        let k = jobs[j].scale_factor as f64 / (jobs[j].weight * prop[j].max(1e-12));
+        let coef: Vec<f64> = t[j].iter().map(|v| v * k).collect();
+        m = m.with(row_expr(&x, j, &coef).geq(z));
+    }
+    m = base_constraints(m, &x, jobs, capacity);
+    let s = m.solve().map_err(solver_err)?;
+    Ok(extract(&x, &s))
+}
+
+/// Maximum total throughput (Gavel's `max_sum_throughput_perf`): maximise the sum over jobs
+/// of `sum_t T[j][t] x[j][t]` normalised by each job's throughput on its fastest type, so
+/// that jobs of different speeds count alike. Agnostic: every usable type counts 1.
+pub fn max_sum_throughput(
+    jobs: &[JobRow],
+    capacity: &[u32],
+    a: Awareness,
+) -> Result<Allocation, PolicyError> {
+    check(jobs, capacity)?;
+    let t = effective_matrix(jobs, capacity, a);
+    let (vars, x) = x_vars(&t);
+    let mut obj = Expression::from(0.0);
+    for (j, row) in t.iter().enumerate() {
+        let best = row.iter().copied().fold(0.0, f64::max);
+        if best > 0.0 {
+            let coef: Vec<f64> = row.iter().map(|v| v / best).collect();
+            obj += row_expr(&x, j, &coef);
+        }
+    }
+    let m = base_constraints(vars.maximise(obj).using(microlp), &x, jobs, capacity);
+    let s = m.solve().map_err(solver_err)?;
+    Ok(extract(&x, &s))
+}
+
+/// A solution with every variable at 0 (no job can run).
+struct NoSolution;
+impl good_lp::Solution for NoSolution {
+    fn status(&self) -> good_lp::SolutionStatus {
+        good_lp::SolutionStatus::Optimal
+    }
+    fn value(&self, _: Variable) -> f64 {
+        0.0
+    }
+}
+
+/// The smallest weighted, normalised throughput an allocation gives (the max-min
+/// objective, measured with the real throughputs).
+pub fn min_normalised_throughput(jobs: &[JobRow], capacity: &[u32], al: &Allocation) -> f64 {
+    let usable = effective_matrix(jobs, capacity, Awareness::Aware);
+    let prop = proportional_throughput(&usable, capacity);
+    jobs.iter()
+        .enumerate()
+        .filter(|(j, _)| usable[*j].iter().any(|&v| v > 0.0))
+        .map(|(j, job)| {
+            effective_throughput(job, &al.x[j]) * job.scale_factor as f64
+                / (job.weight * prop[j].max(1e-12))
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(t: &[f64], sf: u32, w: f64) -> JobRow {
+        JobRow {
+            throughput: t.to_vec(),
+            scale_factor: sf,
+            weight: w,
+        }
+    }
+
+    /// Every allocation must respect the base constraints.
+    fn feasible(jobs: &[JobRow], cap: &[u32], a: &Allocation) {
+        for (j, row) in a.x.iter().enumerate() {
+            assert!(row.iter().all(|&v| v >= -1e-9), "{row:?}");
+            assert!(row.iter().sum::<f64>() <= 1.0 + 1e-6, "job {j}: {row:?}");
+            for (t, &v) in row.iter().enumerate() {
+                if jobs[j].throughput[t] == 0.0 {
+                    assert_eq!(v, 0.0);
+                }
+            }
+        }
+        for (t, &c) in cap.iter().enumerate() {
+            let used: f64 =
+                a.x.iter()
+                    .zip(jobs)
+                    .map(|(r, j)| r[t] * j.scale_factor as f64)
+                    .sum();
+            assert!(used <= c as f64 + 1e-6, "type {t}: {used} > {c}");
+        }
+    }
+
+    #[test]
+    fn two_jobs_share_one_gpu_equally() {
+        let jobs = [job(&[2.0], 1, 1.0), job(&[5.0], 1, 1.0)];
+        for a in [Awareness::Agnostic, Awareness::Aware] {
+            let al = max_min_fairness(&jobs, &[1], a).unwrap();
+            feasible(&jobs, &[1], &al);
+            // Normalised by each job's own proportional share, equal time is fair.
+            assert!((al.x[0][0] - 0.5).abs() < 1e-6, "{a:?}: {al:?}");
+            assert!((al.x[1][0] - 0.5).abs() < 1e-6, "{a:?}: {al:?}");
+        }
+    }
+
+    #[test]
+    fn weights_scale_the_share() {
+        let jobs = [job(&[1.0], 1, 1.0), job(&[1.0], 1, 3.0)];
+        let al = max_min_fairness(&jobs, &[1], Awareness::Aware).unwrap();
+        assert!((al.x[0][0] - 0.25).abs() < 1e-6, "{al:?}");
+        assert!((al.x[1][0] - 0.75).abs() < 1e-6, "{al:?}");
+    }
+
+    #[test]
+    fn aware_sends_each_job_where_it_gains_most() {
+        // Type 0 (fast) and type 1 (slow), one of each. Job A runs 10x faster on type 0,
+        // job B only 2x: the aware allocation gives A the fast type.
+        let jobs = [job(&[10.0, 1.0], 1, 1.0), job(&[2.0, 1.0], 1, 1.0)];
+        let cap = [1, 1];
+        let aware = max_min_fairness(&jobs, &cap, Awareness::Aware).unwrap();
+        let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic).unwrap();
+        feasible(&jobs, &cap, &aware);
+        feasible(&jobs, &cap, &agn);
+        // Normalised by their proportional shares, both jobs end equal at 1.0.
+        let va0 = min_normalised_throughput(&jobs, &cap, &aware);
+        assert!((va0 - 1.0).abs() < 1e-6, "{aware:?}");
+        // A third job that only runs on the fast type: the aware policy moves job B off
+        // it, the agnostic one cannot tell the difference.
+        let jobs = [
+            job(&[10.0, 1.0], 1, 1.0),
+            job(&[2.0, 1.9], 1, 1.0),
+            job(&[4.0, 0.0], 1, 1.0),
+        ];
+        let aware = max_min_fairness(&jobs, &cap, Awareness::Aware).unwrap();
+        feasible(&jobs, &cap, &aware);
+        assert!(aware.x[1][0] < 0.05, "{aware:?}");
+        let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic).unwrap();
+        let va = min_normalised_throughput(&jobs, &cap, &aware);
+        let vg = min_normalised_throughput(&jobs, &cap, &agn);
+        assert!(va >= vg - 1e-9, "aware {va} < agnostic {vg}");
+    }
+
+    #[test]
+    fn multi_gpu_jobs_take_scale_factor_workers() {
+        // 4 GPUs; a 4-GPU job and a 1-GPU job.
+        let jobs = [job(&[4.0], 4, 1.0), job(&[1.0], 1, 1.0)];
+        let al = max_min_fairness(&jobs, &[4], Awareness::Aware).unwrap();
+        feasible(&jobs, &[4], &al);
+        // A job larger than a type cannot be placed there.
+        let jobs = [job(&[4.0, 1.0], 8, 1.0)];
+        let al = max_min_fairness(&jobs, &[4, 16], Awareness::Aware).unwrap();
+        assert_eq!(al.x[0][0], 0.0);
+        assert!(al.x[0][1] > 0.99);
+    }
+
+    /// A tiny deterministic generator for property tests.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    #[test]
+    fn aware_is_never_worse_on_its_own_objective() {
+        let mut g = Lcg(7);
+        for case in 0..100 {
+            let nt = 1 + g.next(3) as usize;
+            let cap: Vec<u32> = (0..nt).map(|_| 1 + g.next(6) as u32).collect();
+            let jobs: Vec<JobRow> = (0..1 + g.next(8))
+                .map(|_| {
+                    job(
+                        &(0..nt).map(|_| g.next(20) as f64 * 0.5).collect::<Vec<_>>(),
+                        1 << g.next(3),
+                        1.0 + g.next(3) as f64,
+                    )
+                })
+                .collect();
+            let aware = max_min_fairness(&jobs, &cap, Awareness::Aware).unwrap();
+            let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic).unwrap();
+            feasible(&jobs, &cap, &aware);
+            feasible(&jobs, &cap, &agn);
+            let (va, vg) = (
+                min_normalised_throughput(&jobs, &cap, &aware),
+                min_normalised_throughput(&jobs, &cap, &agn),
+            );
+            assert!(va >= vg * (1.0 - 1e-6) - 1e-9, "case {case}: {va} < {vg}");
+            // Max sum throughput beats both on total normalised throughput.
+            let ms = max_sum_throughput(&jobs, &cap, Awareness::Aware).unwrap();
+            feasible(&jobs, &cap, &ms);
+            let total = |al: &Allocation| -> f64 {
+                jobs.iter()
+                    .enumerate()
+                    .map(|(j, jb)| {
+                        let best = jb
+                            .throughput
+                            .iter()
+                            .zip(&cap)
+                            .filter(|(_, c)| jb.scale_factor <= **c)
+                            .map(|(t, _)| *t)
+                            .fold(0.0, f64::max);
+                        if best > 0.0 {
+                            effective_throughput(jb, &al.x[j]) / best
+                        } else {
+                            0.0
+                        }
+                    })
+                    .sum()
+            };
+            assert!(total(&ms) >= total(&aware) - 1e-6, "case {case}");
+        }
+    }
+
+    #[test]
+    fn bad_rows_are_errors() {
+        assert!(matches!(
+            max_min_fairness(&[job(&[1.0], 1, 1.0)], &[1, 1], Awareness::Aware),
+            Err(PolicyError::Shape { .. })
+        ));
+        assert!(max_min_fairness(&[job(&[1.0], 0, 1.0)], &[1], Awareness::Aware).is_err());
+        assert!(max_min_fairness(&[job(&[1.0], 1, 0.0)], &[1], Awareness::Aware).is_err());
+        assert!(max_min_fairness(&[job(&[-1.0], 1, 1.0)], &[1], Awareness::Aware).is_err());
+        // No job can run: an all-zero allocation, not an error.
+        let al = max_min_fairness(&[job(&[0.0], 1, 1.0)], &[1], Awareness::Aware).unwrap();
+        assert_eq!(al.x, vec![vec![0.0]]);
+    }
+}
