@@ -63,6 +63,41 @@ pub enum Command {
     Plan(PlanCmd),
     /// What to buy for training and serving targets under a budget, power and export rules.
     Procure(ProcureArgs),
+    /// Replay a job trace through a scheduling policy on a cluster (round-based, Gavel's mechanism).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A Gavel trace (10 or 7 tab-separated columns).
+    #[arg(long)]
+    pub trace: String,
+    /// Gavel's throughput JSON (steps/s per job type, scale factor and accelerator type).
+    #[arg(long)]
+    pub throughputs: String,
+    /// Accelerators per type, e.g. v100=8,p100=16,k80=24 (or Gavel's 8:16:24).
+    #[arg(long)]
+    pub cluster: String,
+    /// Policy: fifo, fifo-perf, max-min-fairness, max-min-fairness-perf,
+    /// max-sum-throughput, max-sum-throughput-perf.
+    #[arg(long, default_value = "max-min-fairness-perf")]
+    pub policy: String,
+    /// Round length in seconds.
+    #[arg(long, default_value_t = 360.0)]
+    pub round_s: f64,
+    /// Seconds lost when a job restarts on new workers (checkpoint restore).
+    #[arg(long, default_value_t = 0.0)]
+    pub restart_s: f64,
+    /// Skip jobs whose (type, scale factor) has no throughput on any cluster type, and say
+    /// how many; without it they are an error.
+    #[arg(long)]
+    pub skip_missing: bool,
+    /// Average JCT over this window of job indices only, e.g. 4000-4999.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Seed for the random choices of agnostic policies.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1125,3 +1125,147 @@ fn procure_scenario_files() {
         &["no-such-file.toml"],
     );
 }
+
+fn gavel(rel: &str) -> String {
+    let p: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "tessera-catalog",
+        "tests",
+        "data",
+        "gavel",
+        rel,
+    ]
+    .iter()
+    .collect();
+    p.display().to_string()
+}
+
+/// Gavel's own results on its traces (shared/gavel/README.md, Gavel at c4fa400): tessera's
+/// replay must land within 5% where its mechanism matches Gavel's.
+#[test]
+fn simulate_matches_gavel_where_the_mechanism_matches() {
+    let tput = gavel("simulation_throughputs.json");
+    let check = |trace: &str, cluster: &str, policy: &str, makespan_h: f64, jct_h: f64| {
+        let v = json(&[
+            "simulate",
+            "--trace",
+            &gavel(trace),
+            "--throughputs",
+            &tput,
+            "--cluster",
+            cluster,
+            "--policy",
+            policy,
+        ]);
+        for key in [
+            "makespan_s",
+            "avg_jct_s",
+            "p99_jct_s",
+            "utilization",
+            "jobs",
+        ] {
+            assert!(v.get(key).is_some(), "JSON lacks {key}");
+        }
+        let m = v["makespan_s"].as_f64().unwrap() / 3600.0;
+        let j = v["avg_jct_s"].as_f64().unwrap() / 3600.0;
+        assert!(
+            (m / makespan_h - 1.0).abs() < 0.05,
+            "{policy}: makespan {m:.2} h vs Gavel {makespan_h} h"
+        );
+        assert!(
+            (j / jct_h - 1.0).abs() < 0.05,
+            "{policy}: JCT {j:.2} h vs Gavel {jct_h} h"
+        );
+    };
+    check(
+        "traces/max_min_fairness.trace",
+        "v100=8,p100=16,k80=24",
+        "max-min-fairness-perf",
+        17.76,
+        4.06,
+    );
+    check(
+        "traces/minimize_makespan.trace",
+        "8:16:24",
+        "fifo-perf",
+        25.19,
+        11.18,
+    );
+}
+
+#[test]
+fn simulate_reports_bad_input() {
+    let tput = gavel("simulation_throughputs.json");
+    // 18 jobs, one with a (type, scale factor) the throughput table lacks.
+    let msr = gavel("traces/msr-seed0/51b7ef.trace");
+    // Jobs with no throughput: an error naming the first, unless skipped.
+    fails(
+        &[
+            "simulate",
+            "--trace",
+            &msr,
+            "--throughputs",
+            &tput,
+            "--cluster",
+            "8:16:24",
+        ],
+        2,
+        &["no throughput", "--skip-missing", "scale factor"],
+    );
+    let v = json(&[
+        "simulate",
+        "--trace",
+        &msr,
+        "--throughputs",
+        &tput,
+        "--cluster",
+        "8:16:24",
+        "--skip-missing",
+        "--window",
+        "10-20",
+    ]);
+    assert!(v["skipped_missing_throughput"].as_u64().unwrap() > 0);
+    assert!(v["window_avg_jct_s"].as_f64().unwrap() > 0.0);
+    fails(
+        &[
+            "simulate",
+            "--trace",
+            &msr,
+            "--throughputs",
+            &tput,
+            "--cluster",
+            "8:16:24",
+            "--policy",
+            "lottery",
+        ],
+        2,
+        &["unknown policy `lottery`", "max-min-fairness-perf"],
+    );
+    fails(
+        &[
+            "simulate",
+            "--trace",
+            &msr,
+            "--throughputs",
+            &tput,
+            "--cluster",
+            "a100=8",
+        ],
+        2,
+        &["a100", "v100"],
+    );
+    fails(
+        &[
+            "simulate",
+            "--trace",
+            &data("scenario/small.toml"),
+            "--throughputs",
+            &tput,
+            "--cluster",
+            "8:16:24",
+        ],
+        3,
+        &["small.toml:", "columns"],
+    );
+}

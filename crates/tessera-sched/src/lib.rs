@@ -12,6 +12,8 @@
 //! count. The heterogeneity-agnostic forms solve the same programs with every usable
 //! throughput replaced by 1, so that all types look alike.
 
+pub mod sim;
+
 use good_lp::{Expression, ResolutionError, SolverModel, Variable, microlp, variable, variables};
 use serde::Serialize;
 
@@ -213,7 +215,33 @@ pub fn max_min_fairness(
     }
     m = base_constraints(m, &x, jobs, capacity);
     let s = m.solve().map_err(solver_err)?;
-    Ok(extract(&x, &s))
+    let mut al = extract(&x, &s);
+    if a == Awareness::Agnostic {
+        spread_like_capacity(&mut al, &t, capacity);
+    }
+    Ok(al)
+}
+
+/// An agnostic policy has no reason to prefer one type over another, but a simplex
+/// solver returns a vertex that concentrates each job on some types. When every job can
+/// use every type, spread each job's total share over the types in proportion to their
+/// counts: the capacity constraints still hold exactly (each type gets its share of the
+/// same total), and the allocation is the symmetric one (the one an interior-point solver
+/// such as Gavel's ECOS tends to return).
+fn spread_like_capacity(al: &mut Allocation, usable: &[Vec<f64>], capacity: &[u32]) {
+    if usable.iter().any(|row| row.iter().any(|&v| v <= 0.0)) {
+        return;
+    }
+    let total: f64 = capacity.iter().map(|&c| c as f64).sum();
+    if total <= 0.0 {
+        return;
+    }
+    for row in &mut al.x {
+        let share: f64 = row.iter().sum();
+        for (v, &c) in row.iter_mut().zip(capacity) {
+            *v = share * c as f64 / total;
+        }
+    }
 }
 
 /// Maximum total throughput (Gavel's `max_sum_throughput_perf`): maximise the sum over jobs

@@ -7,6 +7,7 @@ mod models;
 mod plan;
 mod procure;
 mod serve;
+mod simulate;
 mod validate;
 
 use crate::cli::{Cli, Command, Global};
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(crate::cli::PlanCmd::Train(a)) => plan::train(&cat, fmt, &a),
         Command::Plan(crate::cli::PlanCmd::Serve(a)) => plan::serve(&cat, fmt, &a),
         Command::Procure(a) => procure::run(&cat, fmt, &a),
+        Command::Simulate(a) => simulate::run(fmt, &a),
     }
 }
 

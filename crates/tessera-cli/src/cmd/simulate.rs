@@ -1,0 +1,202 @@
+//! `tessera simulate`: replay a Gavel trace through a policy.
+
+use crate::cli::{Format, SimulateArgs};
+use crate::exit::{CliError, Result};
+use crate::out::{self, num};
+use serde::Serialize;
+use std::time::Instant;
+use tessera_catalog::CatalogError;
+use tessera_catalog::gavel::{parse_cluster, parse_throughputs, parse_trace};
+use tessera_sched::sim::{Policy, SimConfig, SimJob, SimResult, simulate};
+
+#[derive(Serialize)]
+struct SimOut<'a> {
+    trace: &'a str,
+    cluster: Vec<(String, u32)>,
+    policy: &'static str,
+    round_s: f64,
+    jobs_in_trace: usize,
+    skipped_missing_throughput: usize,
+    window: Option<(usize, usize)>,
+    window_avg_jct_s: Option<f64>,
+    wall_time_s: f64,
+    #[serde(flatten)]
+    result: &'a SimResult,
+}
+
+fn read(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        CliError::Catalog(CatalogError::Io {
+            path: path.to_string(),
+            source: e,
+        })
+    })
+}
+
+fn parse_window(s: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--window: expected FIRST-LAST job indices, found `{s}`"
+        ))
+    };
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (a, b): (usize, usize) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
+    let policy = Policy::parse(&a.policy).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--policy: unknown policy `{}`; known: {}",
+            a.policy,
+            Policy::NAMES.join(", ")
+        ))
+    })?;
+    if !(a.round_s.is_finite() && a.round_s > 0.0) {
+        return Err(CliError::Usage("--round-s must be positive".into()));
+    }
+    if !(a.restart_s.is_finite() && a.restart_s >= 0.0 && a.restart_s < a.round_s) {
+        return Err(CliError::Usage(
+            "--restart-s must be at least 0 and shorter than a round".into(),
+        ));
+    }
+    let window = a.window.as_deref().map(parse_window).transpose()?;
+    let cluster =
+        parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
+    let trace_text = read(&a.trace)?;
+    let trace = parse_trace(&a.trace, &trace_text)?;
+    let tput_text = read(&a.throughputs)?;
+    let tput = parse_throughputs(&a.throughputs, &tput_text)?;
+    for (t, _) in &cluster.types {
+        if !tput.isolated.contains_key(t) {
+            return Err(CliError::Usage(format!(
+                "--cluster: `{t}` is not an accelerator type of {} (it has {})",
+                a.throughputs,
+                tput.worker_types().join(", ")
+            )));
+        }
+    }
+    let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
+    let mut jobs = Vec::new();
+    let mut missing = Vec::new();
+    for (i, j) in trace.iter().enumerate() {
+        let throughput: Vec<f64> = cluster
+            .types
+            .iter()
+            .map(|(t, _)| tput.isolated(t, &j.job_type, j.scale_factor).unwrap_or(0.0))
+            .collect();
+        if throughput.iter().all(|&t| t <= 0.0) {
+            missing.push((j.line, j.job_type.clone(), j.scale_factor));
+            continue;
+        }
+        jobs.push(SimJob {
+            id: i,
+            arrival_s: j.arrival_s,
+            total_steps: j.total_steps as f64,
+            scale_factor: j.scale_factor,
+            weight: j.priority_weight,
+            throughput,
+        });
+    }
+    if !missing.is_empty() && !a.skip_missing {
+        let (line, ty, sf) = &missing[0];
+        return Err(CliError::Usage(format!(
+            "{}: {} job(s) have no throughput in {} on any cluster type, first at line {line} \
+             ({ty}, scale factor {sf}); pass --skip-missing to replay without them",
+            a.trace,
+            missing.len(),
+            a.throughputs
+        )));
+    }
+    let cfg = SimConfig {
+        policy,
+        round_s: a.round_s,
+        restart_s: a.restart_s,
+        seed: a.seed,
+    };
+    let started = Instant::now();
+    let r = simulate(&jobs, &capacity, &cfg, |_, _| {})
+        .map_err(|e| CliError::Internal(e.to_string()))?;
+    let wall = started.elapsed().as_secs_f64();
+    let window_avg = window.map(|(lo, hi)| {
+        let v: Vec<f64> = r
+            .jobs
+            .iter()
+            .filter(|j| j.id >= lo && j.id <= hi)
+            .filter_map(|j| j.jct_s)
+            .collect();
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    });
+    let o = SimOut {
+        trace: &a.trace,
+        cluster: cluster.types.clone(),
+        policy: policy.name(),
+        round_s: a.round_s,
+        jobs_in_trace: trace.len(),
+        skipped_missing_throughput: missing.len(),
+        window,
+        window_avg_jct_s: window_avg,
+        wall_time_s: wall,
+        result: &r,
+    };
+    if fmt == Format::Json {
+        return out::print_json(&o);
+    }
+    let names: Vec<String> = cluster
+        .types
+        .iter()
+        .map(|(t, n)| format!("{t}={n}"))
+        .collect();
+    crate::outln!(
+        "{} jobs of {} on {} under {} ({} s rounds)",
+        jobs.len(),
+        a.trace,
+        names.join(","),
+        policy.name(),
+        a.round_s
+    );
+    if !missing.is_empty() {
+        crate::outln!(
+            "skipped {} jobs with no throughput on any cluster type",
+            missing.len()
+        );
+    }
+    let mut t = out::table(&["metric", "value"]);
+    let h = |s: f64| format!("{} s ({:.2} h)", num(s), s / 3600.0);
+    t.add_row(vec!["makespan".to_string(), h(r.makespan_s)]);
+    t.add_row(vec!["average JCT".to_string(), h(r.avg_jct_s)]);
+    t.add_row(vec!["median JCT".to_string(), h(r.median_jct_s)]);
+    t.add_row(vec!["p99 JCT".to_string(), h(r.p99_jct_s)]);
+    if let (Some((lo, hi)), Some(w)) = (window, window_avg) {
+        t.add_row(vec![format!("average JCT, jobs {lo}-{hi}"), h(w)]);
+    }
+    for ((name, _), u) in cluster.types.iter().zip(&r.utilization) {
+        t.add_row(vec![format!("utilization {name}"), format!("{u:.3}")]);
+    }
+    t.add_row(vec!["rounds".to_string(), r.rounds.to_string()]);
+    t.add_row(vec![
+        "allocations solved".to_string(),
+        r.allocations_solved.to_string(),
+    ]);
+    t.add_row(vec!["preemptions".to_string(), r.preemptions.to_string()]);
+    t.add_row(vec!["wall time".to_string(), format!("{wall:.3} s")]);
+    crate::outln!("{t}");
+    if !r.unschedulable.is_empty() {
+        crate::outln!(
+            "{} jobs can never run (no type has enough workers): indices {:?}",
+            r.unschedulable.len(),
+            r.unschedulable
+        );
+    }
+    Ok(())
+}
