@@ -70,8 +70,21 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// A Gavel trace (10 or 7 tab-separated columns).
+    #[arg(
+        long,
+        required_unless_present = "generate",
+        conflicts_with = "generate"
+    )]
+    pub trace: Option<String>,
+    /// Instead of a trace, generate this many single-worker jobs with Poisson arrivals,
+    /// drawn like Gavel's continuous workload (job types uniform over the throughput
+    /// table; 10^x minutes on the V100, x ~ U[1.5, 3] or, 20% of the time, U[3, 4]).
     #[arg(long)]
-    pub trace: String,
+    pub generate: Option<usize>,
+    /// Mean seconds between generated arrivals (642.857 = 5.6 jobs/h, the paper's
+    /// Figure 8 high-load point).
+    #[arg(long, default_value_t = 642.857)]
+    pub arrival_s: f64,
     /// Gavel's throughput JSON (steps/s per job type, scale factor and accelerator type).
     #[arg(long)]
     pub throughputs: String,
@@ -95,7 +108,7 @@ pub struct SimulateArgs {
     /// Average JCT over this window of job indices only, e.g. 4000-4999.
     #[arg(long)]
     pub window: Option<String>,
-    /// Seed for the random choices of agnostic policies.
+    /// Seed for generated jobs and for the random choices of agnostic policies.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

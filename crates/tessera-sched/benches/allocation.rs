@@ -39,6 +39,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| max_min_fairness(black_box(js), &cap, Awareness::Aware).expect("lp"))
         });
     }
+    // Gavel-like: 500 active jobs drawn from 26 job types, so the LP works on at most 26
+    // classes (identical rows share one set of variables).
+    let types = jobs(26);
+    let many: Vec<JobRow> = (0..500).map(|i| types[i * 7 % 26].clone()).collect();
+    g.bench_with_input(BenchmarkId::new("26-types", 500), &many, |b, js| {
+        b.iter(|| max_min_fairness(black_box(js), &cap, Awareness::Aware).expect("lp"))
+    });
     g.finish();
 }
 

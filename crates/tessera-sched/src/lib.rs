@@ -13,6 +13,7 @@
 //! throughput replaced by 1, so that all types look alike.
 
 pub mod sim;
+pub mod workload;
 
 use good_lp::{Expression, ResolutionError, SolverModel, Variable, microlp, variable, variables};
 use serde::Serialize;
@@ -113,10 +114,47 @@ pub fn effective_throughput(job: &JobRow, x: &[f64]) -> f64 {
     job.throughput.iter().zip(x).map(|(t, x)| t * x).sum()
 }
 
+/// Jobs with identical rows (throughputs, scale factor, weight) form a class. The LPs
+/// are symmetric in the jobs of a class, so averaging any optimum over a class keeps it
+/// feasible and optimal: solving over classes (with their sizes) loses nothing and keeps
+/// the LP small however many jobs are active. Returns each job's class, one
+/// representative per class and the class sizes.
+fn classes(jobs: &[JobRow]) -> (Vec<usize>, Vec<JobRow>, Vec<u32>) {
+    let key = |j: &JobRow| {
+        let mut k: Vec<u64> = j.throughput.iter().map(|t| t.to_bits()).collect();
+        k.push(j.scale_factor as u64);
+        k.push(j.weight.to_bits());
+        k
+    };
+    let mut index: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
+    let (mut of, mut reps, mut count) = (Vec::with_capacity(jobs.len()), Vec::new(), Vec::new());
+    for j in jobs {
+        let c = *index.entry(key(j)).or_insert_with(|| {
+            reps.push(j.clone());
+            count.push(0u32);
+            reps.len() - 1
+        });
+        count[c] += 1;
+        of.push(c);
+    }
+    (of, reps, count)
+}
+
+fn expand(of: &[usize], al: Allocation) -> Allocation {
+    Allocation {
+        x: of.iter().map(|&c| al.x[c].clone()).collect(),
+    }
+}
+
 /// Each job's throughput under an equal split of every type over the jobs, scaled so
 /// that no job's fractions exceed 1 (Gavel's normaliser for fairness).
 pub fn proportional_throughput(throughput: &[Vec<f64>], capacity: &[u32]) -> Vec<f64> {
-    let m = throughput.len().max(1) as f64;
+    proportional_over(throughput, capacity, throughput.len())
+}
+
+/// [`proportional_throughput`] with the cluster split over `jobs` jobs.
+fn proportional_over(throughput: &[Vec<f64>], capacity: &[u32], jobs: usize) -> Vec<f64> {
+    let m = jobs.max(1) as f64;
     let share: Vec<f64> = capacity.iter().map(|&c| c as f64 / m).collect();
     let row_sum: f64 = share.iter().sum();
     let scale = if row_sum > 1.0 { 1.0 / row_sum } else { 1.0 };
@@ -155,7 +193,13 @@ fn row_expr(x: &XVars, j: usize, coef: &[f64]) -> Expression {
 
 /// The base constraints: each job's fractions sum to at most 1; each type's fractions,
 /// weighted by scale factor, to at most its count.
-fn base_constraints<M: SolverModel>(mut m: M, x: &XVars, jobs: &[JobRow], capacity: &[u32]) -> M {
+fn base_constraints<M: SolverModel>(
+    mut m: M,
+    x: &XVars,
+    jobs: &[JobRow],
+    count: &[u32],
+    capacity: &[u32],
+) -> M {
     for row in x {
         let e: Expression = row.iter().flatten().map(|&v| Expression::from(v)).sum();
         m = m.with(e.leq(1.0));
@@ -164,7 +208,7 @@ fn base_constraints<M: SolverModel>(mut m: M, x: &XVars, jobs: &[JobRow], capaci
         let mut e = Expression::from(0.0);
         for (j, row) in x.iter().enumerate() {
             if let Some(v) = row[t] {
-                e += jobs[j].scale_factor as f64 * v;
+                e += (jobs[j].scale_factor * count[j]) as f64 * v;
             }
         }
         m = m.with(e.leq(cap as f64));
@@ -197,29 +241,30 @@ pub fn max_min_fairness(
     a: Awareness,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
-    let t = effective_matrix(jobs, capacity, a);
-    let runnable: Vec<usize> = (0..jobs.len())
+    let (of, reps, count) = classes(jobs);
+    let t = effective_matrix(&reps, capacity, a);
+    let runnable: Vec<usize> = (0..reps.len())
         .filter(|&j| t[j].iter().any(|&v| v > 0.0))
         .collect();
     let (mut vars, x) = x_vars(&t);
     if runnable.is_empty() {
-        return Ok(extract(&x, &NoSolution));
+        return Ok(expand(&of, extract(&x, &NoSolution)));
     }
-    let prop = proportional_throughput(&t, capacity);
+    let prop = proportional_over(&t, capacity, jobs.len());
     let z = vars.add(variable().min(0.0));
     let mut m = vars.maximise(z).using(microlp);
     for &j in &runnable {
-        let k = jobs[j].scale_factor as f64 / (jobs[j].weight * prop[j].max(1e-12));
+        let k = reps[j].scale_factor as f64 / (reps[j].weight * prop[j].max(1e-12));
         let coef: Vec<f64> = t[j].iter().map(|v| v * k).collect();
         m = m.with(row_expr(&x, j, &coef).geq(z));
     }
-    m = base_constraints(m, &x, jobs, capacity);
+    m = base_constraints(m, &x, &reps, &count, capacity);
     let s = m.solve().map_err(solver_err)?;
     let mut al = extract(&x, &s);
     if a == Awareness::Agnostic {
         spread_like_capacity(&mut al, &t, capacity);
     }
-    Ok(al)
+    Ok(expand(&of, al))
 }
 
 /// An agnostic policy has no reason to prefer one type over another, but a simplex
@@ -253,19 +298,26 @@ pub fn max_sum_throughput(
     a: Awareness,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
-    let t = effective_matrix(jobs, capacity, a);
+    let (of, reps, count) = classes(jobs);
+    let t = effective_matrix(&reps, capacity, a);
     let (vars, x) = x_vars(&t);
     let mut obj = Expression::from(0.0);
     for (j, row) in t.iter().enumerate() {
         let best = row.iter().copied().fold(0.0, f64::max);
         if best > 0.0 {
-            let coef: Vec<f64> = row.iter().map(|v| v / best).collect();
+            let coef: Vec<f64> = row.iter().map(|v| v * count[j] as f64 / best).collect();
             obj += row_expr(&x, j, &coef);
         }
     }
-    let m = base_constraints(vars.maximise(obj).using(microlp), &x, jobs, capacity);
+    let m = base_constraints(
+        vars.maximise(obj).using(microlp),
+        &x,
+        &reps,
+        &count,
+        capacity,
+    );
     let s = m.solve().map_err(solver_err)?;
-    Ok(extract(&x, &s))
+    Ok(expand(&of, extract(&x, &s)))
 }
 
 /// A solution with every variable at 0 (no job can run).

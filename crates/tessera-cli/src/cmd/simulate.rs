@@ -8,6 +8,7 @@ use std::time::Instant;
 use tessera_catalog::CatalogError;
 use tessera_catalog::gavel::{parse_cluster, parse_throughputs, parse_trace};
 use tessera_sched::sim::{Policy, SimConfig, SimJob, SimResult, simulate};
+use tessera_sched::workload::{JobType, poisson_jobs};
 
 #[derive(Serialize)]
 struct SimOut<'a> {
@@ -69,8 +70,6 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
     let window = a.window.as_deref().map(parse_window).transpose()?;
     let cluster =
         parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
-    let trace_text = read(&a.trace)?;
-    let trace = parse_trace(&a.trace, &trace_text)?;
     let tput_text = read(&a.throughputs)?;
     let tput = parse_throughputs(&a.throughputs, &tput_text)?;
     for (t, _) in &cluster.types {
@@ -85,6 +84,43 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
     let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
     let mut jobs = Vec::new();
     let mut missing = Vec::new();
+    let (trace, source) = match (&a.trace, a.generate) {
+        (Some(path), _) => {
+            let text = read(path)?;
+            (parse_trace(path, &text)?, path.clone())
+        }
+        (None, Some(n)) => {
+            if !(a.arrival_s.is_finite() && a.arrival_s >= 0.0) {
+                return Err(CliError::Usage("--arrival-s must be at least 0".into()));
+            }
+            // Gavel's job types: single-worker entries with a throughput on every type.
+            let names: Vec<String> = tput.isolated[&cluster.types[0].0]
+                .keys()
+                .filter(|k| k.1 == 1)
+                .map(|k| k.0.clone())
+                .collect();
+            let types: Vec<JobType> = names
+                .into_iter()
+                .map(|name| JobType {
+                    throughput: cluster
+                        .types
+                        .iter()
+                        .map(|(t, _)| tput.isolated(t, &name, 1).unwrap_or(0.0))
+                        .collect(),
+                    name,
+                })
+                .filter(|t| t.throughput.iter().all(|&v| v > 0.0))
+                .collect();
+            let reference = cluster
+                .types
+                .iter()
+                .position(|(t, _)| t == "v100")
+                .unwrap_or(0);
+            jobs = poisson_jobs(&types, reference, n, a.arrival_s, a.seed);
+            (Vec::new(), format!("{n} generated jobs (seed {})", a.seed))
+        }
+        (None, None) => return Err(CliError::Usage("give --trace or --generate".into())),
+    };
     for (i, j) in trace.iter().enumerate() {
         let throughput: Vec<f64> = cluster
             .types
@@ -107,9 +143,8 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
     if !missing.is_empty() && !a.skip_missing {
         let (line, ty, sf) = &missing[0];
         return Err(CliError::Usage(format!(
-            "{}: {} job(s) have no throughput in {} on any cluster type, first at line {line} \
+            "{source}: {} job(s) have no throughput in {} on any cluster type, first at line {line} \
              ({ty}, scale factor {sf}); pass --skip-missing to replay without them",
-            a.trace,
             missing.len(),
             a.throughputs
         )));
@@ -138,11 +173,15 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
         }
     });
     let o = SimOut {
-        trace: &a.trace,
+        trace: &source,
         cluster: cluster.types.clone(),
         policy: policy.name(),
         round_s: a.round_s,
-        jobs_in_trace: trace.len(),
+        jobs_in_trace: if a.generate.is_some() {
+            jobs.len()
+        } else {
+            trace.len()
+        },
         skipped_missing_throughput: missing.len(),
         window,
         window_avg_jct_s: window_avg,
@@ -160,7 +199,7 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
     crate::outln!(
         "{} jobs of {} on {} under {} ({} s rounds)",
         jobs.len(),
-        a.trace,
+        source,
         names.join(","),
         policy.name(),
         a.round_s
