@@ -108,6 +108,10 @@ pub struct SimulateArgs {
     /// Average JCT over this window of job indices only, e.g. 4000-4999.
     #[arg(long)]
     pub window: Option<String>,
+    /// Write SVG charts here: jct-cdf.svg (the JCT distribution) and utilization.svg
+    /// (busy fraction per type over time).
+    #[arg(long)]
+    pub svg_dir: Option<std::path::PathBuf>,
     /// Seed for generated jobs and for the random choices of agnostic policies.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -7,6 +7,7 @@ mod cli;
 mod cmd;
 mod exit;
 mod out;
+mod svg;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1302,6 +1302,25 @@ fn simulate_generated_workload() {
     assert_eq!(aware["jobs_in_trace"], 400);
     let again = run("max-min-fairness-perf");
     assert_eq!(again["jobs"], aware["jobs"]);
+    // Charts: a JCT distribution and utilization over time, one line per type.
+    let dir = std::env::temp_dir().join(format!("tessera-svg-{}", std::process::id()));
+    let r = tessera(&[
+        "simulate",
+        "--generate",
+        "50",
+        "--throughputs",
+        &tput,
+        "--cluster",
+        "6:6:6",
+        "--svg-dir",
+        &dir.display().to_string(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cdf = std::fs::read_to_string(dir.join("jct-cdf.svg")).unwrap();
+    let util = std::fs::read_to_string(dir.join("utilization.svg")).unwrap();
+    assert!(cdf.starts_with("<svg") && cdf.matches("<polyline").count() == 1);
+    assert!(util.starts_with("<svg") && util.matches("<polyline").count() == 3);
+    let _ = std::fs::remove_dir_all(&dir);
     fails(
         &["simulate", "--throughputs", &tput, "--cluster", "6:6:6"],
         2,

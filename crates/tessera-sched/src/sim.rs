@@ -103,6 +103,10 @@ pub struct SimResult {
     /// Jobs that can never run (no type has enough workers and a throughput).
     pub unschedulable: Vec<usize>,
     pub jobs: Vec<JobResult>,
+    /// Per round: its start, its length, and the busy fraction of each type during it
+    /// (for charts; not in the JSON).
+    #[serde(skip)]
+    pub timeline: Vec<(f64, f64, Vec<f64>)>,
 }
 
 /// Percentile by nearest rank over sorted values.
@@ -166,6 +170,7 @@ pub fn simulate(
     let mut last_reset: Option<f64> = None;
     let mut held: Vec<Option<usize>> = vec![None; n];
     let mut busy = vec![0.0f64; nt];
+    let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
     let mut active: Vec<usize> = Vec::new();
     let mut next_arrival = 0usize;
     let (mut now, mut rounds, mut solves, mut done) = (0.0f64, 0u64, 0u64, 0usize);
@@ -249,6 +254,7 @@ pub fn simulate(
         }
         let mut new_held: Vec<Option<usize>> = vec![None; n];
         let mut round_end = now;
+        let mut round_busy = vec![0.0f64; nt];
         for &(i, t) in &placed {
             let j = &jobs[i];
             let lost = if held[i] == Some(t) {
@@ -268,6 +274,7 @@ pub fn simulate(
                 cfg.round_s
             };
             busy[t] += used * j.scale_factor as f64;
+            round_busy[t] += used * j.scale_factor as f64;
             got[i][t] += used;
             type_time[t] += used;
             round_end = round_end.max(now + used);
@@ -285,6 +292,15 @@ pub fn simulate(
             done += before - active.len();
             need_update = true;
             progress(done, total);
+        }
+        let len = round_end - now;
+        if len > 0.0 {
+            let frac = round_busy
+                .iter()
+                .zip(capacity)
+                .map(|(b, &c)| if c == 0 { 0.0 } else { b / (c as f64 * len) })
+                .collect();
+            timeline.push((now, len, frac));
         }
         now = round_end;
         rounds += 1;
@@ -337,6 +353,7 @@ pub fn simulate(
         preemptions: preempt.iter().map(|&p| p as u64).sum(),
         unschedulable,
         jobs: results,
+        timeline,
     })
 }
 

@@ -4,6 +4,7 @@ use crate::cli::{Format, SimulateArgs};
 use crate::exit::{CliError, Result};
 use crate::out::{self, num};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::time::Instant;
 use tessera_catalog::CatalogError;
 use tessera_catalog::gavel::{parse_cluster, parse_throughputs, parse_trace};
@@ -156,8 +157,23 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
         seed: a.seed,
     };
     let started = Instant::now();
-    let r = simulate(&jobs, &capacity, &cfg, |_, _| {})
-        .map_err(|e| CliError::Internal(e.to_string()))?;
+    // A progress line on stderr for long replays, only when it is a terminal.
+    let show = std::io::stderr().is_terminal() && jobs.len() >= 1000;
+    let mut last_pct = 0usize;
+    let r = simulate(&jobs, &capacity, &cfg, |done, total| {
+        let pct = done * 100 / total.max(1);
+        if show && pct != last_pct {
+            last_pct = pct;
+            eprint!("\rreplaying: {done}/{total} jobs done ({pct}%)");
+            if done == total {
+                eprintln!();
+            }
+        }
+    })
+    .map_err(|e| CliError::Internal(e.to_string()))?;
+    if let Some(dir) = &a.svg_dir {
+        write_charts(dir, &r, &cluster.types)?;
+    }
     let wall = started.elapsed().as_secs_f64();
     let window_avg = window.map(|(lo, hi)| {
         let v: Vec<f64> = r
@@ -238,4 +254,58 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn write_charts(dir: &std::path::Path, r: &SimResult, types: &[(String, u32)]) -> Result<()> {
+    use crate::svg::{Series, line_chart};
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let mut jct: Vec<f64> = r.jobs.iter().filter_map(|j| j.jct_s).collect();
+    jct.sort_by(f64::total_cmp);
+    let n = jct.len().max(1) as f64;
+    let cdf: Vec<(f64, f64)> = jct
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v / 3600.0, (i + 1) as f64 / n))
+        .collect();
+    let svg = line_chart(
+        &format!("JCT distribution, {}", r.policy),
+        "job completion time (h)",
+        "fraction of jobs",
+        &[Series {
+            name: r.policy,
+            points: cdf,
+        }],
+        Some(1.0),
+    );
+    let p = dir.join("jct-cdf.svg");
+    std::fs::write(&p, svg).map_err(|e| io_err(&p, e))?;
+    let series: Vec<Series> = types
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| Series {
+            name,
+            points: r
+                .timeline
+                .iter()
+                .flat_map(|(t0, len, f)| [(t0 / 3600.0, f[k]), ((t0 + len) / 3600.0, f[k])])
+                .collect(),
+        })
+        .collect();
+    let svg = line_chart(
+        &format!("Utilization over time, {}", r.policy),
+        "time (h)",
+        "busy fraction",
+        &series,
+        Some(1.0),
+    );
+    let p = dir.join("utilization.svg");
+    std::fs::write(&p, svg).map_err(|e| io_err(&p, e))?;
+    Ok(())
+}
+
+fn io_err(p: &std::path::Path, e: std::io::Error) -> CliError {
+    CliError::Catalog(CatalogError::Io {
+        path: p.display().to_string(),
+        source: e,
+    })
 }
