@@ -91,8 +91,9 @@ pub struct SimulateArgs {
     /// Accelerators per type, e.g. v100=8,p100=16,k80=24 (or Gavel's 8:16:24).
     #[arg(long)]
     pub cluster: String,
-    /// Policy: fifo, fifo-perf, max-min-fairness, max-min-fairness-perf,
-    /// max-sum-throughput, max-sum-throughput-perf.
+    /// Policy: fifo, shortest-job-first, least-attained-service, max-min-fairness,
+    /// finish-time-fairness, min-makespan, max-sum-throughput; add -perf for the
+    /// heterogeneity-aware form (e.g. max-min-fairness-perf).
     #[arg(long, default_value = "max-min-fairness-perf")]
     pub policy: String,
     /// Round length in seconds.

@@ -1192,6 +1192,20 @@ fn simulate_matches_gavel_where_the_mechanism_matches() {
         25.19,
         11.18,
     );
+    check(
+        "traces/minimize_makespan.trace",
+        "8:16:24",
+        "min-makespan-perf",
+        17.98,
+        17.72,
+    );
+    check(
+        "traces/artifact_evaluation.trace",
+        "2:0:4",
+        "min-total-duration-perf",
+        1.57,
+        1.42,
+    );
 }
 
 #[test]

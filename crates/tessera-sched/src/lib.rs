@@ -320,6 +320,189 @@ pub fn max_sum_throughput(
     Ok(expand(&of, extract(&x, &s)))
 }
 
+/// The throughputs a deadline policy plans with: measured (aware), or each job's mean
+/// usable throughput on every usable type (agnostic: it knows how long a job is, not
+/// where it runs faster).
+fn planning_matrix(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Vec<Vec<f64>> {
+    let usable = effective_matrix(jobs, capacity, Awareness::Aware);
+    match a {
+        Awareness::Aware => usable,
+        Awareness::Agnostic => usable
+            .iter()
+            .map(|row| {
+                let (s, n) = row
+                    .iter()
+                    .filter(|&&v| v > 0.0)
+                    .fold((0.0, 0usize), |(s, n), &v| (s + v, n + 1));
+                let mean = if n > 0 { s / n as f64 } else { 0.0 };
+                row.iter()
+                    .map(|&v| if v > 0.0 { mean } else { 0.0 })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// An allocation giving each job at least `need[j]` steps/s under throughputs `t`, if one
+/// exists (spare time goes where it adds the most relative progress).
+fn meets_rates(
+    t: &[Vec<f64>],
+    jobs: &[JobRow],
+    need: &[f64],
+    capacity: &[u32],
+) -> Result<Option<Allocation>, PolicyError> {
+    let (vars, x) = x_vars(t);
+    let mut obj = Expression::from(0.0);
+    for (j, row) in t.iter().enumerate() {
+        let coef: Vec<f64> = row.iter().map(|v| v / need[j].max(1e-12)).collect();
+        obj += row_expr(&x, j, &coef);
+    }
+    let ones = vec![1u32; jobs.len()];
+    let mut m = base_constraints(vars.maximise(obj).using(microlp), &x, jobs, &ones, capacity);
+    for (j, row) in t.iter().enumerate() {
+        m = m.with(row_expr(&x, j, row).geq(need[j]));
+    }
+    match m.solve() {
+        Ok(s) => Ok(Some(extract(&x, &s))),
+        Err(ResolutionError::Infeasible) => Ok(None),
+        Err(e) => Err(solver_err(e)),
+    }
+}
+
+/// Bisection on a scalar `v` for the smallest value at which `need(v)` is feasible;
+/// `need` must get easier as `v` grows. Returns the allocation at the found value.
+fn bisect(
+    t: &[Vec<f64>],
+    jobs: &[JobRow],
+    capacity: &[u32],
+    lo: f64,
+    need: impl Fn(f64) -> Option<Vec<f64>>,
+) -> Result<Allocation, PolicyError> {
+    let try_at = |v: f64| -> Result<Option<Allocation>, PolicyError> {
+        match need(v) {
+            Some(n) => meets_rates(t, jobs, &n, capacity),
+            None => Ok(None),
+        }
+    };
+    let mut lo = lo.max(1e-9);
+    let mut hi = lo * 2.0;
+    let mut best = None;
+    for _ in 0..60 {
+        if let Some(a) = try_at(hi)? {
+            best = Some(a);
+            break;
+        }
+        lo = hi;
+        hi *= 2.0;
+    }
+    let Some(mut best) = best else {
+        return Err(PolicyError::Solver("no feasible deadline found".into()));
+    };
+    for _ in 0..18 {
+        let mid = 0.5 * (lo + hi);
+        match try_at(mid)? {
+            Some(a) => {
+                best = a;
+                hi = mid;
+            }
+            None => lo = mid,
+        }
+        if hi - lo <= 1e-4 * hi {
+            break;
+        }
+    }
+    Ok(best)
+}
+
+/// Minimum makespan (Gavel's `min_total_duration`): the allocation under which every job
+/// finishes its `remaining` steps soonest, found by bisection on the makespan with a
+/// feasibility LP at each step.
+pub fn min_makespan(
+    jobs: &[JobRow],
+    remaining: &[f64],
+    capacity: &[u32],
+    a: Awareness,
+) -> Result<Allocation, PolicyError> {
+    check(jobs, capacity)?;
+    let t = planning_matrix(jobs, capacity, a);
+    let idx: Vec<usize> = (0..jobs.len())
+        .filter(|&j| t[j].iter().any(|&v| v > 0.0))
+        .collect();
+    if idx.is_empty() {
+        return Ok(Allocation {
+            x: vec![vec![0.0; capacity.len()]; jobs.len()],
+        });
+    }
+    let sub_t: Vec<Vec<f64>> = idx.iter().map(|&j| t[j].clone()).collect();
+    let sub_jobs: Vec<JobRow> = idx.iter().map(|&j| jobs[j].clone()).collect();
+    let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
+    // No job can beat running alone on its fastest type.
+    let lo = sub_t
+        .iter()
+        .zip(&rem)
+        .map(|(row, r)| r / row.iter().copied().fold(0.0, f64::max))
+        .fold(0.0, f64::max);
+    let sub = bisect(&sub_t, &sub_jobs, capacity, lo, |mk| {
+        Some(rem.iter().map(|r| r / mk).collect())
+    })?;
+    Ok(scatter(jobs.len(), capacity.len(), &idx, sub))
+}
+
+/// Finish-time fairness (Themis, as Gavel formulates it): minimise the largest ratio of
+/// a job's finish time under sharing to its finish time on an equal 1/n share of the
+/// cluster, `(age + remaining / rate) / (total_steps / rate_equal_share)`, by bisection on
+/// the ratio with a feasibility LP at each step.
+pub fn finish_time_fairness(
+    jobs: &[JobRow],
+    remaining: &[f64],
+    total_steps: &[f64],
+    age_s: &[f64],
+    capacity: &[u32],
+    a: Awareness,
+) -> Result<Allocation, PolicyError> {
+    check(jobs, capacity)?;
+    let t = planning_matrix(jobs, capacity, a);
+    let idx: Vec<usize> = (0..jobs.len())
+        .filter(|&j| t[j].iter().any(|&v| v > 0.0))
+        .collect();
+    if idx.is_empty() {
+        return Ok(Allocation {
+            x: vec![vec![0.0; capacity.len()]; jobs.len()],
+        });
+    }
+    let sub_t: Vec<Vec<f64>> = idx.iter().map(|&j| t[j].clone()).collect();
+    let sub_jobs: Vec<JobRow> = idx.iter().map(|&j| jobs[j].clone()).collect();
+    let prop = proportional_throughput(&sub_t, capacity);
+    let iso: Vec<f64> = idx
+        .iter()
+        .zip(&prop)
+        .map(|(&j, p)| total_steps[j] / p.max(1e-12))
+        .collect();
+    let age: Vec<f64> = idx.iter().map(|&j| age_s[j].max(0.0)).collect();
+    let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
+    let lo = age.iter().zip(&iso).map(|(a, i)| a / i).fold(0.0, f64::max);
+    let sub = bisect(&sub_t, &sub_jobs, capacity, lo, |rho| {
+        let mut need = Vec::with_capacity(rem.len());
+        for k in 0..rem.len() {
+            let left = rho * iso[k] - age[k];
+            if left <= 0.0 {
+                return None;
+            }
+            need.push(rem[k] / left);
+        }
+        Some(need)
+    })?;
+    Ok(scatter(jobs.len(), capacity.len(), &idx, sub))
+}
+
+fn scatter(n: usize, nt: usize, idx: &[usize], sub: Allocation) -> Allocation {
+    let mut x = vec![vec![0.0; nt]; n];
+    for (k, &j) in idx.iter().enumerate() {
+        x[j] = sub.x[k].clone();
+    }
+    Allocation { x }
+}
+
 /// A solution with every variable at 0 (no job can run).
 struct NoSolution;
 impl good_lp::Solution for NoSolution {
@@ -501,6 +684,41 @@ mod tests {
             };
             assert!(total(&ms) >= total(&aware) - 1e-6, "case {case}");
         }
+    }
+
+    #[test]
+    fn min_makespan_balances_finish_times() {
+        // One GPU, two jobs of 100 and 300 steps at 1 step/s: the makespan is 400 s
+        // whatever the split, so each job gets a share that lets both finish by 400 s.
+        let jobs = [job(&[1.0], 1, 1.0), job(&[1.0], 1, 1.0)];
+        let al = min_makespan(&jobs, &[100.0, 300.0], &[1], Awareness::Aware).unwrap();
+        feasible(&jobs, &[1], &al);
+        assert!(
+            al.x[0][0] >= 0.25 - 1e-3 && al.x[1][0] >= 0.75 - 1e-3,
+            "{al:?}"
+        );
+        // Heterogeneous: the aware plan puts the job that gains on the fast type.
+        let jobs = [job(&[10.0, 1.0], 1, 1.0), job(&[1.0, 1.0], 1, 1.0)];
+        let al = min_makespan(&jobs, &[1000.0, 100.0], &[1, 1], Awareness::Aware).unwrap();
+        feasible(&jobs, &[1, 1], &al);
+        assert!(al.x[0][0] > 0.9, "{al:?}");
+    }
+
+    #[test]
+    fn finish_time_fairness_helps_the_furthest_behind() {
+        // Two equal jobs on one GPU; job 1 has waited 1,000 s: it gets the larger share.
+        let jobs = [job(&[1.0], 1, 1.0), job(&[1.0], 1, 1.0)];
+        let al = finish_time_fairness(
+            &jobs,
+            &[1000.0, 1000.0],
+            &[1000.0, 1000.0],
+            &[0.0, 1000.0],
+            &[1],
+            Awareness::Aware,
+        )
+        .unwrap();
+        feasible(&jobs, &[1], &al);
+        assert!(al.x[1][0] > al.x[0][0], "{al:?}");
     }
 
     #[test]

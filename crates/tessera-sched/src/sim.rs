@@ -4,7 +4,10 @@
 //! round on `scale_factor` workers of one type, and a job that finishes mid-round leaves
 //! at its exact finish time. No clock, no IO: the caller supplies the jobs.
 
-use crate::{Allocation, Awareness, JobRow, PolicyError, max_min_fairness, max_sum_throughput};
+use crate::{
+    Allocation, Awareness, JobRow, PolicyError, finish_time_fairness, max_min_fairness,
+    max_sum_throughput, min_makespan,
+};
 use serde::Serialize;
 
 /// A job to replay.
@@ -25,43 +28,79 @@ pub enum Policy {
     /// First come, first served, non-preemptive; agnostic places on any free type,
     /// aware on the fastest free type.
     Fifo(Awareness),
+    /// Shortest remaining time first (preemptive at each allocation).
+    ShortestJobFirst(Awareness),
+    /// Least attained service first (Tiresias-style, by GPU-seconds received).
+    LeastAttainedService(Awareness),
     MaxMinFairness(Awareness),
+    /// Finish-time fairness (Themis, as Gavel formulates it).
+    FinishTimeFairness(Awareness),
+    /// Minimum makespan (Gavel's `min_total_duration`).
+    MinMakespan(Awareness),
     MaxSumThroughput(Awareness),
 }
 
 impl Policy {
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 14] = [
         "fifo",
         "fifo-perf",
+        "shortest-job-first",
+        "shortest-job-first-perf",
+        "least-attained-service",
+        "least-attained-service-perf",
         "max-min-fairness",
         "max-min-fairness-perf",
+        "finish-time-fairness",
+        "finish-time-fairness-perf",
+        "min-makespan",
+        "min-makespan-perf",
         "max-sum-throughput",
         "max-sum-throughput-perf",
     ];
 
+    /// Parses a policy name (kebab- or snake-case; Gavel's `min_total_duration` is an
+    /// alias of `min-makespan`).
     pub fn parse(s: &str) -> Option<Policy> {
-        use Awareness::*;
-        Some(match s.replace('_', "-").as_str() {
-            "fifo" => Policy::Fifo(Agnostic),
-            "fifo-perf" => Policy::Fifo(Aware),
-            "max-min-fairness" => Policy::MaxMinFairness(Agnostic),
-            "max-min-fairness-perf" => Policy::MaxMinFairness(Aware),
-            "max-sum-throughput" => Policy::MaxSumThroughput(Agnostic),
-            "max-sum-throughput-perf" => Policy::MaxSumThroughput(Aware),
+        let s = s.replace('_', "-");
+        let (base, a) = match s.strip_suffix("-perf") {
+            Some(b) => (b.to_string(), Awareness::Aware),
+            None => (s.clone(), Awareness::Agnostic),
+        };
+        Some(match base.as_str() {
+            "fifo" => Policy::Fifo(a),
+            "shortest-job-first" | "sjf" => Policy::ShortestJobFirst(a),
+            "least-attained-service" | "las" => Policy::LeastAttainedService(a),
+            "max-min-fairness" => Policy::MaxMinFairness(a),
+            "finish-time-fairness" => Policy::FinishTimeFairness(a),
+            "min-makespan" | "min-total-duration" => Policy::MinMakespan(a),
+            "max-sum-throughput" => Policy::MaxSumThroughput(a),
             _ => return None,
         })
     }
 
-    pub fn name(self) -> &'static str {
-        use Awareness::*;
+    pub fn awareness(self) -> Awareness {
         match self {
-            Policy::Fifo(Agnostic) => "fifo",
-            Policy::Fifo(Aware) => "fifo-perf",
-            Policy::MaxMinFairness(Agnostic) => "max-min-fairness",
-            Policy::MaxMinFairness(Aware) => "max-min-fairness-perf",
-            Policy::MaxSumThroughput(Agnostic) => "max-sum-throughput",
-            Policy::MaxSumThroughput(Aware) => "max-sum-throughput-perf",
+            Policy::Fifo(a)
+            | Policy::ShortestJobFirst(a)
+            | Policy::LeastAttainedService(a)
+            | Policy::MaxMinFairness(a)
+            | Policy::FinishTimeFairness(a)
+            | Policy::MinMakespan(a)
+            | Policy::MaxSumThroughput(a) => a,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        let i = match self {
+            Policy::Fifo(_) => 0,
+            Policy::ShortestJobFirst(_) => 2,
+            Policy::LeastAttainedService(_) => 4,
+            Policy::MaxMinFairness(_) => 6,
+            Policy::FinishTimeFairness(_) => 8,
+            Policy::MinMakespan(_) => 10,
+            Policy::MaxSumThroughput(_) => 12,
+        };
+        Policy::NAMES[i + usize::from(self.awareness() == Awareness::Aware)]
     }
 }
 
@@ -170,6 +209,7 @@ pub fn simulate(
     let mut last_reset: Option<f64> = None;
     let mut held: Vec<Option<usize>> = vec![None; n];
     let mut busy = vec![0.0f64; nt];
+    let mut attained = vec![0.0f64; n];
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
     let mut active: Vec<usize> = Vec::new();
     let mut next_arrival = 0usize;
@@ -190,57 +230,89 @@ pub fn simulate(
             now = jobs[order[next_arrival]].arrival_s;
             continue;
         }
-        let placed: Vec<(usize, usize)> = match cfg.policy {
-            Policy::Fifo(_) | Policy::MaxMinFairness(_) | Policy::MaxSumThroughput(_) => {
-                let a = match cfg.policy {
-                    Policy::Fifo(a) | Policy::MaxMinFairness(a) | Policy::MaxSumThroughput(a) => a,
-                };
-                let due = last_reset.is_none_or(|t| now - t >= MIN_SECONDS_BETWEEN_ALLOCATIONS);
-                if need_update && due {
-                    // Settle deficits against the old allocation, then reset.
-                    let since = now - last_reset.unwrap_or(now);
-                    for &i in &active {
-                        for t in 0..nt {
-                            let should = x_of[i].as_ref().map_or(0.0, |x| x[t] * since);
-                            deficit[i][t] += should - (got[i][t] - half);
-                            got[i][t] = half;
-                        }
+        let placed: Vec<(usize, usize)> = {
+            let a = cfg.policy.awareness();
+            let due = last_reset.is_none_or(|t| now - t >= MIN_SECONDS_BETWEEN_ALLOCATIONS);
+            if need_update && due {
+                // Settle deficits against the old allocation, then reset.
+                let since = now - last_reset.unwrap_or(now);
+                for &i in &active {
+                    for t in 0..nt {
+                        let should = x_of[i].as_ref().map_or(0.0, |x| x[t] * since);
+                        deficit[i][t] += should - (got[i][t] - half);
+                        got[i][t] = half;
                     }
-                    for (t, tt) in type_time.iter_mut().enumerate() {
-                        *tt = active.iter().map(|&i| got[i][t]).sum();
-                    }
-                    last_reset = Some(now);
-                    let rows: Vec<JobRow> = active
-                        .iter()
-                        .map(|&i| JobRow {
-                            throughput: jobs[i].throughput.clone(),
-                            scale_factor: jobs[i].scale_factor,
-                            weight: jobs[i].weight,
-                        })
-                        .collect();
-                    let x: Allocation = match cfg.policy {
-                        Policy::MaxMinFairness(_) => max_min_fairness(&rows, capacity, a)?,
-                        Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, capacity, a)?,
-                        Policy::Fifo(_) => {
-                            fifo_allocation(jobs, &active, capacity, a, &mut fifo_on, &mut rng)
-                        }
-                    };
-                    solves += 1;
-                    x_of.iter_mut().for_each(|r| *r = None);
-                    for (k, &i) in active.iter().enumerate() {
-                        x_of[i] = Some(x.x[k].clone());
-                    }
-                    need_update = false;
                 }
-                let fifo = matches!(cfg.policy, Policy::Fifo(_));
-                let ledger = Ledger {
-                    x_of: &x_of,
-                    got: &got,
-                    type_time: &type_time,
-                    deficit: &deficit,
+                for (t, tt) in type_time.iter_mut().enumerate() {
+                    *tt = active.iter().map(|&i| got[i][t]).sum();
+                }
+                last_reset = Some(now);
+                let rows: Vec<JobRow> = active
+                    .iter()
+                    .map(|&i| JobRow {
+                        throughput: jobs[i].throughput.clone(),
+                        scale_factor: jobs[i].scale_factor,
+                        weight: jobs[i].weight,
+                    })
+                    .collect();
+                let x: Allocation = match cfg.policy {
+                    Policy::MaxMinFairness(_) => max_min_fairness(&rows, capacity, a)?,
+                    Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, capacity, a)?,
+                    Policy::Fifo(_) => {
+                        fifo_allocation(jobs, &active, capacity, a, &mut fifo_on, &mut rng)
+                    }
+                    Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_) => {
+                        // Order by remaining time (at the job's best or mean speed)
+                        // or by GPU-seconds received; ties by arrival.
+                        let key = |i: usize| -> f64 {
+                            if let Policy::LeastAttainedService(_) = cfg.policy {
+                                return attained[i];
+                            }
+                            let speeds = jobs[i].throughput.iter().filter(|&&v| v > 0.0);
+                            let speed = match a {
+                                Awareness::Aware => speeds.copied().fold(0.0, f64::max),
+                                Awareness::Agnostic => {
+                                    let v: Vec<f64> = speeds.copied().collect();
+                                    v.iter().sum::<f64>() / v.len().max(1) as f64
+                                }
+                            };
+                            remaining[i] / speed.max(1e-12)
+                        };
+                        let mut order = active.clone();
+                        order.sort_by(|&x, &y| key(x).total_cmp(&key(y)).then(x.cmp(&y)));
+                        ordered_allocation(jobs, &active, &order, capacity, a, &mut rng)
+                    }
+                    Policy::MinMakespan(_) => {
+                        let rem: Vec<f64> = active.iter().map(|&i| remaining[i]).collect();
+                        min_makespan(&rows, &rem, capacity, a)?
+                    }
+                    Policy::FinishTimeFairness(_) => {
+                        let rem: Vec<f64> = active.iter().map(|&i| remaining[i]).collect();
+                        let tot: Vec<f64> = active.iter().map(|&i| jobs[i].total_steps).collect();
+                        let age: Vec<f64> =
+                            active.iter().map(|&i| now - jobs[i].arrival_s).collect();
+                        finish_time_fairness(&rows, &rem, &tot, &age, capacity, a)?
+                    }
                 };
-                priority_round(jobs, &active, &ledger, capacity, fifo)
+                solves += 1;
+                x_of.iter_mut().for_each(|r| *r = None);
+                for (k, &i) in active.iter().enumerate() {
+                    x_of[i] = Some(x.x[k].clone());
+                }
+                need_update = false;
             }
+            // Queue policies give X = 1 or 0: a job outside its slot waits.
+            let fifo = matches!(
+                cfg.policy,
+                Policy::Fifo(_) | Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_)
+            );
+            let ledger = Ledger {
+                x_of: &x_of,
+                got: &got,
+                type_time: &type_time,
+                deficit: &deficit,
+            };
+            priority_round(jobs, &active, &ledger, capacity, fifo)
         };
         if placed.is_empty() {
             // Nothing placeable (every active job waits for an allocation): move to the
@@ -275,6 +347,7 @@ pub fn simulate(
             };
             busy[t] += used * j.scale_factor as f64;
             round_busy[t] += used * j.scale_factor as f64;
+            attained[i] += used * j.scale_factor as f64;
             got[i][t] += used;
             type_time[t] += used;
             round_end = round_end.max(now + used);
@@ -368,6 +441,54 @@ impl Lcg {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
         (z % n.max(1) as u64) as usize
+    }
+}
+
+/// Jobs in `order` each get all of one type's time, as long as a type has room:
+/// agnostic, a random type with room; aware, the fastest. A job that fits nowhere is
+/// skipped (later, smaller jobs may still fit).
+fn ordered_allocation(
+    jobs: &[SimJob],
+    active: &[usize],
+    order: &[usize],
+    capacity: &[u32],
+    a: Awareness,
+    rng: &mut Lcg,
+) -> Allocation {
+    let nt = capacity.len();
+    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
+    let mut on: Vec<Option<usize>> = vec![None; jobs.len()];
+    for &i in order {
+        let sf = jobs[i].scale_factor as u64;
+        let fits: Vec<usize> = (0..nt)
+            .filter(|&t| free[t] >= sf && jobs[i].throughput[t] > 0.0)
+            .collect();
+        if fits.is_empty() {
+            continue;
+        }
+        let t = match a {
+            Awareness::Agnostic => fits[rng.below(fits.len())],
+            Awareness::Aware => *fits
+                .iter()
+                .max_by(|&&x, &&y| {
+                    jobs[i].throughput[x]
+                        .total_cmp(&jobs[i].throughput[y])
+                        .then(y.cmp(&x))
+                })
+                .unwrap_or(&fits[0]),
+        };
+        on[i] = Some(t);
+        free[t] -= sf;
+    }
+    Allocation {
+        x: active
+            .iter()
+            .map(|&i| {
+                (0..nt)
+                    .map(|t| if on[i] == Some(t) { 1.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect(),
     }
 }
 
