@@ -10,6 +10,7 @@ pub mod events;
 pub mod fleets;
 pub mod gavel;
 pub mod hf;
+pub mod jobs;
 pub mod lengths;
 pub mod models;
 pub mod scenarios;

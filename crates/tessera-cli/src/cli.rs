@@ -72,10 +72,15 @@ pub struct SimulateArgs {
     /// A Gavel trace (10 or 7 tab-separated columns).
     #[arg(
         long,
-        required_unless_present = "generate",
-        conflicts_with = "generate"
+        required_unless_present_any = ["generate", "jobs"],
+        conflicts_with_all = ["generate", "jobs"]
     )]
     pub trace: Option<String>,
+    /// A tessera job file of LLM training jobs (docs/scheduler.md); their speed on each
+    /// chip type comes from the training model. `--cluster` then names catalog chips,
+    /// e.g. huawei-ascend-910b2=1600,nvidia-a800-sxm4-80gb=1024.
+    #[arg(long, conflicts_with = "generate")]
+    pub jobs: Option<String>,
     /// Instead of a trace, generate this many single-worker jobs with Poisson arrivals,
     /// drawn like Gavel's continuous workload (job types uniform over the throughput
     /// table; 10^x minutes on the V100, x ~ U[1.5, 3] or, 20% of the time, U[3, 4]).
@@ -85,9 +90,10 @@ pub struct SimulateArgs {
     /// Figure 8 high-load point).
     #[arg(long, default_value_t = 642.857)]
     pub arrival_s: f64,
-    /// Gavel's throughput JSON (steps/s per job type, scale factor and accelerator type).
-    #[arg(long)]
-    pub throughputs: String,
+    /// Gavel's throughput JSON (steps/s per job type, scale factor and accelerator type);
+    /// needed with --trace and --generate.
+    #[arg(long, required_unless_present = "jobs")]
+    pub throughputs: Option<String>,
     /// Accelerators per type, e.g. v100=8,p100=16,k80=24 (or Gavel's 8:16:24).
     #[arg(long)]
     pub cluster: String,

@@ -1341,3 +1341,46 @@ fn simulate_generated_workload() {
         &["--trace"],
     );
 }
+
+/// tessera's own job format: LLM jobs whose speed per chip type comes from the
+/// training model, on a two-vendor fleet.
+#[test]
+fn simulate_llm_jobs_on_a_mixed_fleet() {
+    let fleet = "huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64";
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        fleet,
+        "--policy",
+        "min-makespan-perf",
+    ]);
+    assert_eq!(v["jobs_in_trace"], 15);
+    assert_eq!(v["skipped_missing_throughput"], 0);
+    let jobs = v["jobs"].as_array().unwrap();
+    assert!(jobs.iter().all(|j| j["finish_s"].as_f64().is_some()));
+    assert_eq!(v["utilization"].as_array().unwrap().len(), 2);
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/bad_chips.toml"),
+            "--cluster",
+            fleet,
+        ],
+        3,
+        &["bad_chips.toml:3", "job[0].chips"],
+    );
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            "nvidia-h1000=8",
+        ],
+        4,
+        &["nvidia-h1000"],
+    );
+}

@@ -87,3 +87,16 @@ pub fn jobs_without_throughput(
         .map(|(i, _)| i)
         .collect()
 }
+
+/// An LLM training job for the simulator: its speed per chip type comes from the
+/// training performance model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlmJob {
+    pub model: String,
+    pub chips: u32,
+    pub tokens: f64,
+    pub arrival_s: f64,
+    pub weight: f64,
+    /// Line of its `[[job]]` table.
+    pub line: usize,
+}

@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(crate::cli::PlanCmd::Train(a)) => plan::train(&cat, fmt, &a),
         Command::Plan(crate::cli::PlanCmd::Serve(a)) => plan::serve(&cat, fmt, &a),
         Command::Procure(a) => procure::run(&cat, fmt, &a),
-        Command::Simulate(a) => simulate::run(fmt, &a),
+        Command::Simulate(a) => simulate::run(&cat, fmt, &a),
     }
 }
 

@@ -4,10 +4,18 @@ use crate::cli::{Format, SimulateArgs};
 use crate::exit::{CliError, Result};
 use crate::out::{self, num};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Instant;
-use tessera_catalog::CatalogError;
 use tessera_catalog::gavel::{parse_cluster, parse_throughputs, parse_trace};
+use tessera_catalog::jobs::parse_jobs;
+use tessera_catalog::{Catalog, CatalogError};
+use tessera_core::model::ModelArch;
+use tessera_core::sched::ClusterSpec;
+use tessera_perf::Hardware;
+use tessera_perf::calib::{Efficiency, Family, Stack};
+use tessera_perf::train::{TrainJob, TrainPrecision};
+use tessera_plan::train::{SearchOptions, search};
 use tessera_sched::sim::{Policy, SimConfig, SimJob, SimResult, simulate};
 use tessera_sched::workload::{JobType, poisson_jobs};
 
@@ -52,7 +60,7 @@ fn parse_window(s: &str) -> Result<(usize, usize)> {
     Ok((a, b))
 }
 
-pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
+pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     let policy = Policy::parse(&a.policy).ok_or_else(|| {
         CliError::Usage(format!(
             "--policy: unknown policy `{}`; known: {}",
@@ -71,83 +79,23 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
     let window = a.window.as_deref().map(parse_window).transpose()?;
     let cluster =
         parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
-    let tput_text = read(&a.throughputs)?;
-    let tput = parse_throughputs(&a.throughputs, &tput_text)?;
-    for (t, _) in &cluster.types {
-        if !tput.isolated.contains_key(t) {
-            return Err(CliError::Usage(format!(
-                "--cluster: `{t}` is not an accelerator type of {} (it has {})",
-                a.throughputs,
-                tput.worker_types().join(", ")
-            )));
-        }
-    }
     let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
-    let mut jobs = Vec::new();
-    let mut missing = Vec::new();
-    let (trace, source) = match (&a.trace, a.generate) {
-        (Some(path), _) => {
-            let text = read(path)?;
-            (parse_trace(path, &text)?, path.clone())
-        }
-        (None, Some(n)) => {
-            if !(a.arrival_s.is_finite() && a.arrival_s >= 0.0) {
-                return Err(CliError::Usage("--arrival-s must be at least 0".into()));
-            }
-            // Gavel's job types: single-worker entries with a throughput on every type.
-            let names: Vec<String> = tput.isolated[&cluster.types[0].0]
-                .keys()
-                .filter(|k| k.1 == 1)
-                .map(|k| k.0.clone())
-                .collect();
-            let types: Vec<JobType> = names
-                .into_iter()
-                .map(|name| JobType {
-                    throughput: cluster
-                        .types
-                        .iter()
-                        .map(|(t, _)| tput.isolated(t, &name, 1).unwrap_or(0.0))
-                        .collect(),
-                    name,
-                })
-                .filter(|t| t.throughput.iter().all(|&v| v > 0.0))
-                .collect();
-            let reference = cluster
-                .types
-                .iter()
-                .position(|(t, _)| t == "v100")
-                .unwrap_or(0);
-            jobs = poisson_jobs(&types, reference, n, a.arrival_s, a.seed);
-            (Vec::new(), format!("{n} generated jobs (seed {})", a.seed))
-        }
-        (None, None) => return Err(CliError::Usage("give --trace or --generate".into())),
+    let Loaded {
+        jobs,
+        missing,
+        source,
+        in_file,
+        table,
+    } = match &a.jobs {
+        Some(path) => llm_jobs(cat, path, &cluster)?,
+        None => gavel_jobs(a, &cluster)?,
     };
-    for (i, j) in trace.iter().enumerate() {
-        let throughput: Vec<f64> = cluster
-            .types
-            .iter()
-            .map(|(t, _)| tput.isolated(t, &j.job_type, j.scale_factor).unwrap_or(0.0))
-            .collect();
-        if throughput.iter().all(|&t| t <= 0.0) {
-            missing.push((j.line, j.job_type.clone(), j.scale_factor));
-            continue;
-        }
-        jobs.push(SimJob {
-            id: i,
-            arrival_s: j.arrival_s,
-            total_steps: j.total_steps as f64,
-            scale_factor: j.scale_factor,
-            weight: j.priority_weight,
-            throughput,
-        });
-    }
     if !missing.is_empty() && !a.skip_missing {
         let (line, ty, sf) = &missing[0];
         return Err(CliError::Usage(format!(
-            "{source}: {} job(s) have no throughput in {} on any cluster type, first at line {line} \
+            "{source}: {} job(s) have no throughput in {table} on any cluster type, first at line {line} \
              ({ty}, scale factor {sf}); pass --skip-missing to replay without them",
             missing.len(),
-            a.throughputs
         )));
     }
     let cfg = SimConfig {
@@ -193,11 +141,7 @@ pub fn run(fmt: Format, a: &SimulateArgs) -> Result<()> {
         cluster: cluster.types.clone(),
         policy: policy.name(),
         round_s: a.round_s,
-        jobs_in_trace: if a.generate.is_some() {
-            jobs.len()
-        } else {
-            trace.len()
-        },
+        jobs_in_trace: in_file,
         skipped_missing_throughput: missing.len(),
         window,
         window_avg_jct_s: window_avg,
@@ -307,5 +251,176 @@ fn io_err(p: &std::path::Path, e: std::io::Error) -> CliError {
     CliError::Catalog(CatalogError::Io {
         path: p.display().to_string(),
         source: e,
+    })
+}
+
+/// Jobs to replay, with those no cluster type can run set aside.
+struct Loaded {
+    jobs: Vec<SimJob>,
+    /// (line, job type or model, scale factor) of jobs with no throughput anywhere.
+    missing: Vec<(usize, String, u32)>,
+    source: String,
+    in_file: usize,
+    /// Where throughputs come from, for messages.
+    table: String,
+}
+
+fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
+    let tput_path = a.throughputs.as_deref().ok_or_else(|| {
+        CliError::Usage("--throughputs is needed with --trace and --generate".into())
+    })?;
+    let tput_text = read(tput_path)?;
+    let tput = parse_throughputs(tput_path, &tput_text)?;
+    for (t, _) in &cluster.types {
+        if !tput.isolated.contains_key(t) {
+            return Err(CliError::Usage(format!(
+                "--cluster: `{t}` is not an accelerator type of {} (it has {})",
+                tput_path,
+                tput.worker_types().join(", ")
+            )));
+        }
+    }
+    let mut jobs = Vec::new();
+    let mut missing = Vec::new();
+    let (trace, source) = match (&a.trace, a.generate) {
+        (Some(path), _) => {
+            let text = read(path)?;
+            (parse_trace(path, &text)?, path.clone())
+        }
+        (None, Some(n)) => {
+            if !(a.arrival_s.is_finite() && a.arrival_s >= 0.0) {
+                return Err(CliError::Usage("--arrival-s must be at least 0".into()));
+            }
+            // Gavel's job types: single-worker entries with a throughput on every type.
+            let names: Vec<String> = tput.isolated[&cluster.types[0].0]
+                .keys()
+                .filter(|k| k.1 == 1)
+                .map(|k| k.0.clone())
+                .collect();
+            let types: Vec<JobType> = names
+                .into_iter()
+                .map(|name| JobType {
+                    throughput: cluster
+                        .types
+                        .iter()
+                        .map(|(t, _)| tput.isolated(t, &name, 1).unwrap_or(0.0))
+                        .collect(),
+                    name,
+                })
+                .filter(|t| t.throughput.iter().all(|&v| v > 0.0))
+                .collect();
+            let reference = cluster
+                .types
+                .iter()
+                .position(|(t, _)| t == "v100")
+                .unwrap_or(0);
+            jobs = poisson_jobs(&types, reference, n, a.arrival_s, a.seed);
+            (Vec::new(), format!("{n} generated jobs (seed {})", a.seed))
+        }
+        (None, None) => {
+            return Err(CliError::Usage("give --trace, --generate or --jobs".into()));
+        }
+    };
+    for (i, j) in trace.iter().enumerate() {
+        let throughput: Vec<f64> = cluster
+            .types
+            .iter()
+            .map(|(t, _)| tput.isolated(t, &j.job_type, j.scale_factor).unwrap_or(0.0))
+            .collect();
+        if throughput.iter().all(|&t| t <= 0.0) {
+            missing.push((j.line, j.job_type.clone(), j.scale_factor));
+            continue;
+        }
+        jobs.push(SimJob {
+            id: i,
+            arrival_s: j.arrival_s,
+            total_steps: j.total_steps as f64,
+            scale_factor: j.scale_factor,
+            weight: j.priority_weight,
+            throughput,
+        });
+    }
+    let in_file = if a.generate.is_some() {
+        jobs.len()
+    } else {
+        trace.len()
+    };
+    Ok(Loaded {
+        jobs,
+        missing,
+        source,
+        in_file,
+        table: tput_path.to_string(),
+    })
+}
+
+/// LLM jobs from a tessera job file; each job's tokens/s on each chip type is the best
+/// layout the training planner finds on its chip count (bf16, 4,096-token sequences,
+/// 4M-token global batch), computed once per (model, chips, type).
+fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> {
+    let text = read(path)?;
+    let list = parse_jobs(path, &text)?;
+    let mut hws = Vec::new();
+    for (id, _) in &cluster.types {
+        let chip = cat.chip(id)?;
+        let hw = Hardware::from_chip(chip).map_err(|m| {
+            CliError::Usage(format!(
+                "--cluster: the catalog lacks {} for {id}; add them with --catalog FILE",
+                m.join(", ")
+            ))
+        })?;
+        hws.push((
+            hw,
+            Efficiency::for_family(Family::of(chip), Stack::default_for(chip)),
+        ));
+    }
+    let job = TrainJob {
+        seq_len: 4096,
+        global_batch: 1024,
+        precision: TrainPrecision::Bf16,
+        dropout: false,
+        flash_attention: true,
+    };
+    let mut models: BTreeMap<String, ModelArch> = BTreeMap::new();
+    let mut speed: BTreeMap<(String, u32), Vec<f64>> = BTreeMap::new();
+    let (mut jobs, mut missing) = (Vec::new(), Vec::new());
+    for (i, j) in list.iter().enumerate() {
+        if !models.contains_key(&j.model) {
+            models.insert(j.model.clone(), cat.model(&j.model)?);
+        }
+        let key = (j.model.clone(), j.chips);
+        if !speed.contains_key(&key) {
+            let m = &models[&j.model];
+            let v = hws
+                .iter()
+                .map(|(hw, eff)| {
+                    search(m, hw, eff, &job, j.chips as u64, 1, &SearchOptions::ALL)
+                        .plans
+                        .first()
+                        .map_or(0.0, |p| p.estimate.tokens_per_s)
+                })
+                .collect();
+            speed.insert(key.clone(), v);
+        }
+        let throughput = speed[&key].clone();
+        if throughput.iter().all(|&t| t <= 0.0) {
+            missing.push((j.line, j.model.clone(), j.chips));
+            continue;
+        }
+        jobs.push(SimJob {
+            id: i,
+            arrival_s: j.arrival_s,
+            total_steps: j.tokens,
+            scale_factor: j.chips,
+            weight: j.weight,
+            throughput,
+        });
+    }
+    Ok(Loaded {
+        jobs,
+        missing,
+        source: path.to_string(),
+        in_file: list.len(),
+        table: "the training model (no layout fits)".into(),
     })
 }
