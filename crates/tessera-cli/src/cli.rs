@@ -105,6 +105,12 @@ pub struct SimulateArgs {
     /// Round length in seconds.
     #[arg(long, default_value_t = 360.0)]
     pub round_s: f64,
+    /// Model nodes of this many accelerators: a multi-worker job goes on one node when
+    /// one has room, else it spans nodes (at Gavel's `_unconsolidated` throughput where
+    /// the table has one). Without it, node boundaries are ignored, as in Gavel's
+    /// simulator.
+    #[arg(long)]
+    pub chips_per_node: Option<u32>,
     /// Seconds lost when a job restarts on new workers (checkpoint restore).
     #[arg(long, default_value_t = 0.0)]
     pub restart_s: f64,

@@ -1361,6 +1361,28 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
     let jobs = v["jobs"].as_array().unwrap();
     assert!(jobs.iter().all(|j| j["finish_s"].as_f64().is_some()));
     assert_eq!(v["utilization"].as_array().unwrap().len(), 2);
+    // Nodes of 8: every job fits on whole nodes here, so none spans nodes.
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        fleet,
+        "--chips-per-node",
+        "8",
+    ]);
+    assert_eq!(v["spread_placements"], 0);
+    // Nodes of 6: the 16- and 32-chip jobs must span nodes.
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        fleet,
+        "--chips-per-node",
+        "6",
+    ]);
+    assert!(v["spread_placements"].as_u64().unwrap() > 0);
     fails(
         &[
             "simulate",

@@ -20,6 +20,9 @@ pub struct SimJob {
     pub weight: f64,
     /// Steps/s per accelerator type (cluster order); 0 where it cannot run.
     pub throughput: Vec<f64>,
+    /// Steps/s when its workers span several nodes (Gavel's `_unconsolidated` entries);
+    /// `None`: the same as `throughput`.
+    pub throughput_spread: Option<Vec<f64>>,
 }
 
 /// Policies, named as Gavel names them (kebab-case).
@@ -113,6 +116,11 @@ pub struct SimConfig {
     pub restart_s: f64,
     /// Seed for the agnostic FIFO's choice of worker type (Gavel draws it at random).
     pub seed: u64,
+    /// Accelerators per node, if nodes are modelled. A job's workers then go on one node
+    /// when one has room (the fullest that fits, to keep large holes for large jobs);
+    /// otherwise they spread over the nodes with the most free workers and run at the
+    /// spread throughput. `None` (Gavel's simulation): no node boundaries.
+    pub chips_per_node: Option<u32>,
 }
 
 /// One job's outcome.
@@ -139,6 +147,8 @@ pub struct SimResult {
     pub rounds: u64,
     pub allocations_solved: u64,
     pub preemptions: u64,
+    /// Placements of multi-worker jobs that had to span nodes.
+    pub spread_placements: u64,
     /// Jobs that can never run (no type has enough workers and a throughput).
     pub unschedulable: Vec<usize>,
     pub jobs: Vec<JobResult>,
@@ -210,6 +220,9 @@ pub fn simulate(
     let mut held: Vec<Option<usize>> = vec![None; n];
     let mut busy = vec![0.0f64; nt];
     let mut attained = vec![0.0f64; n];
+    let cpn = cfg.chips_per_node.map(|c| c.max(1));
+    let mut nodes_of: Vec<Vec<usize>> = vec![Vec::new(); n]; // nodes held last round
+    let mut spread_count = 0u64;
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
     let mut active: Vec<usize> = Vec::new();
     let mut next_arrival = 0usize;
@@ -327,15 +340,25 @@ pub fn simulate(
         let mut new_held: Vec<Option<usize>> = vec![None; n];
         let mut round_end = now;
         let mut round_busy = vec![0.0f64; nt];
-        for &(i, t) in &placed {
+        let spread = match cpn {
+            Some(c) => place_on_nodes(jobs, &placed, capacity, c, &held, &mut nodes_of),
+            None => vec![false; placed.len()],
+        };
+        for (k, &(i, t)) in placed.iter().enumerate() {
             let j = &jobs[i];
+            if spread[k] {
+                spread_count += 1;
+            }
             let lost = if held[i] == Some(t) {
                 0.0
             } else {
                 cfg.restart_s
             };
             let run_s = (cfg.round_s - lost).max(0.0);
-            let rate = j.throughput[t];
+            let rate = match (&j.throughput_spread, spread[k]) {
+                (Some(v), true) if v[t] > 0.0 => v[t],
+                _ => j.throughput[t],
+            };
             let need_s = remaining[i] / rate;
             let used = if need_s <= run_s {
                 finish[i] = Some(now + lost + need_s);
@@ -424,6 +447,7 @@ pub fn simulate(
         rounds,
         allocations_solved: solves,
         preemptions: preempt.iter().map(|&p| p as u64).sum(),
+        spread_placements: spread_count,
         unschedulable,
         jobs: results,
         timeline,
@@ -442,6 +466,94 @@ impl Lcg {
         z ^= z >> 31;
         (z % n.max(1) as u64) as usize
     }
+}
+
+/// Puts each placed job's workers on nodes of its type: first jobs that held the same
+/// type keep their nodes if those still have room, then the rest from the largest job
+/// down, each on the fullest node that fits it whole (best fit), else spread over the
+/// nodes with the most free workers. Returns, per placement, whether it spans nodes.
+fn place_on_nodes(
+    jobs: &[SimJob],
+    placed: &[(usize, usize)],
+    capacity: &[u32],
+    cpn: u32,
+    held: &[Option<usize>],
+    nodes_of: &mut [Vec<usize>],
+) -> Vec<bool> {
+    let mut free: Vec<Vec<u32>> = capacity
+        .iter()
+        .map(|&c| {
+            let full = (c / cpn) as usize;
+            let mut v = vec![cpn; full];
+            if c % cpn > 0 {
+                v.push(c % cpn);
+            }
+            v
+        })
+        .collect();
+    let mut spread = vec![false; placed.len()];
+    let mut done = vec![false; placed.len()];
+    // Lease renewal: keep a job where it ran if all its nodes still have room.
+    for (k, &(i, t)) in placed.iter().enumerate() {
+        if held[i] != Some(t) || nodes_of[i].is_empty() {
+            continue;
+        }
+        let sf = jobs[i].scale_factor;
+        let per = sf.div_ceil(nodes_of[i].len() as u32);
+        if nodes_of[i]
+            .iter()
+            .all(|&nd| free[t].get(nd).is_some_and(|&f| f >= per))
+        {
+            let mut left = sf;
+            for &nd in &nodes_of[i] {
+                let take = per.min(left);
+                free[t][nd] -= take;
+                left -= take;
+            }
+            spread[k] = nodes_of[i].len() > 1;
+            done[k] = true;
+        }
+    }
+    let mut rest: Vec<usize> = (0..placed.len()).filter(|&k| !done[k]).collect();
+    rest.sort_by(|&a, &b| {
+        jobs[placed[b].0]
+            .scale_factor
+            .cmp(&jobs[placed[a].0].scale_factor)
+            .then(placed[a].0.cmp(&placed[b].0))
+    });
+    for k in rest {
+        let (i, t) = placed[k];
+        let sf = jobs[i].scale_factor;
+        let fit = (0..free[t].len())
+            .filter(|&nd| free[t][nd] >= sf)
+            .min_by_key(|&nd| (free[t][nd], nd));
+        match fit {
+            Some(nd) => {
+                free[t][nd] -= sf;
+                nodes_of[i] = vec![nd];
+            }
+            None => {
+                let mut order: Vec<usize> = (0..free[t].len()).collect();
+                order.sort_by_key(|&nd| (std::cmp::Reverse(free[t][nd]), nd));
+                let mut left = sf;
+                let mut used = Vec::new();
+                for nd in order {
+                    if left == 0 {
+                        break;
+                    }
+                    let take = free[t][nd].min(left);
+                    if take > 0 {
+                        free[t][nd] -= take;
+                        left -= take;
+                        used.push(nd);
+                    }
+                }
+                spread[k] = used.len() > 1;
+                nodes_of[i] = used;
+            }
+        }
+    }
+    spread
 }
 
 /// Jobs in `order` each get all of one type's time, as long as a type has room:
@@ -650,6 +762,7 @@ mod tests {
             scale_factor: 1,
             weight: 1.0,
             throughput: tput.to_vec(),
+            throughput_spread: None,
         }
     }
 
@@ -659,6 +772,7 @@ mod tests {
             round_s: 360.0,
             restart_s: 0.0,
             seed: 0,
+            chips_per_node: None,
         };
         simulate(jobs, cap, &cfg, |_, _| {}).unwrap()
     }
@@ -737,6 +851,31 @@ mod tests {
         assert_eq!(r.jobs[1].finish_s, Some(100_100.0));
         // Utilization counts the idle gap: 200 busy seconds over 2 GPUs x makespan.
         assert!((r.utilization[0] - 200.0 / (2.0 * r.makespan_s)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gangs_prefer_one_node_and_pay_for_spreading() {
+        let mk = |id: usize, sf: u32| SimJob {
+            scale_factor: sf,
+            throughput_spread: Some(vec![0.5]),
+            ..job(id, 0.0, 3600.0, &[1.0])
+        };
+        let jobs = [mk(0, 2), mk(1, 4), mk(2, 2)];
+        let cfg = |cpn: u32| SimConfig {
+            policy: Policy::parse("max-min-fairness-perf").unwrap(),
+            round_s: 360.0,
+            restart_s: 0.0,
+            seed: 0,
+            chips_per_node: Some(cpn),
+        };
+        // Two nodes of 4: the 4-worker job fills one node, the two 2-worker jobs the other.
+        let whole = simulate(&jobs, &[8], &cfg(4), |_, _| {}).unwrap();
+        assert_eq!(whole.spread_placements, 0);
+        assert_eq!(whole.makespan_s, 3600.0);
+        // Nodes of 3, 3 and 2: the 4-worker job must span nodes, at half speed.
+        let split = simulate(&jobs, &[8], &cfg(3), |_, _| {}).unwrap();
+        assert!(split.spread_placements > 0);
+        assert_eq!(split.jobs[1].finish_s, Some(7200.0));
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn poisson_jobs(
             scale_factor: 1,
             weight: 1.0,
             throughput: ty.throughput.clone(),
+            throughput_spread: None,
         });
         if mean_interarrival_s > 0.0 {
             at += -(1.0 - rng.unit()).ln() * mean_interarrival_s;

@@ -77,6 +77,11 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         ));
     }
     let window = a.window.as_deref().map(parse_window).transpose()?;
+    if a.chips_per_node == Some(0) {
+        return Err(CliError::Usage(
+            "--chips-per-node must be at least 1".into(),
+        ));
+    }
     let cluster =
         parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
     let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
@@ -103,6 +108,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         round_s: a.round_s,
         restart_s: a.restart_s,
         seed: a.seed,
+        chips_per_node: a.chips_per_node,
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
@@ -331,6 +337,14 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
             missing.push((j.line, j.job_type.clone(), j.scale_factor));
             continue;
         }
+        let spread: Vec<f64> = cluster
+            .types
+            .iter()
+            .map(|(t, _)| {
+                tput.isolated(&format!("{t}_unconsolidated"), &j.job_type, j.scale_factor)
+                    .unwrap_or(0.0)
+            })
+            .collect();
         jobs.push(SimJob {
             id: i,
             arrival_s: j.arrival_s,
@@ -338,6 +352,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
             scale_factor: j.scale_factor,
             weight: j.priority_weight,
             throughput,
+            throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
         });
     }
     let in_file = if a.generate.is_some() {
@@ -414,6 +429,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             scale_factor: j.chips,
             weight: j.weight,
             throughput,
+            throughput_spread: None,
         });
     }
     Ok(Loaded {
