@@ -1361,7 +1361,7 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
     let jobs = v["jobs"].as_array().unwrap();
     assert!(jobs.iter().all(|j| j["finish_s"].as_f64().is_some()));
     assert_eq!(v["utilization"].as_array().unwrap().len(), 2);
-    // Nodes of 8: every job fits on whole nodes here, so none spans nodes.
+    // Nodes of 8: every job here is a multiple of 8 chips and fits on whole nodes.
     let v = json(&[
         "simulate",
         "--jobs",
@@ -1372,7 +1372,7 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
         "8",
     ]);
     assert_eq!(v["spread_placements"], 0);
-    // Nodes of 6: the 16- and 32-chip jobs must span nodes.
+    // Nodes of 6: jobs of 8, 16 and 32 chips leave holes, and some land fragmented.
     let v = json(&[
         "simulate",
         "--jobs",

@@ -471,7 +471,8 @@ impl Lcg {
 /// Puts each placed job's workers on nodes of its type: first jobs that held the same
 /// type keep their nodes if those still have room, then the rest from the largest job
 /// down, each on the fullest node that fits it whole (best fit), else spread over the
-/// nodes with the most free workers. Returns, per placement, whether it spans nodes.
+/// nodes with the most free workers. Returns, per placement, whether it is fragmented:
+/// on more nodes than its size needs (a job larger than a node needs several anyway).
 fn place_on_nodes(
     jobs: &[SimJob],
     placed: &[(usize, usize)],
@@ -510,7 +511,7 @@ fn place_on_nodes(
                 free[t][nd] -= take;
                 left -= take;
             }
-            spread[k] = nodes_of[i].len() > 1;
+            spread[k] = nodes_of[i].len() > sf.div_ceil(cpn) as usize;
             done[k] = true;
         }
     }
@@ -548,7 +549,7 @@ fn place_on_nodes(
                         used.push(nd);
                     }
                 }
-                spread[k] = used.len() > 1;
+                spread[k] = used.len() > sf.div_ceil(cpn) as usize;
                 nodes_of[i] = used;
             }
         }
@@ -860,7 +861,7 @@ mod tests {
             throughput_spread: Some(vec![0.5]),
             ..job(id, 0.0, 3600.0, &[1.0])
         };
-        let jobs = [mk(0, 2), mk(1, 4), mk(2, 2)];
+        let jobs = [mk(0, 3), mk(1, 3), mk(2, 2)];
         let cfg = |cpn: u32| SimConfig {
             policy: Policy::parse("max-min-fairness-perf").unwrap(),
             round_s: 360.0,
@@ -868,14 +869,16 @@ mod tests {
             seed: 0,
             chips_per_node: Some(cpn),
         };
-        // Two nodes of 4: the 4-worker job fills one node, the two 2-worker jobs the other.
-        let whole = simulate(&jobs, &[8], &cfg(4), |_, _| {}).unwrap();
+        // One node of 8: everything fits whole.
+        let whole = simulate(&jobs, &[8], &cfg(8), |_, _| {}).unwrap();
         assert_eq!(whole.spread_placements, 0);
         assert_eq!(whole.makespan_s, 3600.0);
-        // Nodes of 3, 3 and 2: the 4-worker job must span nodes, at half speed.
-        let split = simulate(&jobs, &[8], &cfg(3), |_, _| {}).unwrap();
+        // Two nodes of 4: the 3-worker jobs take one node each and leave a worker free on
+        // each, so the 2-worker job is split across both, at half speed.
+        let split = simulate(&jobs, &[8], &cfg(4), |_, _| {}).unwrap();
         assert!(split.spread_placements > 0);
-        assert_eq!(split.jobs[1].finish_s, Some(7200.0));
+        assert_eq!(split.jobs[2].finish_s, Some(7200.0));
+        assert_eq!(split.jobs[0].finish_s, Some(3600.0));
     }
 
     #[test]
