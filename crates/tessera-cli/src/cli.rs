@@ -98,8 +98,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub cluster: String,
     /// Policy: fifo, shortest-job-first, least-attained-service, max-min-fairness,
-    /// finish-time-fairness, min-makespan, max-sum-throughput; add -perf for the
-    /// heterogeneity-aware form (e.g. max-min-fairness-perf).
+    /// finish-time-fairness, min-makespan, max-sum-throughput, min-cost; add -perf for
+    /// the heterogeneity-aware form (e.g. max-min-fairness-perf).
     #[arg(long, default_value = "max-min-fairness-perf")]
     pub policy: String,
     /// Round length in seconds.
@@ -111,6 +111,11 @@ pub struct SimulateArgs {
     /// simulator.
     #[arg(long)]
     pub chips_per_node: Option<u32>,
+    /// USD per worker-hour of each type, e.g. v100=2.48,p100=1.46,k80=0.45: enables the
+    /// cost metric and the min-cost policy. With --jobs, catalog chips default to their
+    /// price spread over 4 years plus energy at USD 0.10/kWh, where the catalog has both.
+    #[arg(long)]
+    pub prices: Option<String>,
     /// Seconds lost when a job restarts on new workers (checkpoint restore).
     #[arg(long, default_value_t = 0.0)]
     pub restart_s: f64,

@@ -1394,6 +1394,56 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
         3,
         &["bad_chips.toml:3", "job[0].chips"],
     );
+    // Catalog prices give a cost; min-cost runs on them.
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        "huawei-ascend-910b2=64,nvidia-h100-sxm5-80gb=64",
+        "--policy",
+        "min-cost-perf",
+    ]);
+    assert!(v["cost_usd"].as_f64().unwrap() > 0.0);
+    // The A800 has no catalog price: min-cost then needs --prices.
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            fleet,
+            "--policy",
+            "min-cost",
+        ],
+        2,
+        &["--prices"],
+    );
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        fleet,
+        "--policy",
+        "min-cost",
+        "--prices",
+        "huawei-ascend-910b2=1.6,nvidia-a800-sxm4-80gb=2.0",
+    ]);
+    assert!(v["cost_usd"].as_f64().unwrap() > 0.0);
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            fleet,
+            "--prices",
+            "huawei-ascend-910b2=1",
+        ],
+        2,
+        &["no price for `nvidia-a800-sxm4-80gb`"],
+    );
     fails(
         &[
             "simulate",

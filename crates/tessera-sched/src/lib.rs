@@ -320,6 +320,51 @@ pub fn max_sum_throughput(
     Ok(expand(&of, extract(&x, &s)))
 }
 
+/// Minimum cost (Gavel's `max_sum_throughput_normalized_by_cost`): maximise the sum over
+/// jobs of progress per dollar, `sum_t T[j][t] x[j][t] / (best_j * price_t)`, where
+/// `best_j` is the job's throughput on its fastest usable type (so that jobs of different
+/// speeds count alike; Gavel sums raw steps/s) and `price_t` the price of one worker-hour
+/// of type `t`. Agnostic: every usable type counts 1 before dividing by price, so the
+/// cheapest types are preferred.
+pub fn min_cost(
+    jobs: &[JobRow],
+    capacity: &[u32],
+    price: &[f64],
+    a: Awareness,
+) -> Result<Allocation, PolicyError> {
+    check(jobs, capacity)?;
+    if price.len() != capacity.len() || price.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
+        return Err(PolicyError::BadJob {
+            job: 0,
+            what: "min-cost needs a positive price for every type".into(),
+        });
+    }
+    let (of, reps, count) = classes(jobs);
+    let t = effective_matrix(&reps, capacity, a);
+    let (vars, x) = x_vars(&t);
+    let mut obj = Expression::from(0.0);
+    for (j, row) in t.iter().enumerate() {
+        let best = row.iter().copied().fold(0.0, f64::max);
+        if best > 0.0 {
+            let coef: Vec<f64> = row
+                .iter()
+                .zip(price)
+                .map(|(v, p)| v * count[j] as f64 / (best * p))
+                .collect();
+            obj += row_expr(&x, j, &coef);
+        }
+    }
+    let m = base_constraints(
+        vars.maximise(obj).using(microlp),
+        &x,
+        &reps,
+        &count,
+        capacity,
+    );
+    let s = m.solve().map_err(solver_err)?;
+    Ok(expand(&of, extract(&x, &s)))
+}
+
 /// The throughputs a deadline policy plans with: measured (aware), or each job's mean
 /// usable throughput on every usable type (agnostic: it knows how long a job is, not
 /// where it runs faster).
@@ -719,6 +764,18 @@ mod tests {
         .unwrap();
         feasible(&jobs, &[1], &al);
         assert!(al.x[1][0] > al.x[0][0], "{al:?}");
+    }
+
+    #[test]
+    fn min_cost_prefers_progress_per_dollar() {
+        // One job; type 0 is 2x faster but 4x dearer: the cheaper type wins.
+        let jobs = [job(&[2.0, 1.0], 1, 1.0)];
+        let al = min_cost(&jobs, &[1, 1], &[4.0, 1.0], Awareness::Aware).unwrap();
+        assert!(al.x[0][1] > 0.99 && al.x[0][0] < 0.01, "{al:?}");
+        // At 1.5x the price the faster type gives more progress per dollar.
+        let al = min_cost(&jobs, &[1, 1], &[1.5, 1.0], Awareness::Aware).unwrap();
+        assert!(al.x[0][0] > 0.99, "{al:?}");
+        assert!(min_cost(&jobs, &[1, 1], &[0.0, 1.0], Awareness::Aware).is_err());
     }
 
     #[test]

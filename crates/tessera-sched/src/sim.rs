@@ -6,7 +6,7 @@
 
 use crate::{
     Allocation, Awareness, JobRow, PolicyError, finish_time_fairness, max_min_fairness,
-    max_sum_throughput, min_makespan,
+    max_sum_throughput, min_cost, min_makespan,
 };
 use serde::Serialize;
 
@@ -41,10 +41,13 @@ pub enum Policy {
     /// Minimum makespan (Gavel's `min_total_duration`).
     MinMakespan(Awareness),
     MaxSumThroughput(Awareness),
+    /// Most progress per dollar (Gavel's `max_sum_throughput_normalized_by_cost`);
+    /// needs prices per type.
+    MinCost(Awareness),
 }
 
 impl Policy {
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 16] = [
         "fifo",
         "fifo-perf",
         "shortest-job-first",
@@ -59,6 +62,8 @@ impl Policy {
         "min-makespan-perf",
         "max-sum-throughput",
         "max-sum-throughput-perf",
+        "min-cost",
+        "min-cost-perf",
     ];
 
     /// Parses a policy name (kebab- or snake-case; Gavel's `min_total_duration` is an
@@ -77,6 +82,7 @@ impl Policy {
             "finish-time-fairness" => Policy::FinishTimeFairness(a),
             "min-makespan" | "min-total-duration" => Policy::MinMakespan(a),
             "max-sum-throughput" => Policy::MaxSumThroughput(a),
+            "min-cost" | "max-sum-throughput-normalized-by-cost" => Policy::MinCost(a),
             _ => return None,
         })
     }
@@ -89,7 +95,8 @@ impl Policy {
             | Policy::MaxMinFairness(a)
             | Policy::FinishTimeFairness(a)
             | Policy::MinMakespan(a)
-            | Policy::MaxSumThroughput(a) => a,
+            | Policy::MaxSumThroughput(a)
+            | Policy::MinCost(a) => a,
         }
     }
 
@@ -102,12 +109,13 @@ impl Policy {
             Policy::FinishTimeFairness(_) => 8,
             Policy::MinMakespan(_) => 10,
             Policy::MaxSumThroughput(_) => 12,
+            Policy::MinCost(_) => 14,
         };
         Policy::NAMES[i + usize::from(self.awareness() == Awareness::Aware)]
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimConfig {
     pub policy: Policy,
     pub round_s: f64,
@@ -121,6 +129,8 @@ pub struct SimConfig {
     /// otherwise they spread over the nodes with the most free workers and run at the
     /// spread throughput. `None` (Gavel's simulation): no node boundaries.
     pub chips_per_node: Option<u32>,
+    /// USD per worker-hour of each type, for the cost metric and the min-cost policy.
+    pub prices: Option<Vec<f64>>,
 }
 
 /// One job's outcome.
@@ -149,6 +159,8 @@ pub struct SimResult {
     pub preemptions: u64,
     /// Placements of multi-worker jobs that had to span nodes.
     pub spread_placements: u64,
+    /// Busy worker-hours times each type's price, if prices were given.
+    pub cost_usd: Option<f64>,
     /// Jobs that can never run (no type has enough workers and a throughput).
     pub unschedulable: Vec<usize>,
     pub jobs: Vec<JobResult>,
@@ -294,6 +306,13 @@ pub fn simulate(
                         let mut order = active.clone();
                         order.sort_by(|&x, &y| key(x).total_cmp(&key(y)).then(x.cmp(&y)));
                         ordered_allocation(jobs, &active, &order, capacity, a, &mut rng)
+                    }
+                    Policy::MinCost(_) => {
+                        let p = cfg.prices.as_deref().ok_or_else(|| PolicyError::BadJob {
+                            job: 0,
+                            what: "min-cost needs prices per type".into(),
+                        })?;
+                        min_cost(&rows, capacity, p, a)?
                     }
                     Policy::MinMakespan(_) => {
                         let rem: Vec<f64> = active.iter().map(|&i| remaining[i]).collect();
@@ -448,6 +467,12 @@ pub fn simulate(
         allocations_solved: solves,
         preemptions: preempt.iter().map(|&p| p as u64).sum(),
         spread_placements: spread_count,
+        cost_usd: cfg.prices.as_ref().map(|p| {
+            busy.iter()
+                .zip(p)
+                .map(|(b, price)| b / 3600.0 * price)
+                .sum()
+        }),
         unschedulable,
         jobs: results,
         timeline,
@@ -774,6 +799,7 @@ mod tests {
             restart_s: 0.0,
             seed: 0,
             chips_per_node: None,
+            prices: Some(vec![1.0; cap.len()]),
         };
         simulate(jobs, cap, &cfg, |_, _| {}).unwrap()
     }
@@ -868,6 +894,7 @@ mod tests {
             restart_s: 0.0,
             seed: 0,
             chips_per_node: Some(cpn),
+            prices: None,
         };
         // One node of 8: everything fits whole.
         let whole = simulate(&jobs, &[8], &cfg(8), |_, _| {}).unwrap();

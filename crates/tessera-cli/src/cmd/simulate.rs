@@ -91,10 +91,20 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         source,
         in_file,
         table,
+        default_prices,
     } = match &a.jobs {
         Some(path) => llm_jobs(cat, path, &cluster)?,
         None => gavel_jobs(a, &cluster)?,
     };
+    let prices = match &a.prices {
+        Some(spec) => Some(parse_prices(spec, &cluster)?),
+        None => default_prices,
+    };
+    if matches!(policy, Policy::MinCost(_)) && prices.is_none() {
+        return Err(CliError::Usage(
+            "--policy min-cost needs --prices TYPE=USD_PER_HOUR,... for every cluster type".into(),
+        ));
+    }
     if !missing.is_empty() && !a.skip_missing {
         let (line, ty, sf) = &missing[0];
         return Err(CliError::Usage(format!(
@@ -109,6 +119,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         restart_s: a.restart_s,
         seed: a.seed,
         chips_per_node: a.chips_per_node,
+        prices,
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
@@ -269,6 +280,33 @@ struct Loaded {
     in_file: usize,
     /// Where throughputs come from, for messages.
     table: String,
+    /// USD per worker-hour per type, where the inputs imply one.
+    default_prices: Option<Vec<f64>>,
+}
+
+fn parse_prices(spec: &str, cluster: &ClusterSpec) -> Result<Vec<f64>> {
+    let mut map = BTreeMap::new();
+    for part in spec.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--prices: `{part}`: expected TYPE=USD")))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x > 0.0)
+            .ok_or_else(|| CliError::Usage(format!("--prices: `{part}`: not a positive price")))?;
+        map.insert(k.trim().to_ascii_lowercase(), v);
+    }
+    cluster
+        .types
+        .iter()
+        .map(|(t, _)| {
+            map.get(t)
+                .copied()
+                .ok_or_else(|| CliError::Usage(format!("--prices: no price for `{t}`")))
+        })
+        .collect()
 }
 
 fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
@@ -366,6 +404,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
         source,
         in_file,
         table: tput_path.to_string(),
+        default_prices: None,
     })
 }
 
@@ -389,6 +428,11 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             Efficiency::for_family(Family::of(chip), Stack::default_for(chip)),
         ));
     }
+    let per_hour: Vec<Option<f64>> = hws
+        .iter()
+        .map(|(hw, _)| tessera_plan::serve::chip_hour_usd(hw, 4.0, 0.10))
+        .collect();
+    let default_prices: Option<Vec<f64>> = per_hour.into_iter().collect();
     let job = TrainJob {
         seq_len: 4096,
         global_batch: 1024,
@@ -438,5 +482,6 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
         source: path.to_string(),
         in_file: list.len(),
         table: "the training model (no layout fits)".into(),
+        default_prices,
     })
 }
