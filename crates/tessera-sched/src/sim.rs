@@ -344,7 +344,15 @@ pub fn simulate(
                 type_time: &type_time,
                 deficit: &deficit,
             };
-            priority_round(jobs, &active, &ledger, capacity, fifo)
+            // Gavel fills worker types in a fixed order for heterogeneity-aware policies
+            // and in a freshly shuffled order each round for agnostic ones.
+            let mut type_order: Vec<usize> = (0..nt).collect();
+            if cfg.policy.awareness() == Awareness::Agnostic {
+                for k in (1..nt).rev() {
+                    type_order.swap(k, rng.below(k + 1));
+                }
+            }
+            priority_round(jobs, &active, &ledger, capacity, fifo, &type_order)
         };
         if placed.is_empty() {
             // Nothing placeable (every active job waits for an allocation): move to the
@@ -734,12 +742,13 @@ fn priority_round(
     l: &Ledger,
     capacity: &[u32],
     skip_zero: bool,
+    type_order: &[usize],
 ) -> Vec<(usize, usize)> {
     let (x_of, got, type_time, deficit) = (l.x_of, l.got, l.type_time, l.deficit);
     let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
     let mut taken = vec![false; jobs.len()];
     let mut placed = Vec::new();
-    for t in 0..capacity.len() {
+    for &t in type_order {
         let mut q: Vec<(f64, f64, f64, usize)> = Vec::new();
         for &i in active {
             let Some(x) = &x_of[i] else { continue };
