@@ -1208,6 +1208,31 @@ fn simulate_matches_gavel_where_the_mechanism_matches() {
     );
 }
 
+/// The finish-time-fairness policy gives the smallest worst-case ratio.
+#[test]
+fn simulate_finish_time_fairness_metric() {
+    let tput = gavel("simulation_throughputs.json");
+    let rho = |policy: &str| {
+        json(&[
+            "simulate",
+            "--trace",
+            &gavel("traces/max_min_fairness.trace"),
+            "--throughputs",
+            &tput,
+            "--cluster",
+            "8:16:24",
+            "--policy",
+            policy,
+        ])["ftf_rho_max"]
+            .as_f64()
+            .unwrap()
+    };
+    let ftf = rho("finish-time-fairness-perf");
+    for other in ["min-makespan-perf", "fifo-perf", "max-min-fairness-perf"] {
+        assert!(ftf < rho(other), "{other}");
+    }
+}
+
 #[test]
 fn simulate_reports_bad_input() {
     let tput = gavel("simulation_throughputs.json");

@@ -143,6 +143,10 @@ pub struct JobResult {
     pub jct_s: Option<f64>,
     /// Times the job was moved off workers it held, or stopped between rounds.
     pub preemptions: u32,
+    /// Finish-time fairness (Themis): JCT over the time the job would take alone on an
+    /// equal 1/N share of the cluster, N the average number of jobs present during its
+    /// life; above 1 means it did worse than its fair share.
+    pub ftf_rho: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,6 +165,9 @@ pub struct SimResult {
     pub spread_placements: u64,
     /// Busy worker-hours times each type's price, if prices were given.
     pub cost_usd: Option<f64>,
+    /// Largest and mean finish-time-fairness ratio over finished jobs.
+    pub ftf_rho_max: f64,
+    pub ftf_rho_mean: f64,
     /// Jobs that can never run (no type has enough workers and a throughput).
     pub unschedulable: Vec<usize>,
     pub jobs: Vec<JobResult>,
@@ -232,6 +239,8 @@ pub fn simulate(
     let mut held: Vec<Option<usize>> = vec![None; n];
     let mut busy = vec![0.0f64; nt];
     let mut attained = vec![0.0f64; n];
+    // Jobs present x seconds, and seconds present, per job (for finish-time fairness).
+    let (mut contention, mut lived) = (vec![0.0f64; n], vec![0.0f64; n]);
     let cpn = cfg.chips_per_node.map(|c| c.max(1));
     let mut nodes_of: Vec<Vec<usize>> = vec![Vec::new(); n]; // nodes held last round
     let mut spread_count = 0u64;
@@ -417,6 +426,10 @@ pub fn simulate(
             progress(done, total);
         }
         let len = round_end - now;
+        for &i in &active {
+            contention[i] += active.len() as f64 * len;
+            lived[i] += len;
+        }
         if len > 0.0 {
             let frac = round_busy
                 .iter()
@@ -438,12 +451,28 @@ pub fn simulate(
             if let Some(c) = c {
                 jct.push(c);
             }
+            let rho = c.map(|c| {
+                let n_avg = if lived[i] > 0.0 {
+                    (contention[i] / lived[i]).max(1.0)
+                } else {
+                    1.0
+                };
+                let row: Vec<Vec<f64>> = vec![j.throughput.clone()];
+                // Gavel's equal-share throughput with the cluster split over n_avg jobs.
+                let share: Vec<f64> = capacity.iter().map(|&c| c as f64 / n_avg).collect();
+                let sum: f64 = share.iter().sum();
+                let scale = if sum > 1.0 { 1.0 / sum } else { 1.0 };
+                let prop: f64 = row[0].iter().zip(&share).map(|(t, s)| t * s * scale).sum();
+                let iso = j.total_steps / prop.max(1e-12);
+                c / iso
+            });
             JobResult {
                 id: j.id,
                 arrival_s: j.arrival_s,
                 finish_s: f,
                 jct_s: c,
                 preemptions: preempt[i],
+                ftf_rho: rho,
             }
         })
         .collect();
@@ -475,6 +504,15 @@ pub fn simulate(
         allocations_solved: solves,
         preemptions: preempt.iter().map(|&p| p as u64).sum(),
         spread_placements: spread_count,
+        ftf_rho_max: results.iter().filter_map(|r| r.ftf_rho).fold(0.0, f64::max),
+        ftf_rho_mean: {
+            let v: Vec<f64> = results.iter().filter_map(|r| r.ftf_rho).collect();
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        },
         cost_usd: cfg.prices.as_ref().map(|p| {
             busy.iter()
                 .zip(p)
@@ -821,6 +859,8 @@ mod tests {
             assert!((r.makespan_s - 500.0).abs() < 1e-9, "{p}: {r:?}");
             assert!((r.avg_jct_s - 500.0).abs() < 1e-9, "{p}");
             assert!((r.utilization[0] - 1.0).abs() < 1e-9, "{p}");
+            // Alone on its whole (one-GPU) cluster, a job gets exactly its fair share.
+            assert!((r.ftf_rho_max - 1.0).abs() < 1e-9, "{p}: {}", r.ftf_rho_max);
         }
     }
 

@@ -199,6 +199,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     for ((name, _), u) in cluster.types.iter().zip(&r.utilization) {
         t.add_row(vec![format!("utilization {name}"), format!("{u:.3}")]);
     }
+    t.add_row(vec![
+        "finish-time fairness (max / mean)".to_string(),
+        format!("{:.2} / {:.2}", r.ftf_rho_max, r.ftf_rho_mean),
+    ]);
+    if let Some(c) = r.cost_usd {
+        t.add_row(vec!["cost".to_string(), format!("USD {}", num(c))]);
+    }
     t.add_row(vec!["rounds".to_string(), r.rounds.to_string()]);
     t.add_row(vec![
         "allocations solved".to_string(),
