@@ -16,6 +16,20 @@ pub enum CliError {
     /// A bad argument value that clap could not catch (e.g. a malformed date).
     Usage(String),
     Internal(String),
+    /// An error with the place in an input file that caused it (`file:line`).
+    At(String, Box<CliError>),
+}
+
+impl CliError {
+    /// Adds the line of `path` where `"needle"` first appears (an id the file names).
+    pub fn at(self, path: &str, text: &str, needle: &str) -> CliError {
+        let quoted = format!("\"{needle}\"");
+        let place = match text.find(&quoted) {
+            Some(off) => format!("{path}:{}", text[..off].matches('\n').count() + 1),
+            None => path.to_string(),
+        };
+        CliError::At(place, Box::new(self))
+    }
 }
 
 impl CliError {
@@ -26,6 +40,7 @@ impl CliError {
             CliError::Catalog(CatalogError::UnknownId { .. }) => UNKNOWN_ID,
             CliError::Usage(_) => USAGE,
             CliError::Internal(_) => INTERNAL,
+            CliError::At(_, e) => e.code(),
         }
     }
 }
@@ -36,6 +51,7 @@ impl fmt::Display for CliError {
             CliError::Catalog(e) => write!(f, "{e}"),
             CliError::Usage(m) => write!(f, "{m}"),
             CliError::Internal(m) => write!(f, "internal error: {m}"),
+            CliError::At(place, e) => write!(f, "{place}: {e}"),
         }
     }
 }

@@ -1117,7 +1117,7 @@ fn procure_scenario_files() {
     fails(
         &["procure", "--scenario", &data("scenario/unknown_chip.toml")],
         4,
-        &["amd-mi999"],
+        &["unknown_chip.toml:25", "amd-mi999"],
     );
     fails(
         &["procure", "--scenario", "no-such-file.toml"],

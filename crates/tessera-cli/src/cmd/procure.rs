@@ -40,10 +40,11 @@ struct ProcureOut<'a> {
     solves: u32,
 }
 
-fn load_scenario(arg: Option<&str>) -> Result<Scenario> {
+/// The scenario, and its file's path and text when it came from a file.
+fn load_scenario(arg: Option<&str>) -> Result<(Scenario, Option<(String, String)>)> {
     let name = arg.unwrap_or("baidu-2023");
     if let Some(r) = tessera_catalog::scenarios::builtin_scenario(name) {
-        return Ok(r?);
+        return Ok((r?, None));
     }
     let text = std::fs::read_to_string(name).map_err(|e| {
         CliError::Catalog(CatalogError::Io {
@@ -51,11 +52,19 @@ fn load_scenario(arg: Option<&str>) -> Result<Scenario> {
             source: e,
         })
     })?;
-    Ok(tessera_catalog::scenarios::parse_scenario(name, &text)?)
+    let sc = tessera_catalog::scenarios::parse_scenario(name, &text)?;
+    Ok((sc, Some((name.to_string(), text))))
 }
 
 pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
-    let sc = load_scenario(a.scenario.as_deref())?;
+    let (sc, file) = load_scenario(a.scenario.as_deref())?;
+    // Unknown ids point at the line of the scenario file that names them.
+    let place = |e: CatalogError, id: &str| -> CliError {
+        match &file {
+            Some((path, text)) => CliError::Catalog(e).at(path, text, id),
+            None => CliError::Catalog(e),
+        }
+    };
     let mut chips: Vec<Chip> = Vec::new();
     for id in sc
         .owned
@@ -64,19 +73,19 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
         .chain(sc.candidates.iter().map(|c| &c.chip))
     {
         if !chips.iter().any(|c| &c.id == id) {
-            chips.push(cat.chip(id)?.clone());
+            chips.push(cat.chip(id).map_err(|e| place(e, id))?.clone());
         }
     }
     let train_models = sc
         .train
         .iter()
-        .map(|t| cat.model(&t.model))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .map(|t| cat.model(&t.model).map_err(|e| place(e, &t.model)))
+        .collect::<Result<Vec<_>>>()?;
     let serve_models = sc
         .serve
         .iter()
-        .map(|t| cat.model(&t.model))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .map(|t| cat.model(&t.model).map_err(|e| place(e, &t.model)))
+        .collect::<Result<Vec<_>>>()?;
     let inp = Inputs {
         scenario: &sc,
         chips: &chips,

@@ -452,7 +452,10 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
     let (mut jobs, mut missing) = (Vec::new(), Vec::new());
     for (i, j) in list.iter().enumerate() {
         if !models.contains_key(&j.model) {
-            models.insert(j.model.clone(), cat.model(&j.model)?);
+            let m = cat
+                .model(&j.model)
+                .map_err(|e| CliError::Catalog(e).at(path, &text, &j.model))?;
+            models.insert(j.model.clone(), m);
         }
         let key = (j.model.clone(), j.chips);
         if !speed.contains_key(&key) {
