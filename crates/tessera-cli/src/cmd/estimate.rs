@@ -98,14 +98,10 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
     let dp = match a.dp {
         Some(d) => d,
         None => {
-            let per = a.tp as u64 * a.pp as u64 * a.cp as u64;
-            if per == 0 || !a.chips.is_multiple_of(per) {
-                return Err(CliError::Usage(format!(
-                    "--chips {} is not a multiple of tp x pp x cp = {per}; give --dp",
-                    a.chips
-                )));
-            }
-            (a.chips / per) as u32
+            // Without --dp, DP fills the chips; if tp x pp x cp does not divide them, the
+            // estimate reports the mismatch as the reason the layout cannot run.
+            let per = (a.tp as u64 * a.pp as u64 * a.cp as u64).max(1);
+            (a.chips / per).clamp(1, u32::MAX as u64) as u32
         }
     };
     let unit = dp.max(1) * a.micro_batch.max(1);
