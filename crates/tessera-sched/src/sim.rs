@@ -4,6 +4,7 @@
 //! round on `scale_factor` workers of one type, and a job that finishes mid-round leaves
 //! at its exact finish time. No clock, no IO: the caller supplies the jobs.
 
+use crate::workload::Rng;
 use crate::{
     Allocation, Awareness, JobRow, PolicyError, finish_time_fairness, max_min_fairness,
     max_sum_throughput, min_cost, min_makespan,
@@ -237,6 +238,9 @@ pub fn simulate(
     let mut need_update = false;
     let mut last_reset: Option<f64> = None;
     let mut held: Vec<Option<usize>> = vec![None; n];
+    let mut placed_on: Vec<Option<usize>> = vec![None; n];
+    let mut taken = vec![false; n];
+    let mut allocated: Vec<usize> = Vec::new();
     let mut busy = vec![0.0f64; nt];
     let mut attained = vec![0.0f64; n];
     // Jobs present x seconds, and seconds present, per job (for finish-time fairness).
@@ -250,7 +254,7 @@ pub fn simulate(
     let (mut now, mut rounds, mut solves, mut done) = (0.0f64, 0u64, 0u64, 0usize);
     // FIFO's standing assignment of jobs to types, and its random stream.
     let mut fifo_on: Vec<Option<usize>> = vec![None; n];
-    let mut rng = Lcg(cfg.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::with_state(cfg.seed ^ 0x9e37_79b9_7f4a_7c15);
 
     while done < total {
         while next_arrival < total && jobs[order[next_arrival]].arrival_s <= now {
@@ -336,9 +340,12 @@ pub fn simulate(
                     }
                 };
                 solves += 1;
-                x_of.iter_mut().for_each(|r| *r = None);
+                for i in allocated.drain(..) {
+                    x_of[i] = None;
+                }
                 for (k, &i) in active.iter().enumerate() {
                     x_of[i] = Some(x.x[k].clone());
+                    allocated.push(i);
                 }
                 need_update = false;
             }
@@ -361,7 +368,15 @@ pub fn simulate(
                     type_order.swap(k, rng.below(k + 1));
                 }
             }
-            priority_round(jobs, &active, &ledger, capacity, fifo, &type_order)
+            priority_round(
+                jobs,
+                &active,
+                &ledger,
+                capacity,
+                fifo,
+                &type_order,
+                &mut taken,
+            )
         };
         if placed.is_empty() {
             // Nothing placeable (every active job waits for an allocation): move to the
@@ -373,7 +388,6 @@ pub fn simulate(
                 .max(now + 1e-9);
             continue;
         }
-        let mut new_held: Vec<Option<usize>> = vec![None; n];
         let mut round_end = now;
         let mut round_busy = vec![0.0f64; nt];
         let spread = match cpn {
@@ -410,14 +424,16 @@ pub fn simulate(
             got[i][t] += used;
             type_time[t] += used;
             round_end = round_end.max(now + used);
-            new_held[i] = Some(t);
+            placed_on[i] = Some(t);
         }
+        // Preemptions, then this round's placements become the held ones (a buffer
+        // reused across rounds: only the active jobs' entries are touched).
         for &i in &active {
-            if held[i].is_some() && new_held[i] != held[i] && remaining[i] > 0.0 {
+            if held[i].is_some() && placed_on[i] != held[i] && remaining[i] > 0.0 {
                 preempt[i] += 1;
             }
+            held[i] = placed_on[i].take();
         }
-        held = new_held;
         let before = active.len();
         active.retain(|&i| remaining[i] > 0.0);
         if before != active.len() {
@@ -525,20 +541,6 @@ pub fn simulate(
     })
 }
 
-/// A small deterministic random stream (SplitMix64) for the agnostic FIFO.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n.max(1) as u64) as usize
-    }
-}
-
 /// Puts each placed job's workers on nodes of its type: first jobs that held the same
 /// type keep their nodes if those still have room, then the rest from the largest job
 /// down, each on the fullest node that fits it whole (best fit), else spread over the
@@ -628,6 +630,32 @@ fn place_on_nodes(
     spread
 }
 
+/// The type a queue policy gives job `j` among those with room (`fits`, non-empty):
+/// agnostic, a random one; aware, the fastest (ties to the first).
+fn pick_type(j: &SimJob, fits: &[usize], a: Awareness, rng: &mut Rng) -> usize {
+    match a {
+        Awareness::Agnostic => fits[rng.below(fits.len())],
+        Awareness::Aware => *fits
+            .iter()
+            .max_by(|&&x, &&y| j.throughput[x].total_cmp(&j.throughput[y]).then(y.cmp(&x)))
+            .unwrap_or(&fits[0]),
+    }
+}
+
+/// X = 1 on the type each active job was given, 0 elsewhere.
+fn one_hot(active: &[usize], on: &[Option<usize>], nt: usize) -> Allocation {
+    Allocation {
+        x: active
+            .iter()
+            .map(|&i| {
+                (0..nt)
+                    .map(|t| if on[i] == Some(t) { 1.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
 /// Jobs in `order` each get all of one type's time, as long as a type has room:
 /// agnostic, a random type with room; aware, the fastest. A job that fits nowhere is
 /// skipped (later, smaller jobs may still fit).
@@ -637,7 +665,7 @@ fn ordered_allocation(
     order: &[usize],
     capacity: &[u32],
     a: Awareness,
-    rng: &mut Lcg,
+    rng: &mut Rng,
 ) -> Allocation {
     let nt = capacity.len();
     let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
@@ -650,30 +678,11 @@ fn ordered_allocation(
         if fits.is_empty() {
             continue;
         }
-        let t = match a {
-            Awareness::Agnostic => fits[rng.below(fits.len())],
-            Awareness::Aware => *fits
-                .iter()
-                .max_by(|&&x, &&y| {
-                    jobs[i].throughput[x]
-                        .total_cmp(&jobs[i].throughput[y])
-                        .then(y.cmp(&x))
-                })
-                .unwrap_or(&fits[0]),
-        };
+        let t = pick_type(&jobs[i], &fits, a, rng);
         on[i] = Some(t);
         free[t] -= sf;
     }
-    Allocation {
-        x: active
-            .iter()
-            .map(|&i| {
-                (0..nt)
-                    .map(|t| if on[i] == Some(t) { 1.0 } else { 0.0 })
-                    .collect()
-            })
-            .collect(),
-    }
+    one_hot(active, &on, nt)
 }
 
 /// FIFO as an allocation (Gavel's FIFO policy): jobs in arrival order each get all of
@@ -688,11 +697,14 @@ fn fifo_allocation(
     capacity: &[u32],
     a: Awareness,
     on: &mut [Option<usize>],
-    rng: &mut Lcg,
+    rng: &mut Rng,
 ) -> Allocation {
     let nt = capacity.len();
     let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
-    let is_active = |i: usize| active.contains(&i);
+    let mut is_active = vec![false; jobs.len()];
+    for &i in active {
+        is_active[i] = true;
+    }
     let mut queue: Vec<usize> = active.to_vec();
     queue.sort_unstable(); // arrival order = trace order
     if a == Awareness::Aware {
@@ -703,7 +715,7 @@ fn fifo_allocation(
             .iter()
             .enumerate()
             .filter_map(|(i, o)| o.map(|t| (i, t)))
-            .filter(|&(i, _)| !is_active(i))
+            .filter(|&(i, _)| !is_active[i])
             .collect();
         finished.sort_unstable();
         for &(i, _) in &finished {
@@ -732,40 +744,16 @@ fn fifo_allocation(
         if fits.is_empty() {
             break;
         }
-        let t = match a {
-            Awareness::Agnostic => fits[rng.below(fits.len())],
-            Awareness::Aware => *fits
-                .iter()
-                .max_by(|&&x, &&y| {
-                    jobs[i].throughput[x]
-                        .total_cmp(&jobs[i].throughput[y])
-                        .then(y.cmp(&x))
-                })
-                .unwrap_or(&fits[0]),
-        };
+        // Gavel's FIFO picks among types with room, then skips a pick the job cannot use.
+        let t = pick_type(&jobs[i], &fits, a, rng);
         if jobs[i].throughput[t] > 0.0 {
             on[i] = Some(t);
             free[t] -= sf;
         }
     }
-    Allocation {
-        x: active
-            .iter()
-            .map(|&i| {
-                (0..nt)
-                    .map(|t| if on[i] == Some(t) { 1.0 } else { 0.0 })
-                    .collect()
-            })
-            .collect(),
-    }
+    one_hot(active, on, nt)
 }
 
-/// Gavel's priority mechanism: a job's priority on a type is its allocation over the
-/// share of that type's time it has received since the allocation was computed (the
-/// allocation itself, scaled up, before it has received any); ties go to the larger
-/// deficit, then the larger allocation. Worker types are filled one after another in
-/// cluster order, each from its own priority queue; a job gets at most one type, and
-/// only where its scale factor fits. Jobs outside the current allocation wait.
 /// What the priority mechanism reads: the allocation and the time received since it.
 struct Ledger<'a> {
     x_of: &'a [Option<Vec<f64>>],
@@ -774,6 +762,12 @@ struct Ledger<'a> {
     deficit: &'a [Vec<f64>],
 }
 
+/// Gavel's priority mechanism: a job's priority on a type is its allocation over the
+/// share of that type's time it has received since the allocation was computed (the
+/// allocation itself, scaled up, before it has received any); ties go to the larger
+/// deficit, then the larger allocation. Worker types are filled one after another in
+/// cluster order, each from its own priority queue; a job gets at most one type, and
+/// only where its scale factor fits. Jobs outside the current allocation wait.
 fn priority_round(
     jobs: &[SimJob],
     active: &[usize],
@@ -781,10 +775,10 @@ fn priority_round(
     capacity: &[u32],
     skip_zero: bool,
     type_order: &[usize],
+    taken: &mut [bool],
 ) -> Vec<(usize, usize)> {
     let (x_of, got, type_time, deficit) = (l.x_of, l.got, l.type_time, l.deficit);
     let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
-    let mut taken = vec![false; jobs.len()];
     let mut placed = Vec::new();
     for &t in type_order {
         let mut q: Vec<(f64, f64, f64, usize)> = Vec::new();
@@ -819,6 +813,10 @@ fn priority_round(
             taken[i] = true;
             placed.push((i, t));
         }
+    }
+    // Leave the shared buffer clean for the next round.
+    for &(i, _) in &placed {
+        taken[i] = false;
     }
     placed
 }
