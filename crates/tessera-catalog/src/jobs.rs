@@ -51,13 +51,12 @@ pub fn parse_jobs(path: &str, text: &str) -> Result<Vec<LlmJob>> {
             "repeat",
             "every-s",
         ])?;
-        let pos = |k: &str| w.get(k).map_or(at, |(_, v)| v.span().start);
         let model = w.req_str("model")?;
         let chips = w.req_u64("chips")?;
         if chips == 0 || chips > 1 << 20 {
             return Err(w.err(
                 "chips",
-                pos("chips"),
+                w.pos("chips"),
                 "must be between 1 and 1,048,576",
                 None,
             ));
@@ -66,25 +65,25 @@ pub fn parse_jobs(path: &str, text: &str) -> Result<Vec<LlmJob>> {
             .opt_f64("tokens")?
             .ok_or_else(|| w.missing("tokens", None))?;
         if !(tokens > 0.0 && tokens.is_finite()) {
-            return Err(w.err("tokens", pos("tokens"), "must be positive", None));
+            return Err(w.err("tokens", w.pos("tokens"), "must be positive", None));
         }
         let arrival = w.opt_f64("arrival-s")?.unwrap_or(0.0);
         if !(arrival >= 0.0 && arrival.is_finite()) {
-            return Err(w.err("arrival-s", pos("arrival-s"), "must be at least 0", None));
+            return Err(w.err("arrival-s", w.pos("arrival-s"), "must be at least 0", None));
         }
         let weight = w.opt_f64("weight")?.unwrap_or(1.0);
         if !(weight > 0.0 && weight.is_finite()) {
-            return Err(w.err("weight", pos("weight"), "must be positive", None));
+            return Err(w.err("weight", w.pos("weight"), "must be positive", None));
         }
         let repeat = w.opt_u64("repeat")?.unwrap_or(1);
         let every = w.opt_f64("every-s")?.unwrap_or(0.0);
         if !(every >= 0.0 && every.is_finite()) {
-            return Err(w.err("every-s", pos("every-s"), "must be at least 0", None));
+            return Err(w.err("every-s", w.pos("every-s"), "must be at least 0", None));
         }
         if repeat == 0 || out.len() as u64 + repeat > MAX_JOBS as u64 {
             return Err(w.err(
                 "repeat",
-                pos("repeat"),
+                w.pos("repeat"),
                 format!("must be at least 1, and a file holds at most {MAX_JOBS} jobs"),
                 None,
             ));

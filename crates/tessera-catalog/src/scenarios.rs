@@ -39,11 +39,11 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
     ])?;
     let id = t.opt_str("id")?.unwrap_or_else(|| "scenario".into());
     let date_s = t.req_str("date")?;
-    let dpos = t.get("date").map_or(0, |(_, v)| v.span().start);
+    let dpos = t.pos("date");
     let date = Date::parse(&date_s).map_err(|m| t.err("date", dpos, m, None))?;
     let currency = t.opt_str("currency")?.unwrap_or_else(|| "USD".into());
     if tessera_core::money::usd_per_unit(&currency).is_none() {
-        let pos = t.get("currency").map_or(0, |(_, v)| v.span().start);
+        let pos = t.pos("currency");
         return Err(t.err(
             "currency",
             pos,
@@ -70,7 +70,7 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         let days = w.opt_f64("days")?.ok_or_else(|| w.missing("days", None))?;
         for (k, v) in [("tokens", tokens), ("days", days)] {
             if v <= 0.0 {
-                let pos = w.get(k).map_or(at, |(_, x)| x.span().start);
+                let pos = w.pos(k);
                 return Err(w.err(k, pos, "must be positive", None));
             }
         }
@@ -103,7 +103,7 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         ])?;
         let rate = w.opt_f64("rate")?.ok_or_else(|| w.missing("rate", None))?;
         if rate <= 0.0 {
-            let pos = w.get("rate").map_or(at, |(_, x)| x.span().start);
+            let pos = w.pos("rate");
             return Err(w.err("rate", pos, "must be positive", None));
         }
         serve.push(ServeNeed {
@@ -205,7 +205,7 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
     };
     let pue = t.opt_f64("pue")?.unwrap_or(1.0);
     if !(1.0..=3.0).contains(&pue) {
-        let pos = t.get("pue").map_or(0, |(_, v)| v.span().start);
+        let pos = t.pos("pue");
         return Err(t.err("pue", pos, "must be between 1.0 and 3.0", None));
     }
     if candidates.is_empty() {

@@ -73,6 +73,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
         self.table.get_key_value(key)
     }
 
+    /// Byte offset of `key`'s value, or of the table itself when the key is absent.
+    pub fn pos(&self, key: &str) -> usize {
+        self.get(key).map_or(self.at, |(_, v)| v.span().start)
+    }
+
     pub fn err(
         &self,
         key: &str,

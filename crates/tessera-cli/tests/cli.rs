@@ -627,6 +627,25 @@ fn estimate_train_reports_fields_and_reasons() {
         2,
         &["unknown stack"],
     );
+    // tp x pp x cp not dividing the chips, without --dp: a reasoned result, not an error.
+    let v = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama2-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "8",
+        "--tp",
+        "3",
+    ]);
+    assert_eq!(v["feasible"], false);
+    assert!(
+        v["reason"].as_str().unwrap().contains("8 chips"),
+        "{}",
+        v["reason"]
+    );
 }
 
 #[test]

@@ -73,3 +73,21 @@ pub struct Reference {
     /// What it cost, if known; otherwise priced at the candidates' prices.
     pub cost: Option<f64>,
 }
+
+impl Scenario {
+    /// Every chip the scenario names, owned first then candidates, each once.
+    pub fn chip_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for id in self
+            .owned
+            .iter()
+            .map(|o| o.chip.as_str())
+            .chain(self.candidates.iter().map(|c| c.chip.as_str()))
+        {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+}

@@ -15,15 +15,8 @@ fn bench(c: &mut Criterion) {
         .expect("scenario")
         .expect("parses");
     let mut chips: Vec<Chip> = Vec::new();
-    for id in sc
-        .owned
-        .iter()
-        .map(|o| &o.chip)
-        .chain(sc.candidates.iter().map(|c| &c.chip))
-    {
-        if !chips.iter().any(|c| &c.id == id) {
-            chips.push(cat.chip(id).expect("chip").clone());
-        }
+    for id in sc.chip_ids() {
+        chips.push(cat.chip(id).expect("chip").clone());
     }
     let train: Vec<_> = sc
         .train

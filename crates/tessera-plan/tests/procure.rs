@@ -21,15 +21,8 @@ struct Resolved {
 fn resolve(sc: &Scenario) -> Resolved {
     let cat = Catalog::builtin().unwrap();
     let mut chips: Vec<Chip> = Vec::new();
-    for id in sc
-        .owned
-        .iter()
-        .map(|o| &o.chip)
-        .chain(sc.candidates.iter().map(|c| &c.chip))
-    {
-        if !chips.iter().any(|c| &c.id == id) {
-            chips.push(cat.chip(id).unwrap().clone());
-        }
+    for id in sc.chip_ids() {
+        chips.push(cat.chip(id).unwrap().clone());
     }
     let train = sc
         .train

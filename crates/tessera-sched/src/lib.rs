@@ -469,17 +469,19 @@ pub fn min_makespan(
     a: Awareness,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
-    let t = planning_matrix(jobs, capacity, a);
-    let idx: Vec<usize> = (0..jobs.len())
-        .filter(|&j| t[j].iter().any(|&v| v > 0.0))
-        .collect();
-    if idx.is_empty() {
-        return Ok(Allocation {
-            x: vec![vec![0.0; capacity.len()]; jobs.len()],
-        });
-    }
-    let sub_t: Vec<Vec<f64>> = idx.iter().map(|&j| t[j].clone()).collect();
-    let sub_jobs: Vec<JobRow> = idx.iter().map(|&j| jobs[j].clone()).collect();
+    let Some(Runnable {
+        idx,
+        t: sub_t,
+        jobs: sub_jobs,
+    }) = runnable(jobs, capacity, a)
+    else {
+        return Ok(scatter(
+            jobs.len(),
+            capacity.len(),
+            &[],
+            Allocation { x: Vec::new() },
+        ));
+    };
     let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
     // No job can beat running alone on its fastest type.
     let lo = sub_t
@@ -506,17 +508,19 @@ pub fn finish_time_fairness(
     a: Awareness,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
-    let t = planning_matrix(jobs, capacity, a);
-    let idx: Vec<usize> = (0..jobs.len())
-        .filter(|&j| t[j].iter().any(|&v| v > 0.0))
-        .collect();
-    if idx.is_empty() {
-        return Ok(Allocation {
-            x: vec![vec![0.0; capacity.len()]; jobs.len()],
-        });
-    }
-    let sub_t: Vec<Vec<f64>> = idx.iter().map(|&j| t[j].clone()).collect();
-    let sub_jobs: Vec<JobRow> = idx.iter().map(|&j| jobs[j].clone()).collect();
+    let Some(Runnable {
+        idx,
+        t: sub_t,
+        jobs: sub_jobs,
+    }) = runnable(jobs, capacity, a)
+    else {
+        return Ok(scatter(
+            jobs.len(),
+            capacity.len(),
+            &[],
+            Allocation { x: Vec::new() },
+        ));
+    };
     let prop = proportional_throughput(&sub_t, capacity);
     let iso: Vec<f64> = idx
         .iter()
@@ -538,6 +542,26 @@ pub fn finish_time_fairness(
         Some(need)
     })?;
     Ok(scatter(jobs.len(), capacity.len(), &idx, sub))
+}
+
+/// The jobs a deadline policy can place at all, with their planning throughputs.
+struct Runnable {
+    /// Their indices among all jobs.
+    idx: Vec<usize>,
+    t: Vec<Vec<f64>>,
+    jobs: Vec<JobRow>,
+}
+
+fn runnable(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Option<Runnable> {
+    let t = planning_matrix(jobs, capacity, a);
+    let idx: Vec<usize> = (0..jobs.len())
+        .filter(|&j| t[j].iter().any(|&v| v > 0.0))
+        .collect();
+    (!idx.is_empty()).then(|| Runnable {
+        t: idx.iter().map(|&j| t[j].clone()).collect(),
+        jobs: idx.iter().map(|&j| jobs[j].clone()).collect(),
+        idx,
+    })
 }
 
 fn scatter(n: usize, nt: usize, idx: &[usize], sub: Allocation) -> Allocation {

@@ -66,15 +66,8 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
         }
     };
     let mut chips: Vec<Chip> = Vec::new();
-    for id in sc
-        .owned
-        .iter()
-        .map(|o| &o.chip)
-        .chain(sc.candidates.iter().map(|c| &c.chip))
-    {
-        if !chips.iter().any(|c| &c.id == id) {
-            chips.push(cat.chip(id).map_err(|e| place(e, id))?.clone());
-        }
+    for id in sc.chip_ids() {
+        chips.push(cat.chip(id).map_err(|e| place(e, id))?.clone());
     }
     let train_models = sc
         .train

@@ -799,25 +799,14 @@ fn reference(
 
 fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
     let sc = inp.scenario;
-    let mut ids: Vec<String> = Vec::new();
-    for id in sc
-        .owned
-        .iter()
-        .map(|o| &o.chip)
-        .chain(sc.candidates.iter().map(|c| &c.chip))
-    {
-        if !ids.contains(id) {
-            ids.push(id.clone());
-        }
-    }
     let china = is_china_destination(&sc.country);
     let mut out = Vec::new();
-    for id in ids {
+    for id in sc.chip_ids() {
         let chip = inp
             .chips
             .iter()
             .find(|c| c.id == id)
-            .ok_or_else(|| ProcureError::UnknownChip(id.clone()))?;
+            .ok_or_else(|| ProcureError::UnknownChip(id.to_string()))?;
         let owned: u64 = sc
             .owned
             .iter()
@@ -919,7 +908,7 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
             }
         }
         out.push(TypeReport {
-            chip: id.clone(),
+            chip: id.to_string(),
             owned,
             candidate: cand.is_some(),
             buyable: cand.is_some() && why_not.is_empty(),
