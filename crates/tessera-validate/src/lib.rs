@@ -471,13 +471,29 @@ pub fn run(
             calibrated: est.calibrated,
         });
     }
+    let mape = mape_by_group(
+        &rows
+            .iter()
+            .map(|r| (r.split.as_str(), r.group, r.error_pct))
+            .collect::<Vec<_>>(),
+    );
+    Ok(Report {
+        rows,
+        skipped,
+        mape,
+    })
+}
+
+/// Mean and largest absolute percentage error by split and group, from (split, group,
+/// signed error %) rows; groups with no rows are left out.
+pub(crate) fn mape_by_group(rows: &[(&str, &str, f64)]) -> Vec<Mape> {
     let mut mape = Vec::new();
     for split in ["calibration", "validation"] {
         for g in ["Nvidia dense", "MoE", "Ascend", "all"] {
             let errs: Vec<f64> = rows
                 .iter()
-                .filter(|r| r.split == split && (g == "all" || r.group == g))
-                .map(|r| r.error_pct.abs())
+                .filter(|r| r.0 == split && (g == "all" || r.1 == g))
+                .map(|r| r.2.abs())
                 .collect();
             if !errs.is_empty() {
                 mape.push(Mape {
@@ -490,11 +506,7 @@ pub fn run(
             }
         }
     }
-    Ok(Report {
-        rows,
-        skipped,
-        mape,
-    })
+    mape
 }
 
 /// The built-in rows and measurements, predicted with the built-in parameters.

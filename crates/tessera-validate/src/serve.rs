@@ -1,7 +1,7 @@
 //! Validation of the serving model: `data/serve-rows.toml` says how each serving
 //! measurement is predicted, or why it cannot be.
 
-use crate::{Mape, Measurement, Skipped};
+use crate::{Mape, Measurement, Skipped, mape_by_group};
 use serde::{Deserialize, Serialize};
 use tessera_catalog::Catalog;
 use tessera_core::chip::Precision;
@@ -271,25 +271,12 @@ pub fn run_serve(
             assume: spec.assume.clone(),
         });
     }
-    let mut mape = Vec::new();
-    for split in ["calibration", "validation"] {
-        for g in ["Nvidia dense", "MoE", "Ascend", "all"] {
-            let errs: Vec<f64> = rows
-                .iter()
-                .filter(|r| r.split == split && (g == "all" || r.group == g))
-                .map(|r| r.error_pct.abs())
-                .collect();
-            if !errs.is_empty() {
-                mape.push(Mape {
-                    split: split.into(),
-                    group: g.into(),
-                    rows: errs.len(),
-                    mape_pct: errs.iter().sum::<f64>() / errs.len() as f64,
-                    max_abs_error_pct: errs.iter().cloned().fold(0.0, f64::max),
-                });
-            }
-        }
-    }
+    let mape = mape_by_group(
+        &rows
+            .iter()
+            .map(|r| (r.split.as_str(), r.group, r.error_pct))
+            .collect::<Vec<_>>(),
+    );
     Ok(ServeReport {
         rows,
         skipped,
