@@ -113,21 +113,7 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
         ]);
     }
     crate::outln!("{t}");
-    let mut m = out::table(&["split", "group", "rows", "MAPE", "worst row"]);
-    for x in &report.mape {
-        m.add_row(vec![
-            x.split.clone(),
-            x.group.clone(),
-            x.rows.to_string(),
-            format!("{:.1}%", x.mape_pct),
-            format!("{:.1}%", x.max_abs_error_pct),
-        ]);
-    }
-    crate::outln!("{m}");
-    crate::outln!("Rows tessera cannot predict:");
-    for s in &report.skipped {
-        crate::outln!("  {}: {}", s.id, s.reason);
-    }
+    print_mape_and_skipped(&report.mape, &report.skipped);
     crate::outln!(
         "Sanity rows (approximate published figures) are shown but not counted in the MAPE."
     );
@@ -244,21 +230,7 @@ pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
         ]);
     }
     crate::outln!("{t}");
-    let mut m = out::table(&["split", "group", "rows", "MAPE", "worst row"]);
-    for x in &report.mape {
-        m.add_row(vec![
-            x.split.clone(),
-            x.group.clone(),
-            x.rows.to_string(),
-            format!("{:.1}%", x.mape_pct),
-            format!("{:.1}%", x.max_abs_error_pct),
-        ]);
-    }
-    crate::outln!("{m}");
-    crate::outln!("Rows tessera cannot predict:");
-    for s in &report.skipped {
-        crate::outln!("  {}: {}", s.id, s.reason);
-    }
+    print_mape_and_skipped(&report.mape, &report.skipped);
     for f in fitted.unwrap_or_default() {
         crate::outln!(
             "fit {} / {}: calibration MAPE {:.2}% -> {:.2}%\n  {:?}",
@@ -270,4 +242,23 @@ pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
         );
     }
     Ok(())
+}
+
+/// The MAPE table by split and group, then the rows tessera cannot predict.
+fn print_mape_and_skipped(mape: &[tessera_validate::Mape], skipped: &[tessera_validate::Skipped]) {
+    let mut m = out::table(&["split", "group", "rows", "MAPE", "worst row"]);
+    for x in mape {
+        m.add_row(vec![
+            x.split.clone(),
+            x.group.clone(),
+            x.rows.to_string(),
+            format!("{:.1}%", x.mape_pct),
+            format!("{:.1}%", x.max_abs_error_pct),
+        ]);
+    }
+    crate::outln!("{m}");
+    crate::outln!("Rows tessera cannot predict:");
+    for s in skipped {
+        crate::outln!("  {}: {}", s.id, s.reason);
+    }
 }
