@@ -500,9 +500,15 @@ fn relaxations(
         .map(|t| t.chip.as_str())
         .collect();
     if !blocked.is_empty() {
-        let mut p = problem(sc, types, false);
-        p.budget = base.budget;
-        p.power_cap_kw = base.power_cap_kw;
+        // Open only the export-blocked chips; every other change `base` carries (a chip
+        // made unavailable, a restriction to one type) stays.
+        let open = problem(sc, types, false);
+        let mut p = base.clone();
+        for (t, o) in p.types.iter_mut().zip(&open.types) {
+            if blocked.contains(&t.chip.as_str()) {
+                t.max_nodes = o.max_nodes;
+            }
+        }
         out.push((
             "export-rules".into(),
             format!("export rules block {}", blocked.join(", ")),
@@ -554,18 +560,7 @@ fn diagnose(
     run: &mut impl FnMut(&Problem) -> Result<Option<Solution>, SolverError>,
 ) -> Result<Infeasibility, SolverError> {
     let mut fixes = Vec::new();
-    for (name, detail, mut q) in relaxations(sc, types, p) {
-        // Keep the availability changes `p` carries (a chip made unavailable stays so).
-        if name == "export-rules" {
-            for (t, u) in q.types.iter_mut().zip(&p.types) {
-                if u.max_nodes == 0
-                    && t.max_nodes > 0
-                    && types.iter().any(|r| r.chip == t.chip && r.buyable)
-                {
-                    t.max_nodes = 0;
-                }
-            }
-        }
+    for (name, detail, q) in relaxations(sc, types, p) {
         if let Some(s) = run(&q)? {
             fixes.push(Binding {
                 constraint: name,
