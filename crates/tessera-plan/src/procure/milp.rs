@@ -307,7 +307,7 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
         {
             let mut s = base.clone();
             s.train_on = assign.clone();
-            if let Some(s) = serve_search(p, s, 0, 0, 0) {
+            if serve_search(p, &mut s, 0, 0, 0) {
                 return Some(s);
             }
         }
@@ -327,10 +327,12 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
 }
 
 /// Every replica count of every option, job by job, type by type.
-fn serve_search(p: &Problem, s: Solution, k: usize, t: usize, o: usize) -> Option<Solution> {
+/// Every replica count of every option, job by job, type by type, set in place on `s`
+/// (backtracking); true when `s` ends feasible.
+fn serve_search(p: &Problem, s: &mut Solution, k: usize, t: usize, o: usize) -> bool {
     let nt = p.types.len();
     if k == p.serve.len() {
-        return p.check(&s).is_ok().then_some(s);
+        return p.check(s).is_ok();
     }
     if t == nt {
         return serve_search(p, s, k + 1, 0, 0);
@@ -339,13 +341,13 @@ fn serve_search(p: &Problem, s: Solution, k: usize, t: usize, o: usize) -> Optio
         return serve_search(p, s, k, t + 1, 0);
     }
     for r in 0..=p.replica_bound(k, t, o) {
-        let mut s2 = s.clone();
-        s2.replicas[k][t][o] = r;
-        if let Some(ok) = serve_search(p, s2, k, t, o + 1) {
-            return Some(ok);
+        s.replicas[k][t][o] = r;
+        if serve_search(p, s, k, t, o + 1) {
+            return true;
         }
     }
-    None
+    s.replicas[k][t][o] = 0;
+    false
 }
 
 #[cfg(test)]
