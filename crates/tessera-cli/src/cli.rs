@@ -84,6 +84,8 @@ pub struct SimulateArgs {
     /// Instead of a trace, generate this many single-worker jobs with Poisson arrivals,
     /// drawn like Gavel's continuous workload (job types uniform over the throughput
     /// table; 10^x minutes on the V100, x ~ U[1.5, 3] or, 20% of the time, U[3, 4]).
+    /// With --window, arrivals go on past this count until the window's jobs have all
+    /// finished, and the replay ends there (as Gavel's generated-jobs driver does).
     #[arg(long)]
     pub generate: Option<usize>,
     /// Mean seconds between generated arrivals (642.857 = 5.6 jobs/h, the paper's
@@ -123,7 +125,9 @@ pub struct SimulateArgs {
     /// how many; without it they are an error.
     #[arg(long)]
     pub skip_missing: bool,
-    /// Average JCT over this window of job indices only, e.g. 4000-4999.
+    /// Average JCT over this window of job indices only, e.g. 4000-4999. With
+    /// --generate, the replay ends when these jobs have finished, with jobs still
+    /// arriving until then.
     #[arg(long)]
     pub window: Option<String>,
     /// Write SVG charts here: jct-cdf.svg (the JCT distribution) and utilization.svg

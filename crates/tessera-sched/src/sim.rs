@@ -132,6 +132,13 @@ pub struct SimConfig {
     pub chips_per_node: Option<u32>,
     /// USD per worker-hour of each type, for the cost metric and the min-cost policy.
     pub prices: Option<Vec<f64>>,
+    /// End the replay as soon as every runnable job whose id lies in this inclusive
+    /// range has finished (Gavel's `jobs_to_complete`); later jobs keep arriving until
+    /// then, and jobs still running at the end have no finish time. Meant for an open
+    /// stream of arrivals: if the last job arrives before the range is done, the replay
+    /// stops there and says so (`arrivals_exhausted`), so that the caller can extend
+    /// the stream. `None`: replay every job to completion.
+    pub stop_after: Option<(usize, usize)>,
 }
 
 /// One job's outcome.
@@ -171,6 +178,12 @@ pub struct SimResult {
     pub ftf_rho_mean: f64,
     /// Jobs that can never run (no type has enough workers and a throughput).
     pub unschedulable: Vec<usize>,
+    /// With `stop_after`: the last job arrived before the stopping jobs finished, and
+    /// the replay stopped there (the stream was too short).
+    pub arrivals_exhausted: bool,
+    /// Jobs that arrived before the replay ended (all of them without `stop_after`).
+    pub jobs_arrived: usize,
+    /// The jobs that arrived, in input order.
     pub jobs: Vec<JobResult>,
     /// Per round: its start, its length, and the busy fraction of each type during it
     /// (for charts; not in the JSON).
@@ -213,7 +226,6 @@ pub fn simulate(
             .zip(capacity)
             .any(|(&t, &c)| t > 0.0 && j.scale_factor <= c)
     };
-    let unschedulable: Vec<usize> = jobs.iter().filter(|j| !runnable(j)).map(|j| j.id).collect();
     // Arrival order, ties by index: deterministic.
     let mut order: Vec<usize> = (0..n).filter(|&i| runnable(&jobs[i])).collect();
     order.sort_by(|&a, &b| {
@@ -224,6 +236,14 @@ pub fn simulate(
     });
     let total = order.len();
     let half = cfg.round_s / 2.0;
+    let in_target = |i: usize| {
+        cfg.stop_after
+            .is_none_or(|(lo, hi)| (lo..=hi).contains(&jobs[i].id))
+    };
+    // Jobs whose completion ends the replay; progress is reported over them.
+    let target = order.iter().filter(|&&i| in_target(i)).count();
+    let mut target_done = 0usize;
+    let mut arrivals_exhausted = false;
 
     let mut remaining: Vec<f64> = jobs.iter().map(|j| j.total_steps).collect();
     let mut finish: Vec<Option<f64>> = vec![None; n];
@@ -256,13 +276,17 @@ pub fn simulate(
     let mut fifo_on: Vec<Option<usize>> = vec![None; n];
     let mut rng = Rng::with_state(cfg.seed ^ 0x9e37_79b9_7f4a_7c15);
 
-    while done < total {
+    while done < total && target_done < target {
         while next_arrival < total && jobs[order[next_arrival]].arrival_s <= now {
             let i = order[next_arrival];
             active.push(i);
             got[i].iter_mut().for_each(|g| *g = half);
             need_update = true;
             next_arrival += 1;
+        }
+        if cfg.stop_after.is_some() && next_arrival >= total {
+            arrivals_exhausted = true;
+            break;
         }
         if active.is_empty() {
             now = jobs[order[next_arrival]].arrival_s;
@@ -435,11 +459,18 @@ pub fn simulate(
             held[i] = placed_on[i].take();
         }
         let before = active.len();
+        let finished_target = active
+            .iter()
+            .filter(|&&i| remaining[i] <= 0.0 && in_target(i))
+            .count();
         active.retain(|&i| remaining[i] > 0.0);
         if before != active.len() {
             done += before - active.len();
             need_update = true;
-            progress(done, total);
+            if finished_target > 0 {
+                target_done += finished_target;
+                progress(target_done, target);
+            }
         }
         let len = round_end - now;
         for &i in &active {
@@ -457,10 +488,14 @@ pub fn simulate(
         now = round_end;
         rounds += 1;
     }
+    // With a stopping set, jobs after the end never arrived: they are left out, and a
+    // replay that used up every arrival is flagged.
+    let arrived = |j: &SimJob| cfg.stop_after.is_none() || j.arrival_s <= now;
     let mut jct: Vec<f64> = Vec::new();
     let results: Vec<JobResult> = jobs
         .iter()
         .enumerate()
+        .filter(|(_, j)| arrived(j))
         .map(|(i, j)| {
             let f = finish[i];
             let c = f.map(|f| f - j.arrival_s);
@@ -535,7 +570,13 @@ pub fn simulate(
                 .map(|(b, price)| b / 3600.0 * price)
                 .sum()
         }),
-        unschedulable,
+        unschedulable: jobs
+            .iter()
+            .filter(|j| !runnable(j) && arrived(j))
+            .map(|j| j.id)
+            .collect(),
+        arrivals_exhausted,
+        jobs_arrived: results.len(),
         jobs: results,
         timeline,
     })
@@ -780,12 +821,24 @@ fn priority_round(
     let (x_of, got, type_time, deficit) = (l.x_of, l.got, l.type_time, l.deficit);
     let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
     let mut placed = Vec::new();
+    // (priority, deficit, allocation, job): a strict total order, highest first.
+    let cmp = |p: &(f64, f64, f64, usize), r: &(f64, f64, f64, usize)| {
+        r.0.total_cmp(&p.0)
+            .then(r.1.total_cmp(&p.1))
+            .then(r.2.total_cmp(&p.2))
+            .then(p.3.cmp(&r.3))
+    };
+    let mut q: Vec<(f64, f64, f64, usize)> = Vec::with_capacity(active.len());
     for &t in type_order {
-        let mut q: Vec<(f64, f64, f64, usize)> = Vec::new();
+        q.clear();
         for &i in active {
             let Some(x) = &x_of[i] else { continue };
+            let sf = jobs[i].scale_factor as u64;
+            if taken[i] || jobs[i].throughput[t] <= 0.0 || free[t] < sf {
+                continue;
+            }
             let a = x[t];
-            let pri = if a <= 0.0 || jobs[i].throughput[t] <= 0.0 {
+            let pri = if a <= 0.0 {
                 0.0
             } else {
                 let share = if type_time[t] > 0.0 {
@@ -795,23 +848,31 @@ fn priority_round(
                 };
                 if share > 0.0 { a / share } else { a * 1e9 }
             };
-            q.push((pri, deficit[i][t], a, i));
-        }
-        q.sort_by(|p, r| {
-            r.0.total_cmp(&p.0)
-                .then(r.1.total_cmp(&p.1))
-                .then(r.2.total_cmp(&p.2))
-                .then(p.3.cmp(&r.3))
-        });
-        for (pri, _, _, i) in q {
-            let sf = jobs[i].scale_factor as u64;
-            if taken[i] || jobs[i].throughput[t] <= 0.0 || free[t] < sf || (skip_zero && pri <= 0.0)
-            {
+            if skip_zero && pri <= 0.0 {
                 continue;
             }
-            free[t] -= sf;
-            taken[i] = true;
-            placed.push((i, t));
+            q.push((pri, deficit[i][t], a, i));
+        }
+        // Each placement takes at least one worker, so only the best `free` candidates
+        // can be placed unless some do not fit: order just those (a selection, not a
+        // sort of every active job), and the next ones only if room is left.
+        let mut start = 0;
+        while start < q.len() && free[t] > 0 {
+            let rest = &mut q[start..];
+            let k = (free[t] as usize).min(rest.len());
+            if k < rest.len() {
+                rest.select_nth_unstable_by(k - 1, cmp);
+            }
+            rest[..k].sort_unstable_by(cmp);
+            for &(_, _, _, i) in &rest[..k] {
+                let sf = jobs[i].scale_factor as u64;
+                if free[t] >= sf {
+                    free[t] -= sf;
+                    taken[i] = true;
+                    placed.push((i, t));
+                }
+            }
+            start += k;
         }
     }
     // Leave the shared buffer clean for the next round.
@@ -845,8 +906,67 @@ mod tests {
             seed: 0,
             chips_per_node: None,
             prices: Some(vec![1.0; cap.len()]),
+            stop_after: None,
         };
         simulate(jobs, cap, &cfg, |_, _| {}).unwrap()
+    }
+
+    #[test]
+    fn a_stopping_set_ends_the_replay_when_its_jobs_finish() {
+        // One worker shared by max-min fairness: job 0 (1 h of work) and job 1 (10 h)
+        // both at 0, job 2 long after. Stopping on job 0 ends the replay when it
+        // finishes; job 1 is still running and job 2 never arrived.
+        let jobs = [
+            job(0, 0.0, 3600.0, &[1.0]),
+            job(1, 0.0, 36_000.0, &[1.0]),
+            job(2, 1e6, 3600.0, &[1.0]),
+        ];
+        let cfg = SimConfig {
+            policy: Policy::parse("max-min-fairness-perf").unwrap(),
+            round_s: 360.0,
+            restart_s: 0.0,
+            seed: 0,
+            chips_per_node: None,
+            prices: None,
+            stop_after: Some((0, 0)),
+        };
+        let r = simulate(&jobs, &[1], &cfg, |_, _| {}).unwrap();
+        assert_eq!(r.jobs_arrived, 2);
+        assert_eq!(r.jobs.len(), 2);
+        assert!(r.jobs[0].finish_s.is_some() && r.jobs[1].finish_s.is_none());
+        // Job 0 got about half the worker: it needed about 2 h, not 1.
+        let f = r.jobs[0].finish_s.unwrap();
+        assert!((6800.0..7600.0).contains(&f), "{f}");
+        assert_eq!(r.makespan_s, f);
+        // Job 2 was still to come: the stream was long enough.
+        assert!(!r.arrivals_exhausted);
+        // Stopping on job 2: the replay stops when it arrives, as nothing comes after.
+        let all = simulate(
+            &jobs,
+            &[1],
+            &SimConfig {
+                stop_after: Some((2, 2)),
+                ..cfg.clone()
+            },
+            |_, _| {},
+        )
+        .unwrap();
+        assert!(all.arrivals_exhausted);
+        assert_eq!(all.jobs_arrived, 3);
+        assert!(all.jobs[2].finish_s.is_none());
+        // Without a stopping set every job runs to the end.
+        let full = simulate(
+            &jobs,
+            &[1],
+            &SimConfig {
+                stop_after: None,
+                ..cfg
+            },
+            |_, _| {},
+        )
+        .unwrap();
+        assert!(full.jobs.iter().all(|j| j.finish_s.is_some()));
+        assert!(!full.arrivals_exhausted);
     }
 
     #[test]
@@ -942,6 +1062,7 @@ mod tests {
             seed: 0,
             chips_per_node: Some(cpn),
             prices: None,
+            stop_after: None,
         };
         // One node of 8: everything fits whole.
         let whole = simulate(&jobs, &[8], &cfg(8), |_, _| {}).unwrap();

@@ -28,7 +28,10 @@ struct SimOut<'a> {
     jobs_in_trace: usize,
     skipped_missing_throughput: usize,
     window: Option<(usize, usize)>,
+    /// Over the window's finished jobs only.
     window_avg_jct_s: Option<f64>,
+    window_jobs: Option<usize>,
+    window_finished: Option<usize>,
     wall_time_s: f64,
     #[serde(flatten)]
     result: &'a SimResult,
@@ -86,12 +89,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
     let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
     let Loaded {
-        jobs,
+        mut jobs,
         missing,
         source,
-        in_file,
+        mut in_file,
         table,
         default_prices,
+        generator,
     } = match &a.jobs {
         Some(path) => llm_jobs(cat, path, &cluster)?,
         None => gavel_jobs(a, &cluster)?,
@@ -120,39 +124,62 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         seed: a.seed,
         chips_per_node: a.chips_per_node,
         prices,
+        // A generated stream with a window runs until the window is done (Gavel's
+        // `jobs_to_complete`); a trace is replayed to the end.
+        stop_after: window.filter(|_| generator.is_some()),
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
     let show = std::io::stderr().is_terminal() && jobs.len() >= 1000;
-    let mut last_pct = 0usize;
-    let r = simulate(&jobs, &capacity, &cfg, |done, total| {
-        let pct = done * 100 / total.max(1);
-        if show && pct != last_pct {
-            last_pct = pct;
-            eprint!("\rreplaying: {done}/{total} jobs done ({pct}%)");
-            if done == total {
-                eprintln!();
+    let r = loop {
+        let mut last_pct = 0usize;
+        let r = simulate(&jobs, &capacity, &cfg, |done, total| {
+            let pct = done * 100 / total.max(1);
+            if show && pct != last_pct {
+                last_pct = pct;
+                eprint!("\rreplaying: {done}/{total} jobs done ({pct}%)");
+                if done == total {
+                    eprintln!();
+                }
             }
+        })
+        .map_err(|e| CliError::Internal(e.to_string()))?;
+        // Every generated job arrived before the window finished, and the replay stopped
+        // there. Extend the stream (the generator is prefix-stable: the same seed gives
+        // the same first jobs) and rerun, up to a limit: a cluster that cannot keep up
+        // with the arrival rate would never finish the window.
+        let limit = window.map_or(0, |(_, hi)| (hi + 1) * STREAM_LIMIT);
+        match &generator {
+            Some((types, reference, gap)) if r.arrivals_exhausted && jobs.len() < limit => {
+                let n = (jobs.len() * 2).min(limit);
+                jobs = poisson_jobs(types, *reference, n, *gap, a.seed);
+                in_file = jobs.len();
+            }
+            _ => break r,
         }
-    })
-    .map_err(|e| CliError::Internal(e.to_string()))?;
+    };
     if let Some(dir) = &a.svg_dir {
         write_charts(dir, &r, &cluster.types)?;
     }
     let wall = started.elapsed().as_secs_f64();
-    let window_avg = window.map(|(lo, hi)| {
-        let v: Vec<f64> = r
-            .jobs
-            .iter()
-            .filter(|j| j.id >= lo && j.id <= hi)
-            .filter_map(|j| j.jct_s)
-            .collect();
-        if v.is_empty() {
+    // The window's average over its finished jobs, and how many of its jobs there are
+    // and finished (fewer when a generated stream hit its limit, or jobs never fit).
+    let in_window = |id: usize| window.is_some_and(|(lo, hi)| (lo..=hi).contains(&id));
+    let window_jobs = window.map(|_| jobs.iter().filter(|j| in_window(j.id)).count());
+    let window_jct: Vec<f64> = r
+        .jobs
+        .iter()
+        .filter(|j| in_window(j.id))
+        .filter_map(|j| j.jct_s)
+        .collect();
+    let window_avg = window.map(|_| {
+        if window_jct.is_empty() {
             0.0
         } else {
-            v.iter().sum::<f64>() / v.len() as f64
+            window_jct.iter().sum::<f64>() / window_jct.len() as f64
         }
     });
+    let window_finished = window.map(|_| window_jct.len());
     let o = SimOut {
         trace: &source,
         cluster: cluster.types.clone(),
@@ -162,6 +189,8 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         skipped_missing_throughput: missing.len(),
         window,
         window_avg_jct_s: window_avg,
+        window_jobs,
+        window_finished,
         wall_time_s: wall,
         result: &r,
     };
@@ -175,7 +204,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         .collect();
     crate::outln!(
         "{} jobs of {} on {} under {} ({} s rounds)",
-        jobs.len(),
+        r.jobs_arrived,
         source,
         names.join(","),
         policy.name(),
@@ -193,8 +222,15 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     t.add_row(vec!["average JCT".to_string(), h(r.avg_jct_s)]);
     t.add_row(vec!["median JCT".to_string(), h(r.median_jct_s)]);
     t.add_row(vec!["p99 JCT".to_string(), h(r.p99_jct_s)]);
-    if let (Some((lo, hi)), Some(w)) = (window, window_avg) {
-        t.add_row(vec![format!("average JCT, jobs {lo}-{hi}"), h(w)]);
+    if let (Some((lo, hi)), Some(w), Some(of), Some(fin)) =
+        (window, window_avg, window_jobs, window_finished)
+    {
+        let v = if fin < of {
+            format!("{} (only {fin} of {of} finished)", h(w))
+        } else {
+            h(w)
+        };
+        t.add_row(vec![format!("average JCT, jobs {lo}-{hi}"), v]);
     }
     for ((name, _), u) in cluster.types.iter().zip(&r.utilization) {
         t.add_row(vec![format!("utilization {name}"), format!("{u:.3}")]);
@@ -214,6 +250,16 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     t.add_row(vec!["preemptions".to_string(), r.preemptions.to_string()]);
     t.add_row(vec!["wall time".to_string(), format!("{wall:.3} s")]);
     crate::outln!("{t}");
+    if r.arrivals_exhausted {
+        crate::outln!(
+            "the window's jobs had not all finished after {} arrivals ({}x the window's end): \
+             the cluster cannot keep up at one job every {} s under {}",
+            r.jobs_arrived,
+            STREAM_LIMIT,
+            a.arrival_s,
+            policy.name()
+        );
+    }
     if !r.unschedulable.is_empty() {
         crate::outln!(
             "{} jobs can never run (no type has enough workers): indices {:?}",
@@ -289,6 +335,9 @@ struct Loaded {
     table: String,
     /// USD per worker-hour per type, where the inputs imply one.
     default_prices: Option<Vec<f64>>,
+    /// For generated jobs: the job types, the reference type and the mean gap between
+    /// arrivals, so that the stream can be extended.
+    generator: Option<(Vec<JobType>, usize, f64)>,
 }
 
 fn parse_prices(spec: &str, cluster: &ClusterSpec) -> Result<Vec<f64>> {
@@ -316,6 +365,11 @@ fn parse_prices(spec: &str, cluster: &ClusterSpec) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// A generated stream is extended to at most this many times the window's last job
+/// index while waiting for the window to finish (Gavel's Figure 8 point needs about
+/// 2.8 times).
+const STREAM_LIMIT: usize = 8;
+
 fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
     let tput_path = a.throughputs.as_deref().ok_or_else(|| {
         CliError::Usage("--throughputs is needed with --trace and --generate".into())
@@ -333,6 +387,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
     }
     let mut jobs = Vec::new();
     let mut missing = Vec::new();
+    let mut generator = None;
     let (trace, source) = match (&a.trace, a.generate) {
         (Some(path), _) => {
             let text = read(path)?;
@@ -365,8 +420,13 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
                 .iter()
                 .position(|(t, _)| t == "v100")
                 .unwrap_or(0);
-            jobs = poisson_jobs(&types, reference, n, a.arrival_s, a.seed);
-            (Vec::new(), format!("{n} generated jobs (seed {})", a.seed))
+            // With a window, start with room for arrivals after it; more are generated
+            // if the window is not done when they run out.
+            let window = a.window.as_deref().map(parse_window).transpose()?;
+            let n_gen = window.map_or(n, |(_, hi)| n.max(2 * (hi + 1)));
+            jobs = poisson_jobs(&types, reference, n_gen, a.arrival_s, a.seed);
+            generator = Some((types, reference, a.arrival_s));
+            (Vec::new(), format!("a generated stream (seed {})", a.seed))
         }
         (None, None) => {
             return Err(CliError::Usage("give --trace, --generate or --jobs".into()));
@@ -412,6 +472,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
         in_file,
         table: tput_path.to_string(),
         default_prices: None,
+        generator,
     })
 }
 
@@ -493,5 +554,6 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
         in_file: list.len(),
         table: "the training model (no layout fits)".into(),
         default_prices,
+        generator: None,
     })
 }
