@@ -6,8 +6,8 @@
 
 use crate::workload::Rng;
 use crate::{
-    Allocation, Awareness, JobRow, PolicyError, finish_time_fairness, max_min_fairness,
-    max_sum_throughput, min_cost, min_makespan,
+    Allocation, Awareness, JobRow, PolicyError, finish_time_fairness, isolated_throughput,
+    max_min_fairness, max_sum_throughput, min_cost, min_makespan,
 };
 use serde::Serialize;
 
@@ -41,14 +41,18 @@ pub enum Policy {
     FinishTimeFairness(Awareness),
     /// Minimum makespan (Gavel's `min_total_duration`).
     MinMakespan(Awareness),
+    /// Most steps per second in total (Gavel's `max_sum_throughput`).
     MaxSumThroughput(Awareness),
-    /// Most progress per dollar (Gavel's `max_sum_throughput_normalized_by_cost`);
+    /// Most progress in total, each job's steps/s divided by its speed on its fastest
+    /// type (tessera's; every job's progress counts alike).
+    MaxSumNormalizedThroughput(Awareness),
+    /// Most steps per dollar (Gavel's `max_sum_throughput_normalized_by_cost`);
     /// needs prices per type.
     MinCost(Awareness),
 }
 
 impl Policy {
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 18] = [
         "fifo",
         "fifo-perf",
         "shortest-job-first",
@@ -65,6 +69,8 @@ impl Policy {
         "max-sum-throughput-perf",
         "min-cost",
         "min-cost-perf",
+        "max-sum-normalized-throughput",
+        "max-sum-normalized-throughput-perf",
     ];
 
     /// Parses a policy name (kebab- or snake-case; Gavel's `min_total_duration` is an
@@ -83,6 +89,7 @@ impl Policy {
             "finish-time-fairness" => Policy::FinishTimeFairness(a),
             "min-makespan" | "min-total-duration" => Policy::MinMakespan(a),
             "max-sum-throughput" => Policy::MaxSumThroughput(a),
+            "max-sum-normalized-throughput" => Policy::MaxSumNormalizedThroughput(a),
             "min-cost" | "max-sum-throughput-normalized-by-cost" => Policy::MinCost(a),
             _ => return None,
         })
@@ -97,6 +104,7 @@ impl Policy {
             | Policy::FinishTimeFairness(a)
             | Policy::MinMakespan(a)
             | Policy::MaxSumThroughput(a)
+            | Policy::MaxSumNormalizedThroughput(a)
             | Policy::MinCost(a) => a,
         }
     }
@@ -111,6 +119,7 @@ impl Policy {
             Policy::MinMakespan(_) => 10,
             Policy::MaxSumThroughput(_) => 12,
             Policy::MinCost(_) => 14,
+            Policy::MaxSumNormalizedThroughput(_) => 16,
         };
         Policy::NAMES[i + usize::from(self.awareness() == Awareness::Aware)]
     }
@@ -275,6 +284,10 @@ pub fn simulate(
     // FIFO's standing assignment of jobs to types, and its random stream.
     let mut fifo_on: Vec<Option<usize>> = vec![None; n];
     let mut rng = Rng::with_state(cfg.seed ^ 0x9e37_79b9_7f4a_7c15);
+    // Finish-time fairness: isolated-time equivalent of the progress so far, and the
+    // remaining steps and isolated rate at the last allocation.
+    let mut done_isolated = vec![0.0f64; n];
+    let mut ftf_prev: Vec<Option<(f64, f64)>> = vec![None; n];
 
     while done < total && target_done < target {
         while next_arrival < total && jobs[order[next_arrival]].arrival_s <= now {
@@ -319,7 +332,10 @@ pub fn simulate(
                     .collect();
                 let x: Allocation = match cfg.policy {
                     Policy::MaxMinFairness(_) => max_min_fairness(&rows, capacity, a)?,
-                    Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, capacity, a)?,
+                    Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, capacity, a, false)?,
+                    Policy::MaxSumNormalizedThroughput(_) => {
+                        max_sum_throughput(&rows, capacity, a, true)?
+                    }
                     Policy::Fifo(_) => {
                         fifo_allocation(jobs, &active, capacity, a, &mut fifo_on, &mut rng)
                     }
@@ -356,11 +372,22 @@ pub fn simulate(
                         min_makespan(&rows, &rem, capacity, a)?
                     }
                     Policy::FinishTimeFairness(_) => {
+                        // Gavel's bookkeeping: the steps done since the last allocation
+                        // count as time in isolation at that allocation's isolated rate.
+                        for &i in &active {
+                            if let Some((rem0, rate0)) = ftf_prev[i] {
+                                done_isolated[i] += (rem0 - remaining[i]) / rate0.max(1e-12);
+                            }
+                        }
                         let rem: Vec<f64> = active.iter().map(|&i| remaining[i]).collect();
-                        let tot: Vec<f64> = active.iter().map(|&i| jobs[i].total_steps).collect();
+                        let done: Vec<f64> = active.iter().map(|&i| done_isolated[i]).collect();
                         let age: Vec<f64> =
                             active.iter().map(|&i| now - jobs[i].arrival_s).collect();
-                        finish_time_fairness(&rows, &rem, &tot, &age, capacity, a)?
+                        let rate = isolated_throughput(&rows, capacity, a);
+                        for (k, &i) in active.iter().enumerate() {
+                            ftf_prev[i] = (rate[k] > 0.0).then_some((remaining[i], rate[k]));
+                        }
+                        finish_time_fairness(&rows, &rem, &done, &age, capacity, a)?
                     }
                 };
                 solves += 1;
