@@ -107,12 +107,13 @@ pub struct SimulateArgs {
     /// Round length in seconds.
     #[arg(long, default_value_t = 360.0)]
     pub round_s: f64,
-    /// Model nodes of this many accelerators: a multi-worker job goes on one node when
-    /// one has room, else it spans nodes (at Gavel's `_unconsolidated` throughput where
-    /// the table has one). Without it, node boundaries are ignored, as in Gavel's
-    /// simulator.
+    /// Model nodes of this many accelerators: one count for every type (8), one per type
+    /// (v100=4,p100=4,k80=2, every cluster type named) or Gavel's V100:P100:K80 form
+    /// (4:4:2). A multi-worker job goes on one node when one has room, else it spans
+    /// nodes (at Gavel's `_unconsolidated` throughput where the table has one). Without
+    /// it, node boundaries are ignored, as in Gavel's simulator.
     #[arg(long)]
-    pub chips_per_node: Option<u32>,
+    pub chips_per_node: Option<String>,
     /// USD per worker-hour of each type, e.g. v100=2.48,p100=1.46,k80=0.45: enables the
     /// cost metric and the min-cost policy. With --jobs, catalog chips default to their
     /// price spread over 4 years plus energy at USD 0.10/kWh, where the catalog has both.

@@ -1330,6 +1330,29 @@ fn simulate_reports_bad_input() {
         "10-20",
     ]);
     assert!(v["skipped_missing_throughput"].as_u64().unwrap() > 0);
+    // Node sizes: one per type, every type named, each at least 1.
+    let mm = gavel("traces/minimize_makespan.trace");
+    for (spec, why) in [
+        ("v100=4", "no count for `p100`"),
+        ("4:0:4", "at least 1"),
+        ("four", "expected TYPE=COUNT"),
+    ] {
+        fails(
+            &[
+                "simulate",
+                "--trace",
+                &mm,
+                "--throughputs",
+                &tput,
+                "--cluster",
+                "8:16:24",
+                "--chips-per-node",
+                spec,
+            ],
+            2,
+            &["--chips-per-node", why],
+        );
+    }
     assert!(v["window_avg_jct_s"].as_f64().unwrap() > 0.0);
     fails(
         &[
@@ -1540,6 +1563,22 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
         "6",
     ]);
     assert!(v["spread_placements"].as_u64().unwrap() > 0);
+    // Per type: 910B2 servers of 8, A800 servers of 8 -> whole; A800 of 6 -> holes.
+    let per = |spec: &str| {
+        json(&[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            fleet,
+            "--chips-per-node",
+            spec,
+        ])["spread_placements"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(per("huawei-ascend-910b2=8,nvidia-a800-sxm4-80gb=8"), 0);
+    assert!(per("huawei-ascend-910b2=8,nvidia-a800-sxm4-80gb=6") > 0);
     fails(
         &[
             "simulate",

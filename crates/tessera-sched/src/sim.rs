@@ -138,7 +138,8 @@ pub struct SimConfig {
     /// when one has room (the fullest that fits, to keep large holes for large jobs);
     /// otherwise they spread over the nodes with the most free workers and run at the
     /// spread throughput. `None` (Gavel's simulation): no node boundaries.
-    pub chips_per_node: Option<u32>,
+    /// One count per type, in the order of `capacity`.
+    pub chips_per_node: Option<Vec<u32>>,
     /// USD per worker-hour of each type, for the cost metric and the min-cost policy.
     pub prices: Option<Vec<f64>>,
     /// End the replay as soon as every runnable job whose id lies in this inclusive
@@ -274,7 +275,11 @@ pub fn simulate(
     let mut attained = vec![0.0f64; n];
     // Jobs present x seconds, and seconds present, per job (for finish-time fairness).
     let (mut contention, mut lived) = (vec![0.0f64; n], vec![0.0f64; n]);
-    let cpn = cfg.chips_per_node.map(|c| c.max(1));
+    let cpn: Option<Vec<u32>> = cfg.chips_per_node.as_ref().map(|v| {
+        (0..nt)
+            .map(|t| v.get(t).copied().unwrap_or(1).max(1))
+            .collect()
+    });
     let mut nodes_of: Vec<Vec<usize>> = vec![Vec::new(); n]; // nodes held last round
     let mut spread_count = 0u64;
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
@@ -441,7 +446,7 @@ pub fn simulate(
         }
         let mut round_end = now;
         let mut round_busy = vec![0.0f64; nt];
-        let spread = match cpn {
+        let spread = match &cpn {
             Some(c) => place_on_nodes(jobs, &placed, capacity, c, &held, &mut nodes_of),
             None => vec![false; placed.len()],
         };
@@ -618,13 +623,14 @@ fn place_on_nodes(
     jobs: &[SimJob],
     placed: &[(usize, usize)],
     capacity: &[u32],
-    cpn: u32,
+    per_node: &[u32],
     held: &[Option<usize>],
     nodes_of: &mut [Vec<usize>],
 ) -> Vec<bool> {
     let mut free: Vec<Vec<u32>> = capacity
         .iter()
-        .map(|&c| {
+        .zip(per_node)
+        .map(|(&c, &cpn)| {
             let full = (c / cpn) as usize;
             let mut v = vec![cpn; full];
             if c % cpn > 0 {
@@ -652,7 +658,7 @@ fn place_on_nodes(
                 free[t][nd] -= take;
                 left -= take;
             }
-            spread[k] = nodes_of[i].len() > sf.div_ceil(cpn) as usize;
+            spread[k] = nodes_of[i].len() > sf.div_ceil(per_node[t]) as usize;
             done[k] = true;
         }
     }
@@ -690,7 +696,7 @@ fn place_on_nodes(
                         used.push(nd);
                     }
                 }
-                spread[k] = used.len() > sf.div_ceil(cpn) as usize;
+                spread[k] = used.len() > sf.div_ceil(per_node[t]) as usize;
                 nodes_of[i] = used;
             }
         }
@@ -1087,7 +1093,7 @@ mod tests {
             round_s: 360.0,
             restart_s: 0.0,
             seed: 0,
-            chips_per_node: Some(cpn),
+            chips_per_node: Some(vec![cpn]),
             prices: None,
             stop_after: None,
         };
@@ -1101,6 +1107,44 @@ mod tests {
         assert!(split.spread_placements > 0);
         assert_eq!(split.jobs[2].finish_s, Some(7200.0));
         assert_eq!(split.jobs[0].finish_s, Some(3600.0));
+    }
+
+    #[test]
+    fn node_size_is_per_type() {
+        // The same three gangs (3, 3 and 2 workers) on each of two types of 8 workers:
+        // type 0 has one node of 8, type 1 two nodes of 4. Only type 1's 2-worker job
+        // has to span nodes.
+        let mk = |id: usize, sf: u32, on: usize| SimJob {
+            scale_factor: sf,
+            throughput_spread: Some(vec![0.5, 0.5]),
+            ..job(
+                id,
+                0.0,
+                3600.0,
+                if on == 0 { &[1.0, 0.0] } else { &[0.0, 1.0] },
+            )
+        };
+        let jobs = [
+            mk(0, 3, 0),
+            mk(1, 3, 0),
+            mk(2, 2, 0),
+            mk(3, 3, 1),
+            mk(4, 3, 1),
+            mk(5, 2, 1),
+        ];
+        let cfg = SimConfig {
+            policy: Policy::parse("max-min-fairness-perf").unwrap(),
+            round_s: 360.0,
+            restart_s: 0.0,
+            seed: 0,
+            chips_per_node: Some(vec![8, 4]),
+            prices: None,
+            stop_after: None,
+        };
+        let r = simulate(&jobs, &[8, 8], &cfg, |_, _| {}).unwrap();
+        assert_eq!(r.jobs[2].finish_s, Some(3600.0));
+        assert_eq!(r.jobs[5].finish_s, Some(7200.0));
+        assert_eq!(r.spread_placements, 20); // every 360 s round of its 7,200 s
     }
 
     #[test]

@@ -80,13 +80,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         ));
     }
     let window = a.window.as_deref().map(parse_window).transpose()?;
-    if a.chips_per_node == Some(0) {
-        return Err(CliError::Usage(
-            "--chips-per-node must be at least 1".into(),
-        ));
-    }
     let cluster =
         parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
+    let chips_per_node = a
+        .chips_per_node
+        .as_deref()
+        .map(|spec| parse_per_node(spec, &cluster))
+        .transpose()?;
     let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
     let Loaded {
         mut jobs,
@@ -122,7 +122,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         round_s: a.round_s,
         restart_s: a.restart_s,
         seed: a.seed,
-        chips_per_node: a.chips_per_node,
+        chips_per_node,
         prices,
         // A generated stream with a window runs until the window is done (Gavel's
         // `jobs_to_complete`); a trace is replayed to the end.
@@ -340,6 +340,35 @@ struct Loaded {
     generator: Option<(Vec<JobType>, usize, f64)>,
 }
 
+/// `--chips-per-node`: one count for all types, `TYPE=N,...` naming every cluster type,
+/// or Gavel's `V100:P100:K80` form; each at least 1.
+fn parse_per_node(spec: &str, cluster: &ClusterSpec) -> Result<Vec<u32>> {
+    let bad = |m: String| CliError::Usage(format!("--chips-per-node: {m}"));
+    let per: Vec<u32> = if let Ok(n) = spec.trim().parse::<u32>() {
+        vec![n; cluster.types.len()]
+    } else {
+        let given = parse_cluster(spec, 1).map_err(bad)?;
+        cluster
+            .types
+            .iter()
+            .map(|(t, _)| {
+                given
+                    .types
+                    .iter()
+                    .find(|(g, _)| g == t)
+                    .map(|(_, n)| *n)
+                    .ok_or_else(|| bad(format!("no count for `{t}`")))
+            })
+            .collect::<Result<_>>()?
+    };
+    if per.contains(&0) {
+        return Err(bad(
+            "every type needs at least 1 accelerator per node".into()
+        ));
+    }
+    Ok(per)
+}
+
 fn parse_prices(spec: &str, cluster: &ClusterSpec) -> Result<Vec<f64>> {
     let mut map = BTreeMap::new();
     for part in spec.split(',') {
@@ -423,7 +452,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
             // With a window, start with room for arrivals after it; more are generated
             // if the window is not done when they run out.
             let window = a.window.as_deref().map(parse_window).transpose()?;
-            let n_gen = window.map_or(n, |(_, hi)| n.max(2 * (hi + 1)));
+            let n_gen = window.map_or(n, |(_, hi)| n.max(4 * (hi + 1)));
             jobs = poisson_jobs(&types, reference, n_gen, a.arrival_s, a.seed);
             generator = Some((types, reference, a.arrival_s));
             (Vec::new(), format!("a generated stream (seed {})", a.seed))
