@@ -64,7 +64,7 @@ pub enum Command {
     /// What to buy for training and serving targets under a budget, power and export rules.
     Procure(ProcureArgs),
     /// Replay a job trace through a scheduling policy on a cluster (round-based, Gavel's mechanism).
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 #[derive(Debug, Args)]
