@@ -7,7 +7,8 @@
 //! chips = 8               # workers, all of one chip type
 //! tokens = 2e9            # tokens to train
 //! arrival-s = 0           # seconds from the start (default 0)
-//! weight = 1              # priority weight (default 1)
+//! weight = 1              # share within its priority tier (default 1)
+//! priority = 0            # tier: higher tiers are allocated first (default 0)
 //! repeat = 1              # this many copies, `every-s` seconds apart (default 1, 0 s)
 //! every-s = 0
 //! ```
@@ -48,6 +49,7 @@ pub fn parse_jobs(path: &str, text: &str) -> Result<Vec<LlmJob>> {
             "tokens",
             "arrival-s",
             "weight",
+            "priority",
             "repeat",
             "every-s",
         ])?;
@@ -75,6 +77,15 @@ pub fn parse_jobs(path: &str, text: &str) -> Result<Vec<LlmJob>> {
         if !(weight > 0.0 && weight.is_finite()) {
             return Err(w.err("weight", w.pos("weight"), "must be positive", None));
         }
+        let priority = w.opt_u64("priority")?.unwrap_or(0);
+        if priority > 1000 {
+            return Err(w.err(
+                "priority",
+                w.pos("priority"),
+                "must be between 0 and 1000",
+                None,
+            ));
+        }
         let repeat = w.opt_u64("repeat")?.unwrap_or(1);
         let every = w.opt_f64("every-s")?.unwrap_or(0.0);
         if !(every >= 0.0 && every.is_finite()) {
@@ -96,6 +107,7 @@ pub fn parse_jobs(path: &str, text: &str) -> Result<Vec<LlmJob>> {
                 tokens,
                 arrival_s: arrival + every * k as f64,
                 weight,
+                priority: priority as u32,
                 line,
             });
         }
@@ -119,6 +131,13 @@ mod tests {
         assert_eq!((j[0].chips, j[0].line), (8, 1));
         assert_eq!(j[3].arrival_s, 260.0);
         assert_eq!(j[3].line, 6);
+        assert_eq!(j[0].priority, 0);
+        let p = parse_jobs(
+            "j.toml",
+            &OK.replace("chips = 8", "chips = 8\npriority = 2"),
+        )
+        .unwrap();
+        assert_eq!(p[0].priority, 2);
     }
 
     #[test]
@@ -134,6 +153,14 @@ mod tests {
             "job[1].arrival-s",
         );
         check(&OK.replace("repeat = 3", "repeat = 0"), "job[1].repeat");
+        check(
+            &OK.replace("repeat = 3", "repeat = 3\npriority = 5000"),
+            "job[1].priority",
+        );
+        check(
+            &OK.replace("repeat = 3", "repeat = 3\npriority = -1"),
+            "job[1].priority",
+        );
         check(&OK.replace("every-s = 100", "evry-s = 100"), "evry-s");
         check("", "no [[job]]");
         check("[[job]]\nchips = 1\ntokens = 1\n", "model");

@@ -1579,6 +1579,26 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
     };
     assert_eq!(per("huawei-ascend-910b2=8,nvidia-a800-sxm4-80gb=8"), 0);
     assert!(per("huawei-ascend-910b2=8,nvidia-a800-sxm4-80gb=6") > 0);
+    // Priority tiers: a higher-tier job arriving on a full fleet takes what it needs at
+    // the next allocation; in the same tier it only gets its fair share.
+    let last_jct = |path: &str| {
+        let v = json(&["simulate", "--jobs", path, "--cluster", fleet]);
+        v["jobs"].as_array().unwrap().last().unwrap()["jct_s"]
+            .as_f64()
+            .unwrap()
+    };
+    let tiered = data("jobs/llm-priority.toml");
+    let flat = std::env::temp_dir().join(format!("tessera-flat-{}.toml", std::process::id()));
+    std::fs::write(
+        &flat,
+        std::fs::read_to_string(&tiered)
+            .unwrap()
+            .replace("priority = 1", "priority = 0"),
+    )
+    .unwrap();
+    let (hi, same) = (last_jct(&tiered), last_jct(&flat.display().to_string()));
+    let _ = std::fs::remove_file(&flat);
+    assert!(hi < 0.5 * same, "tiered {hi} s vs same tier {same} s");
     fails(
         &[
             "simulate",

@@ -97,6 +97,8 @@ pub struct LlmJob {
     pub tokens: f64,
     pub arrival_s: f64,
     pub weight: f64,
+    /// Priority tier (higher first).
+    pub priority: u32,
     /// Line of its `[[job]]` table.
     pub line: usize,
 }

@@ -19,6 +19,9 @@ pub struct SimJob {
     pub total_steps: f64,
     pub scale_factor: u32,
     pub weight: f64,
+    /// Priority tier: a higher tier is allocated before any lower one (0 by default).
+    /// Weights share capacity within a tier.
+    pub priority: u32,
     /// Steps/s per accelerator type (cluster order); 0 where it cannot run.
     pub throughput: Vec<f64>,
     /// Steps/s when its workers span several nodes (Gavel's `_unconsolidated` entries);
@@ -327,81 +330,131 @@ pub fn simulate(
                     *tt = active.iter().map(|&i| got[i][t]).sum();
                 }
                 last_reset = Some(now);
-                let rows: Vec<JobRow> = active
-                    .iter()
-                    .map(|&i| JobRow {
-                        throughput: jobs[i].throughput.clone(),
-                        scale_factor: jobs[i].scale_factor,
-                        weight: jobs[i].weight,
-                    })
-                    .collect();
-                let x: Allocation = match cfg.policy {
-                    Policy::MaxMinFairness(_) => max_min_fairness(&rows, capacity, a)?,
-                    Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, capacity, a, false)?,
-                    Policy::MaxSumNormalizedThroughput(_) => {
-                        max_sum_throughput(&rows, capacity, a, true)?
-                    }
-                    Policy::Fifo(_) => {
-                        fifo_allocation(jobs, &active, capacity, a, &mut fifo_on, &mut rng)
-                    }
-                    Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_) => {
-                        // Order by remaining time (at the job's best or mean speed)
-                        // or by GPU-seconds received; ties by arrival.
-                        let key = |i: usize| -> f64 {
-                            if let Policy::LeastAttainedService(_) = cfg.policy {
-                                return attained[i];
-                            }
-                            let speeds = jobs[i].throughput.iter().filter(|&&v| v > 0.0);
-                            let speed = match a {
-                                Awareness::Aware => speeds.copied().fold(0.0, f64::max),
-                                Awareness::Agnostic => {
-                                    let v: Vec<f64> = speeds.copied().collect();
-                                    v.iter().sum::<f64>() / v.len().max(1) as f64
-                                }
-                            };
-                            remaining[i] / speed.max(1e-12)
-                        };
-                        let mut order = active.clone();
-                        order.sort_by(|&x, &y| key(x).total_cmp(&key(y)).then(x.cmp(&y)));
-                        ordered_allocation(jobs, &active, &order, capacity, a, &mut rng)
-                    }
-                    Policy::MinCost(_) => {
-                        let p = cfg.prices.as_deref().ok_or_else(|| PolicyError::BadJob {
-                            job: 0,
-                            what: "min-cost needs prices per type".into(),
-                        })?;
-                        min_cost(&rows, capacity, p, a)?
-                    }
-                    Policy::MinMakespan(_) => {
-                        let rem: Vec<f64> = active.iter().map(|&i| remaining[i]).collect();
-                        min_makespan(&rows, &rem, capacity, a)?
-                    }
-                    Policy::FinishTimeFairness(_) => {
-                        // Gavel's bookkeeping: the steps done since the last allocation
-                        // count as time in isolation at that allocation's isolated rate.
-                        for &i in &active {
-                            if let Some((rem0, rate0)) = ftf_prev[i] {
-                                done_isolated[i] += (rem0 - remaining[i]) / rate0.max(1e-12);
-                            }
-                        }
-                        let rem: Vec<f64> = active.iter().map(|&i| remaining[i]).collect();
-                        let done: Vec<f64> = active.iter().map(|&i| done_isolated[i]).collect();
-                        let age: Vec<f64> =
-                            active.iter().map(|&i| now - jobs[i].arrival_s).collect();
-                        let rate = isolated_throughput(&rows, capacity, a);
-                        for (k, &i) in active.iter().enumerate() {
-                            ftf_prev[i] = (rate[k] > 0.0).then_some((remaining[i], rate[k]));
-                        }
-                        finish_time_fairness(&rows, &rem, &done, &age, capacity, a)?
-                    }
-                };
-                solves += 1;
                 for i in allocated.drain(..) {
                     x_of[i] = None;
                 }
-                for (k, &i) in active.iter().enumerate() {
-                    x_of[i] = Some(x.x[k].clone());
-                    allocated.push(i);
+                // Priority tiers: the LP policies allocate the highest tier first on the
+                // whole cluster, each lower tier on what the tiers above leave (whole
+                // workers); the queue policies order by tier before their own key.
+                let mut tiers: Vec<u32> = active.iter().map(|&i| jobs[i].priority).collect();
+                tiers.sort_unstable_by(|x, y| y.cmp(x));
+                tiers.dedup();
+                let queue_policy = matches!(
+                    cfg.policy,
+                    Policy::Fifo(_) | Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_)
+                );
+                if queue_policy || tiers.len() < 2 {
+                    tiers.truncate(1);
+                }
+                let mut cap: Vec<u32> = capacity.to_vec();
+                for (level, &tier) in tiers.iter().enumerate() {
+                    if cap.iter().all(|&c| c == 0) {
+                        // Nothing left: lower tiers get no allocation, and only take
+                        // workers the tiers above leave idle.
+                        for &i in active.iter().filter(|&&i| jobs[i].priority == tier) {
+                            x_of[i] = Some(vec![0.0; nt]);
+                            allocated.push(i);
+                        }
+                        continue;
+                    }
+                    let group: Vec<usize> = if level == 0 && tiers.len() == 1 {
+                        active.clone()
+                    } else {
+                        active
+                            .iter()
+                            .copied()
+                            .filter(|&i| jobs[i].priority == tier)
+                            .collect()
+                    };
+                    let rows: Vec<JobRow> = group
+                        .iter()
+                        .map(|&i| JobRow {
+                            throughput: jobs[i].throughput.clone(),
+                            scale_factor: jobs[i].scale_factor,
+                            weight: jobs[i].weight,
+                        })
+                        .collect();
+                    let x: Allocation = match cfg.policy {
+                        Policy::MaxMinFairness(_) => max_min_fairness(&rows, &cap, a)?,
+                        Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, &cap, a, false)?,
+                        Policy::MaxSumNormalizedThroughput(_) => {
+                            max_sum_throughput(&rows, &cap, a, true)?
+                        }
+                        Policy::Fifo(_) => {
+                            fifo_allocation(jobs, &group, &cap, a, &mut fifo_on, &mut rng)
+                        }
+                        Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_) => {
+                            // Order by remaining time (at the job's best or mean speed)
+                            // or by GPU-seconds received; ties by arrival.
+                            let key = |i: usize| -> f64 {
+                                if let Policy::LeastAttainedService(_) = cfg.policy {
+                                    return attained[i];
+                                }
+                                let speeds = jobs[i].throughput.iter().filter(|&&v| v > 0.0);
+                                let speed = match a {
+                                    Awareness::Aware => speeds.copied().fold(0.0, f64::max),
+                                    Awareness::Agnostic => {
+                                        let v: Vec<f64> = speeds.copied().collect();
+                                        v.iter().sum::<f64>() / v.len().max(1) as f64
+                                    }
+                                };
+                                remaining[i] / speed.max(1e-12)
+                            };
+                            let mut order = group.clone();
+                            order.sort_by(|&x, &y| {
+                                jobs[y]
+                                    .priority
+                                    .cmp(&jobs[x].priority)
+                                    .then(key(x).total_cmp(&key(y)))
+                                    .then(x.cmp(&y))
+                            });
+                            ordered_allocation(jobs, &group, &order, &cap, a, &mut rng)
+                        }
+                        Policy::MinCost(_) => {
+                            let p = cfg.prices.as_deref().ok_or_else(|| PolicyError::BadJob {
+                                job: 0,
+                                what: "min-cost needs prices per type".into(),
+                            })?;
+                            min_cost(&rows, &cap, p, a)?
+                        }
+                        Policy::MinMakespan(_) => {
+                            let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
+                            min_makespan(&rows, &rem, &cap, a)?
+                        }
+                        Policy::FinishTimeFairness(_) => {
+                            // Gavel's bookkeeping: the steps done since the last allocation
+                            // count as time in isolation at that allocation's isolated rate.
+                            for &i in &group {
+                                if let Some((rem0, rate0)) = ftf_prev[i] {
+                                    done_isolated[i] += (rem0 - remaining[i]) / rate0.max(1e-12);
+                                }
+                            }
+                            let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
+                            let done: Vec<f64> = group.iter().map(|&i| done_isolated[i]).collect();
+                            let age: Vec<f64> =
+                                group.iter().map(|&i| now - jobs[i].arrival_s).collect();
+                            let rate = isolated_throughput(&rows, &cap, a);
+                            for (k, &i) in group.iter().enumerate() {
+                                ftf_prev[i] = (rate[k] > 0.0).then_some((remaining[i], rate[k]));
+                            }
+                            finish_time_fairness(&rows, &rem, &done, &age, &cap, a)?
+                        }
+                    };
+
+                    solves += 1;
+                    for (k, &i) in group.iter().enumerate() {
+                        x_of[i] = Some(x.x[k].clone());
+                        allocated.push(i);
+                    }
+                    // What this tier leaves: whole workers only.
+                    for (t, c) in cap.iter_mut().enumerate() {
+                        let used: f64 = group
+                            .iter()
+                            .enumerate()
+                            .map(|(k, &i)| x.x[k][t] * jobs[i].scale_factor as f64)
+                            .sum();
+                        *c = ((*c as f64 - used + 1e-6).floor().max(0.0)) as u32;
+                    }
                 }
                 need_update = false;
             }
@@ -780,7 +833,8 @@ fn fifo_allocation(
         is_active[i] = true;
     }
     let mut queue: Vec<usize> = active.to_vec();
-    queue.sort_unstable(); // arrival order = trace order
+    // Higher tiers first, then arrival order (= trace order).
+    queue.sort_unstable_by(|&x, &y| jobs[y].priority.cmp(&jobs[x].priority).then(x.cmp(&y)));
     if a == Awareness::Aware {
         on.iter_mut().for_each(|o| *o = None);
     } else {
@@ -854,9 +908,13 @@ fn priority_round(
     let (x_of, got, type_time, deficit) = (l.x_of, l.got, l.type_time, l.deficit);
     let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
     let mut placed = Vec::new();
-    // (priority, deficit, allocation, job): a strict total order, highest first.
+    // (priority, deficit, allocation, job): a strict total order, highest first, after
+    // the job's tier.
     let cmp = |p: &(f64, f64, f64, usize), r: &(f64, f64, f64, usize)| {
-        r.0.total_cmp(&p.0)
+        jobs[r.3]
+            .priority
+            .cmp(&jobs[p.3].priority)
+            .then(r.0.total_cmp(&p.0))
             .then(r.1.total_cmp(&p.1))
             .then(r.2.total_cmp(&p.2))
             .then(p.3.cmp(&r.3))
@@ -926,6 +984,7 @@ mod tests {
             total_steps: steps,
             scale_factor: 1,
             weight: 1.0,
+            priority: 0,
             throughput: tput.to_vec(),
             throughput_spread: None,
         }
@@ -1107,6 +1166,49 @@ mod tests {
         assert!(split.spread_placements > 0);
         assert_eq!(split.jobs[2].finish_s, Some(7200.0));
         assert_eq!(split.jobs[0].finish_s, Some(3600.0));
+    }
+
+    #[test]
+    fn a_higher_tier_preempts_and_runs_as_if_alone() {
+        // Four long single-worker jobs fill four workers; a 4-worker job of a higher
+        // tier arrives at 3,600 s with 1 h of work. It takes the whole cluster at the
+        // next allocation and finishes an hour later; without the tier it shares.
+        let mut jobs: Vec<SimJob> = (0..4).map(|i| job(i, 0.0, 36_000.0, &[1.0])).collect();
+        jobs.push(SimJob {
+            scale_factor: 4,
+            priority: 1,
+            ..job(4, 3600.0, 3600.0, &[1.0])
+        });
+        for p in [
+            "max-min-fairness-perf",
+            "min-makespan-perf",
+            "finish-time-fairness",
+            "shortest-job-first",
+            "least-attained-service-perf",
+        ] {
+            let r = run(&jobs, &[4], p);
+            assert_eq!(r.jobs[4].finish_s, Some(7200.0), "{p}");
+        }
+        let mut flat = jobs.clone();
+        flat[4].priority = 0;
+        let r = run(&flat, &[4], "max-min-fairness-perf");
+        assert!(
+            r.jobs[4].finish_s.unwrap() > 7200.0 + 360.0,
+            "{:?}",
+            r.jobs[4]
+        );
+        // FIFO: a higher-tier job jumps the queue. One worker, job 0 running; jobs 1
+        // (tier 0) and 2 (tier 1) wait; job 2 runs next.
+        let q = [
+            job(0, 0.0, 3600.0, &[1.0]),
+            job(1, 10.0, 3600.0, &[1.0]),
+            SimJob {
+                priority: 1,
+                ..job(2, 20.0, 3600.0, &[1.0])
+            },
+        ];
+        let r = run(&q, &[1], "fifo-perf");
+        assert!(r.jobs[2].finish_s < r.jobs[1].finish_s, "{:?}", r.jobs);
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub fn poisson_jobs(
             total_steps: steps,
             scale_factor: 1,
             weight: 1.0,
+            priority: 0,
             throughput: ty.throughput.clone(),
             throughput_spread: None,
         });

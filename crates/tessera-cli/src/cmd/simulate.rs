@@ -485,6 +485,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
             total_steps: j.total_steps as f64,
             scale_factor: j.scale_factor,
             weight: j.priority_weight,
+            priority: 0,
             throughput,
             throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
         });
@@ -572,6 +573,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             total_steps: j.tokens,
             scale_factor: j.chips,
             weight: j.weight,
+            priority: j.priority,
             throughput,
             throughput_spread: None,
         });
