@@ -137,7 +137,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
             let pct = done * 100 / total.max(1);
             if show && pct != last_pct {
                 last_pct = pct;
-                eprint!("\rreplaying: {done}/{total} jobs done ({pct}%)");
+                eprint!("\r{}", progress_bar(done, total));
                 if done == total {
                     eprintln!();
                 }
@@ -394,6 +394,19 @@ fn parse_prices(spec: &str, cluster: &ClusterSpec) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// `replaying [#####.....]  50% (500/1000 jobs)`, 30 cells wide.
+fn progress_bar(done: usize, total: usize) -> String {
+    const CELLS: usize = 30;
+    let total = total.max(1);
+    let filled = (done.min(total) * CELLS) / total;
+    format!(
+        "replaying [{}{}] {:3}% ({done}/{total} jobs)",
+        "#".repeat(filled),
+        ".".repeat(CELLS - filled),
+        done.min(total) * 100 / total
+    )
+}
+
 /// A generated stream is extended to at most this many times the window's last job
 /// index while waiting for the window to finish (Gavel's Figure 8 point needs about
 /// 2.8 times).
@@ -587,4 +600,29 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
         default_prices,
         generator: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn progress_bar_fills_in_proportion() {
+        assert_eq!(
+            progress_bar(0, 10),
+            format!("replaying [{}]   0% (0/10 jobs)", ".".repeat(30))
+        );
+        assert_eq!(
+            progress_bar(5, 10),
+            format!(
+                "replaying [{}{}]  50% (5/10 jobs)",
+                "#".repeat(15),
+                ".".repeat(15)
+            )
+        );
+        assert_eq!(
+            progress_bar(10, 10),
+            format!("replaying [{}] 100% (10/10 jobs)", "#".repeat(30))
+        );
+    }
 }
