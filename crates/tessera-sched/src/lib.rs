@@ -397,6 +397,14 @@ fn planning_matrix(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Vec<Vec<f
 enum Spare {
     /// To the jobs that gain the most relative progress (rate over need).
     MostRelative,
+    /// Nowhere in particular: the first vertex the solver finds (used while searching,
+    /// where only feasibility matters).
+    Nothing,
+    /// The midpoint of the `MostRelative` and `Nothing` allocations: between the two
+    /// extremes, as a stand-in for the interior point Gavel's solver returns for
+    /// finish-time fairness (measured against Gavel: `MostRelative` alone put the
+    /// agnostic form's makespan 5.0-5.6% above Gavel's, the midpoint 2.0-2.7%).
+    Midpoint,
     /// Centrally: first raise the smallest time fraction any job gets, then, with a
     /// small weight, relative progress counted up to [`CENTRAL_GAIN_CAP`] times the
     /// need. Gavel's minimum makespan solves a feasibility problem with no objective,
@@ -420,6 +428,20 @@ fn meets_rates(
     capacity: &[u32],
     spare: Spare,
 ) -> Result<Option<Allocation>, PolicyError> {
+    if spare == Spare::Midpoint {
+        let Some(a) = meets_rates(t, jobs, need, capacity, Spare::MostRelative)? else {
+            return Ok(None);
+        };
+        let Some(b) = meets_rates(t, jobs, need, capacity, Spare::Nothing)? else {
+            return Ok(None);
+        };
+        let x =
+            a.x.iter()
+                .zip(&b.x)
+                .map(|(ra, rb)| ra.iter().zip(rb).map(|(p, q)| 0.5 * (p + q)).collect())
+                .collect();
+        return Ok(Some(Allocation { x }));
+    }
     let (mut vars, x) = x_vars(t);
     let relative = |j: usize| -> Vec<f64> { t[j].iter().map(|v| v / need[j].max(1e-12)).collect() };
     let mut obj = Expression::from(0.0);
@@ -432,6 +454,7 @@ fn meets_rates(
             }
             (None, Vec::new())
         }
+        Spare::Nothing | Spare::Midpoint => (None, Vec::new()),
         Spare::Central => {
             let floor = vars.add(variable().min(0.0).max(1.0));
             let gains: Vec<Variable> = (0..t.len())
@@ -475,9 +498,11 @@ fn bisect(
     spare: Spare,
     need: impl Fn(f64) -> Option<Vec<f64>>,
 ) -> Result<Allocation, PolicyError> {
+    // Feasibility does not depend on where the spare goes: search with the cheapest
+    // LP, then hand out the spare at the value found.
     let try_at = |v: f64| -> Result<Option<Allocation>, PolicyError> {
         match need(v) {
-            Some(n) => meets_rates(t, jobs, &n, capacity, spare),
+            Some(n) => meets_rates(t, jobs, &n, capacity, Spare::Nothing),
             None => Ok(None),
         }
     };
@@ -508,7 +533,13 @@ fn bisect(
             break;
         }
     }
-    Ok(best)
+    if spare == Spare::Nothing {
+        return Ok(best);
+    }
+    match need(hi) {
+        Some(n) => Ok(meets_rates(t, jobs, &n, capacity, spare)?.unwrap_or(best)),
+        None => Ok(best),
+    }
 }
 
 /// Minimum makespan (Gavel's `min_total_duration`): the allocation under which every job
@@ -608,24 +639,17 @@ pub fn finish_time_fairness(
     let age: Vec<f64> = idx.iter().map(|&j| age_s[j].max(0.0)).collect();
     let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
     let lo = age.iter().zip(&iso).map(|(a, i)| a / i).fold(0.0, f64::max);
-    let mut sub = bisect(
-        &sub_t,
-        &sub_jobs,
-        capacity,
-        lo,
-        Spare::MostRelative,
-        |rho| {
-            let mut need = Vec::with_capacity(rem.len());
-            for k in 0..rem.len() {
-                let left = rho * iso[k] - age[k];
-                if left <= 0.0 {
-                    return None;
-                }
-                need.push(rem[k] / left);
+    let mut sub = bisect(&sub_t, &sub_jobs, capacity, lo, Spare::Midpoint, |rho| {
+        let mut need = Vec::with_capacity(rem.len());
+        for k in 0..rem.len() {
+            let left = rho * iso[k] - age[k];
+            if left <= 0.0 {
+                return None;
             }
-            Some(need)
-        },
-    )?;
+            need.push(rem[k] / left);
+        }
+        Some(need)
+    })?;
     if a == Awareness::Agnostic {
         spread_like_capacity(&mut sub, &sub_t, capacity);
     }
