@@ -1232,8 +1232,6 @@ fn simulate_matches_gavel() {
                         let bound = match (trace.as_str(), gpolicy.as_str()) {
                             // Agnostic finish-time fairness: average JCT 5.8% off on one trace (open).
                             (_, "finish_time_fairness") => 0.07,
-                            // 15 jobs; Gavel's own seeds span 2.01-2.16 h.
-                            ("artifact_evaluation", "min_total_duration") => 0.07,
                             _ => 0.05,
                         };
                         let policy = gpolicy
