@@ -395,29 +395,24 @@ fn planning_matrix(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Vec<Vec<f
 /// meets its rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Spare {
-    /// To the jobs that gain the most relative progress (rate over need).
-    MostRelative,
     /// Nowhere in particular: the first vertex the solver finds (used while searching,
     /// where only feasibility matters).
     Nothing,
-    /// The midpoint of the `MostRelative` and `Nothing` allocations: between the two
-    /// extremes, as a stand-in for the interior point Gavel's solver returns for
-    /// finish-time fairness (measured against Gavel: `MostRelative` alone put the
-    /// agnostic form's makespan 5.0-5.6% above Gavel's, the midpoint 2.0-2.7%).
-    Midpoint,
-    /// Centrally: first raise the smallest worker-time any job gets (time fraction
-    /// times its workers, so that a gang is not favoured over a single worker), then,
-    /// with a small weight, relative progress counted up to [`CENTRAL_GAIN_CAP`] times
-    /// the need. Gavel's minimum makespan solves a feasibility problem with no objective,
-    /// and its interior-point solver (ECOS) returns a central point that gives every
-    /// job some slack, not a vertex that gives all of it to the jobs closest to done.
+    /// Centrally, for the allocation minimum makespan and finish-time fairness return:
+    /// first raise the smallest worker-time any job gets (time fraction times its
+    /// workers, so that a gang is not favoured over a single worker), then, with a small
+    /// weight, relative progress (rate over need) counted up to [`CENTRAL_GAIN_CAP`]
+    /// times the need. Gavel solves these problems with an interior-point solver
+    /// (ECOS), which returns a central point that gives every job some slack, not a
+    /// vertex that gives all of it to the jobs closest to done.
     Central,
 }
 
-/// See [`Spare::Central`]. Measured against Gavel's runs (docs/scheduler.md): with
-/// spare going wholly to the largest relative gain, the continuous trace's average JCT
-/// under min-makespan-perf comes out 17% below Gavel's; with no spare at all, 9%
-/// above; central with a cap of 2, within 3.8%.
+/// See [`Spare::Central`]. Measured against Gavel's runs (docs/scheduler.md): with the
+/// spare going wholly to the largest relative gains, min-makespan-perf's average JCT on
+/// the continuous trace came out 17% below Gavel's and agnostic finish-time fairness's
+/// makespan 5.6% above; with no spare at all, 9% above and average JCT 6% above; central
+/// with a cap of 2, every minimum-makespan and finish-time-fairness row within 4.1%.
 const CENTRAL_GAIN_CAP: f64 = 2.0;
 
 /// An allocation giving each job at least `need[j]` steps/s under throughputs `t`, if one
@@ -429,33 +424,13 @@ fn meets_rates(
     capacity: &[u32],
     spare: Spare,
 ) -> Result<Option<Allocation>, PolicyError> {
-    if spare == Spare::Midpoint {
-        let Some(a) = meets_rates(t, jobs, need, capacity, Spare::MostRelative)? else {
-            return Ok(None);
-        };
-        let Some(b) = meets_rates(t, jobs, need, capacity, Spare::Nothing)? else {
-            return Ok(None);
-        };
-        let x =
-            a.x.iter()
-                .zip(&b.x)
-                .map(|(ra, rb)| ra.iter().zip(rb).map(|(p, q)| 0.5 * (p + q)).collect())
-                .collect();
-        return Ok(Some(Allocation { x }));
-    }
     let (mut vars, x) = x_vars(t);
     let relative = |j: usize| -> Vec<f64> { t[j].iter().map(|v| v / need[j].max(1e-12)).collect() };
     let mut obj = Expression::from(0.0);
     // Central: a floor on every job's worker-time, and per-job gains
     // y_j <= min(rate_j / need_j, cap).
     let (floor, gains): (Option<Variable>, Vec<Variable>) = match spare {
-        Spare::MostRelative => {
-            for j in 0..t.len() {
-                obj += row_expr(&x, j, &relative(j));
-            }
-            (None, Vec::new())
-        }
-        Spare::Nothing | Spare::Midpoint => (None, Vec::new()),
+        Spare::Nothing => (None, Vec::new()),
         Spare::Central => {
             let floor = vars.add(variable().min(0.0).max(1.0));
             let gains: Vec<Variable> = (0..t.len())
@@ -641,7 +616,7 @@ pub fn finish_time_fairness(
     let age: Vec<f64> = idx.iter().map(|&j| age_s[j].max(0.0)).collect();
     let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
     let lo = age.iter().zip(&iso).map(|(a, i)| a / i).fold(0.0, f64::max);
-    let mut sub = bisect(&sub_t, &sub_jobs, capacity, lo, Spare::Midpoint, |rho| {
+    let mut sub = bisect(&sub_t, &sub_jobs, capacity, lo, Spare::Central, |rho| {
         let mut need = Vec::with_capacity(rem.len());
         for k in 0..rem.len() {
             let left = rho * iso[k] - age[k];
