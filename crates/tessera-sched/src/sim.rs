@@ -990,15 +990,23 @@ mod tests {
         }
     }
 
-    fn run(jobs: &[SimJob], cap: &[u32], p: &str) -> SimResult {
-        let cfg = SimConfig {
+    /// Policy `p` with 360 s rounds and no extras.
+    fn config(p: &str) -> SimConfig {
+        SimConfig {
             policy: Policy::parse(p).unwrap(),
             round_s: 360.0,
             restart_s: 0.0,
             seed: 0,
             chips_per_node: None,
-            prices: Some(vec![1.0; cap.len()]),
+            prices: None,
             stop_after: None,
+        }
+    }
+
+    fn run(jobs: &[SimJob], cap: &[u32], p: &str) -> SimResult {
+        let cfg = SimConfig {
+            prices: Some(vec![1.0; cap.len()]),
+            ..config(p)
         };
         simulate(jobs, cap, &cfg, |_, _| {}).unwrap()
     }
@@ -1014,13 +1022,8 @@ mod tests {
             job(2, 1e6, 3600.0, &[1.0]),
         ];
         let cfg = SimConfig {
-            policy: Policy::parse("max-min-fairness-perf").unwrap(),
-            round_s: 360.0,
-            restart_s: 0.0,
-            seed: 0,
-            chips_per_node: None,
-            prices: None,
             stop_after: Some((0, 0)),
+            ..config("max-min-fairness-perf")
         };
         let r = simulate(&jobs, &[1], &cfg, |_, _| {}).unwrap();
         assert_eq!(r.jobs_arrived, 2);
@@ -1148,13 +1151,8 @@ mod tests {
         };
         let jobs = [mk(0, 3), mk(1, 3), mk(2, 2)];
         let cfg = |cpn: u32| SimConfig {
-            policy: Policy::parse("max-min-fairness-perf").unwrap(),
-            round_s: 360.0,
-            restart_s: 0.0,
-            seed: 0,
             chips_per_node: Some(vec![cpn]),
-            prices: None,
-            stop_after: None,
+            ..config("max-min-fairness-perf")
         };
         // One node of 8: everything fits whole.
         let whole = simulate(&jobs, &[8], &cfg(8), |_, _| {}).unwrap();
@@ -1235,13 +1233,8 @@ mod tests {
             mk(5, 2, 1),
         ];
         let cfg = SimConfig {
-            policy: Policy::parse("max-min-fairness-perf").unwrap(),
-            round_s: 360.0,
-            restart_s: 0.0,
-            seed: 0,
             chips_per_node: Some(vec![8, 4]),
-            prices: None,
-            stop_after: None,
+            ..config("max-min-fairness-perf")
         };
         let r = simulate(&jobs, &[8, 8], &cfg, |_, _| {}).unwrap();
         assert_eq!(r.jobs[2].finish_s, Some(3600.0));
