@@ -1330,6 +1330,10 @@ fn simulate_reports_bad_input() {
         ("v100=4", "no count for `p100`"),
         ("4:0:4", "at least 1"),
         ("four", "expected TYPE=COUNT"),
+        (
+            "v100=4,p100=4,k80=4,h100=8",
+            "`h100` is not a type of --cluster",
+        ),
     ] {
         fails(
             &[

@@ -348,6 +348,13 @@ fn parse_per_node(spec: &str, cluster: &ClusterSpec) -> Result<Vec<u32>> {
         vec![n; cluster.types.len()]
     } else {
         let given = parse_cluster(spec, 1).map_err(bad)?;
+        if let Some((g, _)) = given
+            .types
+            .iter()
+            .find(|(g, _)| !cluster.types.iter().any(|(t, _)| t == g))
+        {
+            return Err(bad(format!("`{g}` is not a type of --cluster")));
+        }
         cluster
             .types
             .iter()
