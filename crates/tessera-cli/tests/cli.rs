@@ -1633,6 +1633,22 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
         2,
         &["--prices"],
     );
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            fleet,
+            "--prices",
+            "huawei-ascend-910b2=2,nvidia-a800-sxm4-80gb=2,nvidia-h100-sxm5-80gb=3",
+        ],
+        2,
+        &[
+            "--prices",
+            "`nvidia-h100-sxm5-80gb` is not a type of --cluster",
+        ],
+    );
     let v = json(&[
         "simulate",
         "--jobs",

@@ -390,6 +390,14 @@ fn parse_prices(spec: &str, cluster: &ClusterSpec) -> Result<Vec<f64>> {
             .ok_or_else(|| CliError::Usage(format!("--prices: `{part}`: not a positive price")))?;
         map.insert(k.trim().to_ascii_lowercase(), v);
     }
+    if let Some(k) = map
+        .keys()
+        .find(|k| !cluster.types.iter().any(|(t, _)| t == *k))
+    {
+        return Err(CliError::Usage(format!(
+            "--prices: `{k}` is not a type of --cluster"
+        )));
+    }
     cluster
         .types
         .iter()
