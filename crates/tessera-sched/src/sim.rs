@@ -1242,6 +1242,85 @@ mod tests {
         assert_eq!(r.spread_placements, 20); // every 360 s round of its 7,200 s
     }
 
+    /// Random small clusters and job sets, every policy: no type is ever over-subscribed,
+    /// every job that fits somewhere finishes, none beats running alone on its fastest
+    /// type, and replays repeat exactly.
+    #[test]
+    fn random_replays_keep_the_invariants() {
+        let mut g = Rng::new(7);
+        for case in 0..30 {
+            let nt = 1 + g.below(3);
+            let cap: Vec<u32> = (0..nt).map(|_| 1 + g.below(8) as u32).collect();
+            let n = 5 + g.below(20);
+            let jobs: Vec<SimJob> = (0..n)
+                .map(|i| {
+                    let tput: Vec<f64> = (0..nt)
+                        .map(|_| {
+                            if g.below(6) == 0 {
+                                0.0
+                            } else {
+                                0.5 + 4.0 * g.unit()
+                            }
+                        })
+                        .collect();
+                    SimJob {
+                        scale_factor: [1, 1, 1, 2, 4][g.below(5)],
+                        weight: 1.0 + g.below(3) as f64,
+                        priority: g.below(2) as u32,
+                        ..job(i, 5000.0 * g.unit(), 500.0 + 20_000.0 * g.unit(), &tput)
+                    }
+                })
+                .collect();
+            let per_node =
+                (g.below(2) == 0).then(|| (0..nt).map(|_| 1 + g.below(4) as u32).collect());
+            for p in Policy::NAMES {
+                let cfg = SimConfig {
+                    restart_s: if g.below(2) == 0 { 0.0 } else { 30.0 },
+                    seed: case,
+                    chips_per_node: per_node.clone(),
+                    prices: Some(vec![1.0; nt]),
+                    ..config(p)
+                };
+                let r = simulate(&jobs, &cap, &cfg, |_, _| {}).unwrap();
+                let again = simulate(&jobs, &cap, &cfg, |_, _| {}).unwrap();
+                assert_eq!(r, again, "case {case} {p}");
+                for (_, _, busy) in &r.timeline {
+                    assert!(
+                        busy.iter().all(|&b| (0.0..=1.0 + 1e-9).contains(&b)),
+                        "case {case} {p}: {busy:?}"
+                    );
+                }
+                assert!(
+                    r.utilization
+                        .iter()
+                        .all(|&u| (0.0..=1.0 + 1e-9).contains(&u))
+                );
+                for (j, res) in jobs.iter().zip(&r.jobs) {
+                    let fits = j
+                        .throughput
+                        .iter()
+                        .zip(&cap)
+                        .any(|(&t, &c)| t > 0.0 && j.scale_factor <= c);
+                    assert_eq!(
+                        res.finish_s.is_some(),
+                        fits,
+                        "case {case} {p}: job {}",
+                        j.id
+                    );
+                    assert_eq!(r.unschedulable.contains(&j.id), !fits);
+                    if let Some(jct) = res.jct_s {
+                        let fastest = j.throughput.iter().copied().fold(0.0, f64::max);
+                        assert!(
+                            jct >= j.total_steps / fastest - 1e-6,
+                            "case {case} {p}: job {}",
+                            j.id
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn replay_is_deterministic() {
         let jobs: Vec<SimJob> = (0..40)
