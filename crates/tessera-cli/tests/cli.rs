@@ -1575,6 +1575,33 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
             .as_u64()
             .unwrap()
     };
+    // The three-vendor fleet: the built-in catalog lacks the P800's memory
+    // bandwidth and NIC, so it is refused with what is missing; with the what-if figures
+    // loaded, all three pools run jobs.
+    let three = "huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64,kunlunxin-p800=64";
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            three,
+        ],
+        2,
+        &["kunlunxin-p800", "memory-bw-tb-s", "--catalog"],
+    );
+    let v = json(&[
+        "--catalog",
+        &data("catalog/p800-estimates.toml"),
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        three,
+    ]);
+    let util = v["utilization"].as_array().unwrap();
+    assert_eq!(util.len(), 3);
+    assert!(util.iter().all(|u| u.as_f64().unwrap() > 0.0), "{util:?}");
     assert_eq!(per("huawei-ascend-910b2=8,nvidia-a800-sxm4-80gb=8"), 0);
     assert!(per("huawei-ascend-910b2=8,nvidia-a800-sxm4-80gb=6") > 0);
     // Priority tiers: a higher-tier job arriving on a full fleet takes what it needs at
