@@ -1267,6 +1267,45 @@ fn simulate_matches_gavel() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// Space sharing: with Gavel's pair throughputs, max-min-fairness-packed beats
+/// max-min-fairness-perf on the static trace (makespan and average JCT), and needs pair
+/// throughputs to run at all.
+#[test]
+fn simulate_packs_jobs_where_it_pays() {
+    let tput = gavel("simulation_throughputs.json");
+    let run = |policy: &str| {
+        json(&[
+            "simulate",
+            "--trace",
+            &gavel("traces/minimize_makespan.trace"),
+            "--throughputs",
+            &tput,
+            "--cluster",
+            "8:16:24",
+            "--policy",
+            policy,
+        ])
+    };
+    let (packed, alone) = (run("max-min-fairness-packed"), run("max-min-fairness-perf"));
+    assert_eq!(packed["policy"], "max-min-fairness-packed");
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap();
+    assert!(f(&packed, "avg_jct_s") < 0.97 * f(&alone, "avg_jct_s"));
+    assert!(f(&packed, "makespan_s") < f(&alone, "makespan_s"));
+    fails(
+        &[
+            "simulate",
+            "--jobs",
+            &data("jobs/llm-mix.toml"),
+            "--cluster",
+            "huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64",
+            "--policy",
+            "max-min-fairness-packed",
+        ],
+        2,
+        &["co-located throughputs"],
+    );
+}
+
 /// The finish-time-fairness policy gives the smallest worst-case ratio.
 #[test]
 fn simulate_finish_time_fairness_metric() {

@@ -47,7 +47,8 @@ pub struct JobType {
 /// `n` jobs with exponential inter-arrival times of mean `mean_interarrival_s` (the
 /// first at 0), each of a uniformly drawn type, running 10^x minutes on the reference
 /// type with x ~ U[1.5, 3] (80%) or U[3, 4] (20%), as Gavel generates them.
-/// `reference` is the index of the reference type (Gavel uses the V100).
+/// `reference` is the index of the reference type (Gavel uses the V100). A job's `kind` is
+/// the index of its type in `types`.
 pub fn poisson_jobs(
     types: &[JobType],
     reference: usize,
@@ -56,9 +57,11 @@ pub fn poisson_jobs(
     seed: u64,
 ) -> Vec<SimJob> {
     let mut rng = Rng::new(seed);
-    let usable: Vec<&JobType> = types
+    // (index in `types`, type): the index is the job's kind.
+    let usable: Vec<(usize, &JobType)> = types
         .iter()
-        .filter(|t| t.throughput.get(reference).is_some_and(|&v| v > 0.0))
+        .enumerate()
+        .filter(|(_, t)| t.throughput.get(reference).is_some_and(|&v| v > 0.0))
         .collect();
     let mut out = Vec::with_capacity(n);
     let mut at = 0.0f64;
@@ -66,7 +69,7 @@ pub fn poisson_jobs(
         if usable.is_empty() {
             break;
         }
-        let ty = usable[rng.below(usable.len())];
+        let (type_index, ty) = usable[rng.below(usable.len())];
         let x = if rng.unit() < 0.8 {
             1.5 + 1.5 * rng.unit()
         } else {
@@ -81,6 +84,7 @@ pub fn poisson_jobs(
             scale_factor: 1,
             weight: 1.0,
             priority: 0,
+            kind: Some(type_index as u32),
             throughput: ty.throughput.clone(),
             throughput_spread: None,
         });

@@ -16,7 +16,7 @@ use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
 use tessera_perf::train::{TrainJob, TrainPrecision};
 use tessera_plan::train::{SearchOptions, search};
-use tessera_sched::sim::{Policy, SimConfig, SimJob, SimResult, simulate};
+use tessera_sched::sim::{CoLocation, Policy, SimConfig, SimJob, SimResult, simulate};
 use tessera_sched::workload::{JobType, poisson_jobs};
 
 #[derive(Serialize)]
@@ -96,6 +96,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         table,
         default_prices,
         generator,
+        colocation,
     } = match &a.jobs {
         Some(path) => llm_jobs(cat, path, &cluster)?,
         None => gavel_jobs(a, &cluster)?,
@@ -104,6 +105,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         Some(spec) => Some(parse_prices(spec, &cluster)?),
         None => default_prices,
     };
+    if policy == Policy::MaxMinFairnessPacked && colocation.is_none() {
+        return Err(CliError::Usage(
+            "--policy max-min-fairness-packed needs co-located throughputs: Gavel's throughput \
+             JSON with --trace or --generate"
+                .into(),
+        ));
+    }
     if matches!(policy, Policy::MinCost(_)) && prices.is_none() {
         return Err(CliError::Usage(
             "--policy min-cost needs --prices TYPE=USD_PER_HOUR,... for every cluster type".into(),
@@ -127,6 +135,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         // A generated stream with a window runs until the window is done (Gavel's
         // `jobs_to_complete`); a trace is replayed to the end.
         stop_after: window.filter(|_| generator.is_some()),
+        colocation,
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
@@ -338,6 +347,42 @@ struct Loaded {
     /// For generated jobs: the job types, the reference type and the mean gap between
     /// arrivals, so that the stream can be extended.
     generator: Option<(Vec<JobType>, usize, f64)>,
+    /// Co-located throughputs of the job kinds, where the inputs have them.
+    colocation: Option<CoLocation>,
+}
+
+/// Gavel's pair throughputs for the given job kinds (`kinds[k]` is kind `k`'s (job
+/// type, scale factor)), per cluster type.
+fn colocation_table(
+    tput: &tessera_core::sched::Throughputs,
+    cluster: &ClusterSpec,
+    kinds: &[(String, u32)],
+) -> CoLocation {
+    let index: BTreeMap<&(String, u32), u32> = kinds
+        .iter()
+        .enumerate()
+        .map(|(k, key)| (key, k as u32))
+        .collect();
+    let mut co = CoLocation::default();
+    let nt = cluster.types.len();
+    for (t, (name, _)) in cluster.types.iter().enumerate() {
+        let Some(pairs) = tput.pairs.get(name) else {
+            continue;
+        };
+        for ((a, b), &rates) in pairs {
+            let (Some(&ka), Some(&kb)) = (index.get(a), index.get(b)) else {
+                continue;
+            };
+            // Each measurement appears under both jobs; keep one orientation.
+            if ka > kb {
+                continue;
+            }
+            co.pairs
+                .entry((ka, kb))
+                .or_insert_with(|| vec![(0.0, 0.0); nt])[t] = rates;
+        }
+    }
+    co
 }
 
 /// `--chips-per-node`: one count for all types, `TYPE=N,...` naming every cluster type,
@@ -489,7 +534,21 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
             return Err(CliError::Usage("give --trace, --generate or --jobs".into()));
         }
     };
+    // Job kinds: (job type, scale factor), numbered in order of first appearance (for a
+    // generated stream, the generator's job types).
+    let mut kinds: Vec<(String, u32)> = generator
+        .as_ref()
+        .map(|(types, _, _)| types.iter().map(|t| (t.name.clone(), 1)).collect())
+        .unwrap_or_default();
     for (i, j) in trace.iter().enumerate() {
+        let key = (j.job_type.clone(), j.scale_factor);
+        let kind = match kinds.iter().position(|k| *k == key) {
+            Some(k) => k,
+            None => {
+                kinds.push(key);
+                kinds.len() - 1
+            }
+        } as u32;
         let throughput: Vec<f64> = cluster
             .types
             .iter()
@@ -514,6 +573,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
             scale_factor: j.scale_factor,
             weight: j.priority_weight,
             priority: 0,
+            kind: Some(kind),
             throughput,
             throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
         });
@@ -530,6 +590,7 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
         in_file,
         table: tput_path.to_string(),
         default_prices: None,
+        colocation: Some(colocation_table(&tput, cluster, &kinds)),
         generator,
     })
 }
@@ -602,6 +663,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             scale_factor: j.chips,
             weight: j.weight,
             priority: j.priority,
+            kind: None,
             throughput,
             throughput_spread: None,
         });
@@ -614,6 +676,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
         table: "the training model (no layout fits)".into(),
         default_prices,
         generator: None,
+        colocation: None,
     })
 }
 
