@@ -645,34 +645,15 @@ pub fn min_makespan(
     capacity: &[u32],
     a: Awareness,
 ) -> Result<Allocation, PolicyError> {
-    check(jobs, capacity)?;
-    let Some(Runnable {
-        idx,
-        t: sub_t,
-        jobs: sub_jobs,
-    }) = runnable(jobs, capacity, a)
-    else {
-        return Ok(scatter(
-            jobs.len(),
-            capacity.len(),
-            &[],
-            Allocation { x: Vec::new() },
-        ));
-    };
-    let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
-    // No job can beat running alone on its fastest type.
-    let lo = sub_t
-        .iter()
-        .zip(&rem)
-        .map(|(row, r)| r / row.iter().copied().fold(0.0, f64::max))
-        .fold(0.0, f64::max);
-    let mut sub = bisect(&sub_t, &sub_jobs, capacity, lo, Spare::Central, |mk| {
-        Some(rem.iter().map(|r| r / mk).collect())
-    })?;
-    if a == Awareness::Agnostic {
-        spread_like_capacity(&mut sub, &sub_t, capacity);
-    }
-    Ok(scatter(jobs.len(), capacity.len(), &idx, sub))
+    deadline_allocation(jobs, remaining, capacity, a, |r, rem| {
+        // No job can beat running alone on its fastest type.
+        let lo =
+            r.t.iter()
+                .zip(rem)
+                .map(|(row, r)| r / row.iter().copied().fold(0.0, f64::max))
+                .fold(0.0, f64::max);
+        (vec![(1.0, 0.0); rem.len()], lo)
+    })
 }
 
 /// Each job's throughput on an equal 1/n share of the cluster (n the number of jobs),
@@ -711,13 +692,37 @@ pub fn finish_time_fairness(
     capacity: &[u32],
     a: Awareness,
 ) -> Result<Allocation, PolicyError> {
+    deadline_allocation(jobs, remaining, capacity, a, |r, rem| {
+        let rate = isolated_throughput(jobs, capacity, a);
+        let terms: Vec<(f64, f64)> = r
+            .idx
+            .iter()
+            .zip(rem)
+            .map(|(&j, rem)| {
+                let iso = done_isolated_s[j].max(0.0) + rem / rate[j].max(1e-12);
+                (iso, age_s[j].max(0.0))
+            })
+            .collect();
+        let lo = terms.iter().map(|(iso, age)| age / iso).fold(0.0, f64::max);
+        (terms, lo)
+    })
+}
+
+/// The deadline policies' common form: to meet a target `v` (a makespan, a fairness
+/// ratio), runnable job `k` needs `rem_k / (v * a_k - b_k)` steps/s, and the smallest
+/// feasible `v` is found by bisection from a lower bound. `terms` gives, for the
+/// runnable jobs and their remaining steps, each `(a_k, b_k)` and the bound. The spare
+/// capacity at that `v` is handed out centrally; agnostic allocations are spread over
+/// the types like their counts.
+fn deadline_allocation(
+    jobs: &[JobRow],
+    remaining: &[f64],
+    capacity: &[u32],
+    a: Awareness,
+    terms: impl FnOnce(&Runnable, &[f64]) -> (Vec<(f64, f64)>, f64),
+) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
-    let Some(Runnable {
-        idx,
-        t: sub_t,
-        jobs: sub_jobs,
-    }) = runnable(jobs, capacity, a)
-    else {
+    let Some(r) = runnable(jobs, capacity, a) else {
         return Ok(scatter(
             jobs.len(),
             capacity.len(),
@@ -725,29 +730,21 @@ pub fn finish_time_fairness(
             Allocation { x: Vec::new() },
         ));
     };
-    let rate = isolated_throughput(jobs, capacity, a);
-    let iso: Vec<f64> = idx
-        .iter()
-        .map(|&j| done_isolated_s[j].max(0.0) + remaining[j].max(0.0) / rate[j].max(1e-12))
-        .collect();
-    let age: Vec<f64> = idx.iter().map(|&j| age_s[j].max(0.0)).collect();
-    let rem: Vec<f64> = idx.iter().map(|&j| remaining[j].max(0.0)).collect();
-    let lo = age.iter().zip(&iso).map(|(a, i)| a / i).fold(0.0, f64::max);
-    let mut sub = bisect(&sub_t, &sub_jobs, capacity, lo, Spare::Central, |rho| {
-        let mut need = Vec::with_capacity(rem.len());
-        for k in 0..rem.len() {
-            let left = rho * iso[k] - age[k];
-            if left <= 0.0 {
-                return None;
-            }
-            need.push(rem[k] / left);
-        }
-        Some(need)
+    let rem: Vec<f64> = r.idx.iter().map(|&j| remaining[j].max(0.0)).collect();
+    let (ab, lo) = terms(&r, &rem);
+    let mut sub = bisect(&r.t, &r.jobs, capacity, lo, Spare::Central, |v| {
+        rem.iter()
+            .zip(&ab)
+            .map(|(rem, &(a, b))| {
+                let left = v * a - b;
+                (left > 0.0).then(|| rem / left)
+            })
+            .collect()
     })?;
     if a == Awareness::Agnostic {
-        spread_like_capacity(&mut sub, &sub_t, capacity);
+        spread_like_capacity(&mut sub, &r.t, capacity);
     }
-    Ok(scatter(jobs.len(), capacity.len(), &idx, sub))
+    Ok(scatter(jobs.len(), capacity.len(), &r.idx, sub))
 }
 
 /// The jobs a deadline policy can place at all, with their planning throughputs.
