@@ -388,12 +388,6 @@ pub fn simulate(
     let mut in_slot: Vec<Option<usize>> = vec![None; n];
     let mut used_of = vec![0.0f64; n];
     let mut spread_of = vec![false; n];
-    if cfg.policy == Policy::MaxMinFairnessPacked && cfg.colocation.is_none() {
-        return Err(PolicyError::BadJob {
-            job: 0,
-            what: "max-min-fairness-packed needs co-located throughputs".into(),
-        });
-    }
     let mut busy = vec![0.0f64; nt];
     let mut attained = vec![0.0f64; n];
     // Jobs present x seconds, and seconds present, per job (for finish-time fairness).

@@ -99,7 +99,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         colocation,
     } = match &a.jobs {
         Some(path) => llm_jobs(cat, path, &cluster)?,
-        None => gavel_jobs(a, &cluster)?,
+        None => gavel_jobs(a, &cluster, window)?,
     };
     let prices = match &a.prices {
         Some(spec) => Some(parse_prices(spec, &cluster)?),
@@ -472,7 +472,11 @@ fn progress_bar(done: usize, total: usize) -> String {
 /// 2.8 times).
 const STREAM_LIMIT: usize = 8;
 
-fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
+fn gavel_jobs(
+    a: &SimulateArgs,
+    cluster: &ClusterSpec,
+    window: Option<(usize, usize)>,
+) -> Result<Loaded> {
     let tput_path = a.throughputs.as_deref().ok_or_else(|| {
         CliError::Usage("--throughputs is needed with --trace and --generate".into())
     })?;
@@ -524,7 +528,6 @@ fn gavel_jobs(a: &SimulateArgs, cluster: &ClusterSpec) -> Result<Loaded> {
                 .unwrap_or(0);
             // With a window, start with room for arrivals after it; more are generated
             // if the window is not done when they run out.
-            let window = a.window.as_deref().map(parse_window).transpose()?;
             let n_gen = window.map_or(n, |(_, hi)| n.max(4 * (hi + 1)));
             jobs = poisson_jobs(&types, reference, n_gen, a.arrival_s, a.seed);
             generator = Some((types, reference, a.arrival_s));
