@@ -15,12 +15,7 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
     let src = Source::new(path, text);
     let doc = tomlread::parse(src)?;
     let root = doc.get_ref();
-    let t = Tbl {
-        src,
-        table: root,
-        at: 0,
-        ctx: "",
-    };
+    let t = Tbl::new(src, root, 0, "");
     t.deny_unknown(&["id", "name", "description", "pool", "link"])?;
     let id = t.opt_str("id")?.unwrap_or_else(|| {
         path.rsplit('/')
@@ -31,17 +26,8 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
     });
     let name = t.opt_str("name")?.unwrap_or_else(|| id.clone());
     let mut pools: Vec<Pool> = Vec::new();
-    for (i, (pt, at)) in tomlread::array_of_tables(src, root, "pool")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("pool[{i}]");
-        let p = Tbl {
-            src,
-            table: pt,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, pt, at) in tomlread::named_tables(src, root, "pool")? {
+        let p = Tbl::new(src, pt, at, &ctx);
         p.deny_unknown(&[
             "name",
             "chip",
@@ -86,17 +72,8 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
         ));
     }
     let mut links = Vec::new();
-    for (i, (lt, at)) in tomlread::array_of_tables(src, root, "link")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("link[{i}]");
-        let l = Tbl {
-            src,
-            table: lt,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, lt, at) in tomlread::named_tables(src, root, "link")? {
+        let l = Tbl::new(src, lt, at, &ctx);
         l.deny_unknown(&["pools", "gb-s"])?;
         let names = l.opt_str_list("pools")?;
         if names.len() != 2 || names[0] == names[1] {

@@ -24,25 +24,11 @@ pub fn parse_jobs(path: &str, text: &str) -> Result<Vec<LlmJob>> {
     let src = Source::new(path, text);
     let doc = tomlread::parse(src)?;
     let root = doc.get_ref();
-    let t = Tbl {
-        src,
-        table: root,
-        at: 0,
-        ctx: "",
-    };
+    let t = Tbl::new(src, root, 0, "");
     t.deny_unknown(&["job"])?;
     let mut out = Vec::new();
-    for (i, (jt, at)) in tomlread::array_of_tables(src, root, "job")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("job[{i}]");
-        let w = Tbl {
-            src,
-            table: jt,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, jt, at) in tomlread::named_tables(src, root, "job")? {
+        let w = Tbl::new(src, jt, at, &ctx);
         w.deny_unknown(&[
             "model",
             "chips",

@@ -14,12 +14,7 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
     let src = Source::new(path, text);
     let doc = tomlread::parse(src)?;
     let root = doc.get_ref();
-    let t = Tbl {
-        src,
-        table: root,
-        at: 0,
-        ctx: "",
-    };
+    let t = Tbl::new(src, root, 0, "");
     t.deny_unknown(&[
         "id",
         "name",
@@ -52,17 +47,8 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         ));
     }
     let mut train = Vec::new();
-    for (i, (tt, at)) in tomlread::array_of_tables(src, root, "train")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("train[{i}]");
-        let w = Tbl {
-            src,
-            table: tt,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, tt, at) in tomlread::named_tables(src, root, "train")? {
+        let w = Tbl::new(src, tt, at, &ctx);
         w.deny_unknown(&["model", "tokens", "days", "seq-len"])?;
         let tokens = w
             .opt_f64("tokens")?
@@ -82,17 +68,8 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         });
     }
     let mut serve = Vec::new();
-    for (i, (st, at)) in tomlread::array_of_tables(src, root, "serve")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("serve[{i}]");
-        let w = Tbl {
-            src,
-            table: st,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, st, at) in tomlread::named_tables(src, root, "serve")? {
+        let w = Tbl::new(src, st, at, &ctx);
         w.deny_unknown(&[
             "model",
             "rate",
@@ -116,17 +93,8 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         });
     }
     let mut owned = Vec::new();
-    for (i, (ot, at)) in tomlread::array_of_tables(src, root, "owned")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("owned[{i}]");
-        let w = Tbl {
-            src,
-            table: ot,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, ot, at) in tomlread::named_tables(src, root, "owned")? {
+        let w = Tbl::new(src, ot, at, &ctx);
         w.deny_unknown(&["chip", "count"])?;
         owned.push(Owned {
             chip: w.req_str("chip")?,
@@ -134,17 +102,8 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         });
     }
     let mut candidates = Vec::new();
-    for (i, (ct, at)) in tomlread::array_of_tables(src, root, "candidate")?
-        .into_iter()
-        .enumerate()
-    {
-        let ctx = format!("candidate[{i}]");
-        let w = Tbl {
-            src,
-            table: ct,
-            at,
-            ctx: &ctx,
-        };
+    for (ctx, ct, at) in tomlread::named_tables(src, root, "candidate")? {
+        let w = Tbl::new(src, ct, at, &ctx);
         w.deny_unknown(&["chip", "price", "max", "node-size"])?;
         let node = w.opt_u64("node-size")?.unwrap_or(8);
         if node == 0 || node > 1024 {

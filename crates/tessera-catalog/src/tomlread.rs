@@ -33,6 +33,15 @@ pub struct Tbl<'a, 'i> {
 }
 
 impl<'a, 'i> Tbl<'a, 'i> {
+    pub fn new(src: Source<'a>, table: &'a DeTable<'i>, at: usize, ctx: &'a str) -> Self {
+        Tbl {
+            src,
+            table,
+            at,
+            ctx,
+        }
+    }
+
     pub fn field_path(&self, key: &str) -> String {
         if self.ctx.is_empty() {
             key.to_string()
@@ -350,6 +359,20 @@ fn number(t: &Tbl<'_, '_>, key: &str, v: &Spanned<DeValue<'_>>) -> Result<f64> {
 }
 
 /// Iterates an array of tables `[[name]]`, giving each element as a `Tbl` context.
+/// The `[[name]]` tables under `root`, each with its offset and its error context
+/// `name[i]` (pass it to [`Tbl::new`]).
+pub fn named_tables<'a, 'i>(
+    src: Source<'a>,
+    root: &'a DeTable<'i>,
+    name: &str,
+) -> Result<Vec<(String, &'a DeTable<'i>, usize)>> {
+    Ok(array_of_tables(src, root, name)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, at))| (format!("{name}[{i}]"), t, at))
+        .collect())
+}
+
 pub fn array_of_tables<'a, 'i>(
     src: Source<'a>,
     root: &'a DeTable<'i>,
