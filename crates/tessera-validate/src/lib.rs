@@ -143,12 +143,16 @@ pub struct RowSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RowsFile {
-    row: Vec<RowSpec>,
+struct RowsFile<T> {
+    row: Vec<T>,
 }
 
-pub fn read_rows(name: &str, text: &str) -> Result<Vec<RowSpec>, String> {
-    let f: RowsFile = toml::from_str(text).map_err(|e| {
+/// The `[[row]]` tables of a TOML rows file; an error names the file and line.
+pub(crate) fn read_toml_rows<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: &str,
+) -> Result<Vec<T>, String> {
+    let f: RowsFile<T> = toml::from_str(text).map_err(|e| {
         let pos = e.span().map(|s| {
             let before = &text[..s.start.min(text.len())];
             format!(":{}", before.matches('\n').count() + 1)
@@ -156,6 +160,10 @@ pub fn read_rows(name: &str, text: &str) -> Result<Vec<RowSpec>, String> {
         format!("{name}{}: {}", pos.unwrap_or_default(), e.message())
     })?;
     Ok(f.row)
+}
+
+pub fn read_rows(name: &str, text: &str) -> Result<Vec<RowSpec>, String> {
+    read_toml_rows(name, text)
 }
 
 /// The comparison group a row's error counts in.

@@ -49,23 +49,8 @@ pub struct ServeRowSpec {
     pub search_chips: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    row: Vec<ServeRowSpec>,
-}
-
 pub fn read_serve_rows(name: &str, text: &str) -> Result<Vec<ServeRowSpec>, String> {
-    let f: File = toml::from_str(text).map_err(|e| {
-        let pos = e.span().map(|s| {
-            format!(
-                ":{}",
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            )
-        });
-        format!("{name}{}: {}", pos.unwrap_or_default(), e.message())
-    })?;
-    Ok(f.row)
+    crate::read_toml_rows(name, text)
 }
 
 #[derive(Debug, Clone, Serialize)]
