@@ -41,6 +41,8 @@ const COLS_7: [&str; 7] = [
 
 /// Largest scale factor accepted (workers of one job).
 const MAX_SCALE: u64 = 1 << 16;
+/// Most accelerators of one type in a cluster spec (the simulator keeps per-node state).
+pub const MAX_PER_TYPE: u32 = 1_000_000;
 
 /// Parses a trace in either layout (decided by the first job line's column count; every
 /// line must then match). Blank lines are skipped.
@@ -332,6 +334,11 @@ pub fn parse_cluster(spec: &str, chips_per_node: u32) -> std::result::Result<Clu
             types.push((name.to_string(), n));
         }
     }
+    if let Some((t, n)) = types.iter().find(|(_, n)| *n > MAX_PER_TYPE) {
+        return Err(format!(
+            "`{t}={n}`: at most {MAX_PER_TYPE} accelerators of a type"
+        ));
+    }
     if types.iter().all(|(_, n)| *n == 0) {
         return Err("the cluster has no accelerators".into());
     }
@@ -427,7 +434,16 @@ LM (batch size 20)\tcd y\t/w\t--steps\t0\t12000\t2\t2\t3600\t125.5\n";
         assert_eq!(c.total(), 48);
         assert_eq!(c.types[1], ("p100".to_string(), 16));
         assert_eq!(parse_cluster("36:36:36", 1).unwrap().total(), 108);
-        for bad in ["v100=x", "v100", "=3", "v100=1,v100=2", "1:2", "v100=0"] {
+        for bad in [
+            "v100=x",
+            "v100",
+            "=3",
+            "v100=1,v100=2",
+            "1:2",
+            "v100=0",
+            "v100=4000000000",
+            "1:1:1000001",
+        ] {
             assert!(parse_cluster(bad, 1).is_err(), "{bad}");
         }
         assert!(parse_cluster("v100=1", 0).is_err());

@@ -1521,6 +1521,18 @@ fn simulate_generated_workload() {
         2,
         &["--trace"],
     );
+    // Sizes that would not fit in memory are refused, not attempted.
+    for (args, why) in [
+        (vec!["--generate", "100000000000"], "--generate: at most"),
+        (
+            vec!["--generate", "5", "--window", "0-100000000000"],
+            "--window",
+        ),
+    ] {
+        let mut all = vec!["simulate", "--throughputs", &tput, "--cluster", "6:6:6"];
+        all.extend(args);
+        fails(&all, 2, &[why]);
+    }
 }
 
 /// Gavel's Figure 8 high-load point (5.6 jobs/h on 36:36:36, jobs 4000-4999

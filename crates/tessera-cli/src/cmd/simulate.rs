@@ -472,6 +472,9 @@ fn progress_bar(done: usize, total: usize) -> String {
 /// 2.8 times).
 const STREAM_LIMIT: usize = 8;
 
+/// The most jobs `--generate` makes (and a generated stream may grow to).
+const MAX_GENERATE: usize = 10_000_000;
+
 fn gavel_jobs(
     a: &SimulateArgs,
     cluster: &ClusterSpec,
@@ -502,6 +505,18 @@ fn gavel_jobs(
         (None, Some(n)) => {
             if !(a.arrival_s.is_finite() && a.arrival_s >= 0.0) {
                 return Err(CliError::Usage("--arrival-s must be at least 0".into()));
+            }
+            if n > MAX_GENERATE {
+                return Err(CliError::Usage(format!(
+                    "--generate: at most {MAX_GENERATE} jobs, not {n}"
+                )));
+            }
+            if let Some((_, hi)) = window.filter(|&(_, hi)| hi >= MAX_GENERATE / STREAM_LIMIT) {
+                return Err(CliError::Usage(format!(
+                    "--window: with --generate the window must end below job {}, not {hi} \
+                     (the stream may grow to {STREAM_LIMIT}x the window's end)",
+                    MAX_GENERATE / STREAM_LIMIT
+                )));
             }
             // Gavel's job types: single-worker entries with a throughput on every type.
             let names: Vec<String> = tput.isolated[&cluster.types[0].0]
