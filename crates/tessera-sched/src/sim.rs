@@ -462,7 +462,7 @@ pub fn simulate(
                 }
                 slots.clear();
                 let mut cap: Vec<u32> = capacity.to_vec();
-                for (level, &tier) in tiers.iter().enumerate() {
+                for &tier in &tiers {
                     if cap.iter().all(|&c| c == 0) {
                         // Nothing left: lower tiers get no allocation, and only take
                         // workers the tiers above leave idle.
@@ -473,7 +473,7 @@ pub fn simulate(
                         continue;
                     }
                     let slots_before = slots.len();
-                    let group: Vec<usize> = if level == 0 && tiers.len() == 1 {
+                    let group: Vec<usize> = if tiers.len() == 1 {
                         active.clone()
                     } else {
                         active

@@ -99,7 +99,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         colocation,
     } = match &a.jobs {
         Some(path) => llm_jobs(cat, path, &cluster)?,
-        None => gavel_jobs(a, &cluster, window)?,
+        None => gavel_jobs(a, &cluster, window, policy == Policy::MaxMinFairnessPacked)?,
     };
     let prices = match &a.prices {
         Some(spec) => Some(parse_prices(spec, &cluster)?),
@@ -479,6 +479,7 @@ fn gavel_jobs(
     a: &SimulateArgs,
     cluster: &ClusterSpec,
     window: Option<(usize, usize)>,
+    pairs: bool,
 ) -> Result<Loaded> {
     let tput_path = a.throughputs.as_deref().ok_or_else(|| {
         CliError::Usage("--throughputs is needed with --trace and --generate".into())
@@ -608,7 +609,8 @@ fn gavel_jobs(
         in_file,
         table: tput_path.to_string(),
         default_prices: None,
-        colocation: Some(colocation_table(&tput, cluster, &kinds)),
+        // Only the packed policy looks up pairs.
+        colocation: pairs.then(|| colocation_table(&tput, cluster, &kinds)),
         generator,
     })
 }
