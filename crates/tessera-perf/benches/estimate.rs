@@ -79,7 +79,8 @@ fn bench(c: &mut Criterion) {
         let m = cat.model(model).expect("model");
         let ch = cat.chip(chip).expect("chip");
         let hw = Hardware::from_chip(ch).expect("hardware");
-        let eff = Efficiency::for_family(Family::of(ch), Stack::default_for(ch));
+        let eff =
+            Efficiency::for_family(Family::of(ch), Stack::default_for(ch), TrainPrecision::Bf16);
         let job = TrainJob {
             seq_len: seq,
             global_batch: gb,

@@ -36,7 +36,7 @@ impl Recompute {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrainPrecision {
     Bf16,
@@ -221,6 +221,9 @@ pub struct Breakdown {
     pub bubble_s: f64,
     pub optimizer_s: f64,
     pub overhead_s: f64,
+    /// Communication beyond what overlap can hide: the step is never shorter than its
+    /// serialised communication.
+    pub comm_bound_s: f64,
 }
 
 /// Memory per chip (the busiest pipeline stage), in bytes.
@@ -479,6 +482,115 @@ fn costs(m: &ModelArch) -> Costs {
     }
 }
 
+/// How a model's layers and parameters fall on the pipeline ranks. Rank `r` holds the
+/// virtual stages `r, r + pp, ..., r + (vpp - 1) pp` (Megatron's interleaved assignment).
+/// When the layers do not divide evenly, every virtual stage gets `base` layers but
+/// `deficit` of them one fewer, taken alternately from the first and the last virtual
+/// stage inwards (they also hold the embedding and the LM head; Llama 3 balanced its
+/// 126 layers on 16 stages this way, Dubey et al. 2024, section 3.3.2).
+#[derive(Debug, Clone, Copy)]
+struct RankSplit {
+    pp: u32,
+    vpp: u32,
+    base: u64,
+    deficit: u64,
+    stages: u64,
+    /// The rank with the most layers, and how many it has.
+    busiest: u32,
+    max_layers: f64,
+    /// Parameters per layer (averaged over the layers), non-expert and routed-expert.
+    dense_per_layer: f64,
+    expert_per_layer: f64,
+    /// Embedding (first rank) and output layer (last rank) parameters.
+    embed: f64,
+    head: f64,
+}
+
+impl RankSplit {
+    fn new(m: &ModelArch, c: &Costs, l: &Layout) -> RankSplit {
+        let stages = l.pp as u64 * l.vpp as u64;
+        let base = m.layers.div_ceil(stages);
+        let deficit = base * stages - m.layers;
+        let p = m.params();
+        let head = if p.lm_head > 0 {
+            p.lm_head as f64
+        } else if l.pp > 1 {
+            // Tied embeddings: the last stage keeps its own copy for the output layer.
+            p.embedding as f64
+        } else {
+            0.0
+        };
+        let mut s = RankSplit {
+            pp: l.pp,
+            vpp: l.vpp,
+            base,
+            deficit,
+            stages,
+            busiest: 0,
+            max_layers: 0.0,
+            dense_per_layer: (c.params_dense - p.embedding as f64 - p.lm_head as f64) / c.layers,
+            expert_per_layer: c.params_expert / c.layers,
+            embed: p.embedding as f64,
+            head,
+        };
+        let mut r = 0;
+        while r < l.pp {
+            let n = s.layers_of(r);
+            if n > s.max_layers {
+                s.max_layers = n;
+                s.busiest = r;
+            }
+            r = if deficit == 0 { l.pp } else { r + 1 };
+        }
+        s
+    }
+
+    /// Whether virtual stage `v` has one layer fewer.
+    fn reduced(&self, v: u64) -> bool {
+        let back = self.stages - 1 - v;
+        let pos = if v <= back { 2 * v } else { 2 * back + 1 };
+        pos < self.deficit
+    }
+
+    fn layers_of(&self, r: u32) -> f64 {
+        let mut n = self.vpp as u64 * self.base;
+        if self.deficit > 0 {
+            for chunk in 0..self.vpp as u64 {
+                if self.reduced(r as u64 + chunk * self.pp as u64) {
+                    n -= 1;
+                }
+            }
+        }
+        n as f64
+    }
+
+    /// Non-expert parameters (split by TP) and expert parameters (split by EP x ETP) on
+    /// one rank of pipeline rank `r`.
+    fn params(&self, _c: &Costs, r: u32, tp: f64, ep_etp: f64) -> (f64, f64) {
+        let n = self.layers_of(r);
+        let mut dense = self.dense_per_layer * n;
+        if r == 0 {
+            dense += self.embed;
+        }
+        if r == self.pp - 1 {
+            dense += self.head;
+        }
+        (dense / tp, self.expert_per_layer * n / ep_etp)
+    }
+
+    /// The next rank that can hold the memory peak: with an even split, only the first
+    /// rank (most micro-batches in flight) and the last (LM head and logits).
+    fn next_candidate(&self, r: u32) -> u32 {
+        if self.deficit == 0 && r == 0 && self.pp > 1 {
+            self.pp - 1
+        } else if self.deficit == 0 {
+            self.pp
+        } else {
+            r + 1
+        }
+    }
+}
+
 /// Ring all-reduce time for `bytes` over `n` ranks at `bw` bytes/s per direction.
 fn all_reduce(bytes: f64, n: f64, bw: f64) -> f64 {
     if n <= 1.0 {
@@ -539,8 +651,10 @@ pub fn estimate_train(
     let t = mb * s / cp;
 
     // ---- compute, per micro-batch, per pipeline stage (layers / pp) ----
-    // The busiest stage's share of the layers (rounded up for an uneven split).
-    let layers_stage = (c.layers / (pp * vpp)).ceil() * vpp;
+    // The busiest rank's layers (an uneven split takes layers from the first and last
+    // virtual stages, which also hold the embedding and the LM head).
+    let split = RankSplit::new(m, &c, l);
+    let layers_stage = split.max_layers;
     let stage_share = layers_stage / c.layers;
     let lin_per_token = c.layers * c.attn_mm / tp
         + c.dense_layers * c.dense_mlp / tp
@@ -602,17 +716,22 @@ pub fn estimate_train(
         } else {
             0.0
         };
-    let tp_comm = layers_stage * tp_colls * all_reduce(act_bytes, tp, bw_of(tp)) * eff.tp_exposed;
+    let tp_comm_raw = layers_stage * tp_colls * all_reduce(act_bytes, tp, bw_of(tp));
+    let tp_comm = tp_comm_raw * eff.tp_exposed;
     // Ring attention passes K and V around the CP ranks while computing: the transfer
     // hides behind the attention core, up to the share `1 - cp_exposed` of it.
-    let cp_comm = if l.cp > 1 {
+    let cp_comm_raw = if l.cp > 1 {
         let kv_bytes = t * 2.0 * c.kv_dim / tp * 2.0;
-        let comm = layers_stage * 3.0 * (cp - 1.0) * kv_bytes / bw_of(cp * tp);
-        (comm - 3.0 * t_attn * (1.0 - eff.cp_exposed)).max(comm * 0.05)
+        layers_stage * 3.0 * (cp - 1.0) * kv_bytes / bw_of(cp * tp)
     } else {
         0.0
     };
-    let ep_comm = if l.ep > 1 {
+    let cp_comm = if l.cp > 1 {
+        (cp_comm_raw - 3.0 * t_attn * (1.0 - eff.cp_exposed)).max(cp_comm_raw * 0.05)
+    } else {
+        0.0
+    };
+    let ep_comm_raw = if l.ep > 1 {
         let per_a2a = t * c.top_k * c.h * 2.0 * (ep - 1.0) / ep / bw_of(ep * etp);
         let a2a = 4.0
             + if l.recompute == Recompute::Full {
@@ -620,89 +739,160 @@ pub fn estimate_train(
             } else {
                 0.0
             };
-        c.moe_layers * stage_share * a2a * per_a2a * eff.ep_exposed
+        c.moe_layers * stage_share * a2a * per_a2a
     } else {
         0.0
     };
-    let pp_comm = if l.pp > 1 {
+    let ep_comm = ep_comm_raw * eff.ep_exposed;
+    let pp_comm_raw = if l.pp > 1 {
         let span = tp * cp * dp * pp;
         // Megatron's scatter/gather optimisation (Narayanan et al. 2021) sends 1/tp of the
         // activation from each TP rank.
-        2.0 * vpp * act_bytes / tp / bw_of(span) * eff.pp_exposed
+        2.0 * vpp * act_bytes / tp / bw_of(span)
     } else {
         0.0
     };
+    let pp_comm = pp_comm_raw * eff.pp_exposed;
 
     let per_mb = fwd + bwd + recompute + tp_comm + cp_comm + ep_comm + pp_comm;
     let bubble = (pp - 1.0) / vpp * per_mb;
     let pipeline = mcount * per_mb + bubble;
 
     // ---- data parallel and optimizer ----
-    let p_rank = (c.params_dense / tp + c.params_expert / (ep * etp)) * stage_share.max(1.0 / pp);
-    let dp_span = tp * cp * dp;
-    let bw_dp = bw_of(dp_span);
-    let dp_full = if l.zero >= 1 {
-        all_gather(p_rank * eff.grad_comm_bytes, dp * cp, bw_dp)
-            + all_gather(p_rank * 2.0, dp * cp, bw_dp)
-    } else {
-        all_reduce(p_rank * eff.grad_comm_bytes, dp * cp, bw_dp)
+    // Non-expert parameters are replicated over the data-parallel group (dp x cp) and
+    // split by TP; expert parameters are split EP x ETP ways and replicated over the
+    // expert-data-parallel group, (dp x cp x tp) / (ep x etp) ranks (Megatron-Core's
+    // expert data parallelism). ZeRO shards each over its own replication group.
+    let dshard = dp * cp;
+    let eshard = (dp * cp * tp / (ep * etp)).max(1.0);
+    let busy = split.busiest;
+    let (pd_busy, pe_busy) = split.params(&c, busy, tp, ep * etp);
+    let bw_dp = bw_of(tp * cp * dp);
+    let gb = eff.grad_comm_bytes;
+    // Gradient reduce-scatter (or all-reduce without ZeRO) and parameter all-gather of the
+    // busiest rank, over both replication groups.
+    let rs = all_gather(pd_busy * gb, dshard, bw_dp) + all_gather(pe_busy * gb, eshard, bw_dp);
+    let ag = all_gather(pd_busy * 2.0, dshard, bw_dp) + all_gather(pe_busy * 2.0, eshard, bw_dp);
+    let ar = all_reduce(pd_busy * gb, dshard, bw_dp) + all_reduce(pe_busy * gb, eshard, bw_dp);
+    // Traffic once per step (after the last micro-batch's backward) and traffic per
+    // micro-batch (ZeRO-2 reduce-scatters each micro-batch's gradients so that no full
+    // gradient exists; ZeRO-3 also gathers the parameters for each forward and backward).
+    let (dp_once, dp_per_mb) = match l.zero {
+        0 => (ar, 0.0),
+        1 => (rs + ag, 0.0),
+        2 => (ag, rs),
+        _ => (0.0, rs + 2.0 * ag),
     };
-    let zero3 = if l.zero == 3 {
-        2.0 * mcount * all_gather(p_rank * 2.0, dp, bw_dp)
-    } else {
-        0.0
-    };
-    let dp_comm = dp_full * eff.dp_exposed + zero3 * eff.dp_exposed;
-    let opt_params = if l.zero >= 1 {
-        p_rank / (dp * cp)
-    } else {
-        p_rank
-    };
+    // Overlap: a fraction `dp_exposed` stays exposed, and never less than what exceeds the
+    // time it can hide behind: the last micro-batch's forward and backward for the
+    // once-per-step traffic; every micro-batch's compute and the rank's pipeline bubble
+    // (the rank is idle then, its network is not) for the per-micro-batch traffic.
+    let hide_mb = fwd + bwd + recompute;
+    let per_mb_total = mcount * dp_per_mb;
+    let dp_comm = (dp_once * eff.dp_exposed).max(dp_once - hide_mb)
+        + (per_mb_total * eff.dp_exposed).max(per_mb_total - mcount * hide_mb - bubble);
+    let opt_params = pd_busy / if l.zero >= 1 { dshard } else { 1.0 }
+        + pe_busy / if l.zero >= 1 { eshard } else { 1.0 };
     let optimizer = opt_params * 30.0 / (hw.mem_bw * 0.8);
     let step = pipeline + dp_comm + optimizer + eff.step_overhead_s;
+    // No overlap hides more communication than there is compute: the step is at least as
+    // long as its serialised communication.
+    let raw_comm =
+        mcount * (tp_comm_raw + cp_comm_raw + ep_comm_raw + pp_comm_raw + dp_per_mb) + dp_once;
+    let comm_bound = (raw_comm - step).max(0.0);
+    let step = step + comm_bound;
 
-    // ---- memory on the busiest stage ----
-    let shard = |stage: u8| if l.zero >= stage { dp * cp } else { 1.0 };
-    let weights = p_rank * 2.0 / shard(3);
-    let gradients = p_rank * 4.0 / shard(2);
-    let optimizer_bytes = p_rank * 12.0 / shard(1);
+    // ---- memory on the busiest rank ----
+    let shard = |stage: u8, g: f64| if l.zero >= stage { g } else { 1.0 };
     let d_rep = if sp { tp } else { 1.0 };
-    let repl = (8.0 + if job.dropout { 2.0 } else { 0.0 }) * c.h;
+    // Bytes per element of a saved GEMM input: fp8 recipes (Transformer Engine) keep the
+    // fp8 copy a GEMM consumed for its weight-gradient GEMM, not the bf16 tensor.
+    let gin = match job.precision {
+        TrainPrecision::Bf16 => 2.0,
+        TrainPrecision::Fp8 => 1.0,
+    };
+    // Replicated across TP without sequence parallelism: the two norm inputs (bf16) and the
+    // QKV and first-MLP GEMM inputs (the norm outputs), plus dropout masks.
+    let repl = (4.0 + 2.0 * gin + if job.dropout { 2.0 } else { 0.0 }) * c.h;
     let core = if job.flash_attention || l.recompute != Recompute::None {
         0.0
     } else {
         (if job.dropout { 5.0 } else { 2.0 }) * c.heads * s / cp
     };
-    let attn_sh = 2.0 * (c.q_dim + 2.0 * c.kv_dim) + 2.0 * c.q_dim + core;
-    let dense_layer = repl / d_rep + (attn_sh + c.mlp_act * c.ffn) / tp;
-    let moe_layer =
-        repl / d_rep + attn_sh / tp + c.top_k * (c.mlp_act * c.expert_ffn / etp + 4.0 * c.h);
-    let per_token_all_layers = match l.recompute {
-        Recompute::Full => c.layers * 2.0 * c.h / d_rep,
-        _ => c.dense_layers * dense_layer + c.moe_layers * moe_layer,
+    // Q, K, V and the attention output (bf16, for the attention backward); in fp8 the
+    // output projection keeps its own fp8 copy of that output.
+    let proj_in = if gin < 2.0 { gin * c.q_dim } else { 0.0 };
+    let attn_sh = 2.0 * (c.q_dim + 2.0 * c.kv_dim) + 2.0 * c.q_dim + proj_in + core;
+    // The MLP keeps its first GEMM's output (bf16, for the activation's backward) and the
+    // second GEMM's input.
+    let mlp = c.mlp_act - 2.0 + gin;
+    let dense_layer = repl / d_rep + (attn_sh + mlp * c.ffn) / tp;
+    let moe_layer = repl / d_rep + attn_sh / tp + c.top_k * (mlp * c.expert_ffn / etp + 4.0 * c.h);
+    // Activation bytes one micro-batch leaves per layer (averaged over dense and MoE layers).
+    let act_layer = t * match l.recompute {
+        Recompute::Full => 2.0 * c.h / d_rep,
+        _ => (c.dense_layers * dense_layer + c.moe_layers * moe_layer) / c.layers,
     };
-    let in_flight = mcount.min(pp);
-    let interleave = if l.vpp > 1 {
-        1.0 + (pp - 1.0) / (pp * vpp)
-    } else {
-        1.0
-    };
-    let first_stage = per_token_all_layers * stage_share * t * in_flight * interleave;
-    let logits = if l.pp == 1 {
-        4.0 * 2.0 * t * c.vocab / tp
+    let logits = 4.0 * 2.0 * t * c.vocab / tp;
+    // ZeRO-2/3 keep only shards, but a layer's full gradients (ZeRO-2/3) and gathered
+    // parameters (ZeRO-3) exist while it runs: two layers' worth, double-buffered.
+    let (pd_layer, pe_layer) = (
+        split.dense_per_layer / tp,
+        split.expert_per_layer / (ep * etp),
+    );
+    let transient_grads = if l.zero >= 2 {
+        2.0 * 4.0 * (pd_layer + pe_layer)
     } else {
         0.0
     };
-    let last_stage = per_token_all_layers * stage_share * t + 4.0 * 2.0 * t * c.vocab / tp;
-    let activations = (first_stage + logits).max(last_stage);
+    let transient_weights = if l.zero >= 3 {
+        2.0 * 2.0 * (pd_layer + pe_layer)
+    } else {
+        0.0
+    };
     let comm_buffers = 2.0 * act_bytes
         + if l.ep > 1 {
             2.0 * t * c.top_k * c.h * 2.0
         } else {
             0.0
         };
-    let total =
-        weights + gradients + optimizer_bytes + activations + comm_buffers + eff.reserved_bytes;
+    let mut mem = Memory::default();
+    let mut r = 0;
+    while r < l.pp {
+        // Ranks with the same layer count as a lower rank hold fewer micro-batches in
+        // flight: only the first full rank, the ranks with fewer layers and the last rank
+        // (LM head, logits) can be the peak.
+        let layers_r = split.layers_of(r);
+        let (pd, pe) = split.params(&c, r, tp, ep * etp);
+        let weights = 2.0 * (pd / shard(3, dshard) + pe / shard(3, eshard)) + transient_weights;
+        let gradients = 4.0 * (pd / shard(2, dshard) + pe / shard(2, eshard)) + transient_grads;
+        let optimizer_bytes = 12.0 * (pd / shard(1, dshard) + pe / shard(1, eshard));
+        let chunks = if l.vpp > 1 {
+            (2.0 * (pp - r as f64 - 1.0) + (vpp - 1.0) * pp + 1.0).min(mcount * vpp)
+        } else {
+            (pp - r as f64).min(mcount)
+        };
+        let mut activations = act_layer * layers_r / vpp * chunks;
+        if r == l.pp - 1 {
+            activations += logits;
+        }
+        let total =
+            weights + gradients + optimizer_bytes + activations + comm_buffers + eff.reserved_bytes;
+        if total > mem.total {
+            mem = Memory {
+                weights,
+                gradients,
+                optimizer: optimizer_bytes,
+                activations,
+                comm_buffers,
+                reserved: eff.reserved_bytes,
+                total,
+                capacity: hw.mem_bytes,
+            };
+        }
+        r = split.next_candidate(r);
+    }
+    let total = mem.total;
     let fits = total <= hw.mem_bytes;
 
     // ---- throughput and utilisation ----
@@ -744,17 +934,9 @@ pub fn estimate_train(
             bubble_s: bubble,
             optimizer_s: optimizer,
             overhead_s: eff.step_overhead_s,
+            comm_bound_s: comm_bound,
         },
-        memory: Memory {
-            weights,
-            gradients,
-            optimizer: optimizer_bytes,
-            activations,
-            comm_buffers,
-            reserved: eff.reserved_bytes,
-            total,
-            capacity: hw.mem_bytes,
-        },
+        memory: mem,
         memory_gib_per_chip: total / GIB,
         fits,
         infeasible: if fits {

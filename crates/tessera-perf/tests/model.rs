@@ -97,7 +97,11 @@ fn korthikanti_per_layer(s: f64, b: f64, h: f64, a: f64, t: f64, rc: Recompute, 
 #[test]
 fn activation_memory_matches_korthikanti() {
     let m = gpt(12288, 96, 96);
-    let eff = Efficiency::for_family(Family::NvidiaAmpere, Stack::Megatron2021);
+    let eff = Efficiency::for_family(
+        Family::NvidiaAmpere,
+        Stack::Megatron2021,
+        TrainPrecision::Bf16,
+    );
     for (rc, sp) in [
         (Recompute::None, false),
         (Recompute::None, true),
@@ -125,7 +129,11 @@ fn activation_memory_matches_korthikanti() {
 #[test]
 fn state_memory_matches_megatron_table() {
     let m = gpt(4096, 32, 32);
-    let eff = Efficiency::for_family(Family::NvidiaAmpere, Stack::Megatron2021);
+    let eff = Efficiency::for_family(
+        Family::NvidiaAmpere,
+        Stack::Megatron2021,
+        TrainPrecision::Bf16,
+    );
     let p = m.total_params() as f64;
     for (zero, dp, expect) in [
         (0u8, 8u32, 18.0),
@@ -168,7 +176,11 @@ fn all_layouts(chips_per_dp: &[u32]) -> Vec<Layout> {
 #[test]
 fn memory_never_rises_with_tp() {
     let m = gpt(6144, 48, 64);
-    let eff = Efficiency::for_family(Family::NvidiaAmpere, Stack::Megatron2021);
+    let eff = Efficiency::for_family(
+        Family::NvidiaAmpere,
+        Stack::Megatron2021,
+        TrainPrecision::Bf16,
+    );
     for base in all_layouts(&[1, 2, 4]).into_iter().filter(|l| l.tp == 1) {
         let mut last = f64::INFINITY;
         for tp in [1u32, 2, 4, 8] {
@@ -195,7 +207,11 @@ fn memory_never_rises_with_tp() {
 #[test]
 fn recompute_trades_time_for_memory() {
     let m = gpt(6144, 48, 64);
-    let eff = Efficiency::for_family(Family::NvidiaAmpere, Stack::Megatron2021);
+    let eff = Efficiency::for_family(
+        Family::NvidiaAmpere,
+        Stack::Megatron2021,
+        TrainPrecision::Bf16,
+    );
     for base in all_layouts(&[1, 2])
         .into_iter()
         .filter(|l| l.recompute == Recompute::None)
@@ -221,7 +237,11 @@ fn recompute_trades_time_for_memory() {
 #[test]
 fn results_are_consistent() {
     let m = gpt(6144, 48, 64);
-    let eff = Efficiency::for_family(Family::NvidiaAmpere, Stack::Megatron2021);
+    let eff = Efficiency::for_family(
+        Family::NvidiaAmpere,
+        Stack::Megatron2021,
+        TrainPrecision::Bf16,
+    );
     let mut checked = 0;
     for l in all_layouts(&[1, 2, 4]) {
         let chips = l.chips();
@@ -247,7 +267,8 @@ fn results_are_consistent() {
             + b.dp_comm_s
             + b.bubble_s
             + b.optimizer_s
-            + b.overhead_s;
+            + b.overhead_s
+            + b.comm_bound_s;
         assert!(
             (sum / e.step_time_s - 1.0).abs() < 1e-9,
             "{l:?}: breakdown {sum} vs step {}",
@@ -262,7 +283,11 @@ fn results_are_consistent() {
 #[test]
 fn infeasible_layouts_give_reasons() {
     let m = gpt(6144, 48, 64);
-    let eff = Efficiency::for_family(Family::NvidiaAmpere, Stack::Megatron2021);
+    let eff = Efficiency::for_family(
+        Family::NvidiaAmpere,
+        Stack::Megatron2021,
+        TrainPrecision::Bf16,
+    );
     let check = |l: Layout, chips: u64, gb: u32, want: &str| {
         let e = estimate_train(&m, &a100(), &eff, &job(gb), &l, chips);
         let why = e.infeasible.map(|r| r.to_string()).unwrap_or_default();

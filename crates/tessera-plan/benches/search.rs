@@ -14,7 +14,7 @@ fn bench(c: &mut Criterion) {
     let m = cat.model("llama3.1-405b").expect("model");
     let chip = cat.chip("nvidia-h100-sxm5-80gb").expect("chip");
     let hw = Hardware::from_chip(chip).expect("hw");
-    let eff = Efficiency::for_family(Family::of(chip), Stack::MegatronCore);
+    let eff = Efficiency::for_family(Family::of(chip), Stack::MegatronCore, TrainPrecision::Bf16);
     let job = TrainJob {
         seq_len: 8192,
         global_batch: 2048,

@@ -16,7 +16,7 @@ fn setup(model: &str, chip: &str, stack: Stack) -> (tessera_core::ModelArch, Har
     (
         m,
         Hardware::from_chip(c).unwrap(),
-        Efficiency::for_family(Family::of(c), stack),
+        Efficiency::for_family(Family::of(c), stack, TrainPrecision::Bf16),
     )
 }
 
@@ -47,7 +47,8 @@ fn pruned_search_matches_brute_force() {
         if hw.scale_out_bw == 0.0 {
             hw.scale_out_bw = 25e9;
         }
-        let eff = Efficiency::for_family(Family::of(c), Stack::default_for(c));
+        let eff =
+            Efficiency::for_family(Family::of(c), Stack::default_for(c), TrainPrecision::Bf16);
         let j = job(seq, gb);
         let fast = search(&m, &hw, &eff, &j, chips, 5, &SearchOptions::ALL);
         let slow = search_exhaustive(&m, &hw, &eff, &j, chips, 5, &SearchOptions::ALL);

@@ -10,6 +10,7 @@
 use crate::{EffFn, Measurement, RowSpec, run};
 use tessera_catalog::Catalog;
 use tessera_perf::calib::{Efficiency, Family, Stack};
+use tessera_perf::train::TrainPrecision;
 
 /// One tunable parameter.
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +35,18 @@ macro_rules! knob {
 }
 
 /// The groups that have calibration rows, and the knobs fitted for each.
-pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
+/// The precisions a group's rows cover (each group is fitted on its rows of these).
+pub type Precisions = &'static [TrainPrecision];
+
+pub fn groups() -> Vec<(Family, Stack, Precisions, Vec<Knob>)> {
+    const BF16: Precisions = &[TrainPrecision::Bf16];
+    const FP8: Precisions = &[TrainPrecision::Fp8];
+    const BOTH: Precisions = &[TrainPrecision::Bf16, TrainPrecision::Fp8];
     vec![
         (
             Family::NvidiaAmpere,
             Stack::Megatron2021,
+            BF16,
             vec![
                 knob!(gemm_max, 0.5, 0.95),
                 knob!(gemm_knee, 1e4, 5e7),
@@ -51,6 +59,7 @@ pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
         (
             Family::NvidiaHopper,
             Stack::MegatronCore,
+            FP8,
             // gemm_max is not fitted here: it is measured (0.79, docs/accuracy.md).
             vec![
                 knob!(fp8_rel, 0.4, 1.0),
@@ -63,6 +72,8 @@ pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
         (
             Family::NvidiaBlackwell,
             Stack::MegatronCore,
+            // bf16 and fp8 rows together: the fp8 knobs move only the fp8 rows.
+            BOTH,
             vec![
                 knob!(gemm_max, 0.5, 0.85),
                 knob!(fp8_rel, 0.4, 1.0),
@@ -75,6 +86,7 @@ pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
         (
             Family::Ascend,
             Stack::Mindspeed,
+            BF16,
             vec![
                 knob!(gemm_max, 0.3, 0.9),
                 knob!(attn_eff, 0.15, 0.8),
@@ -84,6 +96,7 @@ pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
         (
             Family::Ascend,
             Stack::MindspeedLegacy,
+            BF16,
             vec![knob!(gemm_max, 0.3, 0.9), knob!(elementwise_h, 2.0, 80.0)],
         ),
     ]
@@ -92,27 +105,31 @@ pub fn groups() -> Vec<(Family, Stack, Vec<Knob>)> {
 /// A table of parameters per group, falling back to the built-in ones.
 #[derive(Debug, Clone, Default)]
 pub struct EffTable {
-    pub entries: Vec<(Family, Stack, Efficiency)>,
+    pub entries: Vec<(Family, Stack, TrainPrecision, Efficiency)>,
 }
 
 impl EffTable {
-    pub fn get(&self, f: Family, s: Stack) -> Efficiency {
+    pub fn get(&self, f: Family, s: Stack, p: TrainPrecision) -> Efficiency {
         self.entries
             .iter()
-            .find(|(a, b, _)| *a == f && *b == s)
-            .map_or_else(|| Efficiency::for_family(f, s), |x| x.2)
+            .find(|(a, b, c, _)| *a == f && *b == s && *c == p)
+            .map_or_else(|| Efficiency::for_family(f, s, p), |x| x.3)
     }
 
-    fn set(&mut self, f: Family, s: Stack, e: Efficiency) {
-        match self.entries.iter_mut().find(|(a, b, _)| *a == f && *b == s) {
-            Some(x) => x.2 = e,
-            None => self.entries.push((f, s, e)),
+    fn set(&mut self, f: Family, s: Stack, p: TrainPrecision, e: Efficiency) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(a, b, c, _)| *a == f && *b == s && *c == p)
+        {
+            Some(x) => x.3 = e,
+            None => self.entries.push((f, s, p, e)),
         }
     }
 }
 
 fn objective(cat: &Catalog, specs: &[RowSpec], meas: &[Measurement], table: &EffTable) -> f64 {
-    let f: EffFn<'_> = &|fam, st| table.get(fam, st);
+    let f: EffFn<'_> = &|fam, st, p| table.get(fam, st, p);
     match run(cat, specs, meas, f) {
         Ok(r) => {
             let errs: Vec<f64> = r
@@ -131,16 +148,19 @@ fn objective(cat: &Catalog, specs: &[RowSpec], meas: &[Measurement], table: &Eff
     }
 }
 
+/// One fitted group: family, stack, precisions, calibration MAPE before and after (%).
+pub type FitSummary = (Family, Stack, Precisions, f64, f64);
+
 /// Fits every group on its own calibration rows. Returns the table and, per group, the
 /// calibration MAPE before and after.
 pub fn fit(
     cat: &Catalog,
     specs: &[RowSpec],
     meas: &[Measurement],
-) -> (EffTable, Vec<(Family, Stack, f64, f64)>) {
+) -> (EffTable, Vec<FitSummary>) {
     let mut table = EffTable::default();
     let mut summary = Vec::new();
-    for (fam, stack, knobs) in groups() {
+    for (fam, stack, precisions, knobs) in groups() {
         // Only this group's calibration rows.
         let group_specs: Vec<RowSpec> = specs
             .iter()
@@ -168,7 +188,7 @@ pub fn fit(
             let mut improved = false;
             for k in &knobs {
                 for dir in [1.0 + step, 1.0 / (1.0 + step)] {
-                    let mut e = table.get(fam, stack);
+                    let mut e = table.get(fam, stack, precisions[0]);
                     let cur = (k.get)(&e);
                     let base = if cur == 0.0 { 0.01 * k.hi } else { cur };
                     let v = (base * dir).clamp(k.lo, k.hi);
@@ -177,7 +197,9 @@ pub fn fit(
                     }
                     (k.set)(&mut e, v);
                     let mut trial = table.clone();
-                    trial.set(fam, stack, e);
+                    for &p in precisions {
+                        trial.set(fam, stack, p, e);
+                    }
                     let obj = objective(cat, &group_specs, meas, &trial);
                     if obj + 1e-9 < best {
                         best = obj;
@@ -190,7 +212,15 @@ pub fn fit(
                 step /= 2.0;
             }
         }
-        summary.push((fam, stack, before, best));
+        summary.push((fam, stack, precisions, before, best));
     }
     (table, summary)
+}
+
+/// A row's training precision (bf16 unless it says fp8).
+pub fn row_precision(s: &RowSpec) -> TrainPrecision {
+    match s.precision.as_deref() {
+        Some("fp8") => TrainPrecision::Fp8,
+        _ => TrainPrecision::Bf16,
+    }
 }

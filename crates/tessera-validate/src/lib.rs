@@ -139,6 +139,8 @@ pub struct RowSpec {
     pub assume: Option<String>,
     /// The measured value, for rows not in the measurements file.
     pub measured: Option<f64>,
+    /// Where a `measured` value comes from (the built-in rows give one for each).
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +196,11 @@ pub struct RowResult {
     pub layout_searched: bool,
     pub assume: Option<String>,
     pub calibrated: bool,
+    /// "bf16" or "fp8".
+    pub precision: &'static str,
+    /// Whether tessera predicts the run fits in memory, and its memory per chip (GiB).
+    pub fits: bool,
+    pub memory_gib_per_chip: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,7 +226,7 @@ pub struct Report {
 }
 
 /// The efficiency parameters for a row: the built-in ones unless overridden.
-pub type EffFn<'a> = &'a dyn Fn(Family, Stack) -> Efficiency;
+pub type EffFn<'a> = &'a dyn Fn(Family, Stack, TrainPrecision) -> Efficiency;
 
 fn layout_from(spec: &LayoutSpec) -> Result<Layout, String> {
     let recompute = match &spec.recompute {
@@ -385,7 +392,6 @@ pub fn run(
         };
         let hw = Hardware::from_chip(chip)
             .map_err(|m| format!("row {}: chip {chip_id} lacks {}", spec.id, m.join(", ")))?;
-        let e = eff(Family::of(chip), stack);
         let job = TrainJob {
             seq_len: spec
                 .seq
@@ -401,6 +407,7 @@ pub fn run(
             dropout: spec.dropout,
             flash_attention: spec.flash.unwrap_or(true),
         };
+        let e = eff(Family::of(chip), stack, job.precision);
         let measured = match spec.measured {
             Some(v) => v,
             None => {
@@ -477,14 +484,28 @@ pub fn run(
             layout_searched: searched,
             assume: spec.assume.clone(),
             calibrated: est.calibrated,
+            precision: match job.precision {
+                TrainPrecision::Bf16 => "bf16",
+                TrainPrecision::Fp8 => "fp8",
+            },
+            fits: est.fits,
+            memory_gib_per_chip: est.memory_gib_per_chip,
         });
     }
-    let mape = mape_by_group(
+    let mut mape = mape_by_group(
         &rows
             .iter()
             .map(|r| (r.split.as_str(), r.group, r.error_pct))
             .collect::<Vec<_>>(),
     );
+    // The same rows by training precision: each precision is calibrated on its own rows.
+    mape.extend(mape_by(
+        &rows
+            .iter()
+            .map(|r| (r.split.as_str(), r.precision, r.error_pct))
+            .collect::<Vec<_>>(),
+        &["bf16", "fp8"],
+    ));
     Ok(Report {
         rows,
         skipped,
@@ -495,9 +516,14 @@ pub fn run(
 /// Mean and largest absolute percentage error by split and group, from (split, group,
 /// signed error %) rows; groups with no rows are left out.
 pub(crate) fn mape_by_group(rows: &[(&str, &str, f64)]) -> Vec<Mape> {
+    mape_by(rows, &["Nvidia dense", "MoE", "Ascend", "all"])
+}
+
+/// The same over any list of group names ("all" counts every row).
+pub(crate) fn mape_by(rows: &[(&str, &str, f64)], groups: &[&str]) -> Vec<Mape> {
     let mut mape = Vec::new();
     for split in ["calibration", "validation"] {
-        for g in ["Nvidia dense", "MoE", "Ascend", "all"] {
+        for &g in groups {
             let errs: Vec<f64> = rows
                 .iter()
                 .filter(|r| r.0 == split && (g == "all" || r.1 == g))

@@ -29,13 +29,13 @@ fn print_fit() {
     let specs = tessera_validate::read_rows("t", tessera_validate::TRAIN_ROWS).unwrap();
     let meas = tessera_validate::read_measurements("m", tessera_validate::MEASUREMENTS).unwrap();
     let (table, summary) = tessera_validate::fit::fit(&cat, &specs, &meas);
-    for (f, s, b, a) in &summary {
-        println!("{f:?} {s:?}: calibration MAPE {b:.2}% -> {a:.2}%");
+    for (f, s, p, b, a) in &summary {
+        println!("{f:?} {s:?} {p:?}: calibration MAPE {b:.2}% -> {a:.2}%");
     }
-    for (f, s, e) in &table.entries {
-        println!("{f:?} {s:?}: {e:?}");
+    for (f, s, p, e) in &table.entries {
+        println!("{f:?} {s:?} {p:?}: {e:?}");
     }
-    let r = tessera_validate::run(&cat, &specs, &meas, &|f, s| table.get(f, s)).unwrap();
+    let r = tessera_validate::run(&cat, &specs, &meas, &|f, s, p| table.get(f, s, p)).unwrap();
     for x in &r.rows {
         println!(
             "{:4} {:12} {:11} {:>10.3} {:>10.3} {:+7.1}%  {}",

@@ -94,7 +94,11 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         None => Stack::default_for(chip),
     };
     let family = Family::of(chip);
-    let eff = Efficiency::for_family(family, stack);
+    let precision = match a.precision {
+        PrecisionArg::Bf16 => TrainPrecision::Bf16,
+        PrecisionArg::Fp8 => TrainPrecision::Fp8,
+    };
+    let eff = Efficiency::for_family(family, stack, precision);
     let dp = match a.dp {
         Some(d) => d,
         None => {
@@ -127,10 +131,6 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         },
         uneven_pp: a.uneven_pp,
     };
-    let precision = match a.precision {
-        PrecisionArg::Bf16 => TrainPrecision::Bf16,
-        PrecisionArg::Fp8 => TrainPrecision::Fp8,
-    };
     let job = TrainJob {
         seq_len: a.seq_len,
         global_batch,
@@ -138,17 +138,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         dropout: a.dropout,
         flash_attention: !a.no_flash_attention,
     };
-    let calibration_note = if eff.calibrated {
-        format!(
-            "calibrated: {family:?} under {} (docs/accuracy.md)",
-            stack.as_str()
-        )
-    } else {
-        format!(
-            "uncalibrated: no published measurements of {family:?} under {}; family defaults from the closest calibrated group",
-            stack.as_str()
-        )
-    };
+    let calibration_note = tessera_perf::calib::calibration_note(family, stack, precision);
     let mut out = Out {
         model: model.id.clone(),
         chip: chip.id.clone(),
@@ -329,6 +319,7 @@ fn print_table(o: &Out) {
             ("DP gradient sync (exposed)", b.dp_comm_s),
             ("pipeline bubble", b.bubble_s),
             ("optimizer step", b.optimizer_s),
+            ("communication beyond overlap", b.comm_bound_s),
         ] {
             bt.add_row(vec![
                 k.to_string(),

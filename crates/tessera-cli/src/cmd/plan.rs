@@ -181,7 +181,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                 .ok_or_else(|| CliError::Usage(format!("--stack: unknown stack `{s}`")))?,
             None => Stack::default_for(chip),
         };
-        let eff = Efficiency::for_family(Family::of(chip), stack);
+        let eff = Efficiency::for_family(Family::of(chip), stack, precision);
         let hw = match pool_hw(chip, pool) {
             Ok(h) => h,
             Err(why) => {
@@ -245,15 +245,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                     chip: chip.id.clone(),
                     chips: n,
                     best_tokens_per_s: Some(b.estimate.tokens_per_s),
-                    note: if eff.calibrated {
-                        "calibrated".into()
-                    } else {
-                        format!(
-                            "uncalibrated: no published runs of {:?} under {}",
-                            Family::of(chip),
-                            stack.as_str()
-                        )
-                    },
+                    note: tessera_perf::calib::calibration_note(Family::of(chip), stack, precision),
                 });
             }
         }

@@ -632,7 +632,11 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
         })?;
         hws.push((
             hw,
-            Efficiency::for_family(Family::of(chip), Stack::default_for(chip)),
+            Efficiency::for_family(
+                Family::of(chip),
+                Stack::default_for(chip),
+                tessera_perf::train::TrainPrecision::Bf16,
+            ),
         ));
     }
     let per_hour: Vec<Option<f64>> = hws

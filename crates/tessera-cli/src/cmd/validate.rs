@@ -15,6 +15,7 @@ use tessera_validate::{Report, fit, read_measurements, read_rows, run};
 struct Fitted {
     family: String,
     stack: &'static str,
+    precisions: Vec<String>,
     calibration_mape_before_pct: f64,
     calibration_mape_after_pct: f64,
     parameters: Efficiency,
@@ -71,12 +72,13 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
         let (table, summary) = fit::fit(cat, &specs, &meas);
         summary
             .into_iter()
-            .map(|(f, s, b, a)| Fitted {
+            .map(|(f, s, p, b, a)| Fitted {
                 family: format!("{f:?}"),
                 stack: s.as_str(),
+                precisions: p.iter().map(|x| format!("{x:?}").to_lowercase()).collect(),
                 calibration_mape_before_pct: b,
                 calibration_mape_after_pct: a,
-                parameters: table.get(f, s),
+                parameters: table.get(f, s, p[0]),
             })
             .collect::<Vec<_>>()
     });

@@ -930,7 +930,11 @@ fn train_setup(
 ) -> Result<(Hardware, Efficiency, TrainJob), String> {
     let hw = Hardware::from_chip(chip)
         .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
-    let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip));
+    let eff = Efficiency::for_family(
+        Family::of(chip),
+        Stack::default_for(chip),
+        TrainPrecision::Bf16,
+    );
     let gb = ((4.0 * 1024.0 * 1024.0 / need.seq_len.max(1) as f64).round() as u32).max(1);
     let job = TrainJob {
         seq_len: need.seq_len,
