@@ -153,11 +153,7 @@ pub type FitSummary = (Family, Stack, Precisions, f64, f64);
 
 /// Fits every group on its own calibration rows. Returns the table and, per group, the
 /// calibration MAPE before and after.
-pub fn fit(
-    cat: &Catalog,
-    specs: &[RowSpec],
-    meas: &[Measurement],
-) -> (EffTable, Vec<FitSummary>) {
+pub fn fit(cat: &Catalog, specs: &[RowSpec], meas: &[Measurement]) -> (EffTable, Vec<FitSummary>) {
     let mut table = EffTable::default();
     let mut summary = Vec::new();
     for (fam, stack, precisions, knobs) in groups() {
