@@ -154,6 +154,17 @@ pub fn apply_chip(
             continue;
         }
         if let Some(f) = t.opt_figure(key)? {
+            if let Some((lo, hi)) = tessera_core::chip::plausible_range(key)
+                && !(lo..=hi).contains(&f.value)
+            {
+                let pos = t.get(key).map_or(at, |(_, v)| v.span().start);
+                return Err(t.err(
+                    key,
+                    pos,
+                    format!("{:e} is outside the plausible range {lo}..={hi}", f.value),
+                    Some(format!("units: {}", unit_of(key))),
+                ));
+            }
             if key == "scale-up-domain" && (f.value < 1.0 || f.value.fract() != 0.0) {
                 let pos = t.get(key).map_or(at, |(_, v)| v.span().start);
                 return Err(t.err(
@@ -226,4 +237,11 @@ pub fn apply_chip(
         });
     }
     Ok(())
+}
+
+fn unit_of(key: &str) -> &'static str {
+    FIGURE_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, u)| u)
 }

@@ -177,20 +177,21 @@ pub struct PlanTrainArgs {
     #[arg(long, requires = "chips")]
     pub chip: Option<String>,
     /// ... and how many.
-    #[arg(long, requires = "chip")]
+    #[arg(long, requires = "chip", value_parser = clap::value_parser!(u64).range(1..=MAX_CHIPS))]
     pub chips: Option<u64>,
-    /// Tokens to train, for time and cost to train.
-    #[arg(long)]
+    /// Tokens to train, for time and cost to train (1 to 1e16).
+    #[arg(long, value_parser = parse_tokens)]
     pub tokens: Option<f64>,
-    /// Global batch (sequences). Default: about 4M tokens.
-    #[arg(long)]
+    /// Global batch (sequences, 1 to 16,777,216). Default: about 4M tokens.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BATCH))]
     pub global_batch: Option<u32>,
-    #[arg(long, default_value_t = 4096)]
+    /// Sequence length (tokens, 1 to 1,048,576; at most the model's learned positions).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ))]
     pub seq_len: u32,
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Time)]
     pub objective: ObjectiveArg,
-    /// How many plans to show.
-    #[arg(long, default_value_t = 5)]
+    /// How many plans to show (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = parse_top)]
     pub top: usize,
     #[arg(long, value_enum, default_value_t = PrecisionArg::Bf16)]
     pub precision: PrecisionArg,
@@ -207,7 +208,7 @@ pub struct PlanServeArgs {
     pub fleet: Option<String>,
     #[arg(long, requires = "chips")]
     pub chip: Option<String>,
-    #[arg(long, requires = "chip")]
+    #[arg(long, requires = "chip", value_parser = clap::value_parser!(u64).range(1..=MAX_CHIPS))]
     pub chips: Option<u64>,
     /// Requests per second to carry.
     #[arg(long)]
@@ -225,8 +226,8 @@ pub struct PlanServeArgs {
     /// Serving engine for every pool (default: by vendor).
     #[arg(long)]
     pub stack: Option<String>,
-    /// How many plans to show.
-    #[arg(long, default_value_t = 5)]
+    /// How many plans to show (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = parse_top)]
     pub top: usize,
 }
 
@@ -368,47 +369,48 @@ pub struct TrainArgs {
     /// Chip id (see `tessera chips list`).
     #[arg(long)]
     pub chip: String,
-    /// Number of chips.
-    #[arg(long)]
+    /// Number of chips (1 to 1,048,576).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_CHIPS))]
     pub chips: u64,
     /// Tensor parallelism.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub tp: u32,
     /// Pipeline parallelism.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub pp: u32,
     /// Data parallelism. Default: chips / (tp x pp x cp).
-    #[arg(long)]
+    #[arg(long, value_parser = degree())]
     pub dp: Option<u32>,
     /// Context parallelism.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub cp: u32,
     /// Expert parallelism (MoE models).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub ep: u32,
     /// Expert tensor parallelism. Default: 1 when ep > 1, else tp.
-    #[arg(long)]
+    #[arg(long, value_parser = degree())]
     pub etp: Option<u32>,
     /// Virtual pipeline stages per rank (interleaved 1F1B).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub vpp: u32,
     /// Allow layers that do not divide evenly over pp x vpp stages.
     #[arg(long)]
     pub uneven_pp: bool,
     /// Micro-batch size (sequences).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub micro_batch: u32,
-    /// Global batch size (sequences). Default: about 4M tokens, a multiple of dp x micro-batch.
-    #[arg(long)]
+    /// Global batch size (sequences, 1 to 16,777,216). Default: about 4M tokens, a multiple
+    /// of dp x micro-batch.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BATCH))]
     pub global_batch: Option<u32>,
-    /// Sequence length.
-    #[arg(long, default_value_t = 4096)]
+    /// Sequence length (tokens, 1 to 1,048,576; at most the model's learned positions).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ))]
     pub seq_len: u32,
     /// Activation recomputation.
     #[arg(long, value_enum, default_value_t = RecomputeArg::None)]
     pub recompute: RecomputeArg,
     /// ZeRO stage: 0 none, 1 distributed optimizer, 2 + gradients, 3 + parameters.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=3))]
     pub zero: u8,
     /// Turn sequence parallelism off (it is on whenever tp > 1).
     #[arg(long)]
@@ -426,11 +428,12 @@ pub struct TrainArgs {
     /// Attention without a fused flash kernel: stores the s x s scores.
     #[arg(long)]
     pub no_flash_attention: bool,
-    /// Also report time, chip-hours, energy and cost to train this many tokens (e.g. 15e12).
-    #[arg(long)]
+    /// Also report time, chip-hours, energy and cost to train this many tokens (e.g. 15e12;
+    /// 1 to 1e16).
+    #[arg(long, value_parser = parse_tokens)]
     pub tokens: Option<f64>,
-    /// Electricity price for the energy cost, USD per kWh.
-    #[arg(long, default_value_t = 0.10)]
+    /// Electricity price for the energy cost, USD per kWh (0 to 10).
+    #[arg(long, default_value_t = 0.10, value_parser = parse_usd_per_kwh)]
     pub usd_per_kwh: f64,
     /// Years over which a chip's price is amortised for the cost per chip-hour.
     #[arg(long, default_value_t = 4.0)]
@@ -497,4 +500,47 @@ pub struct ExportCheckArgs {
     /// Default: today.
     #[arg(long)]
     pub date: Option<String>,
+}
+
+/// The largest chip count an option takes (2^20: far above any cluster, and small enough
+/// that no product of degrees overflows).
+pub const MAX_CHIPS: u64 = 1 << 20;
+/// The largest global batch in sequences.
+pub const MAX_BATCH: i64 = 1 << 24;
+/// The longest sequence, in tokens.
+pub const MAX_SEQ: i64 = 1 << 20;
+
+/// A parallel degree or micro-batch: 1 to 1,048,576.
+fn degree() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=(1 << 20))
+}
+
+fn finite_in(s: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !v.is_finite() || v < lo || v > hi {
+        return Err(format!("{s} is not in {lo}..={hi:e}"));
+    }
+    Ok(v)
+}
+
+fn parse_tokens(s: &str) -> Result<f64, String> {
+    finite_in(s, 1.0, 1e16)
+}
+
+fn parse_usd_per_kwh(s: &str) -> Result<f64, String> {
+    finite_in(s, 0.0, 10.0)
+}
+
+fn parse_top(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if !(1..=1000).contains(&v) {
+        return Err(format!("{v} is not in 1..=1000"));
+    }
+    Ok(v)
 }

@@ -1764,3 +1764,153 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
         &["nvidia-h1000"],
     );
 }
+
+/// Values no run can have are usage errors (exit 2) naming the option and its range.
+#[test]
+fn training_options_outside_their_ranges_are_usage_errors() {
+    let base = [
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+    ];
+    for (extra, needles) in [
+        (
+            &["--chips", "8", "--tokens", "nan"][..],
+            &["--tokens", "1..=1e16"][..],
+        ),
+        (&["--chips", "8", "--tokens", "inf"], &["--tokens"]),
+        (&["--chips", "8", "--tokens=-5"], &["--tokens"]),
+        (&["--chips", "0"], &["--chips", "1..=1048576"]),
+        (&["--chips", "100000000000"], &["--chips", "1..=1048576"]),
+        (
+            &["--chips", "8", "--seq-len", "0"],
+            &["--seq-len", "1..=1048576"],
+        ),
+        (
+            &["--chips", "8", "--global-batch", "0"],
+            &["--global-batch"],
+        ),
+        (&["--chips", "8", "--top", "0"], &["--top", "1..=1000"]),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        fails(&args, 2, needles);
+    }
+    fails(
+        &[
+            "estimate",
+            "train",
+            "--model",
+            "llama3-8b",
+            "--chip",
+            "nvidia-h100-sxm5-80gb",
+            "--chips",
+            "8",
+            "--tp",
+            "0",
+        ],
+        2,
+        &["--tp"],
+    );
+    fails(
+        &[
+            "estimate",
+            "train",
+            "--model",
+            "llama3-8b",
+            "--chip",
+            "nvidia-h100-sxm5-80gb",
+            "--chips",
+            "8",
+            "--zero",
+            "4",
+        ],
+        2,
+        &["--zero", "0..=3"],
+    );
+}
+
+/// A model with learned positions cannot train past them.
+#[test]
+fn seq_len_beyond_learned_positions_is_a_usage_error() {
+    fails(
+        &[
+            "plan",
+            "train",
+            "--model",
+            &data("hf/gpt2/config.json"),
+            "--chip",
+            "nvidia-h100-sxm5-80gb",
+            "--chips",
+            "8",
+            "--seq-len",
+            "8192",
+        ],
+        2,
+        &["--seq-len 8192", "learned positions up to 1024"],
+    );
+}
+
+/// A catalog figure far outside what any chip has is an input error naming file, line
+/// and field, not an estimate of 9e18 tokens/s.
+#[test]
+fn implausible_catalog_figures_are_rejected() {
+    let dir = std::env::temp_dir().join(format!("tessera-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("big.toml");
+    std::fs::write(
+        &f,
+        "[[chip]]\nid = \"nvidia-h100-sxm5-80gb\"\nbf16-tflops = 1e308\n",
+    )
+    .unwrap();
+    fails(
+        &[
+            "plan",
+            "train",
+            "--model",
+            "llama3-8b",
+            "--chip",
+            "nvidia-h100-sxm5-80gb",
+            "--chips",
+            "8",
+            "--catalog",
+            f.to_str().unwrap(),
+        ],
+        3,
+        &["big.toml:3", "bf16-tflops", "plausible range"],
+    );
+}
+
+/// An empty plan says the real reason.
+#[test]
+fn empty_plans_name_the_real_reason() {
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "huawei-ascend-910b2",
+        "--chips",
+        "8",
+        "--precision",
+        "fp8",
+    ]);
+    let s = v.to_string();
+    assert!(s.contains("no fp8 peak for huawei-ascend-910b2"), "{s}");
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "nvidia-a800-sxm4-80gb",
+        "--chips",
+        "64",
+    ]);
+    let s = v.to_string();
+    assert!(s.contains("Adam states alone"), "{s}");
+}

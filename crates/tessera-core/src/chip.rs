@@ -252,6 +252,24 @@ pub const FIGURE_KEYS: [(&str, &str); 15] = [
     ("price", ""),
 ];
 
+/// The range a catalog figure must lie in to be physically plausible, far wider than any
+/// chip made or announced (the fastest dense fp4 peak is about 10,000 TFLOP/s, the largest
+/// HBM about 300 GB at 8 TB/s): a figure outside it is a typo or a unit mistake, and
+/// would make estimates meaningless. `None` for keys without a figure.
+pub fn plausible_range(key: &str) -> Option<(f64, f64)> {
+    Some(match key {
+        "fp32-tflops" | "bf16-tflops" | "fp16-tflops" | "fp8-tflops" | "int8-tops"
+        | "fp4-tflops" => (1e-3, 1e5),
+        "memory-gb" => (1e-3, 1e5),
+        "memory-bw-tb-s" => (1e-3, 1e3),
+        "scale-up-gb-s" | "scale-out-gb-s" | "host-io-gb-s" => (1e-3, 1e6),
+        "scale-up-domain" => (1.0, 1e6),
+        "tdp-w" => (1.0, 1e5),
+        "die-area-mm2" => (1.0, 1e5),
+        _ => return None,
+    })
+}
+
 impl Chip {
     /// The figure stored under a catalog key (see [`FIGURE_KEYS`]); `price` is not a figure.
     pub fn figure(&self, key: &str) -> Option<&Figure<f64>> {

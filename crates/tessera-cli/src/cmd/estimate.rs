@@ -83,6 +83,7 @@ struct Out {
 
 pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
     let model = cat.model(&a.model)?;
+    crate::cmd::check_seq_len(&model, a.seq_len)?;
     let chip = cat.chip(&a.chip)?;
     let stack = match &a.stack {
         Some(s) => Stack::parse(s).ok_or_else(|| {

@@ -77,3 +77,15 @@ pub fn date_arg(s: Option<&str>) -> Result<Date> {
         }
     }
 }
+
+/// A model with learned absolute positions has no position beyond its table: a longer
+/// `--seq-len` is a usage error, not an estimate.
+pub(crate) fn check_seq_len(m: &tessera_core::model::ModelArch, seq_len: u32) -> Result<()> {
+    if m.position == tessera_core::model::Position::Learned && seq_len as u64 > m.max_seq {
+        return Err(crate::exit::CliError::Usage(format!(
+            "--seq-len {seq_len}: {} has learned positions up to {} tokens (valid range 1..={})",
+            m.id, m.max_seq, m.max_seq
+        )));
+    }
+    Ok(())
+}

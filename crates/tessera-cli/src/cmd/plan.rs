@@ -154,6 +154,7 @@ fn framework_for(chip: &Chip) -> TrainFramework {
 
 pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     let model: ModelArch = cat.model(&a.model)?;
+    crate::cmd::check_seq_len(&model, a.seq_len)?;
     let fleet = load_fleet(cat, a.fleet.as_deref(), a.chip.as_deref(), a.chips)?;
     let pools: Vec<&Pool> = match &a.pool {
         Some(p) => vec![
@@ -205,6 +206,19 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
             dropout: false,
             flash_attention: true,
         };
+        if precision == TrainPrecision::Fp8 && hw.peak_fp8.is_none() {
+            notes.push(PoolNote {
+                pool: pool.name.clone(),
+                chip: chip.id.clone(),
+                chips: n,
+                best_tokens_per_s: None,
+                note: format!(
+                    "not planned: the catalog has no fp8 peak for {}, so fp8 training cannot be estimated",
+                    chip.id
+                ),
+            });
+            continue;
+        }
         let r = search(
             &model,
             &hw,
@@ -223,7 +237,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                 chip: chip.id.clone(),
                 chips: n,
                 best_tokens_per_s: None,
-                note: "no layout fits in memory".into(),
+                note: no_plan_reason(&model, &hw, n),
             }),
             Some(b) => {
                 let state = b.estimate.memory.weights
@@ -625,4 +639,22 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Why a pool has no plan: the state that must exist (bf16 weights, fp32 gradients, Adam
+/// states: 18 bytes per parameter) against the pool's memory, else the layouts' memory.
+fn no_plan_reason(model: &ModelArch, hw: &Hardware, chips: u64) -> String {
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    let state = 18.0 * model.total_params() as f64;
+    let have = hw.mem_bytes * chips as f64;
+    if state > have {
+        format!(
+            "no layout fits in memory: the weights, gradients and Adam states alone are {:.0} GiB, \
+             more than the {:.0} GiB of all {chips} chips together",
+            state / gib,
+            have / gib
+        )
+    } else {
+        "no layout fits in memory (state plus activations exceed each chip's memory in every layout searched)".into()
+    }
 }
