@@ -1914,3 +1914,54 @@ fn empty_plans_name_the_real_reason() {
     let s = v.to_string();
     assert!(s.contains("Adam states alone"), "{s}");
 }
+
+/// "Why the best rejected layouts lost" names the pool, leaves out what the table shows,
+/// and gives each runner-up's gap to its own pool's best.
+#[test]
+fn rejected_layouts_are_explained_against_their_own_pool() {
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "ernie-4.5-300b-a47b",
+        "--fleet",
+        "baidu-2023",
+    ]);
+    let keys = [
+        "tp",
+        "pp",
+        "dp",
+        "cp",
+        "ep",
+        "vpp",
+        "micro_batch",
+        "zero",
+        "recompute",
+    ];
+    let rejected = v["rejected"].as_array().unwrap();
+    assert!(!rejected.is_empty());
+    for r in rejected {
+        let pool = r["pool"].as_str().unwrap();
+        let shown = v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pool"] == r["pool"] && keys.iter().all(|k| p[*k] == r["layout"][*k]));
+        assert!(!shown, "{pool}: a rejected layout is in the table: {r}");
+        let why = r["why"].as_str().unwrap();
+        if let Some(i) = why.find("% slower") {
+            let best = v["pools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["pool"] == r["pool"])
+                .and_then(|p| p["best_tokens_per_s"].as_f64())
+                .unwrap();
+            let start = why[..i].rfind('(').unwrap() + 1;
+            let pct: f64 = why[start..i].parse().unwrap();
+            let expect = (best / r["tokens_per_s"].as_f64().unwrap() - 1.0) * 100.0;
+            assert!((pct - expect).abs() < 0.06, "{why}: expected {expect:.2}%");
+            assert!(why.contains("this pool's best"), "{why}");
+        }
+    }
+}

@@ -344,9 +344,10 @@ fn explain(plans: &[Plan], oom: &[Plan]) -> Vec<Rejected> {
         out.push(Rejected {
             layout: p.layout,
             tokens_per_s: p.estimate.tokens_per_s,
+            // Same global batch, so the step-time ratio is the throughput ratio.
             why: format!(
-                "{what}: {by:+.3} s per step against the best ({:.1}% slower)",
-                (1.0 - p.estimate.tokens_per_s / best.estimate.tokens_per_s) * 100.0
+                "{what}: {by:+.3} s per step more than this pool's best ({:.1}% slower)",
+                (best.estimate.tokens_per_s / p.estimate.tokens_per_s - 1.0) * 100.0
             ),
         });
     }

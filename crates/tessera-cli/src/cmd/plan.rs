@@ -120,6 +120,14 @@ struct TrainPlanOut {
     launch: Launch,
 }
 
+/// A layout that lost, in the pool where it lost.
+#[derive(Serialize)]
+struct RejectedOut {
+    pool: String,
+    #[serde(flatten)]
+    rejected: Rejected,
+}
+
 #[derive(Serialize)]
 struct PoolNote {
     pool: String,
@@ -138,7 +146,7 @@ struct TrainOut {
     evaluated: u64,
     pruned: u64,
     search_time_s: f64,
-    rejected: Vec<Rejected>,
+    rejected: Vec<RejectedOut>,
     pools: Vec<PoolNote>,
     mixed: Vec<MixedPlan>,
     recommendation: String,
@@ -263,7 +271,10 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                 });
             }
         }
-        rejected.extend(r.rejected.clone());
+        rejected.extend(r.rejected.iter().map(|x| RejectedOut {
+            pool: pool.name.clone(),
+            rejected: x.clone(),
+        }));
         for p in r.plans {
             let usd_per_m =
                 chip_hour.map(|c| c * n as f64 / (p.estimate.tokens_per_s * 3600.0) * 1e6);
@@ -311,6 +322,11 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     for (i, p) in all.iter_mut().enumerate() {
         p.rank = i + 1;
     }
+    // A layout shown in the table did not lose: explain only the others.
+    rejected.retain(|r| {
+        !all.iter()
+            .any(|p| p.pool == r.pool && p.layout == r.rejected.layout)
+    });
     // Mixed-vendor plans over the pools that have a plan and a stated link.
     let mut mixed = Vec::new();
     let mut recommendation = String::new();
@@ -416,16 +432,27 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     }
     crate::outln!("{t}");
     for n in &out.pools {
-        crate::outln!("pool {} ({} x {}): {}", n.pool, n.chips, n.chip, n.note);
+        match n.best_tokens_per_s {
+            Some(b) => crate::outln!(
+                "pool {} ({} x {}): best {} tokens/s; {}",
+                n.pool,
+                n.chips,
+                n.chip,
+                num(b),
+                n.note
+            ),
+            None => crate::outln!("pool {} ({} x {}): {}", n.pool, n.chips, n.chip, n.note),
+        }
     }
     if !out.rejected.is_empty() {
         crate::outln!("why the best rejected layouts lost:");
         for r in out.rejected.iter().take(5) {
             crate::outln!(
-                "  {} ({} tokens/s): {}",
-                tessera_validate::describe(&r.layout),
-                num(r.tokens_per_s),
-                r.why
+                "  {}: {} ({} tokens/s): {}",
+                r.pool,
+                tessera_validate::describe(&r.rejected.layout),
+                num(r.rejected.tokens_per_s),
+                r.rejected.why
             );
         }
     }
