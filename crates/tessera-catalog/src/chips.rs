@@ -30,6 +30,7 @@ pub fn allowed_keys() -> Vec<&'static str> {
     let mut v = vec![
         "id",
         "release-year",
+        "announced",
         "datacenter",
         "scale-up-is-host-link",
         "reference-tpp",
@@ -127,6 +128,23 @@ pub fn apply_chip(
             };
             *slot = Some(v);
         }
+    }
+    if let Some((_, v)) = t.get("announced") {
+        let s = t.req_str("announced")?;
+        let full = if s.len() == 7 {
+            format!("{s}-01")
+        } else {
+            s.clone()
+        };
+        let d = tessera_core::date::Date::parse(&full).map_err(|_| {
+            t.err(
+                "announced",
+                v.span().start,
+                format!("`{s}` is not a month (YYYY-MM) or a date (YYYY-MM-DD)"),
+                None,
+            )
+        })?;
+        chip.announced = Some(d);
     }
     if let Some((_, v)) = t.get("release-year") {
         let y = t.opt_u64("release-year")?.unwrap_or(0);

@@ -61,6 +61,9 @@ pub enum CatalogError {
         /// The command that lists the valid ids.
         listing: &'static str,
     },
+    /// A short id (alias) that fits more than one catalog id.
+    #[error("`{id}` could mean any of {}; give the full id\n  hint: `tessera chips list` shows all", .candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))]
+    AmbiguousId { id: String, candidates: Vec<String> },
 }
 
 fn suggest_text(s: &[String], listing: &str) -> String {

@@ -6,11 +6,14 @@ use tessera_core::date::Date;
 use tessera_core::export::{EventKind, ExportEvent};
 use toml::de::DeTable;
 
+/// Reads one event. Every chip it names must be one of `known` (the catalog's chips as
+/// merged so far, this file's included); an unknown id is an error naming the nearest.
 pub fn read_event(
     src: Source<'_>,
     table: &DeTable<'_>,
     at: usize,
     index: usize,
+    known: &[&str],
 ) -> Result<ExportEvent> {
     let ctx = format!("event[{index}]");
     let t = Tbl {
@@ -46,6 +49,16 @@ pub fn read_event(
         )
     })?;
     let chips = t.opt_str_list("chips")?;
+    if let Some(bad) = chips.iter().find(|c| !known.contains(&c.as_str())) {
+        let pos = t.get("chips").map_or(at, |(_, v)| v.span().start);
+        let near = tessera_core::suggest::nearest(bad, known.iter().copied(), 3);
+        return Err(t.err(
+            "chips",
+            pos,
+            format!("unknown chip id `{bad}`"),
+            (!near.is_empty()).then(|| format!("did you mean {}?", near.join(", "))),
+        ));
+    }
     let vendors = t.opt_str_list("vendors")?;
     if chips.is_empty() && vendors.is_empty() {
         return Err(t.missing(

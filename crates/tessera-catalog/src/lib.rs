@@ -106,11 +106,12 @@ impl Catalog {
             }
         }
         let mut events = self.events.clone();
+        let known: Vec<&str> = chips.iter().map(|c| c.id.as_str()).collect();
         for (i, (t, at)) in tomlread::array_of_tables(src, root, "event")?
             .into_iter()
             .enumerate()
         {
-            events.push(events::read_event(src, t, at, i)?);
+            events.push(events::read_event(src, t, at, i, &known)?);
         }
         self.chips = chips;
         self.models = models;
@@ -149,16 +150,58 @@ impl Catalog {
         Ok(())
     }
 
+    /// A chip by its catalog id, or by a short name users type (`h100`, `h20`, `a800`,
+    /// `910c`, `mi300x`): a run of whole `-`-separated parts of exactly one id after its
+    /// vendor part, else the start of such a run for exactly one id. A short name that
+    /// fits several ids (`a100`, `910b`) is an error listing them.
     pub fn chip(&self, id: &str) -> Result<&Chip, CatalogError> {
-        self.chips
+        if let Some(c) = self.chips.iter().find(|c| c.id == id) {
+            return Ok(c);
+        }
+        let q = id.to_ascii_lowercase();
+        for exact in [true, false] {
+            let found: Vec<&Chip> = self
+                .chips
+                .iter()
+                .filter(|c| alias_fits(&c.id, &q, exact))
+                .collect();
+            match found.len() {
+                0 => continue,
+                1 => return Ok(found[0]),
+                _ => {
+                    return Err(CatalogError::AmbiguousId {
+                        id: id.to_string(),
+                        candidates: found.iter().map(|c| c.id.clone()).collect(),
+                    });
+                }
+            }
+        }
+        // Suggest by the parts users type ("h9000" -> the h100, h200, h800), then by id.
+        let parts: Vec<(&str, &str)> = self
+            .chips
             .iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| CatalogError::UnknownId {
-                kind: "chip",
-                id: id.to_string(),
-                suggestions: nearest(id, self.chips.iter().map(|c| c.id.as_str()), 3),
-                listing: "tessera chips list",
-            })
+            .flat_map(|c| c.id.split('-').skip(1).map(move |p| (p, c.id.as_str())))
+            .collect();
+        let mut suggestions: Vec<String> = Vec::new();
+        for near in nearest(&q, parts.iter().map(|(p, _)| *p), 6) {
+            for (p, cid) in &parts {
+                if *p == near && !suggestions.iter().any(|s| s == cid) {
+                    suggestions.push(cid.to_string());
+                }
+            }
+        }
+        for near in nearest(id, self.chips.iter().map(|c| c.id.as_str()), 3) {
+            if !suggestions.contains(&near) {
+                suggestions.push(near);
+            }
+        }
+        suggestions.truncate(3);
+        Err(CatalogError::UnknownId {
+            kind: "chip",
+            id: id.to_string(),
+            suggestions,
+            listing: "tessera chips list",
+        })
     }
 
     /// A model by catalog id, or by path to a Hugging Face `config.json` (anything that
@@ -199,4 +242,21 @@ impl Catalog {
         }
         v
     }
+}
+
+/// Whether `q` names chip `id` as a short name: `q` equals a run of whole parts of the id
+/// after its vendor part (`exact`), or is the start of such a run.
+fn alias_fits(id: &str, q: &str, exact: bool) -> bool {
+    if q.is_empty() {
+        return false;
+    }
+    let parts: Vec<&str> = id.split('-').skip(1).collect();
+    (0..parts.len()).any(|i| {
+        let rest = parts[i..].join("-");
+        if exact {
+            (i + 1..=parts.len()).any(|j| parts[i..j].join("-") == q)
+        } else {
+            rest.starts_with(q)
+        }
+    })
 }

@@ -24,9 +24,10 @@ fn builtin_catalog_has_every_research_chip() {
     for id in &ids {
         assert!(c.chip(id).is_ok(), "chip {id} missing from the catalog");
     }
-    // tessera adds the GB200 (data/chips-added.toml) to the research notes' 36.
-    assert_eq!(c.chips.len(), 37);
+    // tessera adds the GB200 and the MI308X (data/chips-added.toml) to the notes' 36.
+    assert_eq!(c.chips.len(), 38);
     assert!(c.chip("nvidia-gb200").is_ok());
+    assert!(c.chip("amd-mi308x").is_ok());
     assert_eq!(c.vendors().len(), 10, "vendors: {:?}", c.vendors());
 }
 
@@ -151,4 +152,75 @@ fn kv_cache_bytes_per_token_hand_worked() {
     let matmul = 6_738_415_616.0 - 32000.0 * 4096.0 - (32.0 * 2.0 + 1.0) * 4096.0;
     let want = 6.0 * matmul + 12.0 * 32.0 * 4096.0 * 4096.0;
     assert!((m.train_flops_per_token(4096) / want - 1.0).abs() < 1e-12);
+}
+
+/// The April 2025 licence requirement and the August 2025 licences name the MI308X, the
+/// chip they concern; the MI300X keeps its parametric status.
+#[test]
+fn mi308_events_attach_to_the_mi308x() {
+    let c = catalog();
+    let d = tessera_core::date::Date::parse("2025-06-01").unwrap();
+    let mi308 = tessera_core::export::china_status(c.chip("amd-mi308x").unwrap(), d, &c.events);
+    assert!(mi308.contains("is-informed letter, 2025-04-09"), "{mi308}");
+    let mi300 = tessera_core::export::china_status(c.chip("amd-mi300x").unwrap(), d, &c.events);
+    assert!(!mi300.contains("is-informed"), "{mi300}");
+    assert!(
+        c.events
+            .iter()
+            .all(|e| !e.chips.iter().any(|x| x == "amd-mi300x"))
+    );
+}
+
+/// A chip cannot be bought before it exists.
+#[test]
+fn chips_before_their_release_are_not_for_sale() {
+    let c = catalog();
+    let h20 = c.chip("nvidia-h20").unwrap();
+    let before = tessera_core::date::Date::parse("2023-10-31").unwrap();
+    let (ok, why) = tessera_core::export::china_may_buy(h20, before, &c.events);
+    assert!(!ok && why.contains("not yet released"), "{why}");
+    let after = tessera_core::date::Date::parse("2023-11-01").unwrap();
+    let (ok, why) = tessera_core::export::china_may_buy(h20, after, &c.events);
+    assert!(ok, "{why}");
+}
+
+/// Short names resolve only when they fit one chip.
+#[test]
+fn short_chip_names_resolve_when_unambiguous() {
+    let c = catalog();
+    for (short, id) in [
+        ("h100", "nvidia-h100-sxm5-80gb"),
+        ("h20", "nvidia-h20"),
+        ("a800", "nvidia-a800-sxm4-80gb"),
+        ("910c", "huawei-ascend-910c"),
+        ("910b2", "huawei-ascend-910b2"),
+        ("p800", "kunlunxin-p800"),
+        ("H100", "nvidia-h100-sxm5-80gb"),
+    ] {
+        assert_eq!(c.chip(short).unwrap().id, id, "{short}");
+    }
+    for short in ["910b", "a100"] {
+        let e = c.chip(short).unwrap_err().to_string();
+        assert!(e.contains("could mean any of"), "{short}: {e}");
+    }
+    assert!(c.chip("h9000").is_err());
+}
+
+/// An event naming a chip the catalog lacks is an error with the nearest ids, not an
+/// event that silently applies to nothing.
+#[test]
+fn events_naming_unknown_chips_are_errors() {
+    let mut c = catalog();
+    let e = c
+        .merge_str(
+            "ev.toml",
+            "[[event]]\ndate = \"2025-01-01\"\nkind = \"licence-required\"\nchips = [\"nvidia-h2O\"]\nsummary = \"x\"\nsource = \"y\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("ev.toml:4") && e.contains("unknown chip id `nvidia-h2O`"),
+        "{e}"
+    );
+    assert!(e.contains("nvidia-h20"), "{e}");
 }

@@ -175,9 +175,13 @@ fn china_may_buy_in_november_2023() {
     };
     check("nvidia-a800-sxm4-80gb", false);
     check("nvidia-h800-sxm5-80gb", false);
+    // The H20 was announced in November 2023; the P800 was released in 2024 (catalog
+    // release year), so it is not for sale yet.
     check("nvidia-h20", true);
     check("huawei-ascend-910b2", true);
-    check("kunlunxin-p800", true);
+    check("kunlunxin-p800", false);
+    let h20 = cat.chip("nvidia-h20").unwrap();
+    assert!(!china_may_buy(h20, Date::new(2023, 10, 31), &cat.events).0);
     // Before the October 2023 rule the A800 was allowed; after April 2025 the H20 is not.
     let a800 = cat.chip("nvidia-a800-sxm4-80gb").unwrap();
     assert!(china_may_buy(a800, Date::new(2023, 11, 16), &cat.events).0);

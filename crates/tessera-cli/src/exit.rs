@@ -37,7 +37,9 @@ impl CliError {
         match self {
             CliError::Catalog(CatalogError::Io { .. }) => IO,
             CliError::Catalog(CatalogError::Invalid(_)) => INVALID_INPUT,
-            CliError::Catalog(CatalogError::UnknownId { .. }) => UNKNOWN_ID,
+            CliError::Catalog(
+                CatalogError::UnknownId { .. } | CatalogError::AmbiguousId { .. },
+            ) => UNKNOWN_ID,
             CliError::Usage(_) => USAGE,
             CliError::Internal(_) => INTERNAL,
             CliError::At(_, e) => e.code(),

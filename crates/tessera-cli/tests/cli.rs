@@ -133,7 +133,7 @@ fn compare_reports_price_performance_and_unknown_prices() {
 #[test]
 fn chips_list_all_and_by_vendor() {
     let v = json(&["chips", "list"]);
-    assert_eq!(v["chips"].as_array().unwrap().len(), 37);
+    assert_eq!(v["chips"].as_array().unwrap().len(), 38);
     let v = json(&["chips", "list", "--vendor", "huawei"]);
     let chips = v["chips"].as_array().unwrap();
     assert_eq!(chips.len(), 7);
@@ -143,7 +143,7 @@ fn chips_list_all_and_by_vendor() {
             .all(|c| c["vendor"].as_str().unwrap().starts_with("Huawei"))
     );
     let r = tessera(&["chips", "list"]);
-    assert!(r.stdout.contains("37 chips"));
+    assert!(r.stdout.contains("38 chips"));
 }
 
 #[test]
@@ -164,9 +164,21 @@ fn chips_show_gives_status_and_source() {
 #[test]
 fn unknown_chip_suggests_nearest_ids() {
     fails(
-        &["chips", "show", "h100"],
+        &["chips", "show", "h9000"],
         4,
-        &["unknown chip `h100`", "nvidia-h100-sxm5-80gb"],
+        &["unknown chip `h9000`", "nvidia-h"],
+    );
+    // A short name resolves when it fits one chip, and is refused when it fits several.
+    let v = json(&["chips", "show", "h100"]);
+    assert_eq!(v["chip"]["id"], "nvidia-h100-sxm5-80gb");
+    fails(
+        &["chips", "show", "910b"],
+        4,
+        &[
+            "could mean any of",
+            "huawei-ascend-910b1",
+            "huawei-ascend-910b4",
+        ],
     );
     fails(
         &["chips", "compare", "huawei-ascend-910b", "nvidia-h20"],
@@ -400,7 +412,7 @@ fn user_catalog_overrides_and_adds() {
     // Untouched figures keep their built-in source.
     assert_eq!(v["chip"]["memory_gb"]["value"].as_f64(), Some(64.0));
     let v = json(&["--catalog", &f, "chips", "list"]);
-    assert_eq!(v["chips"].as_array().unwrap().len(), 38);
+    assert_eq!(v["chips"].as_array().unwrap().len(), 39);
     let v = json(&[
         "--catalog",
         &f,

@@ -92,6 +92,9 @@ pub struct Chip {
     pub variant: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_year: Option<u16>,
+    /// When the chip was announced and could be ordered, where known (a month: day 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub announced: Option<crate::date::Date>,
     pub segment: String,
     /// Designed or marketed for datacenters (the export rules' Note 2 turns on this).
     pub datacenter: bool,
@@ -160,6 +163,7 @@ impl Chip {
             vendor: vendor.into(),
             variant: None,
             release_year: None,
+            announced: None,
             segment: "datacenter".into(),
             datacenter: true,
             memory_type: None,
@@ -271,6 +275,18 @@ pub fn plausible_range(key: &str) -> Option<(f64, f64)> {
 }
 
 impl Chip {
+    /// The first day the chip could be ordered: its announcement if known, else the first
+    /// day of its release year; `None` when neither is known.
+    pub fn available_from(&self) -> Option<crate::date::Date> {
+        self.announced
+            .or(self.release_year.map(|y| crate::date::Date::new(y, 1, 1)))
+    }
+
+    /// Whether the chip could be ordered on `date` (unknown dates count as yes).
+    pub fn exists_on(&self, date: crate::date::Date) -> bool {
+        self.available_from().is_none_or(|d| date >= d)
+    }
+
     /// The figure stored under a catalog key (see [`FIGURE_KEYS`]); `price` is not a figure.
     pub fn figure(&self, key: &str) -> Option<&Figure<f64>> {
         self.figure_slot(key).and_then(|f| f.as_ref())

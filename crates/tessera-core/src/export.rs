@@ -637,6 +637,14 @@ pub fn vendor_country(vendor: &str) -> Option<&'static str> {
 /// A one-line answer to "may a buyer in China obtain this chip from its US-regulated
 /// vendor on this date?", combining the rule in force with the dated events.
 pub fn china_status(chip: &Chip, date: Date, events: &[ExportEvent]) -> String {
+    if !chip.exists_on(date) {
+        let when = match (chip.announced, chip.release_year) {
+            (Some(a), _) => format!("announced {}-{:02}", a.year, a.month),
+            (None, Some(y)) => format!("released {y}"),
+            (None, None) => String::new(),
+        };
+        return format!("not yet released on {date} ({when}): nothing to buy");
+    }
     let v23 = classify_2023(chip);
     if vendor_country(&chip.vendor) == Some("CN") {
         let parametric = match v23.class {

@@ -59,8 +59,12 @@ pub struct TypeReport {
     pub candidate: bool,
     /// May be bought in this scenario (candidate, export rules, price and figures known).
     pub buyable: bool,
-    /// Why a candidate may not be bought (export rules, no price, missing figures).
+    /// Why a candidate may not be bought (not yet released, export rules, no price,
+    /// missing figures).
     pub not_buyable_because: Option<String>,
+    /// Released by the scenario's date (the catalog's release year; unknown counts as
+    /// released).
+    pub released: bool,
     pub export_status: Option<String>,
     /// Price per chip, scenario currency.
     pub price: Option<f64>,
@@ -228,7 +232,7 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
         solves: 0,
     };
     // The relaxations: (name, detail, changed problem).
-    let relax = relaxations(sc, &types, &base);
+    let relax = relaxations(sc, &types, &base, &[]);
     match &best {
         Some(b) => {
             report.best = Some(outcome("cheapest feasible purchase", inp, &types, &base, b));
@@ -316,7 +320,8 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
                     }
                     Some(_) => {}
                     None => {
-                        let why = diagnose(sc, &types, &p, &mut run)?.reason;
+                        let closed: Vec<usize> = (0..p.types.len()).filter(|&j| j != i).collect();
+                        let why = diagnose(sc, &types, &p, &closed, &mut run)?.reason;
                         report.sensitivity.push(sensitivity(
                             &format!("buy only {}", t.chip),
                             &base,
@@ -340,7 +345,7 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
                 let s = run(&p)?;
                 let note = match &s {
                     Some(_) => String::new(),
-                    None => diagnose(sc, &types, &p, &mut run)?.reason,
+                    None => diagnose(sc, &types, &p, &[i], &mut run)?.reason,
                 };
                 report.sensitivity.push(sensitivity(
                     &format!("{} unavailable", t.chip),
@@ -374,7 +379,7 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
             }
         }
         None => {
-            report.infeasibility = Some(diagnose(sc, &types, &base, &mut run)?);
+            report.infeasibility = Some(diagnose(sc, &types, &base, &[], &mut run)?);
         }
     }
     if let Some(r) = &sc.reference {
@@ -468,10 +473,14 @@ fn problem(sc: &Scenario, types: &[TypeReport], export: bool) -> Problem {
 }
 
 /// One-at-a-time relaxations, named as the binding-constraint list names them.
+/// One-at-a-time relaxations of `base`'s limits and workloads. Types in `closed` were
+/// closed by the change being diagnosed (a chip made unavailable, a restriction to one
+/// type) and stay closed in every relaxation.
 fn relaxations(
     sc: &Scenario,
     types: &[TypeReport],
     base: &Problem,
+    closed: &[usize],
 ) -> Vec<(String, String, Problem)> {
     let mut out = Vec::new();
     if let Some(b) = sc.budget {
@@ -496,7 +505,16 @@ fn relaxations(
     }
     let blocked: Vec<&str> = types
         .iter()
-        .filter(|t| t.candidate && !t.buyable && t.price.is_some() && t.kw_per_chip.is_some())
+        .enumerate()
+        .filter(|(i, t)| {
+            !closed.contains(i)
+                && t.candidate
+                && t.released
+                && !t.buyable
+                && t.price.is_some()
+                && t.kw_per_chip.is_some()
+        })
+        .map(|(_, t)| t)
         .map(|t| t.chip.as_str())
         .collect();
     if !blocked.is_empty() {
@@ -557,14 +575,55 @@ fn diagnose(
     sc: &Scenario,
     types: &[TypeReport],
     p: &Problem,
+    closed: &[usize],
     run: &mut impl FnMut(&Problem) -> Result<Option<Solution>, SolverError>,
 ) -> Result<Infeasibility, SolverError> {
     let mut fixes = Vec::new();
-    for (name, detail, q) in relaxations(sc, types, p) {
+    // Limits (budget, power, export rules, availability) are what binds; dropping a
+    // workload always "fixes" a purchase, so workloads are blamed only when no limit is.
+    let is_workload = |n: &str| n.starts_with("train[") || n.starts_with("serve[");
+    let (limits, workloads): (Vec<_>, Vec<_>) = relaxations(sc, types, p, closed)
+        .into_iter()
+        .partition(|(n, _, _)| !is_workload(n));
+    for (name, detail, q) in &limits {
+        if let Some(s) = run(q)? {
+            fixes.push(Binding {
+                constraint: name.clone(),
+                detail: format!("lift {detail}: {}", describe(p, &s)),
+                cost_without: Some(s.cost),
+            });
+        }
+    }
+    // No single limit: two limits that bind together (an availability cap and the power
+    // cap, say).
+    let mut pairs = Vec::new();
+    if fixes.is_empty() {
+        for (i, (a, da, qa)) in limits.iter().enumerate() {
+            for (b, db, _) in limits.iter().skip(i + 1) {
+                let Some((_, _, qab)) = relaxations(sc, types, qa, closed)
+                    .into_iter()
+                    .find(|(n, _, _)| n == b)
+                else {
+                    continue;
+                };
+                if let Some(s) = run(&qab)? {
+                    pairs.push(Binding {
+                        constraint: format!("{a} + {b}"),
+                        detail: format!("lift {da} and {db}: {}", describe(p, &s)),
+                        cost_without: Some(s.cost),
+                    });
+                }
+            }
+        }
+    }
+    let limit_fixes = fixes.len();
+    let pair_fixes = pairs.len();
+    fixes.extend(pairs);
+    for (name, detail, q) in workloads {
         if let Some(s) = run(&q)? {
             fixes.push(Binding {
                 constraint: name,
-                detail: format!("lift {detail}: {}", describe(p, &s)),
+                detail: format!("drop {detail}: {}", describe(p, &s)),
                 cost_without: Some(s.cost),
             });
         }
@@ -579,13 +638,33 @@ fn diagnose(
             ));
         }
     }
+    fn names(fs: &[Binding]) -> Vec<&str> {
+        fs.iter().map(|f| f.constraint.as_str()).collect()
+    }
     let reason = if !hopeless.is_empty() {
         hopeless.join("; ")
-    } else if fixes.is_empty() {
-        "no single constraint makes it infeasible; several must be lifted together".into()
+    } else if limit_fixes > 0 {
+        let n = names(&fixes[..limit_fixes]);
+        if n.len() == 1 {
+            format!("infeasible because of {}", n[0])
+        } else {
+            format!(
+                "infeasible because of {} (lifting any one of them is enough)",
+                n.join(", ")
+            )
+        }
+    } else if pair_fixes > 0 {
+        format!(
+            "infeasible unless two limits are lifted together: {}",
+            names(&fixes[..pair_fixes]).join(" or ")
+        )
+    } else if fixes.len() > limit_fixes + pair_fixes {
+        format!(
+            "no purchase within the limits can carry {}, even with one or two limits lifted",
+            names(&fixes[pair_fixes..]).join(" or ")
+        )
     } else {
-        let names: Vec<&str> = fixes.iter().map(|f| f.constraint.as_str()).collect();
-        format!("infeasible because of {}", names.join(" or "))
+        "no single constraint makes it infeasible; several must be lifted together".into()
     };
     Ok(Infeasibility { reason, fixes })
 }
@@ -886,12 +965,22 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
             Some((ok, s)) => (ok, Some(s)),
             None => (false, None),
         };
-        if cand.is_some() && !export_ok {
+        let released = chip.exists_on(sc.date);
+        if cand.is_some() && !released {
+            notes.push(format!(
+                "not yet released on {}: may not be bought (available from {})",
+                sc.date,
+                chip.available_from()
+                    .map_or_else(String::new, |d| d.to_string())
+            ));
+        } else if cand.is_some() && !export_ok {
             notes.push("export rules: may not be bought".into());
         }
         let mut why_not = Vec::new();
         if cand.is_some() {
-            if !export_ok {
+            if !released {
+                why_not.push("not yet released");
+            } else if !export_ok {
                 why_not.push("export rules");
             }
             if price.is_none() {
@@ -910,6 +999,7 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
             candidate: cand.is_some(),
             buyable: cand.is_some() && why_not.is_empty(),
             not_buyable_because: (!why_not.is_empty()).then(|| why_not.join(", ")),
+            released,
             export_status: status,
             price,
             price_source,
