@@ -1977,3 +1977,47 @@ fn rejected_layouts_are_explained_against_their_own_pool() {
         }
     }
 }
+
+/// A job larger than the cluster is reported unschedulable with the reason, and no
+/// makespan is made up for it.
+#[test]
+fn simulate_reports_jobs_larger_than_the_cluster() {
+    let r = tessera(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/too-big.toml"),
+        "--cluster",
+        "huawei-ascend-910b2=16",
+        "--policy",
+        "fifo",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("UNSCHEDULABLE: 1 of 1 jobs"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("needs 64 workers at once; the largest type it can run on has 16"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("- (no job finished)"), "{}", r.stdout);
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/too-big.toml"),
+        "--cluster",
+        "huawei-ascend-910b2=16",
+        "--policy",
+        "fifo",
+    ]);
+    assert_eq!(v["unschedulable"], serde_json::json!([0]));
+    assert!(
+        v["unschedulable_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("needs 64 workers")
+    );
+}

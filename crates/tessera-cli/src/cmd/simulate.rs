@@ -33,6 +33,8 @@ struct SimOut<'a> {
     window_jobs: Option<usize>,
     window_finished: Option<usize>,
     wall_time_s: f64,
+    /// One line per unschedulable job (same order as `unschedulable`).
+    unschedulable_reasons: Vec<String>,
     #[serde(flatten)]
     result: &'a SimResult,
 }
@@ -201,6 +203,12 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         window_jobs,
         window_finished,
         wall_time_s: wall,
+        unschedulable_reasons: r
+            .unschedulable
+            .iter()
+            .filter_map(|&i| jobs.iter().find(|j| j.id == i))
+            .map(|j| format!("job {}: {}", j.id, unschedulable_reason(j, &cluster.types)))
+            .collect(),
         result: &r,
     };
     if fmt == Format::Json {
@@ -226,7 +234,14 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         );
     }
     let mut t = out::table(&["metric", "value"]);
-    let h = |s: f64| format!("{} s ({:.2} h)", num(s), s / 3600.0);
+    let any_finished = r.jobs.iter().any(|j| j.finish_s.is_some());
+    let h = |s: f64| {
+        if any_finished {
+            format!("{} s ({:.2} h)", num(s), s / 3600.0)
+        } else {
+            "- (no job finished)".to_string()
+        }
+    };
     t.add_row(vec!["makespan".to_string(), h(r.makespan_s)]);
     t.add_row(vec!["average JCT".to_string(), h(r.avg_jct_s)]);
     t.add_row(vec!["median JCT".to_string(), h(r.median_jct_s)]);
@@ -271,12 +286,38 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     }
     if !r.unschedulable.is_empty() {
         crate::outln!(
-            "{} jobs can never run (no type has enough workers): indices {:?}",
+            "UNSCHEDULABLE: {} of {} jobs can never run on this cluster:",
             r.unschedulable.len(),
-            r.unschedulable
+            r.jobs_arrived
         );
+        for &i in r.unschedulable.iter().take(10) {
+            if let Some(j) = jobs.iter().find(|j| j.id == i) {
+                crate::outln!("  job {i}: {}", unschedulable_reason(j, &cluster.types));
+            }
+        }
+        if r.unschedulable.len() > 10 {
+            crate::outln!("  ... and {} more", r.unschedulable.len() - 10);
+        }
     }
     Ok(())
+}
+
+/// Why a job can never run: more workers at once than any type it runs on has.
+fn unschedulable_reason(j: &tessera_sched::sim::SimJob, types: &[(String, u32)]) -> String {
+    let best = j
+        .throughput
+        .iter()
+        .zip(types)
+        .filter(|(t, _)| **t > 0.0)
+        .map(|(_, (name, n))| (name, *n))
+        .max_by_key(|(_, n)| *n);
+    match best {
+        Some((name, n)) => format!(
+            "needs {} workers at once; the largest type it can run on has {n} ({name})",
+            j.scale_factor
+        ),
+        None => "has no throughput on any type of the cluster".into(),
+    }
 }
 
 fn write_charts(dir: &std::path::Path, r: &SimResult, types: &[(String, u32)]) -> Result<()> {
