@@ -21,6 +21,9 @@ pub enum Objective {
 pub struct Plan {
     pub layout: Layout,
     pub estimate: Estimate,
+    /// The global batch (sequences) this plan runs: the requested one, or the nearest
+    /// multiple of what the layout needs within the search's batch tolerance.
+    pub global_batch: u32,
 }
 
 /// A layout that was faster on paper than the winner but cannot run, or a runner-up and
@@ -52,17 +55,46 @@ pub struct SearchOptions {
     pub context_parallel: bool,
     pub selective_recompute: bool,
     pub interleaving: bool,
+    /// How far (percent) a plan's global batch may be from the requested one: 0 keeps it
+    /// exact; otherwise each layout runs the nearest multiple of dp x micro-batch (x pp
+    /// with interleaving) within this distance.
+    pub batch_tolerance_pct: u8,
 }
 
 impl SearchOptions {
-    /// Everything tessera models.
+    /// Everything tessera models, at exactly the requested global batch.
     pub const ALL: SearchOptions = SearchOptions {
         max_zero: 3,
         sequence_parallel: true,
         context_parallel: true,
         selective_recompute: true,
         interleaving: true,
+        batch_tolerance_pct: 0,
     };
+}
+
+/// The global batch a layout runs: `target` itself when it divides (or the tolerance is
+/// 0), else the nearest multiple of `unit` within `tol_pct` percent of `target`.
+pub fn batch_for(target: u32, unit: u32, tol_pct: u8) -> Option<u32> {
+    if unit == 0 || target == 0 {
+        return None;
+    }
+    if target.is_multiple_of(unit) {
+        return Some(target);
+    }
+    if tol_pct == 0 {
+        return None;
+    }
+    let k = ((target as f64 / unit as f64).round() as u64).max(1);
+    let gb = k * unit as u64;
+    let off = (gb as f64 / target as f64 - 1.0).abs() * 100.0;
+    (off <= tol_pct as f64 && gb <= u32::MAX as u64).then_some(gb as u32)
+}
+
+/// The unit a layout's global batch must be a multiple of.
+fn batch_unit(l: &Layout) -> u32 {
+    l.dp.saturating_mul(l.micro_batch)
+        .saturating_mul(if l.vpp > 1 { l.pp } else { 1 })
 }
 
 fn divisors(n: u64, max: u64) -> Vec<u32> {
@@ -102,7 +134,7 @@ pub fn skeletons(
             }
             for pp in divisors(rest, m.layers) {
                 let dp = (rest / pp as u64) as u32;
-                if dp == 0 || !job.global_batch.is_multiple_of(dp) {
+                if dp == 0 || batch_for(job.global_batch, dp, o.batch_tolerance_pct).is_none() {
                     continue;
                 }
                 let uneven = !m.layers.is_multiple_of(pp as u64);
@@ -186,9 +218,17 @@ pub fn search(
     let (mut evaluated, mut pruned) = (0u64, 0u64);
     for sk in skeletons(m, job, chips, hw.domain, o) {
         'mb: for (mi, &mb) in MICRO_BATCHES.iter().enumerate() {
-            if !job.global_batch.is_multiple_of(sk.dp * mb) {
+            let unit = batch_unit(&Layout {
+                micro_batch: mb,
+                ..sk
+            });
+            let Some(gb) = batch_for(job.global_batch, unit, o.batch_tolerance_pct) else {
                 continue;
-            }
+            };
+            let job = &TrainJob {
+                global_batch: gb,
+                ..*job
+            };
             for (ri, &rc) in RECOMPUTES.iter().enumerate() {
                 if rc == Recompute::Selective && !o.selective_recompute {
                     pruned += 1;
@@ -208,6 +248,7 @@ pub fn search(
                             Plan {
                                 layout: l,
                                 estimate: e,
+                                global_batch: gb,
                             },
                             top.max(1),
                         );
@@ -220,6 +261,7 @@ pub fn search(
                             Plan {
                                 layout: l,
                                 estimate: e,
+                                global_batch: gb,
                             },
                             3,
                         );
@@ -256,6 +298,17 @@ pub fn search_exhaustive(
     let mut evaluated = 0;
     for sk in skeletons(m, job, chips, hw.domain, o) {
         for &mb in &MICRO_BATCHES {
+            let unit = batch_unit(&Layout {
+                micro_batch: mb,
+                ..sk
+            });
+            let Some(gb) = batch_for(job.global_batch, unit, o.batch_tolerance_pct) else {
+                continue;
+            };
+            let job = &TrainJob {
+                global_batch: gb,
+                ..*job
+            };
             for &rc in RECOMPUTES
                 .iter()
                 .filter(|r| **r != Recompute::Selective || o.selective_recompute)
@@ -273,6 +326,7 @@ pub fn search_exhaustive(
                         Plan {
                             layout: l,
                             estimate: e,
+                            global_batch: gb,
                         },
                         top.max(1),
                     );
@@ -352,4 +406,104 @@ fn explain(plans: &[Plan], oom: &[Plan]) -> Vec<Rejected> {
         });
     }
     out
+}
+
+/// Chip counts worth trying on a pool of `chips`: all of them, then whole scale-up
+/// domains down to half the pool whose counts factor into 2, 3, 5 and 7 only (so that
+/// they split into the degrees a layout needs). At most `MAX_COUNTS`, largest first.
+pub fn chip_counts(chips: u64, domain: u32) -> Vec<u64> {
+    const MAX_COUNTS: usize = 24;
+    let smooth = |mut n: u64| {
+        for p in [2u64, 3, 5, 7] {
+            while n > 1 && n.is_multiple_of(p) {
+                n /= p;
+            }
+        }
+        n == 1
+    };
+    let d = (domain as u64).max(1);
+    let mut out = vec![chips];
+    let mut k = chips / d;
+    while out.len() < MAX_COUNTS && k > 0 && k * d * 2 >= chips {
+        let c = k * d;
+        if c < chips && smooth(c) {
+            out.push(c);
+        }
+        k -= 1;
+    }
+    out
+}
+
+/// Chips a pool's best plan leaves idle, and what they could do on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Idle {
+    pub chips: u64,
+    /// The best tokens/s the same job would get on the idle chips alone, if any layout fits.
+    pub same_job_tokens_per_s: Option<f64>,
+}
+
+/// A pool's search over the chip counts of [`chip_counts`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolSearch {
+    /// Plans over every count tried, best first (a plan's `layout.chips()` says how many
+    /// chips it uses); `rejected` explains the search on all the pool's chips.
+    pub result: SearchResult,
+    pub counts_tried: Vec<u64>,
+    pub idle: Option<Idle>,
+}
+
+/// The best plans for a job on a pool of `chips`, using all of them or fewer: a count
+/// that factors better can beat the whole pool (1,024 of 1,600 chips, say).
+pub fn search_pool(
+    m: &ModelArch,
+    hw: &Hardware,
+    eff: &Efficiency,
+    job: &TrainJob,
+    chips: u64,
+    top: usize,
+    o: &SearchOptions,
+) -> PoolSearch {
+    let counts = chip_counts(chips, hw.domain);
+    let mut all = search(m, hw, eff, job, chips, top, o);
+    for &c in counts.iter().skip(1) {
+        let r = search(m, hw, eff, job, c, top, o);
+        all.evaluated += r.evaluated;
+        all.pruned += r.pruned;
+        for p in r.plans {
+            keep_top(&mut all.plans, p, top.max(1));
+        }
+    }
+    let idle = all.plans.first().and_then(|b| {
+        let used = b.layout.chips();
+        (used < chips).then(|| {
+            let free = chips - used;
+            let alone = search(m, hw, eff, job, free, 1, o);
+            all.evaluated += alone.evaluated;
+            all.pruned += alone.pruned;
+            Idle {
+                chips: free,
+                same_job_tokens_per_s: alone.plans.first().map(|p| p.estimate.tokens_per_s),
+            }
+        })
+    });
+    // Faster layouts that did not fit (from the search on every chip), then the
+    // runners-up against the best over all counts.
+    let best = all.plans.first().map_or(0.0, |p| p.estimate.tokens_per_s);
+    let mut rejected: Vec<Rejected> = all
+        .rejected
+        .iter()
+        .filter(|r| r.why.starts_with("memory:") && r.tokens_per_s > best)
+        .cloned()
+        .collect();
+    rejected.extend(
+        explain(&all.plans, &[])
+            .into_iter()
+            .filter(|r| !r.why.starts_with("memory:")),
+    );
+    all.rejected = rejected;
+    PoolSearch {
+        result: all,
+        counts_tried: counts,
+        idle,
+    }
 }

@@ -7,7 +7,9 @@ use tessera_catalog::Catalog;
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
 use tessera_perf::train::{Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
-use tessera_plan::train::{SearchOptions, search, search_exhaustive};
+use tessera_plan::train::{
+    SearchOptions, batch_for, chip_counts, search, search_exhaustive, search_pool,
+};
 
 fn setup(model: &str, chip: &str, stack: Stack) -> (tessera_core::ModelArch, Hardware, Efficiency) {
     let cat = Catalog::builtin().unwrap();
@@ -50,16 +52,24 @@ fn pruned_search_matches_brute_force() {
         let eff =
             Efficiency::for_family(Family::of(c), Stack::default_for(c), TrainPrecision::Bf16);
         let j = job(seq, gb);
-        let fast = search(&m, &hw, &eff, &j, chips, 5, &SearchOptions::ALL);
-        let slow = search_exhaustive(&m, &hw, &eff, &j, chips, 5, &SearchOptions::ALL);
-        assert!(!slow.plans.is_empty(), "{model} on {chip}: nothing fits");
-        assert_eq!(
-            fast.plans[0].layout, slow.plans[0].layout,
-            "{model} on {chips} x {chip}"
-        );
-        assert!(fast.evaluated < slow.evaluated);
-        for p in &fast.plans {
-            assert!(p.estimate.fits, "a plan that does not fit was recommended");
+        for tol in [0u8, 25] {
+            let o = SearchOptions {
+                batch_tolerance_pct: tol,
+                ..SearchOptions::ALL
+            };
+            let fast = search(&m, &hw, &eff, &j, chips, 5, &o);
+            let slow = search_exhaustive(&m, &hw, &eff, &j, chips, 5, &o);
+            assert!(!slow.plans.is_empty(), "{model} on {chip}: nothing fits");
+            assert_eq!(
+                fast.plans[0].layout, slow.plans[0].layout,
+                "{model} on {chips} x {chip}, batch tolerance {tol}%"
+            );
+            assert!(fast.evaluated < slow.evaluated);
+            for p in &fast.plans {
+                assert!(p.estimate.fits, "a plan that does not fit was recommended");
+                let off = (p.global_batch as f64 / gb as f64 - 1.0).abs() * 100.0;
+                assert!(off <= tol as f64, "batch {} vs {gb}", p.global_batch);
+            }
         }
     }
 }
@@ -85,6 +95,7 @@ fn llama3_405b_published_layout_ranks_high() {
         context_parallel: false,
         selective_recompute: true,
         interleaving: true,
+        batch_tolerance_pct: 0,
     };
     let r = search(&m, &hw, &eff, &j, 16384, 10, &meta);
     // The paper gives TP, PP and DP (and an interleaved schedule), not the number of
@@ -159,6 +170,7 @@ fn megatron_1t_published_layout_ranks_high() {
         context_parallel: false,
         selective_recompute: false,
         interleaving: true,
+        batch_tolerance_pct: 0,
     };
     let r = search(&m, &hw, &eff, &j, 3072, 10, &era);
     let published = Layout {
@@ -310,4 +322,54 @@ fn launch_arguments_are_the_frameworks_own() {
             }
         }
     }
+}
+
+#[test]
+fn batches_are_exact_or_within_the_tolerance() {
+    assert_eq!(batch_for(1024, 256, 0), Some(1024));
+    assert_eq!(batch_for(1024, 320, 0), None);
+    assert_eq!(batch_for(1024, 320, 10), Some(960));
+    assert_eq!(batch_for(1024, 1280, 25), Some(1280));
+    assert_eq!(batch_for(1024, 1280, 20), None);
+    assert_eq!(batch_for(1024, 0, 25), None);
+    assert_eq!(chip_counts(16, 8), vec![16, 8]);
+    let c = chip_counts(1600, 8);
+    assert_eq!(c[0], 1600);
+    assert!(c.contains(&1024) && c.contains(&1280) && c.iter().all(|x| x % 8 == 0 && *x >= 800));
+}
+
+/// A pool of 1,600 Ascend 910B factors badly (2^6 x 25): the planner must not do worse
+/// than on a subset of it, and says what the chips it leaves idle could do.
+#[test]
+fn a_pool_is_never_worse_than_a_subset_of_it() {
+    let (m, hw, eff) = setup(
+        "ernie-4.5-300b-a47b",
+        "huawei-ascend-910b2",
+        Stack::Mindspeed,
+    );
+    let o = SearchOptions {
+        batch_tolerance_pct: 25,
+        ..SearchOptions::ALL
+    };
+    let j = job(4096, 1024);
+    let pool = search_pool(&m, &hw, &eff, &j, 1600, 3, &o);
+    let best = pool.result.plans[0].estimate.tokens_per_s;
+    for n in [1600u64, 1536, 1280, 1024, 800] {
+        let sub = search(&m, &hw, &eff, &j, n, 1, &o);
+        if let Some(p) = sub.plans.first() {
+            assert!(
+                best >= p.estimate.tokens_per_s * (1.0 - 1e-12),
+                "{n} chips: {} > pool best {best}",
+                p.estimate.tokens_per_s
+            );
+        }
+    }
+    let used = pool.result.plans[0].layout.chips();
+    let all = search(&m, &hw, &eff, &j, 1600, 1, &o);
+    assert!(
+        best > all.plans[0].estimate.tokens_per_s,
+        "fewer chips should win here"
+    );
+    let idle = pool.idle.unwrap();
+    assert_eq!(idle.chips, 1600 - used);
 }

@@ -18,7 +18,7 @@ use tessera_perf::train::{Estimate, Layout, TrainJob, TrainPrecision};
 use tessera_plan::launch::{Launch, TrainFramework, serve_args, train_args};
 use tessera_plan::mixed::{MixedPlan, PoolBest, data_parallel, pipeline};
 use tessera_plan::serve::{ServePlan, ServeTarget, chip_hour_usd, plan_serve};
-use tessera_plan::train::{Rejected, SearchOptions, search};
+use tessera_plan::train::{Rejected, SearchOptions, search_pool};
 
 fn load_fleet(
     cat: &Catalog,
@@ -106,7 +106,9 @@ struct TrainPlanOut {
     rank: usize,
     pool: String,
     chip: String,
+    /// Chips the plan uses; `pool_chips` the pool holds (the rest stay idle).
     chips: u64,
+    pool_chips: u64,
     stack: &'static str,
     #[serde(flatten)]
     layout: Layout,
@@ -151,6 +153,10 @@ struct TrainOut {
     mixed: Vec<MixedPlan>,
     recommendation: String,
 }
+
+/// How far (percent) a plan's global batch may be from the default of about 4M tokens
+/// when the user gives no --global-batch (docs/planner.md).
+const BATCH_TOLERANCE_PCT: u8 = 25;
 
 fn framework_for(chip: &Chip) -> TrainFramework {
     if chip.vendor.to_ascii_lowercase().starts_with("huawei") {
@@ -227,15 +233,18 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
             });
             continue;
         }
-        let r = search(
-            &model,
-            &hw,
-            &eff,
-            &job,
-            n,
-            a.top.max(1),
-            &SearchOptions::ALL,
-        );
+        // Exact with --global-batch; otherwise each layout runs the nearest batch within
+        // BATCH_TOLERANCE_PCT of about 4M tokens.
+        let opts = SearchOptions {
+            batch_tolerance_pct: if a.global_batch.is_some() {
+                0
+            } else {
+                BATCH_TOLERANCE_PCT
+            },
+            ..SearchOptions::ALL
+        };
+        let ps = search_pool(&model, &hw, &eff, &job, n, a.top.max(1), &opts);
+        let r = ps.result;
         evaluated += r.evaluated;
         pruned += r.pruned;
         let chip_hour = chip_hour_usd_train(&hw);
@@ -253,7 +262,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                     + b.estimate.memory.optimizer;
                 bests.push(PoolBest {
                     pool: pool.name.clone(),
-                    chips: n,
+                    chips: b.layout.chips(),
                     tokens_per_s: b.estimate.tokens_per_s,
                     step_time_s: b.estimate.step_time_s,
                     tp: b.layout.tp,
@@ -267,7 +276,30 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                     chip: chip.id.clone(),
                     chips: n,
                     best_tokens_per_s: Some(b.estimate.tokens_per_s),
-                    note: tessera_perf::calib::calibration_note(Family::of(chip), stack, precision),
+                    note: {
+                        let cal = tessera_perf::calib::calibration_note(
+                            Family::of(chip),
+                            stack,
+                            precision,
+                        );
+                        match ps.idle {
+                            Some(i) => format!(
+                                "uses {} of {} chips (a count the layout's degrees divide better); \
+                                 the {} left idle {}; {cal}",
+                                num(b.layout.chips() as f64),
+                                num(n as f64),
+                                num(i.chips as f64),
+                                match i.same_job_tokens_per_s {
+                                    Some(t) => format!(
+                                        "could run the same job alone at {} tokens/s, or other work",
+                                        num(t)
+                                    ),
+                                    None => "are too few for this job; free for other work".into(),
+                                }
+                            ),
+                            None => cal,
+                        }
+                    },
                 });
             }
         }
@@ -276,16 +308,18 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
             rejected: x.clone(),
         }));
         for p in r.plans {
+            let used = p.layout.chips();
             let usd_per_m =
-                chip_hour.map(|c| c * n as f64 / (p.estimate.tokens_per_s * 3600.0) * 1e6);
+                chip_hour.map(|c| c * used as f64 / (p.estimate.tokens_per_s * 3600.0) * 1e6);
             all.push(TrainPlanOut {
                 rank: 0,
                 pool: pool.name.clone(),
                 chip: chip.id.clone(),
-                chips: n,
+                chips: used,
+                pool_chips: n,
                 stack: stack.as_str(),
                 layout: p.layout,
-                global_batch: gb,
+                global_batch: p.global_batch,
                 seq_len: a.seq_len,
                 estimate: p.estimate,
                 usd_per_million_tokens: usd_per_m,
@@ -297,7 +331,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                     &model,
                     &p.layout,
                     a.seq_len,
-                    gb,
+                    p.global_batch,
                     precision,
                 ),
             });
