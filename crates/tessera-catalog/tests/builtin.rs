@@ -60,9 +60,14 @@ fn unknown_figures_stay_unknown() {
     let mlu590 = c.chip("cambricon-mlu590").unwrap();
     assert!(mlu590.bf16_tflops.is_none() && mlu590.memory_gb.is_none() && mlu590.tdp_w.is_none());
     let p800 = c.chip("kunlunxin-p800").unwrap();
-    assert!(
-        p800.memory_bw_tb_s.is_none(),
-        "P800 bandwidth is unpublished and must stay unknown"
+    // Kunlunxin publishes no bandwidth: the third-party figure is marked unverified.
+    assert_eq!(
+        p800.memory_bw_tb_s.as_ref().map(|f| f.status),
+        Some(tessera_core::figure::Status::Unverified)
+    );
+    assert_eq!(
+        p800.memory_gb.as_ref().map(|f| f.status),
+        Some(tessera_core::figure::Status::Exact)
     );
     assert_eq!(p800.fp16_tflops.as_ref().map(|f| f.value), Some(345.0));
     for chip in &c.chips {

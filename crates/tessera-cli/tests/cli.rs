@@ -156,9 +156,10 @@ fn chips_show_gives_status_and_source() {
     assert_eq!(v["derived"]["tpp"].as_f64().unwrap().round(), 15831.0);
     // Unknown stays unknown (null), never zero.
     let v = json(&["chips", "show", "kunlunxin-p800"]);
-    assert!(v["chip"]["memory_bw_tb_s"].is_null());
+    assert!(v["chip"]["bf16_tflops"].is_null());
+    assert_eq!(v["chip"]["memory_bw_tb_s"]["status"], "unverified");
     let r = tessera(&["chips", "show", "kunlunxin-p800"]);
-    assert!(r.stdout.contains("unknown"));
+    assert!(r.stdout.contains("unknown") && r.stdout.contains("unverified"));
 }
 
 #[test]
@@ -614,7 +615,7 @@ fn estimate_train_reports_fields_and_reasons() {
         "--model",
         "llama2-7b",
         "--chip",
-        "kunlunxin-p800",
+        "cambricon-mlu590",
         "--chips",
         "8",
     ]);
@@ -622,6 +623,28 @@ fn estimate_train_reports_fields_and_reasons() {
         v["reason"].as_str().unwrap().contains("memory-bw-tb-s"),
         "{v}"
     );
+    // A chip planned on unverified figures says which (the Kunlun P800).
+    let v = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama2-7b",
+        "--chip",
+        "kunlunxin-p800",
+        "--chips",
+        "8",
+    ]);
+    let unv: Vec<&str> = v["unverified_inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        unv.contains(&"fp16-tflops (unverified)") && unv.contains(&"memory-bw-tb-s (unverified)"),
+        "{unv:?}"
+    );
+    assert!(!unv.iter().any(|x| x.starts_with("memory-gb")), "{unv:?}");
     assert_eq!(v["calibrated"], false);
     fails(
         &[
@@ -953,13 +976,14 @@ fn plan_train_and_serve_on_fleets() {
         "--fleet",
         "baidu-2023",
     ]);
-    assert!(
-        v["pools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["pool"] == "kunlun-p800" && p["note"].as_str().unwrap().contains("lacks"))
-    );
+    assert!(v["pools"].as_array().unwrap().iter().any(|p| {
+        p["pool"] == "kunlun-p800"
+            && p["best_tokens_per_s"].as_f64().is_some()
+            && p["note"]
+                .as_str()
+                .unwrap()
+                .contains("fp16-tflops (unverified)")
+    }));
     assert_eq!(v["mixed"].as_array().unwrap().len(), 2);
     assert!(!v["recommendation"].as_str().unwrap().is_empty());
     // Ascend plans launch MindSpeed-LLM.
@@ -1025,7 +1049,7 @@ fn readme_main_command_plans_on_the_baidu_fleet() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("recommendation:"));
     assert!(r.stdout.contains("launch ("));
-    assert!(r.stdout.contains("kunlun-p800") && r.stdout.contains("lacks"));
+    assert!(r.stdout.contains("kunlun-p800") && r.stdout.contains("(unverified)"));
     let v = json(&[
         "plan",
         "train",
@@ -1638,20 +1662,28 @@ fn simulate_llm_jobs_on_a_mixed_fleet() {
             .as_u64()
             .unwrap()
     };
-    // The three-vendor fleet: the built-in catalog lacks the P800's memory
-    // bandwidth and NIC, so it is refused with what is missing; with the what-if figures
-    // loaded, all three pools run jobs.
+    // The three-vendor fleet runs on the built-in P800 figures (unverified ones
+    // included) and on a user's what-if figures; a chip lacking figures is refused with
+    // what is missing.
     let three = "huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64,kunlunxin-p800=64";
+    let v = json(&[
+        "simulate",
+        "--jobs",
+        &data("jobs/llm-mix.toml"),
+        "--cluster",
+        three,
+    ]);
+    assert!(v["utilization"].as_array().unwrap()[2].as_f64().unwrap() > 0.0);
     fails(
         &[
             "simulate",
             "--jobs",
             &data("jobs/llm-mix.toml"),
             "--cluster",
-            three,
+            "huawei-ascend-910b2=64,cambricon-mlu590=64",
         ],
         2,
-        &["kunlunxin-p800", "memory-bw-tb-s", "--catalog"],
+        &["cambricon-mlu590", "memory-bw-tb-s", "--catalog"],
     );
     let v = json(&[
         "--catalog",

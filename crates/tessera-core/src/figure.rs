@@ -15,16 +15,20 @@ pub enum Status {
     Reported,
     /// Derived or estimated; use with care.
     Approximate,
+    /// A third-party figure whose own source is unknown (a table in a public repository
+    /// that cites nothing checkable): a placeholder until someone measures it.
+    Unverified,
     /// Supplied by the user's own catalog file without a stated status.
     User,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Exact,
         Status::VendorClaimed,
         Status::Reported,
         Status::Approximate,
+        Status::Unverified,
         Status::User,
     ];
 
@@ -34,8 +38,14 @@ impl Status {
             Status::VendorClaimed => "vendor-claimed",
             Status::Reported => "reported",
             Status::Approximate => "approximate",
+            Status::Unverified => "unverified",
             Status::User => "user",
         }
+    }
+
+    /// Exact or the vendor's own figure: what an estimate may rest on without a warning.
+    pub fn is_verified(self) -> bool {
+        matches!(self, Status::Exact | Status::VendorClaimed)
     }
 
     pub fn parse(s: &str) -> Option<Status> {

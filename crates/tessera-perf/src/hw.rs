@@ -109,3 +109,32 @@ impl Hardware {
         }
     }
 }
+
+/// The catalog figures an estimate on `chip` rests on that are neither exact nor the
+/// vendor's own, as `key (status)`: the peak used (bf16, else fp16; fp8 when `fp8`),
+/// memory, memory bandwidth, scale-up bandwidth and domain, scale-out bandwidth.
+pub fn unverified_inputs(chip: &Chip, fp8: bool) -> Vec<String> {
+    let peak_key = if chip.figure("bf16-tflops").is_some() {
+        "bf16-tflops"
+    } else {
+        "fp16-tflops"
+    };
+    let mut keys = vec![peak_key];
+    if fp8 {
+        keys.push("fp8-tflops");
+    }
+    keys.extend([
+        "memory-gb",
+        "memory-bw-tb-s",
+        "scale-up-gb-s",
+        "scale-up-domain",
+        "scale-out-gb-s",
+    ]);
+    keys.into_iter()
+        .filter_map(|k| {
+            chip.figure(k)
+                .filter(|f| !f.status.is_verified())
+                .map(|f| format!("{k} ({})", f.status))
+        })
+        .collect()
+}

@@ -78,6 +78,8 @@ struct Out {
     breakdown: Option<Breakdown>,
     calibrated: bool,
     calibration_note: String,
+    /// Catalog figures this estimate rests on that are neither exact nor vendor-claimed.
+    unverified_inputs: Vec<String>,
     training: Option<Training>,
 }
 
@@ -139,7 +141,12 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         dropout: a.dropout,
         flash_attention: !a.no_flash_attention,
     };
-    let calibration_note = tessera_perf::calib::calibration_note(family, stack, precision);
+    let unverified_inputs =
+        tessera_perf::hw::unverified_inputs(chip, precision == TrainPrecision::Fp8);
+    let calibration_note = crate::cmd::with_unverified(
+        tessera_perf::calib::calibration_note(family, stack, precision),
+        &unverified_inputs,
+    );
     let mut out = Out {
         model: model.id.clone(),
         chip: chip.id.clone(),
@@ -178,6 +185,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         breakdown: None,
         calibrated: eff.calibrated,
         calibration_note,
+        unverified_inputs,
         training: None,
     };
     match Hardware::from_chip(chip) {

@@ -277,11 +277,18 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                     chips: n,
                     best_tokens_per_s: Some(b.estimate.tokens_per_s),
                     note: {
-                        let cal = tessera_perf::calib::calibration_note(
-                            Family::of(chip),
-                            stack,
-                            precision,
-                        );
+                        let cal = crate::cmd::with_unverified(
+                            tessera_perf::calib::calibration_note(
+                                Family::of(chip),
+                                stack,
+                                precision,
+                            ),
+                            &tessera_perf::hw::unverified_inputs(
+                                chip,
+                                precision == TrainPrecision::Fp8,
+                            ),
+                        )
+                        .replace('\n', "; ");
                         match ps.idle {
                             Some(i) => format!(
                                 "uses {} of {} chips (a count the layout's degrees divide better); \

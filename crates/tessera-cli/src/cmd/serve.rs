@@ -58,6 +58,8 @@ struct Out {
     prefill_tokens_per_s_per_chip: Option<f64>,
     calibrated: bool,
     calibration_note: String,
+    /// Catalog figures this estimate rests on that are neither exact nor vendor-claimed.
+    unverified_inputs: Vec<String>,
 }
 
 pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
@@ -167,6 +169,9 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
             stack.as_str()
         )
     };
+    let unverified_inputs =
+        tessera_perf::hw::unverified_inputs(chip, matches!(precision, ServePrecision::Fp8));
+    let calibration_note = crate::cmd::with_unverified(calibration_note, &unverified_inputs);
     let mut out = Out {
         model: model.id.clone(),
         chip: chip.id.clone(),
@@ -200,6 +205,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         prefill_tokens_per_s_per_chip: None,
         calibrated: eff.calibrated,
         calibration_note,
+        unverified_inputs,
     };
     match Hardware::from_chip_within_domain(chip) {
         Err(missing) => {
