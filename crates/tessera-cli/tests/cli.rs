@@ -2053,3 +2053,89 @@ fn simulate_reports_jobs_larger_than_the_cluster() {
             .contains("needs 64 workers")
     );
 }
+
+/// `--framework` restricts the search to what the framework runs, and its launch line
+/// carries the framework's own flags.
+#[test]
+fn plan_train_searches_what_the_framework_runs() {
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-70b",
+        "--chip",
+        "h100",
+        "--chips",
+        "64",
+        "--framework",
+        "megatron-fsdp",
+        "--top",
+        "5",
+    ]);
+    for p in v["plans"].as_array().unwrap() {
+        assert_eq!(p["pp"], 1, "{p}");
+        let args: Vec<&str> = p["launch"]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(args.contains(&"--use-megatron-fsdp"), "{args:?}");
+        assert!(
+            args.contains(&"--data-parallel-sharding-strategy"),
+            "{args:?}"
+        );
+    }
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-70b",
+        "--chip",
+        "h100",
+        "--chips",
+        "64",
+        "--framework",
+        "megatron-lm",
+        "--top",
+        "20",
+    ]);
+    assert!(
+        v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["zero"].as_u64().unwrap() <= 1)
+    );
+    fails(
+        &[
+            "plan",
+            "train",
+            "--model",
+            "llama3-70b",
+            "--chip",
+            "h100",
+            "--chips",
+            "64",
+            "--framework",
+            "deepspeed",
+        ],
+        2,
+        &["--framework", "megatron-lm, megatron-fsdp, mindspeed-llm"],
+    );
+    let v = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "910b2",
+        "--chips",
+        "8",
+        "--precision",
+        "fp8",
+        "--framework",
+        "mindspeed-llm",
+    ]);
+    assert!(v.to_string().contains("no fp8"), "{v}");
+}

@@ -591,6 +591,23 @@ impl RankSplit {
     }
 }
 
+/// Layers of each virtual stage, in order (stage i on pipeline rank i mod pp), as the
+/// model splits them: `ceil(layers / stages)` each, one fewer on `deficit` stages taken
+/// alternately from the first and the last inwards. Allocates; for launch files, not
+/// the estimate path.
+pub fn stage_layers(layers: u64, pp: u32, vpp: u32) -> Vec<u64> {
+    let stages = (pp.max(1) as u64 * vpp.max(1) as u64).min(layers.max(1));
+    let base = layers.div_ceil(stages);
+    let deficit = base * stages - layers;
+    (0..stages)
+        .map(|v| {
+            let back = stages - 1 - v;
+            let pos = if v <= back { 2 * v } else { 2 * back + 1 };
+            if pos < deficit { base - 1 } else { base }
+        })
+        .collect()
+}
+
 /// Ring all-reduce time for `bytes` over `n` ranks at `bw` bytes/s per direction.
 fn all_reduce(bytes: f64, n: f64, bw: f64) -> f64 {
     if n <= 1.0 {

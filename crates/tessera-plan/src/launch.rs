@@ -8,11 +8,147 @@ use tessera_perf::train::{Layout, Recompute, TrainPrecision};
 /// The argument names each framework accepts, written down with their source.
 pub const FRAMEWORK_ARGS: &str = include_str!("../data/framework-args.toml");
 
+/// Every training argument name each framework defines, extracted from its own source by
+/// `tools/framework_args.py` (each file's header names the repositories and commits).
+pub const MEGATRON_LM_ARGS: &str = include_str!("../data/args/megatron-lm.txt");
+pub const MINDSPEED_LLM_ARGS: &str = include_str!("../data/args/mindspeed-llm.txt");
+
+/// A training framework tessera writes launch arguments for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrainFramework {
+    /// Megatron-LM with its distributed optimizer (ZeRO-1 at most).
     MegatronLm,
+    /// Megatron-LM with Megatron-FSDP (`--use-megatron-fsdp`): ZeRO-1 to 3 through its
+    /// sharding strategies, no pipeline parallelism.
+    MegatronFsdp,
+    /// MindSpeed-LLM on Ascend (Megatron-LM core_v0.12.1 underneath).
     MindspeedLlm,
+}
+
+/// What a framework can run; the planner searches only this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// Highest ZeRO stage: Megatron's distributed optimizer shards optimizer states (1);
+    /// Megatron-FSDP also gradients (2, `optim_grads`) and parameters (3,
+    /// `optim_grads_params`).
+    pub max_zero: u8,
+    pub pipeline: bool,
+    pub interleaving: bool,
+    /// Layers split unevenly over pipeline stages, and over virtual stages.
+    pub uneven_pipeline: bool,
+    pub uneven_interleaving: bool,
+    pub context_parallel: bool,
+    pub sequence_parallel: bool,
+    pub selective_recompute: bool,
+    pub expert_parallel: bool,
+    pub fp8: bool,
+}
+
+impl TrainFramework {
+    pub const ALL: [TrainFramework; 3] = [
+        TrainFramework::MegatronLm,
+        TrainFramework::MegatronFsdp,
+        TrainFramework::MindspeedLlm,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainFramework::MegatronLm => "megatron-lm",
+            TrainFramework::MegatronFsdp => "megatron-fsdp",
+            TrainFramework::MindspeedLlm => "mindspeed-llm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrainFramework> {
+        TrainFramework::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The framework a chip's vendor ships for: MindSpeed-LLM on Huawei Ascend,
+    /// Megatron-LM elsewhere.
+    pub fn default_for(vendor: &str) -> TrainFramework {
+        if vendor.to_ascii_lowercase().starts_with("huawei") {
+            TrainFramework::MindspeedLlm
+        } else {
+            TrainFramework::MegatronLm
+        }
+    }
+
+    /// The capability table (docs/planner.md, "Frameworks"), from each framework's
+    /// arguments and their validation code: Megatron-LM megatron/training/arguments.py
+    /// (the distributed optimizer; `--pipeline-model-parallel-layout` for uneven virtual
+    /// stages), Megatron-FSDP docs/user-guide/features/megatron_fsdp.md (sharding
+    /// strategies; its examples combine it with TP, CP and EP, not PP), MindSpeed-LLM
+    /// (`--num-layer-list` for uneven stages, without virtual stages; no fp8 recipe).
+    pub fn capabilities(self) -> Capabilities {
+        let megatron = Capabilities {
+            max_zero: 1,
+            pipeline: true,
+            interleaving: true,
+            uneven_pipeline: true,
+            uneven_interleaving: true,
+            context_parallel: true,
+            sequence_parallel: true,
+            selective_recompute: true,
+            expert_parallel: true,
+            fp8: true,
+        };
+        match self {
+            TrainFramework::MegatronLm => megatron,
+            TrainFramework::MegatronFsdp => Capabilities {
+                max_zero: 3,
+                pipeline: false,
+                interleaving: false,
+                uneven_pipeline: false,
+                uneven_interleaving: false,
+                ..megatron
+            },
+            TrainFramework::MindspeedLlm => Capabilities {
+                uneven_interleaving: false,
+                fp8: false,
+                ..megatron
+            },
+        }
+    }
+
+    /// Every argument name the framework defines.
+    pub fn argument_names(self) -> Vec<&'static str> {
+        let text = match self {
+            TrainFramework::MegatronLm | TrainFramework::MegatronFsdp => MEGATRON_LM_ARGS,
+            TrainFramework::MindspeedLlm => MINDSPEED_LLM_ARGS,
+        };
+        text.lines().filter(|l| l.starts_with("--")).collect()
+    }
+
+    /// Why a layout cannot run under this framework, if it cannot.
+    pub fn cannot_run(self, l: &Layout, layers: u64, precision: TrainPrecision) -> Option<String> {
+        let c = self.capabilities();
+        let fw = self.as_str();
+        let uneven = !layers.is_multiple_of(l.pp as u64 * l.vpp as u64);
+        if l.zero > c.max_zero {
+            Some(format!("{fw} runs ZeRO stages up to {}", c.max_zero))
+        } else if l.pp > 1 && !c.pipeline {
+            Some(format!("{fw} does not combine with pipeline parallelism"))
+        } else if l.vpp > 1 && !c.interleaving {
+            Some(format!("{fw} has no interleaved pipeline schedule"))
+        } else if uneven && l.vpp > 1 && !c.uneven_interleaving {
+            Some(format!(
+                "{fw} cannot split layers unevenly over virtual stages"
+            ))
+        } else if uneven && !c.uneven_pipeline {
+            Some(format!(
+                "{fw} cannot split layers unevenly over pipeline stages"
+            ))
+        } else if l.cp > 1 && !c.context_parallel {
+            Some(format!("{fw} has no context parallelism"))
+        } else if l.ep > 1 && !c.expert_parallel {
+            Some(format!("{fw} has no expert parallelism"))
+        } else if precision == TrainPrecision::Fp8 && !c.fp8 {
+            Some(format!("{fw} has no fp8 training recipe"))
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,37 +167,119 @@ fn push(v: &mut Vec<String>, k: &str, val: impl ToString) {
 /// Layers per pipeline stage when `layers` does not divide evenly: the first and last
 /// stages take the remainder off (they also hold the embedding and the output layer).
 pub fn uneven_split(layers: u64, pp: u32) -> Vec<u64> {
-    let pp = pp.max(1) as u64;
-    let base = layers.div_ceil(pp);
-    let mut v = vec![base; pp as usize];
-    let mut extra = base * pp - layers;
-    // Take layers off the first stage, then the last, then alternate inward.
-    let mut order: Vec<usize> = Vec::new();
-    let (mut lo, mut hi) = (0usize, pp as usize - 1);
-    while lo <= hi {
-        order.push(lo);
-        if hi != lo {
-            order.push(hi);
-        }
-        lo += 1;
-        if hi == 0 {
-            break;
-        }
-        hi -= 1;
-    }
-    let mut i = 0;
-    while extra > 0 && !order.is_empty() {
-        let s = order[i % order.len()];
-        if v[s] > 1 {
-            v[s] -= 1;
-            extra -= 1;
-        }
-        i += 1;
-    }
-    v
+    tessera_perf::train::stage_layers(layers, pp, 1)
 }
 
-/// Megatron-LM or MindSpeed-LLM arguments for a training layout.
+/// Megatron's `--pipeline-model-parallel-layout`: every virtual stage in order (stage i
+/// on pipeline rank i mod pp), `E` the embedding, `t` a transformer layer, `L` the loss.
+pub fn megatron_layout(layers: u64, pp: u32, vpp: u32) -> String {
+    let split = tessera_perf::train::stage_layers(layers, pp, vpp);
+    let last = split.len() - 1;
+    split
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let mut s = String::new();
+            if i == 0 {
+                s.push('E');
+            }
+            s.push_str(&"t".repeat(n as usize));
+            if i == last {
+                s.push('L');
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// The model's shape as Megatron arguments (MindSpeed-LLM takes the same).
+fn model_args(a: &mut Vec<String>, notes: &mut Vec<String>, m: &ModelArch) {
+    use tessera_core::model::{Mlp, Norm, Position};
+    push(a, "--num-layers", m.layers);
+    push(a, "--hidden-size", m.hidden);
+    push(a, "--ffn-hidden-size", m.ffn_hidden);
+    push(a, "--num-attention-heads", m.heads);
+    if m.mla.is_none() && m.kv_heads < m.heads {
+        a.push("--group-query-attention".into());
+        push(a, "--num-query-groups", m.kv_heads);
+    }
+    if m.mla.is_none() && m.head_dim * m.heads != m.hidden {
+        push(a, "--kv-channels", m.head_dim);
+    }
+    match m.mlp {
+        Mlp::Gated => a.push("--swiglu".into()),
+        Mlp::Plain if m.family == "nemotron" => a.push("--squared-relu".into()),
+        Mlp::Plain => {}
+    }
+    match m.position {
+        Position::Rope => push(a, "--position-embedding-type", "rope"),
+        Position::Learned => push(a, "--position-embedding-type", "learned_absolute"),
+        Position::Alibi => notes.push(
+            "ALiBi position biases are not a Megatron-LM option: this model needs a patched model"
+                .into(),
+        ),
+    }
+    match m.norm {
+        Norm::Rms => push(a, "--normalization", "RMSNorm"),
+        Norm::Layer => push(a, "--normalization", "LayerNorm"),
+    }
+    if !m.linear_bias {
+        a.push("--disable-bias-linear".into());
+    }
+    if m.qkv_bias {
+        a.push("--add-qkv-bias".into());
+    }
+    if m.qk_norm {
+        a.push("--qk-layernorm".into());
+    }
+    if !m.tied_embeddings {
+        a.push("--untie-embeddings-and-output-weights".into());
+    }
+    push(a, "--vocab-size", m.vocab);
+    notes.push(format!(
+        "give your tokenizer with --tokenizer-type and --tokenizer-model; its vocabulary must be the model's {} tokens",
+        m.vocab
+    ));
+    if let Some(moe) = &m.moe {
+        push(a, "--num-experts", moe.experts);
+        push(a, "--moe-router-topk", moe.top_k);
+        push(a, "--moe-ffn-hidden-size", moe.expert_ffn_hidden);
+        if moe.shared_experts > 0 {
+            push(
+                a,
+                "--moe-shared-expert-intermediate-size",
+                moe.shared_experts * moe.shared_ffn_hidden,
+            );
+        }
+        if moe.dense_layers > 0 || moe.interval > 1 {
+            let pattern: Vec<String> = (0..m.layers)
+                .map(|i| {
+                    let moe_layer = i >= moe.dense_layers
+                        && (i - moe.dense_layers).is_multiple_of(moe.interval.max(1));
+                    if moe_layer { "1" } else { "0" }.to_string()
+                })
+                .collect();
+            push(a, "--moe-layer-freq", format!("[{}]", pattern.join(",")));
+        }
+        a.push("--moe-grouped-gemm".into());
+    }
+    if let Some(mla) = &m.mla {
+        a.push("--multi-latent-attention".into());
+        if let Some(q) = mla.q_lora_rank {
+            push(a, "--q-lora-rank", q);
+        }
+        push(a, "--kv-lora-rank", mla.kv_lora_rank);
+        push(a, "--qk-head-dim", mla.qk_nope_head_dim);
+        push(a, "--qk-pos-emb-head-dim", mla.qk_rope_head_dim);
+        push(a, "--v-head-dim", mla.v_head_dim);
+    }
+}
+
+/// The complete training arguments for a layout under a framework: model shape,
+/// parallelism, batch, recompute, optimizer sharding and precision. Every argument is
+/// one the framework defines (tested against `argument_names`). A layout the framework
+/// cannot run gets its reason as a note (the planner never proposes one).
 pub fn train_args(
     fw: TrainFramework,
     m: &ModelArch,
@@ -72,25 +290,46 @@ pub fn train_args(
 ) -> Launch {
     let mut a = Vec::new();
     let mut notes = Vec::new();
-    push(&mut a, "--num-layers", m.layers);
+    if let Some(why) = fw.cannot_run(l, m.layers, precision) {
+        notes.push(format!("NOT RUNNABLE as planned: {why}"));
+    }
+    model_args(&mut a, &mut notes, m);
     push(&mut a, "--tensor-model-parallel-size", l.tp);
     push(&mut a, "--pipeline-model-parallel-size", l.pp);
-    if l.vpp > 1 {
-        if m.layers.is_multiple_of((l.pp * l.vpp) as u64) {
-            push(
-                &mut a,
-                "--num-layers-per-virtual-pipeline-stage",
-                m.layers / (l.pp * l.vpp) as u64,
-            );
-        } else {
-            notes.push(format!("{} layers do not split evenly over {} virtual stages; set the virtual layout by hand", m.layers, l.pp * l.vpp));
+    let stages = l.pp as u64 * l.vpp as u64;
+    let uneven = l.pp > 1 && !m.layers.is_multiple_of(stages);
+    match fw {
+        TrainFramework::MegatronLm | TrainFramework::MegatronFsdp => {
+            if uneven {
+                push(
+                    &mut a,
+                    "--pipeline-model-parallel-layout",
+                    megatron_layout(m.layers, l.pp, l.vpp),
+                );
+            } else if l.vpp > 1 {
+                push(&mut a, "--num-virtual-stages-per-pipeline-rank", l.vpp);
+            }
+        }
+        TrainFramework::MindspeedLlm => {
+            if l.vpp > 1 && !uneven {
+                push(
+                    &mut a,
+                    "--num-layers-per-virtual-pipeline-stage",
+                    m.layers / stages,
+                );
+            }
+            if uneven && l.vpp == 1 {
+                let list: Vec<String> = uneven_split(m.layers, l.pp)
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect();
+                push(&mut a, "--num-layer-list", list.join(","));
+            }
         }
     }
     if l.ep > 1 {
         push(&mut a, "--expert-model-parallel-size", l.ep);
-        if fw == TrainFramework::MegatronLm {
-            push(&mut a, "--expert-tensor-parallel-size", l.etp);
-        }
+        push(&mut a, "--expert-tensor-parallel-size", l.etp);
     }
     if l.cp > 1 {
         push(&mut a, "--context-parallel-size", l.cp);
@@ -115,77 +354,54 @@ pub fn train_args(
             push(&mut a, "--recompute-num-layers", 1);
         }
     }
-    if l.zero >= 1 {
-        a.push("--use-distributed-optimizer".into());
-        a.push("--overlap-grad-reduce".into());
-        a.push("--overlap-param-gather".into());
-    }
-    if l.zero >= 2 {
-        notes.push(format!(
-            "ZeRO stage {} (sharded {}) needs Megatron-FSDP (or DeepSpeed); Megatron-LM's distributed optimizer covers stage 1",
-            l.zero,
-            if l.zero == 2 { "gradients" } else { "gradients and parameters" }
-        ));
+    match fw {
+        TrainFramework::MegatronFsdp => {
+            a.push("--use-megatron-fsdp".into());
+            push(
+                &mut a,
+                "--data-parallel-sharding-strategy",
+                match l.zero {
+                    0 => "no_shard",
+                    1 => "optim",
+                    2 => "optim_grads",
+                    _ => "optim_grads_params",
+                },
+            );
+            push(&mut a, "--ckpt-format", "fsdp_dtensor");
+            a.push("--overlap-grad-reduce".into());
+            a.push("--overlap-param-gather".into());
+        }
+        _ if l.zero >= 1 => {
+            a.push("--use-distributed-optimizer".into());
+            a.push("--overlap-grad-reduce".into());
+            a.push("--overlap-param-gather".into());
+        }
+        _ => a.push("--overlap-grad-reduce".into()),
     }
     if l.sequence_parallel && l.tp > 1 {
         a.push("--sequence-parallel".into());
     }
-    if l.uneven_pp && l.pp > 1 {
-        let split = uneven_split(m.layers, l.pp);
-        match fw {
-            TrainFramework::MegatronLm => {
-                let first = split[0];
-                let last = split[split.len() - 1];
-                let middle: Vec<u64> = split[1..split.len() - 1].to_vec();
-                let even_middle = middle.windows(2).all(|w| w[0] == w[1]);
-                push(&mut a, "--decoder-first-pipeline-num-layers", first);
-                push(&mut a, "--decoder-last-pipeline-num-layers", last);
-                if !even_middle {
-                    notes.push(format!("the middle stages need {middle:?} layers, which Megatron's first/last options cannot express; a custom layout is needed"));
-                }
-            }
-            TrainFramework::MindspeedLlm => {
-                push(
-                    &mut a,
-                    "--num-layer-list",
-                    split
-                        .iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-            }
-        }
-    }
-    match (precision, fw) {
-        (TrainPrecision::Bf16, _) => a.push("--bf16".into()),
-        (TrainPrecision::Fp8, TrainFramework::MegatronLm) => {
-            a.push("--bf16".into());
-            push(&mut a, "--fp8-format", "hybrid");
-        }
-        (TrainPrecision::Fp8, TrainFramework::MindspeedLlm) => {
-            a.push("--bf16".into());
-            notes.push("fp8 training on Ascend is not available in MindSpeed-LLM's arguments; this plan assumed fp8".into());
-        }
+    a.push("--bf16".into());
+    if precision == TrainPrecision::Fp8 && fw != TrainFramework::MindspeedLlm {
+        push(&mut a, "--fp8-format", "hybrid");
     }
     if fw == TrainFramework::MindspeedLlm {
-        for f in [
-            "--use-flash-attn",
-            "--use-fused-rmsnorm",
-            "--use-fused-swiglu",
-            "--use-fused-rotary-pos-emb",
-        ] {
-            a.push(f.into());
+        a.push("--use-flash-attn".into());
+        if m.norm == tessera_core::model::Norm::Rms {
+            a.push("--use-fused-rmsnorm".into());
+        }
+        if m.mlp == tessera_core::model::Mlp::Gated {
+            a.push("--use-fused-swiglu".into());
+        }
+        if m.position == tessera_core::model::Position::Rope {
+            a.push("--use-fused-rotary-pos-emb".into());
         }
         if l.tp > 1 && l.sequence_parallel {
             a.push("--use-mc2".into());
         }
     }
     Launch {
-        framework: match fw {
-            TrainFramework::MegatronLm => "megatron-lm",
-            TrainFramework::MindspeedLlm => "mindspeed-llm",
-        },
+        framework: fw.as_str(),
         args: a,
         notes,
     }

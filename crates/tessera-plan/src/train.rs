@@ -55,6 +55,13 @@ pub struct SearchOptions {
     pub context_parallel: bool,
     pub selective_recompute: bool,
     pub interleaving: bool,
+    /// Pipeline parallelism at all; layers split unevenly over pipeline stages; and over
+    /// virtual stages (Megatron-LM's pipeline layout; MindSpeed-LLM's layer list cannot).
+    pub pipeline: bool,
+    pub uneven_pipeline: bool,
+    pub uneven_interleaving: bool,
+    /// Expert parallelism for MoE models.
+    pub expert_parallel: bool,
     /// How far (percent) a plan's global batch may be from the requested one: 0 keeps it
     /// exact; otherwise each layout runs the nearest multiple of dp x micro-batch (x pp
     /// with interleaving) within this distance.
@@ -62,6 +69,23 @@ pub struct SearchOptions {
 }
 
 impl SearchOptions {
+    /// What a framework can run (its capability table), at exactly the requested batch.
+    pub fn for_framework(fw: crate::launch::TrainFramework) -> SearchOptions {
+        let c = fw.capabilities();
+        SearchOptions {
+            max_zero: c.max_zero,
+            sequence_parallel: c.sequence_parallel,
+            context_parallel: c.context_parallel,
+            selective_recompute: c.selective_recompute,
+            interleaving: c.interleaving,
+            pipeline: c.pipeline,
+            uneven_pipeline: c.uneven_pipeline,
+            uneven_interleaving: c.uneven_interleaving,
+            expert_parallel: c.expert_parallel,
+            batch_tolerance_pct: 0,
+        }
+    }
+
     /// Everything tessera models, at exactly the requested global batch.
     pub const ALL: SearchOptions = SearchOptions {
         max_zero: 3,
@@ -69,6 +93,10 @@ impl SearchOptions {
         context_parallel: true,
         selective_recompute: true,
         interleaving: true,
+        pipeline: true,
+        uneven_pipeline: true,
+        uneven_interleaving: true,
+        expert_parallel: true,
         batch_tolerance_pct: 0,
     };
 }
@@ -132,28 +160,32 @@ pub fn skeletons(
             if rest == 0 || !chips.is_multiple_of(tp as u64 * cp as u64) {
                 continue;
             }
-            for pp in divisors(rest, m.layers) {
+            for pp in divisors(rest, if o.pipeline { m.layers } else { 1 }) {
                 let dp = (rest / pp as u64) as u32;
                 if dp == 0 || batch_for(job.global_batch, dp, o.batch_tolerance_pct).is_none() {
                     continue;
                 }
                 let uneven = !m.layers.is_multiple_of(pp as u64);
+                if uneven && !o.uneven_pipeline {
+                    continue;
+                }
                 let mut vpps = vec![1u32];
                 if pp > 1 && o.interleaving {
                     for v in [2u32, 3, 4, 5, 6, 8] {
                         if m.layers >= (pp * v) as u64
-                            && (m.layers.is_multiple_of((pp * v) as u64) || uneven)
+                            && (m.layers.is_multiple_of((pp * v) as u64)
+                                || (uneven && o.uneven_interleaving))
                         {
                             vpps.push(v);
                         }
                     }
                 }
                 let eps: Vec<u32> = match &m.moe {
-                    Some(moe) => divisors(moe.experts, 1 << 12)
+                    Some(moe) if o.expert_parallel => divisors(moe.experts, 1 << 12)
                         .into_iter()
                         .filter(|e| (dp as u64 * cp as u64 * tp as u64).is_multiple_of(*e as u64))
                         .collect(),
-                    None => vec![1],
+                    _ => vec![1],
                 };
                 for &vpp in &vpps {
                     for &ep in &eps {

@@ -96,6 +96,7 @@ fn llama3_405b_published_layout_ranks_high() {
         selective_recompute: true,
         interleaving: true,
         batch_tolerance_pct: 0,
+        ..SearchOptions::ALL
     };
     let r = search(&m, &hw, &eff, &j, 16384, 10, &meta);
     // The paper gives TP, PP and DP (and an interleaved schedule), not the number of
@@ -171,6 +172,7 @@ fn megatron_1t_published_layout_ranks_high() {
         selective_recompute: false,
         interleaving: true,
         batch_tolerance_pct: 0,
+        ..SearchOptions::ALL
     };
     let r = search(&m, &hw, &eff, &j, 3072, 10, &era);
     let published = Layout {
@@ -223,80 +225,98 @@ fn launch_arguments_are_the_frameworks_own() {
             .map(|v| v.as_str().unwrap().to_string())
             .collect()
     };
+    // Training: every argument emitted for every model, framework and layout shape is one
+    // the framework's own argument definitions hold (crates/tessera-plan/data/args/).
     let cat = Catalog::builtin().unwrap();
-    let m = cat.model("llama3.1-405b").unwrap();
-    for (fw, key) in [
-        (TrainFramework::MegatronLm, "megatron-lm"),
-        (TrainFramework::MindspeedLlm, "mindspeed-llm"),
+    let mut checked = 0;
+    for model in [
+        "llama3.1-405b",
+        "deepseek-v3",
+        "mixtral-8x7b",
+        "qwen3-235b-a22b",
+        "gpt3-175b",
+        "nemotron-4-340b",
+        "ernie-4.5-300b-a47b",
+        "qwen3-32b",
     ] {
-        for l in [
-            Layout {
-                tp: 8,
-                pp: 16,
-                dp: 8,
-                cp: 2,
-                ep: 1,
-                etp: 8,
-                vpp: 1,
-                micro_batch: 1,
-                sequence_parallel: true,
-                zero: 1,
-                recompute: Recompute::Full,
-                uneven_pp: true,
-            },
-            Layout {
-                tp: 4,
-                pp: 9,
-                dp: 8,
-                cp: 1,
-                ep: 1,
-                etp: 4,
-                vpp: 2,
-                micro_batch: 2,
-                sequence_parallel: true,
-                zero: 0,
-                recompute: Recompute::Selective,
-                uneven_pp: false,
-            },
-        ] {
-            let launch = train_args(fw, &m, &l, 8192, 1024, TrainPrecision::Fp8);
-            for a in launch.args.iter().filter(|a| a.starts_with("--")) {
-                assert!(names(key).contains(a), "{key} has no argument {a}");
+        let m = cat.model(model).unwrap();
+        for fw in TrainFramework::ALL {
+            let known = fw.argument_names();
+            for (tp, pp, vpp, cp, ep, zero, rc) in [
+                (8u32, 16u32, 1u32, 2u32, 1u32, 1u8, Recompute::Full),
+                (4, 9, 2, 1, 1, 0, Recompute::Selective),
+                (1, 4, 4, 1, 8, 1, Recompute::None),
+                (8, 1, 1, 1, 8, 3, Recompute::None),
+                (2, 5, 1, 1, 1, 2, Recompute::Full),
+            ] {
+                let l = Layout {
+                    tp,
+                    pp,
+                    dp: 8,
+                    cp,
+                    ep: if m.moe.is_some() { ep } else { 1 },
+                    etp: 1,
+                    vpp,
+                    micro_batch: 1,
+                    sequence_parallel: tp > 1,
+                    zero,
+                    recompute: rc,
+                    uneven_pp: true,
+                };
+                for p in [TrainPrecision::Bf16, TrainPrecision::Fp8] {
+                    let launch = train_args(fw, &m, &l, 8192, 1024, p);
+                    for a in launch.args.iter().filter(|a| a.starts_with("--")) {
+                        assert!(
+                            known.contains(&a.as_str()),
+                            "{}: {model} has no argument {a}",
+                            fw.as_str()
+                        );
+                        checked += 1;
+                    }
+                    // The model's shape is on the command line.
+                    for must in [
+                        "--num-layers",
+                        "--hidden-size",
+                        "--num-attention-heads",
+                        "--seq-length",
+                        "--vocab-size",
+                        "--normalization",
+                    ] {
+                        assert!(
+                            launch.args.iter().any(|a| a == must),
+                            "{}: {model} lacks {must}",
+                            fw.as_str()
+                        );
+                    }
+                    // A layout the framework cannot run says so.
+                    let runnable = fw.cannot_run(&l, m.layers, p).is_none();
+                    assert_eq!(
+                        runnable,
+                        !launch.notes.iter().any(|n| n.starts_with("NOT RUNNABLE")),
+                        "{}: {model} {l:?}",
+                        fw.as_str()
+                    );
+                }
             }
         }
     }
-    let moe = cat.model("deepseek-v3").unwrap();
-    let l = Layout {
-        tp: 1,
-        pp: 4,
-        dp: 64,
-        cp: 1,
-        ep: 64,
-        etp: 1,
-        vpp: 1,
-        micro_batch: 1,
-        sequence_parallel: false,
-        zero: 1,
-        recompute: Recompute::None,
-        uneven_pp: true,
-    };
-    for a in train_args(
-        TrainFramework::MegatronLm,
-        &moe,
-        &l,
-        4096,
-        4096,
-        TrainPrecision::Bf16,
-    )
-    .args
-    .iter()
-    .filter(|a| a.starts_with("--"))
-    {
-        assert!(
-            names("megatron-lm").contains(a),
-            "megatron-lm has no argument {a}"
-        );
-    }
+    assert!(checked > 2000, "only {checked} arguments checked");
+    // The lists tell frameworks apart.
+    assert!(
+        !TrainFramework::MegatronLm
+            .argument_names()
+            .contains(&"--use-mc2")
+    );
+    assert!(
+        TrainFramework::MindspeedLlm
+            .argument_names()
+            .contains(&"--use-mc2")
+    );
+    assert!(
+        !TrainFramework::MindspeedLlm
+            .argument_names()
+            .contains(&"--use-megatron-fsdp")
+    );
     for (ascend, key) in [(false, "vllm"), (true, "vllm-ascend")] {
         for p in [
             ServePrecision::Bf16,
@@ -372,4 +392,45 @@ fn a_pool_is_never_worse_than_a_subset_of_it() {
     );
     let idle = pool.idle.unwrap();
     assert_eq!(idle.chips, 1600 - used);
+}
+
+/// The planner searches only what the chosen framework can run.
+#[test]
+fn plans_stay_within_the_frameworks_capabilities() {
+    use tessera_plan::launch::TrainFramework;
+    let (m, hw, eff) = setup("llama3-70b", "nvidia-h100-sxm5-80gb", Stack::MegatronCore);
+    let j = job(4096, 256);
+    for fw in TrainFramework::ALL {
+        let r = search(&m, &hw, &eff, &j, 64, 20, &SearchOptions::for_framework(fw));
+        assert!(!r.plans.is_empty(), "{}: nothing", fw.as_str());
+        for p in &r.plans {
+            assert_eq!(
+                fw.cannot_run(&p.layout, m.layers, TrainPrecision::Bf16),
+                None,
+                "{}: {:?}",
+                fw.as_str(),
+                p.layout
+            );
+        }
+    }
+    let meg = search(
+        &m,
+        &hw,
+        &eff,
+        &j,
+        64,
+        50,
+        &SearchOptions::for_framework(TrainFramework::MegatronLm),
+    );
+    assert!(meg.plans.iter().all(|p| p.layout.zero <= 1));
+    let fsdp = search(
+        &m,
+        &hw,
+        &eff,
+        &j,
+        64,
+        50,
+        &SearchOptions::for_framework(TrainFramework::MegatronFsdp),
+    );
+    assert!(fsdp.plans.iter().all(|p| p.layout.pp == 1));
 }

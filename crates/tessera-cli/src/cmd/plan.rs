@@ -158,11 +158,16 @@ struct TrainOut {
 /// when the user gives no --global-batch (docs/planner.md).
 const BATCH_TOLERANCE_PCT: u8 = 25;
 
-fn framework_for(chip: &Chip) -> TrainFramework {
-    if chip.vendor.to_ascii_lowercase().starts_with("huawei") {
-        TrainFramework::MindspeedLlm
-    } else {
-        TrainFramework::MegatronLm
+/// The framework for a pool: `--framework`, else the one the chip's vendor ships for.
+fn framework_for(chip: &Chip, arg: Option<&str>) -> Result<TrainFramework> {
+    match arg {
+        None => Ok(TrainFramework::default_for(&chip.vendor)),
+        Some(s) => TrainFramework::parse(s).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--framework: unknown framework `{s}`; use one of: {}",
+                TrainFramework::ALL.map(|f| f.as_str()).join(", ")
+            ))
+        }),
     }
 }
 
@@ -235,13 +240,26 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
         }
         // Exact with --global-batch; otherwise each layout runs the nearest batch within
         // BATCH_TOLERANCE_PCT of about 4M tokens.
+        let fw = framework_for(chip, a.framework.as_deref())?;
+        if precision == TrainPrecision::Fp8 && !fw.capabilities().fp8 {
+            notes.push(PoolNote {
+                pool: pool.name.clone(),
+                chip: chip.id.clone(),
+                chips: n,
+                best_tokens_per_s: None,
+                note: format!("not planned: {} has no fp8 training recipe", fw.as_str()),
+            });
+            continue;
+        }
+        // Only what the framework can run; the batch exact with --global-batch, else
+        // the nearest within BATCH_TOLERANCE_PCT of about 4M tokens.
         let opts = SearchOptions {
             batch_tolerance_pct: if a.global_batch.is_some() {
                 0
             } else {
                 BATCH_TOLERANCE_PCT
             },
-            ..SearchOptions::ALL
+            ..SearchOptions::for_framework(fw)
         };
         let ps = search_pool(&model, &hw, &eff, &job, n, a.top.max(1), &opts);
         let r = ps.result;
@@ -333,14 +351,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                 days_to_train: a.tokens.map(|t| t / p.estimate.tokens_per_s / 86_400.0),
                 cost_to_train_usd: a.tokens.and_then(|t| usd_per_m.map(|u| u * t / 1e6)),
                 calibrated: eff.calibrated,
-                launch: train_args(
-                    framework_for(chip),
-                    &model,
-                    &p.layout,
-                    a.seq_len,
-                    p.global_batch,
-                    precision,
-                ),
+                launch: train_args(fw, &model, &p.layout, a.seq_len, p.global_batch, precision),
             });
         }
     }

@@ -966,7 +966,9 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
             None => (false, None),
         };
         let released = chip.exists_on(sc.date);
-        let said = status.as_deref().is_some_and(|s| s.starts_with("not yet released"));
+        let said = status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("not yet released"));
         if cand.is_some() && !released && !said {
             notes.push(format!(
                 "not yet released on {}: may not be bought (available from {})",
