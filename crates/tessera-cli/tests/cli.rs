@@ -1986,11 +1986,9 @@ fn rejected_layouts_are_explained_against_their_own_pool() {
     assert!(!rejected.is_empty());
     for r in rejected {
         let pool = r["pool"].as_str().unwrap();
-        let shown = v["plans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["pool"] == r["pool"] && keys.iter().all(|k| p[*k] == r["layout"][*k]));
+        let shown = v["plans"].as_array().unwrap().iter().any(|p| {
+            p["pool"] == r["pool"] && keys.iter().all(|k| p["layout"][*k] == r["layout"][*k])
+        });
         assert!(!shown, "{pool}: a rejected layout is in the table: {r}");
         let why = r["why"].as_str().unwrap();
         if let Some(i) = why.find("% slower") {
@@ -2073,7 +2071,7 @@ fn plan_train_searches_what_the_framework_runs() {
         "5",
     ]);
     for p in v["plans"].as_array().unwrap() {
-        assert_eq!(p["pp"], 1, "{p}");
+        assert_eq!(p["layout"]["pp"], 1, "{p}");
         let args: Vec<&str> = p["launch"]["args"]
             .as_array()
             .unwrap()
@@ -2105,7 +2103,7 @@ fn plan_train_searches_what_the_framework_runs() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|p| p["zero"].as_u64().unwrap() <= 1)
+            .all(|p| p["layout"]["zero"].as_u64().unwrap() <= 1)
     );
     fails(
         &[
@@ -2138,4 +2136,55 @@ fn plan_train_searches_what_the_framework_runs() {
         "mindspeed-llm",
     ]);
     assert!(v.to_string().contains("no fp8"), "{v}");
+}
+
+/// The JSON of `estimate train`, `plan train` and `validate train`, held as snapshots
+/// (crates/tessera-cli/tests/snapshots/): a change to a key, a unit or a number shows up
+/// here and must be accepted on purpose (`cargo insta review`, or INSTA_UPDATE=always).
+/// Wall-clock fields are removed first.
+#[test]
+fn training_json_snapshots() {
+    let est = json(&[
+        "estimate",
+        "train",
+        "--model",
+        "llama3.1-405b",
+        "--chip",
+        "h100",
+        "--chips",
+        "8192",
+        "--tp",
+        "8",
+        "--pp",
+        "16",
+        "--dp",
+        "64",
+        "--zero",
+        "2",
+        "--uneven-pp",
+        "--global-batch",
+        "2048",
+        "--seq-len",
+        "8192",
+    ]);
+    assert_eq!(est["schema_version"], 1);
+    insta::assert_json_snapshot!("estimate_train_llama3_405b", est);
+    let mut plan = json(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "h100",
+        "--chips",
+        "8",
+        "--top",
+        "2",
+    ]);
+    plan.as_object_mut().unwrap().remove("search_time_s");
+    assert_eq!(plan["schema_version"], 1);
+    insta::assert_json_snapshot!("plan_train_llama3_8b", plan);
+    let val = json(&["validate", "train"]);
+    assert!(val["mape"].as_array().is_some_and(|m| !m.is_empty()));
+    insta::assert_json_snapshot!("validate_train_mape", val["mape"]);
 }

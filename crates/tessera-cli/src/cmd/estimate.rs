@@ -5,11 +5,10 @@ use crate::exit::{CliError, Result};
 use crate::out::{self, num};
 use serde::Serialize;
 use tessera_catalog::Catalog;
+use tessera_output::train::{BreakdownV1, MemoryGibV1};
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
-use tessera_perf::train::{Breakdown, Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+use tessera_perf::train::{Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
 
 #[derive(Serialize)]
 struct LayoutOut {
@@ -31,18 +30,6 @@ struct LayoutOut {
 }
 
 #[derive(Serialize)]
-struct MemoryGib {
-    weights: f64,
-    gradients: f64,
-    optimizer: f64,
-    activations: f64,
-    comm_buffers: f64,
-    reserved: f64,
-    total: f64,
-    capacity: f64,
-}
-
-#[derive(Serialize)]
 struct Training {
     tokens: f64,
     days: f64,
@@ -57,6 +44,7 @@ struct Training {
 
 #[derive(Serialize)]
 struct Out {
+    schema_version: u32,
     model: String,
     chip: String,
     chips: u64,
@@ -74,8 +62,9 @@ struct Out {
     mfu: Option<f64>,
     hfu: Option<f64>,
     memory_gib_per_chip: Option<f64>,
-    memory: Option<MemoryGib>,
-    breakdown: Option<Breakdown>,
+    /// GiB per chip on the busiest pipeline rank (keys end in `_gib`).
+    memory: Option<MemoryGibV1>,
+    breakdown: Option<BreakdownV1>,
     calibrated: bool,
     calibration_note: String,
     /// Catalog figures this estimate rests on that are neither exact nor vendor-claimed.
@@ -148,6 +137,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         &unverified_inputs,
     );
     let mut out = Out {
+        schema_version: tessera_output::SCHEMA_VERSION,
         model: model.id.clone(),
         chip: chip.id.clone(),
         chips: a.chips,
@@ -212,18 +202,8 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
                 out.mfu = Some(e.mfu);
                 out.hfu = Some(e.hfu);
                 out.memory_gib_per_chip = Some(e.memory_gib_per_chip);
-                let g = |b: f64| b / GIB;
-                out.memory = Some(MemoryGib {
-                    weights: g(e.memory.weights),
-                    gradients: g(e.memory.gradients),
-                    optimizer: g(e.memory.optimizer),
-                    activations: g(e.memory.activations),
-                    comm_buffers: g(e.memory.comm_buffers),
-                    reserved: g(e.memory.reserved),
-                    total: g(e.memory.total),
-                    capacity: g(e.memory.capacity),
-                });
-                out.breakdown = Some(e.breakdown);
+                out.memory = Some((&e.memory).into());
+                out.breakdown = Some((&e.breakdown).into());
                 if let Some(tokens) = a.tokens {
                     let secs = tokens / e.tokens_per_s;
                     let chip_hours = secs / 3600.0 * a.chips as f64;
@@ -341,14 +321,14 @@ fn print_table(o: &Out) {
     if let Some(m) = &o.memory {
         let mut mt = out::table(&["memory per chip (busiest stage)", "GiB"]);
         for (k, v) in [
-            ("weights", m.weights),
-            ("gradients", m.gradients),
-            ("optimizer states", m.optimizer),
-            ("activations", m.activations),
-            ("communication buffers", m.comm_buffers),
-            ("runtime reserve", m.reserved),
-            ("total", m.total),
-            ("capacity", m.capacity),
+            ("weights", m.weights_gib),
+            ("gradients", m.gradients_gib),
+            ("optimizer states", m.optimizer_gib),
+            ("activations", m.activations_gib),
+            ("communication buffers", m.comm_buffers_gib),
+            ("runtime reserve", m.reserved_gib),
+            ("total", m.total_gib),
+            ("capacity", m.capacity_gib),
         ] {
             mt.add_row(vec![k.to_string(), format!("{v:.2}")]);
         }

@@ -11,10 +11,11 @@ use tessera_catalog::{Catalog, CatalogError};
 use tessera_core::chip::{Chip, Precision};
 use tessera_core::fleet::{Fleet, Pool};
 use tessera_core::model::ModelArch;
+use tessera_output::train::{LaunchV1, LayoutV1, RejectedV1, TrainEstimateV1};
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, ServeStack, Stack, serve_efficiency};
 use tessera_perf::serve::{Load, ServeJob, ServePrecision};
-use tessera_perf::train::{Estimate, Layout, TrainJob, TrainPrecision};
+use tessera_perf::train::{Layout, TrainJob, TrainPrecision};
 use tessera_plan::launch::{Launch, TrainFramework, serve_args, train_args};
 use tessera_plan::mixed::{MixedPlan, PoolBest, data_parallel, pipeline};
 use tessera_plan::serve::{ServePlan, ServeTarget, chip_hour_usd, plan_serve};
@@ -110,23 +111,25 @@ struct TrainPlanOut {
     chips: u64,
     pool_chips: u64,
     stack: &'static str,
-    #[serde(flatten)]
-    layout: Layout,
+    layout: LayoutV1,
+    #[serde(skip)]
+    domain_layout: Layout,
     global_batch: u32,
     seq_len: u32,
-    estimate: Estimate,
+    estimate: TrainEstimateV1,
     usd_per_million_tokens: Option<f64>,
     days_to_train: Option<f64>,
     cost_to_train_usd: Option<f64>,
     calibrated: bool,
-    launch: Launch,
+    launch: LaunchV1,
 }
 
 /// A layout that lost, in the pool where it lost.
 #[derive(Serialize)]
 struct RejectedOut {
-    pool: String,
     #[serde(flatten)]
+    out: RejectedV1,
+    #[serde(skip)]
     rejected: Rejected,
 }
 
@@ -141,6 +144,7 @@ struct PoolNote {
 
 #[derive(Serialize)]
 struct TrainOut {
+    schema_version: u32,
     model: String,
     fleet: String,
     objective: &'static str,
@@ -329,7 +333,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
             }
         }
         rejected.extend(r.rejected.iter().map(|x| RejectedOut {
-            pool: pool.name.clone(),
+            out: RejectedV1::new(&pool.name, x),
             rejected: x.clone(),
         }));
         for p in r.plans {
@@ -343,15 +347,17 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
                 chips: used,
                 pool_chips: n,
                 stack: stack.as_str(),
-                layout: p.layout,
+                layout: (&p.layout).into(),
+                domain_layout: p.layout,
                 global_batch: p.global_batch,
                 seq_len: a.seq_len,
-                estimate: p.estimate,
+                estimate: (&p.estimate).into(),
                 usd_per_million_tokens: usd_per_m,
                 days_to_train: a.tokens.map(|t| t / p.estimate.tokens_per_s / 86_400.0),
                 cost_to_train_usd: a.tokens.and_then(|t| usd_per_m.map(|u| u * t / 1e6)),
                 calibrated: eff.calibrated,
-                launch: train_args(fw, &model, &p.layout, a.seq_len, p.global_batch, precision),
+                launch: (&train_args(fw, &model, &p.layout, a.seq_len, p.global_batch, precision))
+                    .into(),
             });
         }
     }
@@ -377,7 +383,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     // A layout shown in the table did not lose: explain only the others.
     rejected.retain(|r| {
         !all.iter()
-            .any(|p| p.pool == r.pool && p.layout == r.rejected.layout)
+            .any(|p| p.pool == r.out.pool && p.domain_layout == r.rejected.layout)
     });
     // Mixed-vendor plans over the pools that have a plan and a stated link.
     let mut mixed = Vec::new();
@@ -423,6 +429,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
         };
     }
     let out = TrainOut {
+        schema_version: tessera_output::SCHEMA_VERSION,
         model: model.id.clone(),
         fleet: fleet.id.clone(),
         objective: match a.objective {
@@ -463,15 +470,15 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
         "days",
     ]);
     for p in &out.plans {
-        let b = p.estimate.breakdown;
+        let b = &p.estimate.breakdown;
         t.add_row(vec![
             p.rank.to_string(),
             format!("{} x {}", p.chips, p.chip),
-            tessera_validate::describe(&p.layout),
+            tessera_validate::describe(&p.domain_layout),
             num(p.estimate.tokens_per_s),
             num(p.estimate.tokens_per_s_per_chip),
             format!("{:.1}%", p.estimate.mfu * 100.0),
-            format!("{:.1}", p.estimate.memory_gib_per_chip),
+            format!("{:.1}", p.estimate.memory.total_gib),
             format!("{:.3}", b.bubble_s),
             format!(
                 "{:.3}",
@@ -501,7 +508,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
         for r in out.rejected.iter().take(5) {
             crate::outln!(
                 "  {}: {} ({} tokens/s): {}",
-                r.pool,
+                r.out.pool,
                 tessera_validate::describe(&r.rejected.layout),
                 num(r.rejected.tokens_per_s),
                 r.rejected.why

@@ -23,6 +23,7 @@ struct Fitted {
 
 #[derive(Serialize)]
 struct Out<'a> {
+    schema_version: u32,
     #[serde(flatten)]
     report: &'a Report,
     fitted: Option<Vec<Fitted>>,
@@ -84,6 +85,7 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
     });
     if fmt == Format::Json {
         return out::print_json(&Out {
+            schema_version: tessera_output::SCHEMA_VERSION,
             report: &report,
             fitted,
         });
