@@ -198,10 +198,10 @@ impl Efficiency {
         // A100, Megatron-LM 2021-22 (Narayanan 2021 and Korthikanti 2022 rows).
         let ampere_2021 = Efficiency {
             gemm_max: 0.80,
-            gemm_knee: 2.976e5,
-            attn_eff: 0.1739,
+            gemm_knee: 2.472e5,
+            attn_eff: 0.1807,
             causal_exec: 1.0,
-            elementwise_h: 53.92,
+            elementwise_h: 40.38,
             tp_exposed: 1.0,
             cp_exposed: 1.0,
             pp_exposed: 1.0,
@@ -214,9 +214,9 @@ impl Efficiency {
         let hopper_core = Efficiency {
             gemm_max: 0.79,
             attn_eff: 0.30,
-            fp8_rel: 0.7513,
-            elementwise_h: 3.781,
-            tp_exposed: 0.1772,
+            fp8_rel: 0.8086,
+            elementwise_h: 0.0,
+            tp_exposed: 0.1097,
             cp_exposed: 0.3,
             calibrated: true,
             ..d
@@ -226,25 +226,25 @@ impl Efficiency {
             gemm_max: 0.549,
             fp8_rel: 1.0,
             moe_gemm_rel: 0.667,
-            moe_fp8_rel: 0.448,
-            moe_elementwise_h: 13.74,
-            ep_exposed: 0.81,
+            moe_fp8_rel: 0.4508,
+            moe_elementwise_h: 12.40,
+            ep_exposed: 0.675,
             calibrated: true,
             ..d
         };
         // Ascend 910B, MindSpeed-LLM (Atlas 900 A2 PODc rows, layouts searched).
         let ascend_mindspeed = Efficiency {
-            gemm_max: 0.7679,
+            gemm_max: 0.8031,
             attn_eff: 0.15,
-            elementwise_h: 2.0,
+            elementwise_h: 0.0,
             calibrated: true,
             ..d
         };
         // Ascend 910B, MindSpeed-LLM legacy code path.
         let ascend_legacy = Efficiency {
-            gemm_max: 0.6201,
+            gemm_max: 0.6537,
             attn_eff: 0.165,
-            elementwise_h: 3.993,
+            elementwise_h: 0.0,
             calibrated: true,
             ..d
         };

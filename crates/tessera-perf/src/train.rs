@@ -420,6 +420,12 @@ struct Costs {
     mlp_act: f64,
     ffn: f64,
     expert_ffn: f64,
+    /// Elements the activation function reads and writes per token: per dense layer, and
+    /// per MoE layer (routed top-k and shared experts); and RoPE's q and k elements.
+    act_dense: f64,
+    act_moe_routed: f64,
+    act_moe_shared: f64,
+    rope: f64,
 }
 
 fn costs(m: &ModelArch) -> Costs {
@@ -439,6 +445,12 @@ fn costs(m: &ModelArch) -> Costs {
             moe.expert_ffn_hidden as f64,
         ),
         None => (0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    };
+    // The activation function reads its input(s) and writes its output: gated MLPs read
+    // two ffn-wide tensors and write one, plain ones read one and write one.
+    let act_io = match m.mlp {
+        Mlp::Gated => 3.0,
+        Mlp::Plain => 2.0,
     };
     let p = m.params();
     let params_expert = p.routed_experts as f64;
@@ -479,6 +491,21 @@ fn costs(m: &ModelArch) -> Costs {
         },
         ffn: m.ffn_hidden as f64,
         expert_ffn,
+        act_dense: act_io * m.ffn_hidden as f64,
+        act_moe_routed: match &m.moe {
+            Some(moe) => act_io * (moe.top_k * moe.expert_ffn_hidden) as f64,
+            None => 0.0,
+        },
+        act_moe_shared: match &m.moe {
+            Some(moe) => act_io * (moe.shared_experts * moe.shared_ffn_hidden) as f64,
+            None => 0.0,
+        },
+        rope: if m.position == tessera_core::model::Position::Rope {
+            // read and write q and k
+            2.0 * (q_dim + kv_dim)
+        } else {
+            0.0
+        },
     }
 }
 
@@ -704,7 +731,15 @@ pub fn estimate_train(
     // Sequence parallelism splits the element-wise work over TP ranks but adds the same
     // volume of collectives; Korthikanti et al. 2022 measure it as time-neutral, so the
     // element-wise time is not divided by TP here.
-    let elem_bytes = eff.elementwise_h * c.h * t * layers_stage;
+    // The element-wise kernels must at least move (in 16-bit) the two residual adds (read
+    // two, write one), the two norms (read, write), the activation function's inputs and
+    // output, and RoPE's q and k: a floor no fusion goes below; `elementwise_h` is the
+    // fitted traffic on top of it (unfused kernels, dropout, casts).
+    let act_per_layer = (c.dense_layers * c.act_dense / tp
+        + c.moe_layers * (c.act_moe_routed / etp + c.act_moe_shared / tp))
+        / c.layers;
+    let elem_floor = 2.0 * (10.0 * c.h + act_per_layer + c.rope / tp);
+    let elem_bytes = (elem_floor + eff.elementwise_h * c.h) * t * layers_stage;
     let t_elem = elem_bytes / hw.mem_bw;
     // LM head on the last stage: forward and backward.
     // fp8 recipes keep the output layer in 16-bit.

@@ -51,7 +51,7 @@ pub fn groups() -> Vec<(Family, Stack, Precisions, Vec<Knob>)> {
                 knob!(gemm_max, 0.5, 0.95),
                 knob!(gemm_knee, 1e4, 5e7),
                 knob!(attn_eff, 0.1, 0.6),
-                knob!(elementwise_h, 2.0, 80.0),
+                knob!(elementwise_h, 0.0, 80.0),
                 knob!(tp_exposed, 0.2, 1.0),
                 knob!(dp_exposed, 0.0, 1.0),
             ],
@@ -64,7 +64,7 @@ pub fn groups() -> Vec<(Family, Stack, Precisions, Vec<Knob>)> {
             vec![
                 knob!(fp8_rel, 0.4, 1.0),
                 knob!(attn_eff, 0.3, 0.8),
-                knob!(elementwise_h, 2.0, 80.0),
+                knob!(elementwise_h, 0.0, 80.0),
                 knob!(tp_exposed, 0.1, 1.0),
                 knob!(cp_exposed, 0.0, 1.0),
             ],
@@ -90,14 +90,14 @@ pub fn groups() -> Vec<(Family, Stack, Precisions, Vec<Knob>)> {
             vec![
                 knob!(gemm_max, 0.3, 0.9),
                 knob!(attn_eff, 0.15, 0.8),
-                knob!(elementwise_h, 2.0, 80.0),
+                knob!(elementwise_h, 0.0, 80.0),
             ],
         ),
         (
             Family::Ascend,
             Stack::MindspeedLegacy,
             BF16,
-            vec![knob!(gemm_max, 0.3, 0.9), knob!(elementwise_h, 2.0, 80.0)],
+            vec![knob!(gemm_max, 0.3, 0.9), knob!(elementwise_h, 0.0, 80.0)],
         ),
     ]
 }
