@@ -678,11 +678,15 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
                 Stack::default_for(chip),
                 tessera_perf::train::TrainPrecision::Bf16,
             ),
+            // Only what the vendor's framework runs.
+            SearchOptions::for_framework(tessera_plan::launch::TrainFramework::default_for(
+                &chip.vendor,
+            )),
         ));
     }
     let per_hour: Vec<Option<f64>> = hws
         .iter()
-        .map(|(hw, _)| tessera_plan::serve::chip_hour_usd(hw, 4.0, 0.10))
+        .map(|(hw, _, _)| tessera_plan::serve::chip_hour_usd(hw, 4.0, 0.10))
         .collect();
     let default_prices: Option<Vec<f64>> = per_hour.into_iter().collect();
     let job = TrainJob {
@@ -707,8 +711,8 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             let m = &models[&j.model];
             let v = hws
                 .iter()
-                .map(|(hw, eff)| {
-                    search(m, hw, eff, &job, j.chips as u64, 1, &SearchOptions::ALL)
+                .map(|(hw, eff, opts)| {
+                    search(m, hw, eff, &job, j.chips as u64, 1, opts)
                         .plans
                         .first()
                         .map_or(0.0, |p| p.estimate.tokens_per_s)

@@ -1020,7 +1020,7 @@ fn type_reports(inp: &Inputs) -> Result<Vec<TypeReport>, ProcureError> {
 fn train_setup(
     chip: &Chip,
     need: &tessera_core::procure::TrainNeed,
-) -> Result<(Hardware, Efficiency, TrainJob), String> {
+) -> Result<(Hardware, Efficiency, TrainJob, SearchOptions), String> {
     let hw = Hardware::from_chip(chip)
         .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
     let eff = Efficiency::for_family(
@@ -1036,7 +1036,12 @@ fn train_setup(
         dropout: false,
         flash_attention: true,
     };
-    Ok((hw, eff, job))
+    // What the vendor's framework runs, at a batch within the planner's tolerance.
+    let opts = SearchOptions {
+        batch_tolerance_pct: 25,
+        ..SearchOptions::for_framework(crate::launch::TrainFramework::default_for(&chip.vendor))
+    };
+    Ok((hw, eff, job, opts))
 }
 
 /// The fewest chips (whole servers) that train `m` on the need's tokens within its days,
@@ -1048,14 +1053,14 @@ fn min_train_chips(
     node: u64,
     limit: u64,
 ) -> (Option<TrainOption>, Option<String>) {
-    let (hw, eff, job) = match train_setup(chip, need) {
+    let (hw, eff, job, opts) = match train_setup(chip, need) {
         Ok(x) => x,
         Err(w) => return (None, Some(w)),
     };
     let secs = need.days * 86_400.0;
     let required_tps = need.tokens / secs;
     let best_at = |n: u64| {
-        search(m, &hw, &eff, &job, n, 1, &SearchOptions::ALL)
+        search(m, &hw, &eff, &job, n, 1, &opts)
             .plans
             .first()
             .copied()
@@ -1132,7 +1137,7 @@ fn train_days_at_most(
     let need = &inp.scenario.train[j];
     let chip = inp.chips.iter().find(|c| c.id == types[t].chip)?;
     let m = inp.train_models.get(j)?;
-    let (hw, eff, job) = train_setup(chip, need).ok()?;
+    let (hw, eff, job, opts) = train_setup(chip, need).ok()?;
     let step = types[t].node_size.max(1);
     let mut sizes: Vec<u64> = (n / 2..=n).filter(|k| *k > 0 && k % step == 0).collect();
     sizes.extend((0..40).map(|i| 1u64 << i).filter(|&p| p <= n && p > n / 2));
@@ -1141,7 +1146,7 @@ fn train_days_at_most(
     sizes
         .iter()
         .filter_map(|&k| {
-            search(m, &hw, &eff, &job, k, 1, &SearchOptions::ALL)
+            search(m, &hw, &eff, &job, k, 1, &opts)
                 .plans
                 .first()
                 .map(|p| p.estimate.tokens_per_s)
