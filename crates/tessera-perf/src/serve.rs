@@ -576,14 +576,23 @@ impl Ctx<'_> {
         }
     }
 
-    /// Prefill time of `tokens` prompt tokens (in prompts of `input_len`) on one replica,
-    /// all its chips working on it.
+    /// Prefill time of `tokens` prompt tokens (in prompts of `input_len`) on one replica.
+    /// A prompt's attention and dense layers run on its own attention-DP rank (TP x PP
+    /// chips); only the routed experts are spread over the whole replica. With fewer
+    /// prompts than ranks, the other ranks have no dense work to share.
     fn prefill(&self, tokens: f64, input_len: f64) -> f64 {
         let n = self.l.chips_per_replica() as f64;
-        let dense = 2.0 * tokens * self.s.dense_matmul
-            + 2.0 * tokens * self.s.heads * self.s.qkv_head * input_len / 2.0 * self.s.layers;
+        let dp = self.l.attn_dp as f64;
+        // The busiest attention-DP rank's tokens: an even share, but never less than one
+        // prompt (or the whole chunk, when `tokens` is part of one), which no other rank
+        // can take over. The chips of one rank.
+        let rank_tokens = (tokens / dp).max(tokens.min(input_len));
+        let rank_chips = n / dp;
+        let dense_per_token = 2.0 * self.s.dense_matmul
+            + 2.0 * self.s.heads * self.s.qkv_head * input_len / 2.0 * self.s.layers;
         let experts = 2.0 * tokens * self.s.moe_layers * self.s.top_k * self.s.expert_params;
-        let compute = dense / (n * self.peak * self.eff.prefill_eff)
+        let compute = rank_tokens * dense_per_token
+            / (rank_chips * self.peak * self.eff.prefill_eff)
             + experts / (n * self.peak * self.eff.prefill_eff * self.eff.moe_rel);
         // The weights are read at least once.
         let weights = (self.s.dense_params / (self.l.tp as f64 * self.l.pp as f64)
@@ -592,7 +601,7 @@ impl Ctx<'_> {
             * self.wbytes
             / (self.hw.mem_bw * self.eff.mem_eff);
         let comm = if self.l.tp > 1 {
-            let bytes = tokens / self.l.attn_dp as f64 * self.s.h * 2.0;
+            let bytes = rank_tokens * self.s.h * 2.0;
             2.0 * self.s.layers
                 * (self.eff.coll_latency_s
                     + 2.0 * (self.l.tp as f64 - 1.0) / self.l.tp as f64 * bytes

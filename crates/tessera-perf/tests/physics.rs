@@ -201,3 +201,78 @@ proptest! {
         );
     }
 }
+
+/// Serving: a prompt's time to first token is at least its non-expert prefill work on
+/// the chips of the one attention-DP rank that runs it, at their dense peak: other ranks
+/// cannot share a prompt's attention and dense layers.
+#[test]
+fn ttft_is_at_least_the_prefill_work_on_the_chips_that_do_it() {
+    use tessera_perf::calib::{ServeStack, serve_efficiency};
+    use tessera_perf::serve::{Load, ServeJob, ServeLayout, ServePrecision, estimate_serve};
+    let cat = Catalog::builtin().unwrap();
+    let mut checked = 0;
+    for (model, chip, chips) in [
+        ("deepseek-v3", "nvidia-h20", 64u32),
+        ("deepseek-v3", "nvidia-h200-sxm", 64),
+        ("qwen3-235b-a22b", "nvidia-h100-sxm5-80gb", 16),
+        ("llama3-70b", "nvidia-h100-sxm5-80gb", 8),
+    ] {
+        let m = cat.model(model).unwrap();
+        let c = cat.chip(chip).unwrap();
+        let hw = Hardware::from_chip(c).unwrap();
+        let eff = serve_efficiency(Family::of(c), ServeStack::default_for(c));
+        // Non-expert matmul parameters one token passes (routed experts excluded).
+        let routed = m.moe.as_ref().map_or(0.0, |moe| {
+            let mats = match m.mlp {
+                tessera_core::model::Mlp::Gated => 3.0,
+                tessera_core::model::Mlp::Plain => 2.0,
+            };
+            (m.moe_layers() * moe.top_k) as f64 * mats * (m.hidden * moe.expert_ffn_hidden) as f64
+        });
+        let dense = m.matmul_params_per_token() as f64 - routed;
+        for (p, peak) in [
+            (ServePrecision::Bf16, hw.peak_16),
+            (ServePrecision::Fp8, hw.peak_fp8.unwrap_or(hw.peak_16)),
+        ] {
+            for dp in [1u32, 2, 4, 8, 16, 32, 64] {
+                if dp > chips || m.moe.is_none() && dp > 1 {
+                    continue;
+                }
+                let tp = chips / dp;
+                let l = ServeLayout {
+                    tp,
+                    pp: 1,
+                    ep: if m.moe.is_some() { chips } else { 1 },
+                    attn_dp: dp,
+                    replicas: 1,
+                };
+                for input in [128u32, 2000, 8000] {
+                    let job = ServeJob {
+                        input_len: input,
+                        output_len: 256,
+                        precision: p,
+                        kv_bytes: 1.0,
+                        load: Load::Concurrency { sequences: 1 },
+                        ttft_slo_s: None,
+                        tpot_slo_s: None,
+                        disaggregated: false,
+                        lengths: None,
+                    };
+                    let e = estimate_serve(&m, &hw, None, &eff, &job, &l);
+                    if e.infeasible.is_some() {
+                        continue;
+                    }
+                    let floor = 2.0 * input as f64 * dense / (tp as f64 * peak);
+                    assert!(
+                        e.ttft_s >= floor * (1.0 - 1e-9),
+                        "{model} on {chips} x {chip} tp{tp} attn-dp{dp} {p:?} input {input}: TTFT {:.1} ms below {:.1} ms",
+                        e.ttft_s * 1e3,
+                        floor * 1e3
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} cases");
+}
