@@ -215,17 +215,24 @@ pub struct PlanServeArgs {
     pub chip: Option<String>,
     #[arg(long, requires = "chip", value_parser = clap::value_parser!(u64).range(1..=MAX_CHIPS))]
     pub chips: Option<u64>,
-    /// Requests per second to carry.
-    #[arg(long)]
+    /// Requests per second to carry (0.001 to 1,000,000).
+    #[arg(long, value_parser = parse_rate)]
     pub rate: f64,
-    #[arg(long, default_value_t = 1024)]
+    /// Prompt tokens per request (1 to 1,048,576).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ))]
     pub input_len: u32,
-    #[arg(long, default_value_t = 512)]
+    /// Generated tokens per request (1 to 1,048,576).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ))]
     pub output_len: u32,
-    #[arg(long)]
+    /// Time-to-first-token limit: a duration with its unit (`500ms`, `2s`), or bare
+    /// seconds up to 60. Default: none.
+    #[arg(long, value_parser = parse_ttft)]
     pub ttft_slo: Option<f64>,
-    #[arg(long)]
-    pub tpot_slo: Option<f64>,
+    /// Time-per-output-token limit: a duration with its unit (`50ms`, `0.2s`), or bare
+    /// seconds up to 2; `off` for none. Default: 200ms, MLPerf Inference's server-scenario
+    /// limit for Llama 2 70B (docs/planner.md).
+    #[arg(long, default_value = "200ms", value_parser = parse_tpot_or_off)]
+    pub tpot_slo: Slo,
     #[arg(long, value_enum, default_value_t = ServePrecisionArg::Bf16)]
     pub precision: ServePrecisionArg,
     /// Serving engine for every pool (default: by vendor).
@@ -295,39 +302,39 @@ pub struct ServeArgs {
     /// Chip id.
     #[arg(long)]
     pub chip: String,
-    /// Number of chips (all pools together).
-    #[arg(long)]
+    /// Number of chips (all pools together; 1 to 1,048,576).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_CHIPS))]
     pub chips: u64,
     /// Tensor parallelism per replica.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub tp: u32,
     /// Pipeline parallelism per replica.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub pp: u32,
     /// Expert parallelism within a replica (MoE models).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub ep: u32,
     /// Data-parallel attention ranks per replica (DeepSeek-style; experts spread over them).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = degree())]
     pub attn_dp: u32,
     /// Replicas. Default: the chips (of the decode pool) / (tp x pp x attn-dp).
-    #[arg(long)]
+    #[arg(long, value_parser = degree())]
     pub replicas: Option<u32>,
-    /// Prompt length (tokens).
-    #[arg(long, default_value_t = 1024)]
+    /// Prompt length (tokens, 1 to 1,048,576).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ))]
     pub input_len: u32,
-    /// Generated length (tokens).
-    #[arg(long, default_value_t = 512)]
+    /// Generated length (tokens, 1 to 1,048,576).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ))]
     pub output_len: u32,
     /// A distribution of request lengths instead of --input-len / --output-len: a CSV
     /// file with the header `input,output` or `input,output,weight`, one request class a line.
     #[arg(long, value_name = "FILE")]
     pub lengths: Option<std::path::PathBuf>,
-    /// Sequences in flight over the whole system.
-    #[arg(long, conflicts_with = "rate")]
+    /// Sequences in flight over the whole system (1 to 1,048,576).
+    #[arg(long, conflicts_with = "rate", value_parser = degree())]
     pub concurrency: Option<u32>,
-    /// Requests per second over the whole system.
-    #[arg(long)]
+    /// Requests per second over the whole system (0.001 to 1,000,000).
+    #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Weight and activation precision.
     #[arg(long, value_enum, default_value_t = ServePrecisionArg::Bf16)]
@@ -335,11 +342,13 @@ pub struct ServeArgs {
     /// KV-cache precision. Default: fp8 with fp8 weights, else bf16.
     #[arg(long, value_enum)]
     pub kv_precision: Option<KvPrecisionArg>,
-    /// Time-to-first-token limit, seconds (SLO mode).
-    #[arg(long)]
+    /// Time-to-first-token limit (SLO mode): a duration with its unit (`500ms`, `2s`), or
+    /// bare seconds up to 60.
+    #[arg(long, value_parser = parse_ttft)]
     pub ttft_slo: Option<f64>,
-    /// Time-per-output-token limit, seconds (SLO mode).
-    #[arg(long)]
+    /// Time-per-output-token limit (SLO mode): a duration with its unit (`50ms`,
+    /// `0.2s`), or bare seconds up to 2.
+    #[arg(long, value_parser = parse_tpot)]
     pub tpot_slo: Option<f64>,
     /// Serving engine: tensorrt-llm, vllm, vllm-ascend, mindie, deepseek.
     /// Default: vllm-ascend for Huawei, else vllm.
@@ -548,4 +557,64 @@ fn parse_top(s: &str) -> Result<usize, String> {
         return Err(format!("{v} is not in 1..=1000"));
     }
     Ok(v)
+}
+
+/// A latency limit, or none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo(pub Option<f64>);
+
+/// Seconds from `500ms`, `2s`, `1.5 s`, `2000us`, or bare seconds up to `bare_max` (a bare
+/// number above it is almost certainly milliseconds, and refused with that hint).
+fn parse_duration(s: &str, bare_max: f64) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 1e-3)
+    } else if let Some(v) = t.strip_suffix("us") {
+        (v, 1e-6)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1.0)
+    } else {
+        (t, 0.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration; write it with its unit, e.g. 50ms or 2s"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("`{s}` must be a positive duration"));
+    }
+    if scale == 0.0 {
+        if v > bare_max {
+            return Err(format!(
+                "`{s}` read as seconds is implausible (at most {bare_max} s without a unit); \
+                 did you mean {s}ms?"
+            ));
+        }
+        return Ok(v);
+    }
+    let secs = v * scale;
+    if secs > 3600.0 {
+        return Err(format!("`{s}` is over an hour"));
+    }
+    Ok(secs)
+}
+
+fn parse_ttft(s: &str) -> Result<f64, String> {
+    parse_duration(s, 60.0)
+}
+
+fn parse_tpot(s: &str) -> Result<f64, String> {
+    parse_duration(s, 2.0)
+}
+
+fn parse_tpot_or_off(s: &str) -> Result<Slo, String> {
+    if s.trim() == "off" {
+        Ok(Slo(None))
+    } else {
+        parse_tpot(s).map(|v| Slo(Some(v)))
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    finite_in(s, 1e-3, 1e6)
 }

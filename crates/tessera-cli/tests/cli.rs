@@ -2188,3 +2188,83 @@ fn training_json_snapshots() {
     assert!(val["mape"].as_array().is_some_and(|m| !m.is_empty()));
     insta::assert_json_snapshot!("validate_train_mape", val["mape"]);
 }
+
+/// Serving limits take units; a bare number implausible as seconds is refused with a
+/// hint; plan serve applies a stated default TPOT limit; empty plans say why.
+#[test]
+fn serving_limits_and_reasons() {
+    let base = [
+        "plan",
+        "serve",
+        "--model",
+        "llama3-70b",
+        "--chip",
+        "h100",
+        "--chips",
+        "8",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let args = with(&["--rate", "1", "--tpot-slo", "50"]);
+    fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        2,
+        &["--tpot-slo", "did you mean 50ms?"],
+    );
+    for (extra, needle) in [
+        (&["--rate", "0"][..], "--rate"),
+        (&["--rate", "nan"], "--rate"),
+        (&["--rate", "1", "--input-len", "0"], "--input-len"),
+        (&["--rate", "1", "--ttft-slo", "0"], "--ttft-slo"),
+    ] {
+        let a = with(extra);
+        fails(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            2,
+            &[needle],
+        );
+    }
+    // The default TPOT limit binds and is reported; `off` lifts it.
+    let v = json(
+        &base
+            .iter()
+            .copied()
+            .chain(["--rate", "1"])
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(v["tpot_slo_s"], 0.2);
+    for p in v["plans"].as_array().unwrap() {
+        assert!(
+            p["per_replica"]["tpot_s"].as_f64().unwrap() <= 0.2 + 1e-9,
+            "{p}"
+        );
+    }
+    let v = json(
+        &base
+            .iter()
+            .copied()
+            .chain(["--rate", "1", "--tpot-slo", "off", "--ttft-slo", "500ms"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(v["tpot_slo_s"].is_null());
+    assert_eq!(v["ttft_slo_s"], 0.5);
+    // Empty plans name the reason.
+    let reason = |extra: &[&str], chip: &str| -> String {
+        let mut a: Vec<&str> = vec![
+            "plan",
+            "serve",
+            "--model",
+            "llama3-70b",
+            "--chip",
+            chip,
+            "--chips",
+            "8",
+        ];
+        a.extend_from_slice(extra);
+        json(&a)["pools"][0]["note"].as_str().unwrap().to_string()
+    };
+    assert!(reason(&["--rate", "1", "--precision", "fp8"], "910b2").contains("no fp8 peak"));
+    assert!(reason(&["--rate", "5000"], "h100").contains("too few for 5000 requests/s"));
+    assert!(reason(&["--rate", "1", "--ttft-slo", "1ms"], "h100").contains("below the"));
+}

@@ -38,6 +38,16 @@ impl ServePrecision {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServePrecision::Bf16 => "bf16",
+            ServePrecision::Fp8 => "fp8",
+            ServePrecision::Int8 => "int8",
+            ServePrecision::Int4 => "int4",
+            ServePrecision::Fp4 => "fp4",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<ServePrecision> {
         match s {
             "bf16" | "fp16" => Some(ServePrecision::Bf16),

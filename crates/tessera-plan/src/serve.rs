@@ -120,3 +120,87 @@ pub fn plan_serve(
     });
     out
 }
+
+/// Why `plan_serve` found nothing, in the order a user would fix it: the precision has no
+/// peak on this chip; no layout fits the model in memory; no layout meets the latency
+/// limits at all (with the best each limit could get); or the pool is too small for the
+/// rate (with the chips the cheapest plan needs).
+pub fn why_no_plan(
+    m: &ModelArch,
+    hw: &Hardware,
+    int8: Option<f64>,
+    eff: &ServeEfficiency,
+    job: &ServeJob,
+    target: &ServeTarget,
+) -> String {
+    use tessera_perf::serve::ServePrecision;
+    let peak = match job.precision {
+        ServePrecision::Bf16 | ServePrecision::Int4 => Some(hw.peak_16),
+        ServePrecision::Fp8 => hw.peak_fp8,
+        ServePrecision::Int8 => int8,
+        ServePrecision::Fp4 => hw.peak_fp4,
+    };
+    if peak.is_none() {
+        return format!(
+            "the catalog has no {} peak for this chip, so {} serving cannot be estimated",
+            job.precision.as_str(),
+            job.precision.as_str()
+        );
+    }
+    // The fastest any layout gets, one request at a time.
+    let single = ServeJob {
+        load: Load::Concurrency { sequences: 1 },
+        ttft_slo_s: None,
+        tpot_slo_s: None,
+        ..*job
+    };
+    let (mut best_ttft, mut best_tpot, mut any) = (f64::INFINITY, f64::INFINITY, false);
+    for l in candidates(m, hw.domain) {
+        let e = estimate_serve(m, hw, int8, eff, &single, &l);
+        if e.infeasible.is_none() && e.requests_per_s > 0.0 {
+            any = true;
+            best_ttft = best_ttft.min(e.ttft_s);
+            best_tpot = best_tpot.min(e.tpot_s);
+        }
+    }
+    if !any {
+        return "no replica layout fits the model in memory on this chip".into();
+    }
+    let mut below = Vec::new();
+    if let Some(t) = job.ttft_slo_s
+        && t < best_ttft
+    {
+        below.push(format!(
+            "TTFT {:.0} ms is below the {:.0} ms the fastest layout reaches",
+            t * 1e3,
+            best_ttft * 1e3
+        ));
+    }
+    if let Some(t) = job.tpot_slo_s
+        && t < best_tpot
+    {
+        below.push(format!(
+            "TPOT {:.1} ms is below the {:.1} ms the fastest layout reaches",
+            t * 1e3,
+            best_tpot * 1e3
+        ));
+    }
+    if !below.is_empty() {
+        return format!("no layout meets the limits: {}", below.join("; "));
+    }
+    let unbounded = ServeTarget {
+        max_chips: u64::MAX / 4,
+        ..*target
+    };
+    match plan_serve(m, hw, int8, eff, job, &unbounded).first() {
+        Some(p) => format!(
+            "the pool's {} chips are too few for {} requests/s within the limits: the cheapest plan needs {} ({} x {} chips)",
+            target.max_chips,
+            target.rate,
+            p.chips,
+            p.replicas,
+            p.layout.chips_per_replica()
+        ),
+        None => "no layout meets the limits at this rate on any number of chips".into(),
+    }
+}

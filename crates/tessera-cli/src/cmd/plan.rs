@@ -560,6 +560,9 @@ struct ServeOut {
     model: String,
     fleet: String,
     rate: f64,
+    /// The latency limits the plans meet, seconds (`null`: none).
+    ttft_slo_s: Option<f64>,
+    tpot_slo_s: Option<f64>,
     plans: Vec<ServePlanOut>,
     pools: Vec<PoolNote>,
 }
@@ -586,7 +589,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
         kv_bytes: kv,
         load: Load::Offline,
         ttft_slo_s: a.ttft_slo,
-        tpot_slo_s: a.tpot_slo,
+        tpot_slo_s: a.tpot_slo.0,
         disaggregated: false,
         lengths: None,
     };
@@ -626,8 +629,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
                 chip: chip.id.clone(),
                 chips: pool.chips(),
                 best_tokens_per_s: None,
-                note: "no replica layout fits, meets the SLO and carries the rate within this pool"
-                    .into(),
+                note: tessera_plan::serve::why_no_plan(&model, &hw, int8, &eff, &job, &target),
             });
         }
         let ascend = chip.vendor.to_ascii_lowercase().starts_with("huawei");
@@ -669,6 +671,8 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
         model: model.id.clone(),
         fleet: fleet.id.clone(),
         rate: a.rate,
+        ttft_slo_s: a.ttft_slo,
+        tpot_slo_s: a.tpot_slo.0,
         plans,
         pools: notes,
     };
@@ -682,6 +686,17 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
         a.input_len,
         a.output_len,
         out.fleet
+    );
+    let ms = |s: Option<f64>| s.map_or("none".to_string(), |v| format!("{:.0} ms", v * 1e3));
+    crate::outln!(
+        "limits: TTFT {}, TPOT {}{}",
+        ms(a.ttft_slo),
+        ms(a.tpot_slo.0),
+        if a.tpot_slo.0 == Some(0.2) {
+            " (the default: MLPerf Inference's server limit; --tpot-slo off for none)"
+        } else {
+            ""
+        }
     );
     let mut t = out::wide_table(&[
         "#",
