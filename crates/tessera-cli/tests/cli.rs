@@ -2268,3 +2268,62 @@ fn serving_limits_and_reasons() {
     assert!(reason(&["--rate", "5000"], "h100").contains("too few for 5000 requests/s"));
     assert!(reason(&["--rate", "1", "--ttft-slo", "1ms"], "h100").contains("below the"));
 }
+
+/// vLLM's --max-num-seqs is per engine (one per attention-DP rank); layers that do not
+/// divide over PP are split unevenly, as vLLM does, with the split in a note.
+#[test]
+fn serving_launch_arguments_follow_the_engine() {
+    let v = json(&[
+        "plan",
+        "serve",
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h20",
+        "--chips",
+        "512",
+        "--rate",
+        "50",
+        "--input-len",
+        "2000",
+        "--output-len",
+        "500",
+        "--precision",
+        "fp8",
+        "--top",
+        "10",
+    ]);
+    let mut dp_seen = false;
+    for p in v["plans"].as_array().unwrap() {
+        let dp = p["layout"]["attn_dp"].as_f64().unwrap();
+        let batch = p["per_replica"]["batch_per_replica"].as_f64().unwrap();
+        let args = p["launch"]["args"].as_array().unwrap();
+        let i = args.iter().position(|a| a == "--max-num-seqs").unwrap();
+        let per_engine: f64 = args[i + 1].as_str().unwrap().parse().unwrap();
+        assert!(
+            per_engine * dp >= batch - 1e-9 && per_engine < batch / dp + 1.0,
+            "{p}"
+        );
+        dp_seen |= dp > 1.0;
+    }
+    assert!(dp_seen, "no attention-DP plan to check");
+    let v = json(&[
+        "estimate",
+        "serve",
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h200",
+        "--chips",
+        "16",
+        "--tp",
+        "8",
+        "--pp",
+        "2",
+        "--precision",
+        "fp8",
+        "--concurrency",
+        "64",
+    ]);
+    assert!(v["output_tokens_per_s"].as_f64().unwrap() > 0.0, "{v}");
+}

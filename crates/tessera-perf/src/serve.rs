@@ -75,6 +75,17 @@ impl ServeLayout {
         self.tp as u64 * self.pp as u64 * self.attn_dp as u64
     }
 
+    /// The divisor that gives the busiest pipeline stage's share of `layers`: pp when the
+    /// layers divide evenly, else layers / ceil(layers / pp) (engines such as vLLM split
+    /// layers unevenly; the stage with the most layers sets the pace).
+    pub fn pp_share(&self, layers: f64) -> f64 {
+        let pp = self.pp.max(1) as f64;
+        if layers <= 0.0 {
+            return pp;
+        }
+        layers / (layers / pp).ceil()
+    }
+
     /// Ranks the routed experts are split over within a pipeline stage: EP when set,
     /// otherwise TP (each expert's matrices are TP-sharded).
     pub fn expert_shards(&self) -> f64 {
@@ -191,7 +202,7 @@ impl fmt::Display for ServeInfeasible {
                 write!(f, "{heads} attention heads do not divide over TP {tp}")
             }
             ServeInfeasible::LayersNotDivisible { layers, pp } => {
-                write!(f, "{layers} layers do not divide over PP {pp}")
+                write!(f, "{layers} layers cannot fill PP {pp} stages")
             }
             ServeInfeasible::NotMoe { ep } => write!(f, "EP {ep} needs a mixture-of-experts model"),
             ServeInfeasible::EpNotDivisible {
@@ -493,14 +504,14 @@ impl Ctx<'_> {
         } else {
             1.0
         };
-        self.s.kv_elems * self.kv_bytes / shard / self.l.pp as f64
+        self.s.kv_elems * self.kv_bytes / shard / self.l.pp_share(self.s.layers)
     }
 
     /// One decode step of a replica running `b` sequences with mean context `ctx`.
     fn decode(&self, b: f64, ctx: f64) -> StepCost {
         let (tp, pp, ep, adp) = (
             self.l.tp as f64,
-            self.l.pp as f64,
+            self.l.pp_share(self.s.layers),
             self.l.ep as f64,
             self.l.attn_dp as f64,
         );
@@ -568,7 +579,7 @@ impl Ctx<'_> {
                 * (self.eff.coll_latency_s + bytes / (bw * self.eff.link_eff));
         }
         if self.l.pp > 1 {
-            comm_s += (pp - 1.0) * self.eff.coll_latency_s;
+            comm_s += (self.l.pp as f64 - 1.0) * self.eff.coll_latency_s;
         }
         // A pipeline runs its stages one after another for a token.
         let stage = compute_s.max(memory_s);
@@ -605,9 +616,10 @@ impl Ctx<'_> {
             / (rank_chips * self.peak * self.eff.prefill_eff)
             + experts / (n * self.peak * self.eff.prefill_eff * self.eff.moe_rel);
         // The weights are read at least once.
-        let weights = (self.s.dense_params / (self.l.tp as f64 * self.l.pp as f64)
+        let pps = self.l.pp_share(self.s.layers);
+        let weights = (self.s.dense_params / (self.l.tp as f64 * pps)
             + self.s.moe_layers * self.s.experts * self.s.expert_params
-                / (self.l.expert_shards() * self.l.pp as f64))
+                / (self.l.expert_shards() * pps))
             * self.wbytes
             / (self.hw.mem_bw * self.eff.mem_eff);
         let comm = if self.l.tp > 1 {
@@ -634,7 +646,8 @@ pub fn check_serve_layout(m: &ModelArch, l: &ServeLayout) -> Result<(), ServeInf
             tp: l.tp,
         });
     }
-    if !m.layers.is_multiple_of(l.pp as u64) {
+    // Layers need not divide over PP: serving engines split them unevenly.
+    if m.layers < l.pp as u64 {
         return Err(ServeInfeasible::LayersNotDivisible {
             layers: m.layers,
             pp: l.pp,
@@ -704,8 +717,9 @@ pub fn estimate_serve(
         .lengths
         .map_or(i, |ls| (ls.mean_input_sq / ls.mean_input.max(1.0)).max(1.0));
     // Memory per chip.
-    let weights = (cx.s.dense_params / (l.tp as f64 * l.pp as f64)
-        + cx.s.moe_layers * cx.s.experts * cx.s.expert_params / (l.expert_shards() * l.pp as f64))
+    let pps = l.pp_share(cx.s.layers);
+    let weights = (cx.s.dense_params / (l.tp as f64 * pps)
+        + cx.s.moe_layers * cx.s.experts * cx.s.expert_params / (l.expert_shards() * pps))
         * cx.wbytes;
     let free = hw.mem_bytes - weights - eff.reserved_bytes;
     if free <= 0.0 {

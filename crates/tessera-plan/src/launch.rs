@@ -408,9 +408,11 @@ pub fn train_args(
 }
 
 /// vLLM (or vllm-ascend) arguments for a serving replica.
+#[allow(clippy::too_many_arguments)]
 pub fn serve_args(
     ascend: bool,
     l: &ServeLayout,
+    layers: u64,
     precision: ServePrecision,
     kv_bytes: f64,
     max_num_seqs: u32,
@@ -419,6 +421,18 @@ pub fn serve_args(
     let mut a = Vec::new();
     let mut notes = Vec::new();
     push(&mut a, "--tensor-parallel-size", l.tp);
+    if l.pp > 1 && !layers.is_multiple_of(l.pp as u64) {
+        let split: Vec<String> = uneven_split(layers, l.pp)
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        notes.push(format!(
+            "{layers} layers split unevenly over PP {}: vLLM does so itself; the plan assumed {}, which VLLM_PP_LAYER_PARTITION={} sets",
+            l.pp,
+            split.join(" / "),
+            split.join(",")
+        ));
+    }
     if l.pp > 1 {
         push(&mut a, "--pipeline-parallel-size", l.pp);
     }
@@ -435,6 +449,7 @@ pub fn serve_args(
             ));
         }
     }
+    // Per engine (each attention-DP rank runs its own), not the replica's total.
     push(&mut a, "--max-num-seqs", max_num_seqs.max(1));
     push(&mut a, "--max-model-len", max_model_len);
     match (precision, ascend) {

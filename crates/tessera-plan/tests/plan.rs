@@ -332,6 +332,7 @@ fn launch_arguments_are_the_frameworks_own() {
                     attn_dp: 4,
                     replicas: 1,
                 },
+                61,
                 p,
                 1.0,
                 256,

@@ -634,7 +634,9 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
         }
         let ascend = chip.vendor.to_ascii_lowercase().starts_with("huawei");
         for p in ps {
-            let max_seqs = (p.per_replica.batch_per_replica.ceil() as u32).max(1);
+            // vLLM's --max-num-seqs is per engine: one engine per attention-DP rank.
+            let max_seqs =
+                ((p.per_replica.batch_per_replica / p.layout.attn_dp as f64).ceil() as u32).max(1);
             plans.push(ServePlanOut {
                 rank: 0,
                 pool: pool.name.clone(),
@@ -643,6 +645,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
                 launch: serve_args(
                     ascend,
                     &p.layout,
+                    model.layers,
                     precision,
                     kv,
                     max_seqs,
