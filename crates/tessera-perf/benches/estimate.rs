@@ -166,6 +166,24 @@ fn bench_serve(c: &mut Criterion) {
                 )
             })
         });
+        // The loaded case: Poisson arrivals at half the offline capacity, with p50/p99.
+        let cap = estimate_serve(&m, &hw, None, &eff, &job, &layout).requests_per_s;
+        let loaded = ServeJob {
+            load: Load::Rate { per_s: 0.5 * cap },
+            ..job
+        };
+        c.bench_function(&format!("estimate_serve/{model}/rate-p99"), |b| {
+            b.iter(|| {
+                estimate_serve(
+                    black_box(&m),
+                    black_box(&hw),
+                    None,
+                    black_box(&eff),
+                    black_box(&loaded),
+                    black_box(&layout),
+                )
+            })
+        });
     }
 }
 

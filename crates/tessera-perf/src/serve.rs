@@ -361,6 +361,15 @@ pub struct ServeEstimate {
     /// End-to-end latency of a 90th-percentile prompt and output.
     pub e2e_p90_s: f64,
     pub tpot_s: f64,
+    /// Percentiles under Poisson arrivals at the load's rate (rate mode; the other modes
+    /// give the mean for all four): TTFT with the wait for admission, TPOT with the
+    /// batch's fluctuation and the prefill chunk a step may carry (docs/perf-model.md).
+    pub ttft_p50_s: f64,
+    pub ttft_p99_s: f64,
+    pub tpot_p50_s: f64,
+    pub tpot_p99_s: f64,
+    /// Utilisation of a replica at the rate: arrivals over the most it can carry.
+    pub utilization: f64,
     pub e2e_latency_s: f64,
     pub output_tokens_per_s: f64,
     pub total_tokens_per_s: f64,
@@ -388,6 +397,11 @@ impl ServeEstimate {
         ServeEstimate {
             ttft_s: 0.0,
             ttft_p90_s: 0.0,
+            ttft_p50_s: 0.0,
+            ttft_p99_s: 0.0,
+            tpot_p50_s: 0.0,
+            tpot_p99_s: 0.0,
+            utilization: 0.0,
             e2e_p90_s: 0.0,
             tpot_s: 0.0,
             e2e_latency_s: 0.0,
@@ -635,6 +649,10 @@ impl Ctx<'_> {
     }
 }
 
+/// Prompt tokens a decode step may carry as one prefill chunk (tessera's assumption for
+/// the p99 TPOT; engines set it, e.g. vLLM's --max-num-batched-tokens).
+pub const PREFILL_CHUNK: f64 = 2048.0;
+
 /// Checks the layout against the model.
 pub fn check_serve_layout(m: &ModelArch, l: &ServeLayout) -> Result<(), ServeInfeasible> {
     if l.tp == 0 || l.pp == 0 || l.ep == 0 || l.attn_dp == 0 || l.replicas == 0 {
@@ -839,9 +857,59 @@ pub fn estimate_serve(
         .lengths
         .map_or((i, o), |ls| (ls.p90_input.max(1.0), ls.p90_output.max(1.0)));
     let ttft_p90 = cx.prefill(p90_in, p90_in) + 0.5 * interval;
+    // Queueing under Poisson arrivals (rate mode). Admission: the engine spends the
+    // batched prefill time of a prompt on each arrival; at utilisation rho the wait is
+    // M/D/1's, rho S / (2 (1 - rho)) on average, with the exponential tail P(W > t) =
+    // rho exp(-rho t / W). Decode: the sequences in flight are Poisson around the mean
+    // batch (M/G/infinity), so the 99th-percentile step runs b + 2.33 sqrt(b) sequences,
+    // and without disaggregation it may also carry a prefill chunk of up to PREFILL_CHUNK
+    // tokens.
+    let (ttft_p50, ttft_p99, tpot_p50, tpot_p99, utilization) = match job.load {
+        Load::Rate { per_s } => {
+            let lam = per_s / replicas;
+            let mu = point(max_replica).2 / o;
+            let rho = if mu > 0.0 {
+                (lam / mu).min(0.999)
+            } else {
+                0.999
+            };
+            let s_admit = i * prefill_per_token;
+            let wq = rho * s_admit / (2.0 * (1.0 - rho));
+            let wait = |q: f64| {
+                if rho > 1.0 - q && rho > 0.0 {
+                    wq / rho * (rho / (1.0 - q)).ln()
+                } else {
+                    0.0
+                }
+            };
+            let p99_in = job.lengths.map_or(i, |ls| ls.p90_input.max(i));
+            let ttft_p50 = ttft_single + 0.5 * interval + wait(0.5);
+            let ttft_p99 = cx.prefill(p99_in, p99_in) + interval + wait(0.99);
+            let n99 = (b + 2.33 * b.sqrt()).min(max_replica).max(b);
+            let chunk = if job.disaggregated {
+                0.0
+            } else {
+                i.min(PREFILL_CHUNK) * prefill_per_token
+            };
+            let tpot_p99 = point(n99).1 + chunk;
+            (
+                ttft_p50,
+                ttft_p99.max(ttft_p50),
+                interval,
+                tpot_p99.max(interval),
+                rho,
+            )
+        }
+        _ => (ttft, ttft, interval, interval, b / max_replica),
+    };
     ServeEstimate {
         ttft_s: ttft,
         ttft_p90_s: ttft_p90,
+        ttft_p50_s: ttft_p50,
+        ttft_p99_s: ttft_p99,
+        tpot_p50_s: tpot_p50,
+        tpot_p99_s: tpot_p99,
+        utilization,
         e2e_p90_s: ttft_p90 + (p90_out - 1.0) * interval,
         tpot_s: interval,
         e2e_latency_s: ttft + (o - 1.0) * interval,
@@ -951,6 +1019,9 @@ pub fn estimate_disaggregated(
     let kv_transfer = i * d.kv_bytes_per_token / (hw.scale_out_bw * eff.link_eff);
     d.ttft_s = p.prefill_s_per_request + kv_transfer + 0.5 * d.tpot_s;
     d.e2e_latency_s = d.ttft_s + (o - 1.0) * d.tpot_s;
+    // The prefill pool's own queueing tail, on top of the transfer and the first step.
+    d.ttft_p50_s = d.ttft_s + (p.ttft_p50_s - p.ttft_s).max(0.0);
+    d.ttft_p99_s = d.ttft_s + (p.ttft_p99_s - p.ttft_s).max(0.0);
     let (p90_in, p90_out) = job
         .lengths
         .map_or((i, o), |ls| (ls.p90_input.max(1.0), ls.p90_output.max(1.0)));

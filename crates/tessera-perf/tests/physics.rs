@@ -276,3 +276,83 @@ fn ttft_is_at_least_the_prefill_work_on_the_chips_that_do_it() {
     }
     assert!(checked > 40, "only {checked} cases");
 }
+
+/// Queueing: under Poisson arrivals TTFT and TPOT percentiles never fall as the rate
+/// rises towards capacity, p99 is at least p50, and p50 TTFT is at least one prompt's
+/// prefill alone.
+#[test]
+fn latency_percentiles_grow_with_load() {
+    use tessera_perf::calib::{ServeStack, serve_efficiency};
+    use tessera_perf::serve::{Load, ServeJob, ServeLayout, ServePrecision, estimate_serve};
+    let cat = Catalog::builtin().unwrap();
+    for (model, chip, tp, ep, dp) in [
+        ("llama3-70b", "nvidia-h100-sxm5-80gb", 8u32, 1u32, 1u32),
+        ("llama3-8b", "nvidia-h100-sxm5-80gb", 1, 1, 1),
+        ("deepseek-v3", "nvidia-h200-sxm", 1, 16, 16),
+    ] {
+        let m = cat.model(model).unwrap();
+        let c = cat.chip(chip).unwrap();
+        let hw = Hardware::from_chip(c).unwrap();
+        let eff = serve_efficiency(Family::of(c), ServeStack::default_for(c));
+        let l = ServeLayout {
+            tp,
+            pp: 1,
+            ep,
+            attn_dp: dp,
+            replicas: 1,
+        };
+        let job = |load| ServeJob {
+            input_len: 1024,
+            output_len: 512,
+            precision: ServePrecision::Fp8,
+            kv_bytes: 1.0,
+            load,
+            ttft_slo_s: None,
+            tpot_slo_s: None,
+            disaggregated: false,
+            lengths: None,
+        };
+        let cap = estimate_serve(&m, &hw, None, &eff, &job(Load::Offline), &l).requests_per_s;
+        let single = estimate_serve(
+            &m,
+            &hw,
+            None,
+            &eff,
+            &job(Load::Concurrency { sequences: 1 }),
+            &l,
+        );
+        let mut last = (0.0, 0.0);
+        for f in [0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95] {
+            let e = estimate_serve(&m, &hw, None, &eff, &job(Load::Rate { per_s: f * cap }), &l);
+            assert!(
+                e.infeasible.is_none(),
+                "{model} at {f} of capacity: {:?}",
+                e.infeasible
+            );
+            assert!(e.ttft_p99_s >= e.ttft_p50_s && e.tpot_p99_s >= e.tpot_p50_s);
+            assert!(e.ttft_p50_s >= single.prefill_s_per_request * (1.0 - 1e-9));
+            assert!(
+                e.ttft_p99_s >= last.0 * (1.0 - 1e-9),
+                "{model}: p99 TTFT fell at {f}"
+            );
+            assert!(
+                e.tpot_p99_s >= last.1 * (1.0 - 1e-9),
+                "{model}: p99 TPOT fell at {f}"
+            );
+            last = (e.ttft_p99_s, e.tpot_p99_s);
+        }
+        // Near capacity the tail dominates.
+        let near = estimate_serve(
+            &m,
+            &hw,
+            None,
+            &eff,
+            &job(Load::Rate { per_s: 0.95 * cap }),
+            &l,
+        );
+        assert!(
+            near.ttft_p99_s > 3.0 * single.ttft_s,
+            "{model}: no queueing near capacity"
+        );
+    }
+}

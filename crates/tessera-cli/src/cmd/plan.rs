@@ -706,8 +706,8 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
         "chips",
         "replica",
         "replicas",
-        "TTFT ms",
-        "TPOT ms",
+        "TTFT ms p99",
+        "TPOT ms p99",
         "USD/M out tok",
         "USD/h",
     ]);
@@ -718,8 +718,8 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
             format!("{} x {}", p.plan.chips, p.chip),
             format!("tp{} ep{} attn-dp{}", l.tp, l.ep, l.attn_dp),
             p.plan.replicas.to_string(),
-            format!("{:.1}", p.plan.per_replica.ttft_s * 1000.0),
-            format!("{:.2}", p.plan.per_replica.tpot_s * 1000.0),
+            format!("{:.1}", p.plan.per_replica.ttft_p99_s * 1000.0),
+            format!("{:.2}", p.plan.per_replica.tpot_p99_s * 1000.0),
             p.plan
                 .usd_per_million_output_tokens
                 .map_or("unknown".into(), |u| format!("{u:.3}")),

@@ -44,6 +44,12 @@ struct Out {
     ttft_p90_s: Option<f64>,
     e2e_p90_s: Option<f64>,
     tpot_s: Option<f64>,
+    /// Under Poisson arrivals at --rate (the means in the other modes).
+    ttft_p50_s: Option<f64>,
+    ttft_p99_s: Option<f64>,
+    tpot_p50_s: Option<f64>,
+    tpot_p99_s: Option<f64>,
+    utilization: Option<f64>,
     e2e_latency_s: Option<f64>,
     output_tokens_per_s: Option<f64>,
     output_tokens_per_s_per_chip: Option<f64>,
@@ -189,6 +195,11 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         lengths: job.lengths,
         ttft_s: None,
         ttft_p90_s: None,
+        ttft_p50_s: None,
+        ttft_p99_s: None,
+        tpot_p50_s: None,
+        tpot_p99_s: None,
+        utilization: None,
         e2e_p90_s: None,
         tpot_s: None,
         e2e_latency_s: None,
@@ -227,6 +238,11 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
             if numbers {
                 out.ttft_s = Some(e.ttft_s);
                 out.ttft_p90_s = Some(e.ttft_p90_s);
+                out.ttft_p50_s = Some(e.ttft_p50_s);
+                out.ttft_p99_s = Some(e.ttft_p99_s);
+                out.tpot_p50_s = Some(e.tpot_p50_s);
+                out.tpot_p99_s = Some(e.tpot_p99_s);
+                out.utilization = Some(e.utilization);
                 out.e2e_p90_s = Some(e.e2e_p90_s);
                 out.tpot_s = Some(e.tpot_s);
                 out.e2e_latency_s = Some(e.e2e_latency_s);
@@ -319,6 +335,21 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
         ]);
     }
     t.add_row(vec!["time per output token".to_string(), ms(out.tpot_s)]);
+    if a.rate.is_some() {
+        t.add_row(vec![
+            "TTFT p50 / p99 at the rate".to_string(),
+            format!("{} / {}", ms(out.ttft_p50_s), ms(out.ttft_p99_s)),
+        ]);
+        t.add_row(vec![
+            "TPOT p50 / p99 at the rate".to_string(),
+            format!("{} / {}", ms(out.tpot_p50_s), ms(out.tpot_p99_s)),
+        ]);
+        t.add_row(vec![
+            "replica utilisation".to_string(),
+            out.utilization
+                .map_or("unknown".into(), |u| format!("{:.1}%", u * 100.0)),
+        ]);
+    }
     t.add_row(vec![
         "end-to-end latency".to_string(),
         ms(out.e2e_latency_s),
