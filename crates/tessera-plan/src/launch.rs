@@ -412,6 +412,7 @@ pub fn train_args(
 pub fn serve_args(
     ascend: bool,
     l: &ServeLayout,
+    node_chips: u32,
     layers: u64,
     precision: ServePrecision,
     kv_bytes: f64,
@@ -438,6 +439,26 @@ pub fn serve_args(
     }
     if l.attn_dp > 1 {
         push(&mut a, "--data-parallel-size", l.attn_dp);
+    }
+    // A replica larger than a node: data-parallel engines spread over nodes with one
+    // launch per node; a TP x PP group larger than a node runs on a Ray cluster.
+    let node = node_chips.max(1) as u64;
+    let group = l.tp as u64 * l.pp as u64;
+    if group > node {
+        push(&mut a, "--distributed-executor-backend", "ray");
+        notes.push(format!(
+            "TP x PP = {group} spans {} nodes of {node}: start a Ray cluster over them first",
+            group.div_ceil(node)
+        ));
+    } else if l.chips_per_replica() > node {
+        let local = (node / group).max(1);
+        let nodes = (l.attn_dp as u64).div_ceil(local);
+        push(&mut a, "--data-parallel-size-local", local);
+        push(&mut a, "--data-parallel-address", "HEAD_NODE_IP");
+        push(&mut a, "--data-parallel-rpc-port", 13345);
+        notes.push(format!(
+            "one launch per node on {nodes} nodes: node k adds --data-parallel-start-rank {local}k, and every node but the head --headless; HEAD_NODE_IP is the head node's address"
+        ));
     }
     if l.ep > 1 {
         a.push("--enable-expert-parallel".into());

@@ -317,7 +317,12 @@ fn launch_arguments_are_the_frameworks_own() {
             .argument_names()
             .contains(&"--use-megatron-fsdp")
     );
-    for (ascend, key) in [(false, "vllm"), (true, "vllm-ascend")] {
+    for (ascend, key, node) in [
+        (false, "vllm", 2u32),
+        (false, "vllm", 4),
+        (true, "vllm-ascend", 16),
+        (true, "vllm-ascend", 2),
+    ] {
         for p in [
             ServePrecision::Bf16,
             ServePrecision::Fp8,
@@ -332,6 +337,7 @@ fn launch_arguments_are_the_frameworks_own() {
                     attn_dp: 4,
                     replicas: 1,
                 },
+                node,
                 61,
                 p,
                 1.0,

@@ -645,6 +645,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
                 launch: serve_args(
                     ascend,
                     &p.layout,
+                    hw.domain,
                     model.layers,
                     precision,
                     kv,
