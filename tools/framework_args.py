@@ -214,6 +214,20 @@ def mindspeed(llm_repo, core_repo, megatron_repo):
     return llm + core + files, literal_flags_of(llm_repo, llm) + literal_flags_of(core_repo, core) + mflags
 
 
+def flagscale(fs_repo, megatron_repo):
+    """FlagScale's training arguments: the Megatron-LM commit its submodule pins, plus the
+    `add_argument` lines its patch of megatron/training/arguments.py adds (a patch is not
+    Python, so its added lines are read with a pattern)."""
+    import re
+    patch = "flagscale/backends/Megatron-LM/megatron/training/arguments.py.patch"
+    added = [l[1:] for l in show(fs_repo, patch).splitlines() if l.startswith("+") and not l.startswith("+++")]
+    flags = []
+    for line in added:
+        flags += re.findall(r"add_argument\(\s*['\"](--[a-z0-9-]+)['\"]", line)
+    files, mflags = megatron(megatron_repo)
+    return [patch] + files, flags + mflags
+
+
 def main():
     kind = sys.argv[1]
     repo = sys.argv[2]
@@ -224,6 +238,9 @@ def main():
         files, flags = mindspeed(repo, sys.argv[3], sys.argv[4])
         repos = [("Ascend/MindSpeed-LLM", repo), ("Ascend/MindSpeed (its core)", sys.argv[3]),
                  ("NVIDIA/Megatron-LM (the release it pins)", sys.argv[4])]
+    elif kind == "flagscale":
+        files, flags = flagscale(repo, sys.argv[3])
+        repos = [("FlagOpen/FlagScale", repo), ("NVIDIA/Megatron-LM (the commit its submodule pins)", sys.argv[3])]
     else:
         raise SystemExit(f"unknown framework {kind}")
     print(f"# Command-line arguments {kind} defines, extracted by tools/framework_args.py.")

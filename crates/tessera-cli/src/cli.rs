@@ -199,8 +199,9 @@ pub struct PlanTrainArgs {
     #[arg(long)]
     pub stack: Option<String>,
     /// Training framework for every pool: megatron-lm (distributed optimizer, ZeRO-1),
-    /// megatron-fsdp (ZeRO-1 to 3, no pipeline parallelism), mindspeed-llm. The search
-    /// covers only what it can run. Default: mindspeed-llm on Huawei, else megatron-lm.
+    /// megatron-fsdp (ZeRO-1 to 3, no pipeline parallelism), mindspeed-llm, flagscale
+    /// (Megatron-LM's capabilities; prints its YAML train config). The search covers only
+    /// what it can run. Default: mindspeed-llm on Huawei, else megatron-lm.
     #[arg(long)]
     pub framework: Option<String>,
 }

@@ -180,6 +180,10 @@ pub struct LaunchV1 {
     pub framework: &'static str,
     pub args: Vec<String>,
     pub notes: Vec<String>,
+    /// A configuration file's text, for frameworks launched from one (FlagScale's YAML);
+    /// omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 impl From<&tessera_plan::launch::Launch> for LaunchV1 {
@@ -188,6 +192,7 @@ impl From<&tessera_plan::launch::Launch> for LaunchV1 {
             framework: l.framework,
             args: l.args.clone(),
             notes: l.notes.clone(),
+            config: l.config.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub const FRAMEWORK_ARGS: &str = include_str!("../data/framework-args.toml");
 /// `tools/framework_args.py` (each file's header names the repositories and commits).
 pub const MEGATRON_LM_ARGS: &str = include_str!("../data/args/megatron-lm.txt");
 pub const MINDSPEED_LLM_ARGS: &str = include_str!("../data/args/mindspeed-llm.txt");
+pub const FLAGSCALE_ARGS: &str = include_str!("../data/args/flagscale.txt");
 
 /// A training framework tessera writes launch arguments for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +25,9 @@ pub enum TrainFramework {
     MegatronFsdp,
     /// MindSpeed-LLM on Ascend (Megatron-LM core_v0.12.1 underneath).
     MindspeedLlm,
+    /// FlagScale (BAAI): Megatron-LM (the commit its submodule pins) with its own
+    /// additions, configured by a YAML file whose keys are the arguments.
+    FlagScale,
 }
 
 /// What a framework can run; the planner searches only this.
@@ -46,10 +50,11 @@ pub struct Capabilities {
 }
 
 impl TrainFramework {
-    pub const ALL: [TrainFramework; 3] = [
+    pub const ALL: [TrainFramework; 4] = [
         TrainFramework::MegatronLm,
         TrainFramework::MegatronFsdp,
         TrainFramework::MindspeedLlm,
+        TrainFramework::FlagScale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +62,7 @@ impl TrainFramework {
             TrainFramework::MegatronLm => "megatron-lm",
             TrainFramework::MegatronFsdp => "megatron-fsdp",
             TrainFramework::MindspeedLlm => "mindspeed-llm",
+            TrainFramework::FlagScale => "flagscale",
         }
     }
 
@@ -94,7 +100,7 @@ impl TrainFramework {
             fp8: true,
         };
         match self {
-            TrainFramework::MegatronLm => megatron,
+            TrainFramework::MegatronLm | TrainFramework::FlagScale => megatron,
             TrainFramework::MegatronFsdp => Capabilities {
                 max_zero: 3,
                 pipeline: false,
@@ -116,6 +122,7 @@ impl TrainFramework {
         let text = match self {
             TrainFramework::MegatronLm | TrainFramework::MegatronFsdp => MEGATRON_LM_ARGS,
             TrainFramework::MindspeedLlm => MINDSPEED_LLM_ARGS,
+            TrainFramework::FlagScale => FLAGSCALE_ARGS,
         };
         text.lines().filter(|l| l.starts_with("--")).collect()
     }
@@ -157,6 +164,8 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Things the framework needs that tessera cannot express as an argument.
     pub notes: Vec<String>,
+    /// A configuration file, for frameworks launched from one (FlagScale's YAML).
+    pub config: Option<String>,
 }
 
 fn push(v: &mut Vec<String>, k: &str, val: impl ToString) {
@@ -299,7 +308,7 @@ pub fn train_args(
     let stages = l.pp as u64 * l.vpp as u64;
     let uneven = l.pp > 1 && !m.layers.is_multiple_of(stages);
     match fw {
-        TrainFramework::MegatronLm | TrainFramework::MegatronFsdp => {
+        TrainFramework::MegatronLm | TrainFramework::MegatronFsdp | TrainFramework::FlagScale => {
             if uneven {
                 push(
                     &mut a,
@@ -400,11 +409,83 @@ pub fn train_args(
             a.push("--use-mc2".into());
         }
     }
+    let config = (fw == TrainFramework::FlagScale).then(|| flagscale_yaml(&a));
+    if config.is_some() {
+        notes.push(
+            "FlagScale takes these as its train config (conf/train/NAME.yaml); an experiment config names it and sets data, tokenizer and nodes".into(),
+        );
+    }
     Launch {
         framework: fw.as_str(),
         args: a,
         notes,
+        config,
     }
+}
+
+/// FlagScale's train config: each argument as a key (underscores for dashes; a bare
+/// flag is `true`), parallelism, precision, recompute and the optimizer's sharding under
+/// `system`, the model's shape and the batch under `model`, as its example configs lay
+/// them out.
+pub fn flagscale_yaml(args: &[String]) -> String {
+    const SYSTEM: [&str; 20] = [
+        "tensor-model-parallel-size",
+        "pipeline-model-parallel-size",
+        "pipeline-model-parallel-layout",
+        "num-virtual-stages-per-pipeline-rank",
+        "expert-model-parallel-size",
+        "expert-tensor-parallel-size",
+        "context-parallel-size",
+        "sequence-parallel",
+        "use-distributed-optimizer",
+        "overlap-grad-reduce",
+        "overlap-param-gather",
+        "recompute-granularity",
+        "recompute-method",
+        "recompute-num-layers",
+        "bf16",
+        "fp8-format",
+        "use-megatron-fsdp",
+        "data-parallel-sharding-strategy",
+        "ckpt-format",
+        "disable-bias-linear",
+    ];
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let k = args[i].trim_start_matches("--").to_string();
+        let v = match args.get(i + 1) {
+            Some(n) if !n.starts_with("--") => {
+                i += 1;
+                n.clone()
+            }
+            _ => "true".into(),
+        };
+        pairs.push((k, v));
+        i += 1;
+    }
+    let quote = |v: &str| {
+        if v == "true" || v.parse::<f64>().is_ok() {
+            v.to_string()
+        } else {
+            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+    };
+    let mut out = String::from("system:\n");
+    for (k, v) in pairs
+        .iter()
+        .filter(|(k, _)| SYSTEM.contains(&k.as_str()) && k != "bf16")
+    {
+        out.push_str(&format!("  {}: {}\n", k.replace('-', "_"), quote(v)));
+    }
+    if pairs.iter().any(|(k, _)| k == "bf16") {
+        out.push_str("  precision:\n    bf16: true\n");
+    }
+    out.push_str("model:\n");
+    for (k, v) in pairs.iter().filter(|(k, _)| !SYSTEM.contains(&k.as_str())) {
+        out.push_str(&format!("  {}: {}\n", k.replace('-', "_"), quote(v)));
+    }
+    out
 }
 
 /// vLLM (or vllm-ascend) arguments for a serving replica.
@@ -498,6 +579,7 @@ pub fn serve_args(
         framework: if ascend { "vllm-ascend" } else { "vllm" },
         args: a,
         notes,
+        config: None,
     }
 }
 

@@ -273,6 +273,20 @@ fn launch_arguments_are_the_frameworks_own() {
                         );
                         checked += 1;
                     }
+                    // FlagScale's YAML keys are its arguments too.
+                    if let Some(cfg) = &launch.config {
+                        for line in cfg
+                            .lines()
+                            .filter(|l| l.starts_with("  ") && l.contains(':'))
+                        {
+                            let key = line.trim().split(':').next().unwrap();
+                            if key == "precision" {
+                                continue;
+                            }
+                            let flag = format!("--{}", key.replace('_', "-"));
+                            assert!(known.contains(&flag.as_str()), "flagscale config key {key}");
+                        }
+                    }
                     // The model's shape is on the command line.
                     for must in [
                         "--num-layers",

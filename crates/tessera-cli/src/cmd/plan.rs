@@ -536,6 +536,9 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
         for n in &p.launch.notes {
             crate::outln!("  note: {n}");
         }
+        if let Some(c) = &p.launch.config {
+            crate::outln!("config ({}):\n{c}", p.launch.framework);
+        }
     }
     Ok(())
 }
