@@ -368,6 +368,8 @@ pub enum RecomputeArg {
     None,
     Selective,
     Full,
+    /// Megatron's `--recompute-modules mla_up_proj` (MLA models only).
+    MlaUpProj,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

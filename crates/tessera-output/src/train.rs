@@ -42,6 +42,7 @@ impl From<&Layout> for LayoutV1 {
             recompute: match l.recompute {
                 Recompute::None => "none",
                 Recompute::Selective => "selective",
+                Recompute::MlaUpProj => "mla-up-proj",
                 Recompute::Full => "full",
             },
             uneven_pp: l.uneven_pp,

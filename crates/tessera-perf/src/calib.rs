@@ -223,12 +223,12 @@ impl Efficiency {
         };
         // GB200 / B200, Megatron-Bridge (25.11 rows).
         let blackwell_core = Efficiency {
-            gemm_max: 0.549,
+            gemm_max: 0.5559,
             fp8_rel: 1.0,
-            moe_gemm_rel: 0.667,
-            moe_fp8_rel: 0.4508,
-            moe_elementwise_h: 12.40,
-            ep_exposed: 0.675,
+            moe_gemm_rel: 0.6588,
+            moe_fp8_rel: 0.4453,
+            moe_elementwise_h: 8.455,
+            ep_exposed: 0.7006,
             calibrated: true,
             ..d
         };

@@ -23,6 +23,9 @@ pub enum Recompute {
     Selective,
     /// Recompute every layer's forward pass from its input.
     Full,
+    /// Megatron's `--recompute-modules mla_up_proj` (MLA models): keep only the compressed
+    /// query and key-value latents and redo their up-projections in the backward pass.
+    MlaUpProj,
 }
 
 impl Recompute {
@@ -31,6 +34,7 @@ impl Recompute {
             "none" => Some(Recompute::None),
             "selective" => Some(Recompute::Selective),
             "full" => Some(Recompute::Full),
+            "mla-up-proj" => Some(Recompute::MlaUpProj),
             _ => None,
         }
     }
@@ -133,6 +137,8 @@ pub enum Infeasible {
         dp_cp_tp: u64,
     },
     NoFp8,
+    /// `mla-up-proj` recompute on a model without multi-head latent attention.
+    RecomputeNeedsMla,
     BadZero {
         zero: u8,
     },
@@ -197,6 +203,10 @@ impl fmt::Display for Infeasible {
             Infeasible::NoFp8 => write!(
                 f,
                 "the chip has no fp8 peak in the catalog, so fp8 training cannot be estimated"
+            ),
+            Infeasible::RecomputeNeedsMla => write!(
+                f,
+                "mla-up-proj recompute needs a model with multi-head latent attention"
             ),
             Infeasible::BadZero { zero } => write!(f, "ZeRO stage {zero} is not one of 0, 1, 2, 3"),
             Infeasible::OutOfMemory { need_gib, have_gib } => write!(
@@ -309,6 +319,9 @@ pub fn check_layout(
     }
     if l.zero > 3 {
         return Err(Infeasible::BadZero { zero: l.zero });
+    }
+    if l.recompute == Recompute::MlaUpProj && m.mla.is_none() {
+        return Err(Infeasible::RecomputeNeedsMla);
     }
     if l.chips() != chips {
         return Err(Infeasible::ChipCount {
@@ -426,6 +439,11 @@ struct Costs {
     act_moe_routed: f64,
     act_moe_shared: f64,
     rope: f64,
+    /// MLA: elements of the compressed latents a token keeps (query, key-value, RoPE key),
+    /// of the attention output, and the up-projection weights per layer.
+    mla_latent: f64,
+    mla_out: f64,
+    mla_up: f64,
 }
 
 fn costs(m: &ModelArch) -> Costs {
@@ -506,6 +524,19 @@ fn costs(m: &ModelArch) -> Costs {
         } else {
             0.0
         },
+        mla_latent: m.mla.as_ref().map_or(0.0, |a| {
+            (a.q_lora_rank.unwrap_or(m.hidden) + a.kv_lora_rank + a.qk_rope_head_dim) as f64
+        }),
+        mla_out: m
+            .mla
+            .as_ref()
+            .map_or(0.0, |a| (m.heads * a.v_head_dim) as f64),
+        mla_up: m.mla.as_ref().map_or(0.0, |a| {
+            let q_up = a.q_lora_rank.map_or(0, |r| {
+                r * m.heads * (a.qk_nope_head_dim + a.qk_rope_head_dim)
+            });
+            (q_up + a.kv_lora_rank * m.heads * (a.qk_nope_head_dim + a.v_head_dim)) as f64
+        }),
     }
 }
 
@@ -751,6 +782,8 @@ pub fn estimate_train(
         Recompute::None => 0.0,
         Recompute::Selective => t_attn + 0.3 * t_elem,
         Recompute::Full => t_lin + t_attn + t_elem,
+        // The up-projection GEMMs again, at the dense GEMM rate.
+        Recompute::MlaUpProj => 2.0 * t * c.mla_up / tp * layers_stage / (peak * gemm_eff),
     };
 
     // ---- communication per micro-batch per stage ----
@@ -874,7 +907,12 @@ pub fn estimate_train(
     // Q, K, V and the attention output (bf16, for the attention backward); in fp8 the
     // output projection keeps its own fp8 copy of that output.
     let proj_in = if gin < 2.0 { gin * c.q_dim } else { 0.0 };
-    let attn_sh = 2.0 * (c.q_dim + 2.0 * c.kv_dim) + 2.0 * c.q_dim + proj_in + core;
+    let attn_sh = if l.recompute == Recompute::MlaUpProj {
+        // Only the latents stay (16-bit), with the attention output.
+        2.0 * c.mla_latent + 2.0 * c.mla_out + core
+    } else {
+        2.0 * (c.q_dim + 2.0 * c.kv_dim) + 2.0 * c.q_dim + proj_in + core
+    };
     // The MLP keeps its first GEMM's output (bf16, for the activation's backward) and the
     // second GEMM's input.
     let mlp = c.mlp_act - 2.0 + gin;
@@ -961,6 +999,7 @@ pub fn estimate_train(
             2.0 * (m.matmul_params_per_token() - m.vocab * m.hidden) as f64
                 + m.attention_flops_per_token_fwd(job.seq_len as u64)
         }
+        Recompute::MlaUpProj => 2.0 * c.mla_up * c.layers,
     };
     let model_tflops = model_flops_token * tokens_per_s / n / 1e12;
     let hw_tflops = (model_flops_token + recompute_flops_token) * tokens_per_s / n / 1e12;

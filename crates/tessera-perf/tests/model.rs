@@ -88,6 +88,8 @@ fn korthikanti_per_layer(s: f64, b: f64, h: f64, a: f64, t: f64, rc: Recompute, 
         (Recompute::Selective, false) => s * b * h * (10.0 + 24.0 / t),
         (Recompute::Full, true) => 2.0 * s * b * h / t,
         (Recompute::Full, false) => 2.0 * s * b * h,
+        // Not in the paper (GPT-3 has no latent attention).
+        (Recompute::MlaUpProj, _) => f64::NAN,
     }
 }
 
@@ -322,5 +324,70 @@ fn infeasible_layouts_give_reasons() {
         1,
         64,
         "GiB per chip",
+    );
+}
+
+/// Recomputing MLA's up-projections keeps only the latents: less activation memory than
+/// no recompute, more than full recompute, and a longer step; a model without MLA
+/// cannot use it.
+#[test]
+fn mla_up_projection_recompute_trades_memory_for_time() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let m = cat.model("deepseek-v3").unwrap();
+    let c = cat.chip("nvidia-gb200").unwrap();
+    let hw = Hardware::from_chip(c).unwrap();
+    let eff = Efficiency::for_family(Family::of(c), Stack::MegatronCore, TrainPrecision::Bf16);
+    let j = TrainJob {
+        seq_len: 4096,
+        global_batch: 4096,
+        precision: TrainPrecision::Bf16,
+        dropout: false,
+        flash_attention: true,
+    };
+    let at = |rc| {
+        let l = Layout {
+            tp: 1,
+            pp: 4,
+            dp: 64,
+            cp: 1,
+            ep: 64,
+            etp: 1,
+            vpp: 4,
+            micro_batch: 1,
+            sequence_parallel: false,
+            zero: 1,
+            recompute: rc,
+            uneven_pp: true,
+        };
+        estimate_train(&m, &hw, &eff, &j, &l, 256)
+    };
+    let (none, mla, full) = (
+        at(Recompute::None),
+        at(Recompute::MlaUpProj),
+        at(Recompute::Full),
+    );
+    assert!(mla.memory.activations < none.memory.activations);
+    assert!(mla.memory.activations > full.memory.activations);
+    assert!(mla.step_time_s > none.step_time_s && mla.step_time_s < full.step_time_s);
+    assert!(mla.hfu > mla.mfu);
+    let llama = cat.model("llama3-8b").unwrap();
+    let l = Layout {
+        tp: 1,
+        pp: 1,
+        dp: 8,
+        cp: 1,
+        ep: 1,
+        etp: 1,
+        vpp: 1,
+        micro_batch: 1,
+        sequence_parallel: false,
+        zero: 1,
+        recompute: Recompute::MlaUpProj,
+        uneven_pp: false,
+    };
+    let e = estimate_train(&llama, &hw, &eff, &j, &l, 8);
+    assert_eq!(
+        e.infeasible,
+        Some(tessera_perf::train::Infeasible::RecomputeNeedsMla)
     );
 }

@@ -357,6 +357,10 @@ pub fn train_args(
     match l.recompute {
         Recompute::None => {}
         Recompute::Selective => push(&mut a, "--recompute-granularity", "selective"),
+        Recompute::MlaUpProj => {
+            push(&mut a, "--recompute-granularity", "selective");
+            push(&mut a, "--recompute-modules", "mla_up_proj");
+        }
         Recompute::Full => {
             push(&mut a, "--recompute-granularity", "full");
             push(&mut a, "--recompute-method", "uniform");

@@ -264,6 +264,7 @@ pub fn describe(l: &Layout) -> String {
     s.push_str(match l.recompute {
         Recompute::None => "",
         Recompute::Selective => " rc=selective",
+        Recompute::MlaUpProj => " rc=mla-up-proj",
         Recompute::Full => " rc=full",
     });
     if l.sequence_parallel && l.tp > 1 {

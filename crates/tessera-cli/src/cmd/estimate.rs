@@ -119,6 +119,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         recompute: match a.recompute {
             RecomputeArg::None => Recompute::None,
             RecomputeArg::Selective => Recompute::Selective,
+            RecomputeArg::MlaUpProj => Recompute::MlaUpProj,
             RecomputeArg::Full => Recompute::Full,
         },
         uneven_pp: a.uneven_pp,
