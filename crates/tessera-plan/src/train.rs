@@ -261,6 +261,28 @@ pub fn search(
                 global_batch: gb,
                 ..*job
             };
+            // MLA models: recomputing the up-projections sits between no and full
+            // recompute in memory but not in a fixed order with selective recompute in
+            // time, so it is estimated beside the pruned levels, never pruned.
+            if m.mla.is_some() && o.selective_recompute {
+                let l = Layout {
+                    micro_batch: mb,
+                    recompute: Recompute::MlaUpProj,
+                    ..sk
+                };
+                let e = estimate_train(m, hw, eff, job, &l, chips);
+                evaluated += 1;
+                let p = Plan {
+                    layout: l,
+                    estimate: e,
+                    global_batch: gb,
+                };
+                match e.infeasible {
+                    None => keep_top(&mut plans, p, top.max(1)),
+                    Some(Infeasible::OutOfMemory { .. }) => keep_top(&mut oom, p, 3),
+                    Some(_) => {}
+                }
+            }
             for (ri, &rc) in RECOMPUTES.iter().enumerate() {
                 if rc == Recompute::Selective && !o.selective_recompute {
                     pruned += 1;
@@ -341,9 +363,14 @@ pub fn search_exhaustive(
                 global_batch: gb,
                 ..*job
             };
+            let mla = [Recompute::MlaUpProj];
             for &rc in RECOMPUTES
                 .iter()
                 .filter(|r| **r != Recompute::Selective || o.selective_recompute)
+                .chain(
+                    mla.iter()
+                        .filter(|_| m.mla.is_some() && o.selective_recompute),
+                )
             {
                 let l = Layout {
                     micro_batch: mb,

@@ -41,6 +41,8 @@ fn pruned_search_matches_brute_force() {
         ("llama2-70b", "huawei-ascend-910b2", 32, 4096, 64),
         ("mixtral-8x7b", "nvidia-a800-sxm4-80gb", 16, 4096, 64),
         ("llama3-8b", "nvidia-h20", 8, 8192, 32),
+        // MLA: the up-projection recompute is searched too.
+        ("deepseek-v3", "nvidia-gb200", 128, 4096, 256),
     ] {
         let cat = Catalog::builtin().unwrap();
         let c = cat.chip(chip).unwrap();
