@@ -5,14 +5,41 @@ use tessera_core::model::ModelArch;
 use tessera_perf::serve::{ServeLayout, ServePrecision};
 use tessera_perf::train::{Layout, Recompute, TrainPrecision};
 
-/// The argument names each framework accepts, written down with their source.
-pub const FRAMEWORK_ARGS: &str = include_str!("../data/framework-args.toml");
-
 /// Every training argument name each framework defines, extracted from its own source by
 /// `tools/framework_args.py` (each file's header names the repositories and commits).
 pub const MEGATRON_LM_ARGS: &str = include_str!("../data/args/megatron-lm.txt");
 pub const MINDSPEED_LLM_ARGS: &str = include_str!("../data/args/mindspeed-llm.txt");
 pub const FLAGSCALE_ARGS: &str = include_str!("../data/args/flagscale.txt");
+
+/// Every argument a serving engine accepts, and the values of its enumerated arguments
+/// (`value --flag VALUE` lines), extracted from its released source by
+/// `tools/engine_args.py` (each file's header names the releases and files).
+pub const VLLM_ARGS: &str = include_str!("../data/args/vllm.txt");
+pub const VLLM_ASCEND_ARGS: &str = include_str!("../data/args/vllm-ascend.txt");
+
+fn serve_list(ascend: bool) -> &'static str {
+    if ascend { VLLM_ASCEND_ARGS } else { VLLM_ARGS }
+}
+
+/// Every argument name vLLM (or, with `ascend`, vllm-ascend) accepts.
+pub fn serve_argument_names(ascend: bool) -> Vec<&'static str> {
+    serve_list(ascend)
+        .lines()
+        .filter(|l| l.starts_with("--"))
+        .collect()
+}
+
+/// The values an enumerated serving argument (`--quantization`, `--kv-cache-dtype`,
+/// `--distributed-executor-backend`) accepts; empty for an argument not listed.
+pub fn serve_argument_values(ascend: bool, flag: &str) -> Vec<&'static str> {
+    serve_list(ascend)
+        .lines()
+        .filter_map(|l| l.strip_prefix("value "))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(f, _)| *f == flag)
+        .map(|(_, v)| v)
+        .collect()
+}
 
 /// A training framework tessera writes launch arguments for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -542,7 +569,7 @@ pub fn serve_args(
         push(&mut a, "--data-parallel-address", "HEAD_NODE_IP");
         push(&mut a, "--data-parallel-rpc-port", 13345);
         notes.push(format!(
-            "one launch per node on {nodes} nodes: node k adds --data-parallel-start-rank {local}k, and every node but the head --headless; HEAD_NODE_IP is the head node's address"
+            "one launch per node on {nodes} nodes: node k (from 0) adds --data-parallel-start-rank with k x {local}, and every node but the head --headless; HEAD_NODE_IP is the head node's address"
         ));
     }
     if l.ep > 1 {

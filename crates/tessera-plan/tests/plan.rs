@@ -213,19 +213,12 @@ fn megatron_1t_published_layout_ranks_high() {
 }
 
 /// Every argument the launch writer emits is one the framework accepts (the lists in
-/// data/framework-args.toml, with their sources).
+/// data/args/, extracted from each framework's and engine's own source).
 #[test]
 fn launch_arguments_are_the_frameworks_own() {
     use tessera_perf::serve::{ServeLayout, ServePrecision};
-    use tessera_plan::launch::{FRAMEWORK_ARGS, TrainFramework, serve_args, train_args};
-    let table: toml::Table = toml::from_str(FRAMEWORK_ARGS).unwrap();
-    let names = |fw: &str| -> Vec<String> {
-        table[fw]["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
+    use tessera_plan::launch::{
+        TrainFramework, serve_args, serve_argument_names, serve_argument_values, train_args,
     };
     // Training: every argument emitted for every model, framework and layout shape is one
     // the framework's own argument definitions hold (crates/tessera-plan/data/args/).
@@ -333,38 +326,86 @@ fn launch_arguments_are_the_frameworks_own() {
             .argument_names()
             .contains(&"--use-megatron-fsdp")
     );
-    for (ascend, key, node) in [
-        (false, "vllm", 2u32),
-        (false, "vllm", 4),
-        (true, "vllm-ascend", 16),
-        (true, "vllm-ascend", 2),
-    ] {
-        for p in [
-            ServePrecision::Bf16,
-            ServePrecision::Fp8,
-            ServePrecision::Int8,
-        ] {
-            let launch = serve_args(
-                ascend,
-                &ServeLayout {
-                    tp: 2,
-                    pp: 2,
-                    ep: 8,
-                    attn_dp: 4,
-                    replicas: 1,
-                },
-                node,
-                61,
-                p,
-                1.0,
-                256,
-                8192,
-            );
-            for a in launch.args.iter().filter(|a| a.starts_with("--")) {
-                assert!(names(key).contains(a), "{key} has no argument {a}");
+    // Serving: every argument, in the command line and in the notes beside it, is one the
+    // engine's released source defines (data/args/vllm*.txt), and every value given to an
+    // enumerated argument is one it accepts.
+    let mut served = 0;
+    for ascend in [false, true] {
+        let known = serve_argument_names(ascend);
+        let engine = if ascend { "vllm-ascend" } else { "vllm" };
+        for node in [1u32, 2, 4, 8, 16] {
+            for (tp, pp, ep, attn_dp) in [
+                (1u32, 1u32, 1u32, 1u32),
+                (2, 2, 8, 4),
+                (8, 1, 64, 8),
+                (4, 4, 1, 1),
+                (16, 2, 16, 1),
+                (1, 1, 32, 32),
+            ] {
+                for p in [
+                    ServePrecision::Bf16,
+                    ServePrecision::Fp8,
+                    ServePrecision::Int8,
+                    ServePrecision::Int4,
+                    ServePrecision::Fp4,
+                ] {
+                    for kv in [2.0, 1.0] {
+                        let launch = serve_args(
+                            ascend,
+                            &ServeLayout {
+                                tp,
+                                pp,
+                                ep,
+                                attn_dp,
+                                replicas: 1,
+                            },
+                            node,
+                            61,
+                            p,
+                            kv,
+                            256,
+                            8192,
+                        );
+                        assert_eq!(launch.framework, engine);
+                        for (i, a) in launch.args.iter().enumerate() {
+                            if !a.starts_with("--") {
+                                continue;
+                            }
+                            served += 1;
+                            assert!(known.contains(&a.as_str()), "{engine} has no argument {a}");
+                            let values = serve_argument_values(ascend, a);
+                            if let Some(v) = launch.args.get(i + 1).filter(|_| !values.is_empty()) {
+                                assert!(
+                                    values.contains(&v.as_str()),
+                                    "{engine} {a} takes none of {v}: {values:?}"
+                                );
+                            }
+                        }
+                        for note in &launch.notes {
+                            for word in note.split([' ', ',', ';', ':', '(', ')']) {
+                                if let Some(flag) = word.strip_prefix("--") {
+                                    let flag = format!(
+                                        "--{}",
+                                        flag.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                                    );
+                                    assert!(
+                                        known.contains(&flag.as_str()),
+                                        "{engine} has no argument {flag} (in a note: {note})"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
+    assert!(served > 1000, "only {served} serving arguments checked");
+    // The lists tell the engines apart, and the enumerations were read.
+    assert!(serve_argument_values(true, "--quantization").contains(&"ascend"));
+    assert!(!serve_argument_values(false, "--quantization").contains(&"ascend"));
+    assert!(serve_argument_values(false, "--kv-cache-dtype").contains(&"fp8"));
+    assert!(!serve_argument_names(false).contains(&"--no-such-flag"));
 }
 
 #[test]
