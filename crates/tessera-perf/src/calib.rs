@@ -404,10 +404,39 @@ pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::Serv
         calibrated: false,
         ..e
     };
+    let from = serve_calibration_source(family, stack);
+    let e = match from.0 {
+        Family::NvidiaBlackwell => blackwell_trt,
+        _ => hopper_trt,
+    };
+    if from == (family, stack) { e } else { uncal(e) }
+}
+
+/// The calibrated serving group whose parameters `serve_efficiency` gives a (family,
+/// stack): the group itself where it is calibrated, Blackwell under TensorRT-LLM for other
+/// Blackwell stacks, Hopper under TensorRT-LLM for everything else (the group with the
+/// most published rows).
+pub fn serve_calibration_source(family: Family, stack: ServeStack) -> (Family, ServeStack) {
     match (family, stack) {
-        (Family::NvidiaHopper, ServeStack::TensorrtLlm) => hopper_trt,
-        (Family::NvidiaBlackwell, ServeStack::TensorrtLlm) => blackwell_trt,
-        (Family::NvidiaBlackwell, _) => uncal(blackwell_trt),
-        _ => uncal(hopper_trt),
+        (Family::NvidiaHopper, ServeStack::TensorrtLlm) => (family, stack),
+        (Family::NvidiaBlackwell, _) => (Family::NvidiaBlackwell, ServeStack::TensorrtLlm),
+        _ => (Family::NvidiaHopper, ServeStack::TensorrtLlm),
+    }
+}
+
+/// What a serving estimate says about its calibration.
+pub fn serve_calibration_note(family: Family, stack: ServeStack) -> String {
+    let (f, s) = serve_calibration_source(family, stack);
+    if (f, s) == (family, stack) {
+        format!(
+            "calibrated: {family:?} under {} (docs/accuracy.md)",
+            stack.as_str()
+        )
+    } else {
+        format!(
+            "uncalibrated: no published serving measurements of {family:?} under {} are fitted; parameters of {f:?} under {} (docs/accuracy.md)",
+            stack.as_str(),
+            s.as_str()
+        )
     }
 }

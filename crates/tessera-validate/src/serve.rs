@@ -229,8 +229,13 @@ pub fn run_serve(
                 })?
             }
         };
-        let group = if chip.vendor.to_ascii_lowercase().starts_with("huawei") {
+        let vendor = chip.vendor.to_ascii_lowercase();
+        let group = if vendor.starts_with("huawei") {
             "Ascend"
+        } else if vendor.starts_with("kunlun") || vendor.starts_with("baidu") {
+            "Kunlun"
+        } else if vendor.starts_with("amd") {
+            "AMD"
         } else if model.moe.is_some() {
             "MoE"
         } else {

@@ -230,6 +230,18 @@ fn serving_validation_target_holds() {
     );
     let mape = val.iter().map(|x| x.error_pct.abs()).sum::<f64>() / val.len() as f64;
     assert!(mape <= 15.0, "serving validation MAPE {mape:.2}% > 15%");
+    // Chips beyond Nvidia's are predicted (finite, positive) and kept out of the counted
+    // groups: the Kunlun P800 rows are sanity rows in a group of their own.
+    let kunlun: Vec<_> = r.rows.iter().filter(|x| x.group == "Kunlun").collect();
+    assert!(kunlun.len() >= 3, "{} Kunlun rows", kunlun.len());
+    for k in &kunlun {
+        assert_eq!(k.split, "sanity", "{}", k.id);
+        assert!(k.predicted.is_finite() && k.predicted > 0.0, "{}", k.id);
+    }
+    assert!(
+        r.mape.iter().all(|m| m.group != "Kunlun"),
+        "sanity rows must not be counted"
+    );
     // The research notes' serving rows are each predicted or explained.
     let specs =
         tessera_validate::serve::read_serve_rows("s", tessera_validate::serve::SERVE_ROWS).unwrap();

@@ -164,17 +164,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
             None => None,
         },
     };
-    let calibration_note = if eff.calibrated {
-        format!(
-            "calibrated: {family:?} under {} (docs/accuracy.md)",
-            stack.as_str()
-        )
-    } else {
-        format!(
-            "uncalibrated: no published serving measurements of {family:?} under {}; parameters of the closest calibrated group",
-            stack.as_str()
-        )
-    };
+    let calibration_note = tessera_perf::calib::serve_calibration_note(family, stack);
     let unverified_inputs =
         tessera_perf::hw::unverified_inputs(chip, matches!(precision, ServePrecision::Fp8));
     let calibration_note = crate::cmd::with_unverified(calibration_note, &unverified_inputs);
