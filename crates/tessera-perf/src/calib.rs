@@ -355,6 +355,14 @@ impl ServeStack {
         ServeStack::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
+    /// Whether the engine overlaps decode collectives with compute. DeepSeek's does
+    /// ("DeepSeek-V3/R1 Inference System Overview", Open-Source Week day 6, 1 March 2025:
+    /// dual micro-batch overlap, five-stage pipelined decode); the others are taken not to
+    /// until a source says so.
+    pub fn overlaps_comm(self) -> bool {
+        matches!(self, ServeStack::Deepseek)
+    }
+
     pub fn default_for(chip: &Chip) -> ServeStack {
         if chip.vendor.to_ascii_lowercase().starts_with("huawei") {
             ServeStack::VllmAscend
@@ -408,6 +416,10 @@ pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::Serv
     let e = match from.0 {
         Family::NvidiaBlackwell => blackwell_trt,
         _ => hopper_trt,
+    };
+    let e = crate::serve::ServeEfficiency {
+        comm_overlap: stack.overlaps_comm(),
+        ..e
     };
     if from == (family, stack) { e } else { uncal(e) }
 }

@@ -126,6 +126,11 @@ pub struct ServeEfficiency {
     pub layer_overhead_s: f64,
     /// Tokens per expert at which expert GEMMs reach half their efficiency.
     pub moe_knee_tokens: f64,
+    /// The engine hides decode collectives behind compute by splitting the batch into
+    /// micro-batches that alternate (DeepSeek's inference system: dual micro-batch
+    /// overlap in prefill, a five-stage pipelined overlap in decode). The step then takes
+    /// the longer of the two, not their sum. A stack property, not a fitted one.
+    pub comm_overlap: bool,
     pub calibrated: bool,
 }
 
@@ -144,6 +149,7 @@ impl ServeEfficiency {
         kv_eff: 0.6,
         layer_overhead_s: 20e-6,
         moe_knee_tokens: 64.0,
+        comm_overlap: false,
         calibrated: false,
     };
 }
@@ -598,7 +604,13 @@ impl Ctx<'_> {
         // A pipeline runs its stages one after another for a token.
         let stage = compute_s.max(memory_s);
         let layer_overhead = self.eff.layer_overhead_s * self.s.layers;
-        let time_s = stage * pp + comm_s + self.eff.step_overhead_s + layer_overhead;
+        // Overlap needs two micro-batches on each rank; the longer stream sets the step.
+        let busy = if self.eff.comm_overlap && b_rank >= 2.0 {
+            (stage * pp).max(comm_s)
+        } else {
+            stage * pp + comm_s
+        };
+        let time_s = busy + self.eff.step_overhead_s + layer_overhead;
         StepCost {
             time_s,
             compute_s: compute_s * pp,

@@ -356,3 +356,67 @@ fn latency_percentiles_grow_with_load() {
         );
     }
 }
+
+/// Communication overlap (DeepSeek's engine) hides collectives behind compute but never
+/// below either stream: a decode step is at least the longer of its compute-or-memory
+/// time and its communication, and never longer than the same step without overlap.
+#[test]
+fn overlapped_decode_is_bounded_by_its_longer_stream() {
+    use tessera_perf::calib::{ServeStack, serve_efficiency};
+    use tessera_perf::serve::{Load, ServeJob, ServeLayout, ServePrecision, estimate_serve};
+    let cat = Catalog::builtin().unwrap();
+    let m = cat.model("deepseek-v3").unwrap();
+    let mut overlapped = 0;
+    for chip in ["nvidia-h800-sxm5-80gb", "nvidia-h200-sxm", "nvidia-h20"] {
+        let c = cat.chip(chip).unwrap();
+        let hw = Hardware::from_chip(c).unwrap();
+        let with = serve_efficiency(Family::of(c), ServeStack::Deepseek);
+        assert!(with.comm_overlap);
+        let without = tessera_perf::serve::ServeEfficiency {
+            comm_overlap: false,
+            ..with
+        };
+        for (ep, dp) in [(16u32, 16u32), (32, 32), (144, 144)] {
+            for seqs in [1u32, 16, 256, 4096, 30000] {
+                let l = ServeLayout {
+                    tp: 1,
+                    pp: 1,
+                    ep,
+                    attn_dp: dp,
+                    replicas: 1,
+                };
+                let job = ServeJob {
+                    input_len: 2048,
+                    output_len: 1024,
+                    precision: ServePrecision::Fp8,
+                    kv_bytes: 2.0,
+                    load: Load::Concurrency { sequences: seqs },
+                    ttft_slo_s: None,
+                    tpot_slo_s: None,
+                    disaggregated: false,
+                    lengths: None,
+                };
+                let a = estimate_serve(&m, &hw, None, &with, &job, &l);
+                let b = estimate_serve(&m, &hw, None, &without, &job, &l);
+                if a.infeasible.is_some() {
+                    continue;
+                }
+                let s = a.decode_step;
+                let floor = s.compute_s.max(s.memory_s).max(s.comm_s) + s.overhead_s;
+                assert!(
+                    s.time_s >= floor * (1.0 - 1e-9),
+                    "{chip} ep{ep} x{seqs}: step {} below its longer stream {floor}",
+                    s.time_s
+                );
+                assert!(
+                    s.time_s <= b.decode_step.time_s * (1.0 + 1e-9),
+                    "{chip} ep{ep} x{seqs}: overlap made the step longer"
+                );
+                if s.time_s < b.decode_step.time_s * (1.0 - 1e-6) {
+                    overlapped += 1;
+                }
+            }
+        }
+    }
+    assert!(overlapped > 0, "overlap never shortened a step");
+}
