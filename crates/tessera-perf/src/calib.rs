@@ -380,31 +380,31 @@ pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::Serv
     // H100 / H200 under TensorRT-LLM (FP8), fitted on the calibration rows of
     // crates/tessera-validate/data/serve-rows.toml.
     let hopper_trt = crate::serve::ServeEfficiency {
-        mem_eff: 0.95,
+        mem_eff: 0.8221,
         kv_eff: 0.8234,
-        decode_gemm_eff: 0.3578,
-        prefill_eff: 0.5653,
-        step_overhead_s: 4.447e-3,
-        layer_overhead_s: 3.332e-5,
-        coll_latency_s: 9.860e-6,
-        max_batch: 5329.0,
-        moe_rel: 0.1530,
+        decode_gemm_eff: 0.3645,
+        prefill_eff: 0.5706,
+        step_overhead_s: 4.254e-3,
+        layer_overhead_s: 3.753e-5,
+        coll_latency_s: 1.178e-5,
+        max_batch: 3513.0,
+        moe_rel: 0.1614,
         moe_knee_tokens: 108.5,
         calibrated: true,
         ..d
     };
     // B200 / GB200 under TensorRT-LLM (FP4), fitted likewise.
     let blackwell_trt = crate::serve::ServeEfficiency {
-        mem_eff: 0.6416,
-        kv_eff: 0.6217,
+        mem_eff: 0.6298,
+        kv_eff: 0.6334,
         decode_gemm_eff: 0.3051,
         prefill_eff: 0.4276,
-        step_overhead_s: 8.724e-3,
+        step_overhead_s: 8.888e-3,
         layer_overhead_s: 4.967e-5,
-        coll_latency_s: 5.777e-5,
+        coll_latency_s: 5.671e-5,
         max_batch: 8192.0,
-        moe_rel: 0.08576,
-        moe_knee_tokens: 1.0,
+        moe_rel: 0.08898,
+        moe_knee_tokens: 4.695,
         calibrated: true,
         ..d
     };

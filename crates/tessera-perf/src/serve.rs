@@ -517,6 +517,28 @@ impl Ctx<'_> {
         }
     }
 
+    /// Bandwidth of an expert-parallel all-to-all: the scale-up fabric while the replica
+    /// fits in one domain, the scale-out network beyond it.
+    fn ep_bw(&self) -> f64 {
+        if self.l.chips_per_replica() <= self.hw.domain as u64 {
+            self.hw.scale_up_bw
+        } else {
+            self.hw.scale_out_bw
+        }
+    }
+
+    /// Time of the dispatch and combine all-to-alls of every MoE layer on one chip that
+    /// routes `tokens` tokens (nothing without expert parallelism).
+    fn ep_all_to_all_s(&self, tokens: f64) -> f64 {
+        if self.l.ep <= 1 || self.s.moe_layers <= 0.0 {
+            return 0.0;
+        }
+        let ep = self.l.ep as f64;
+        let bytes = tokens * self.s.top_k * self.s.h * self.wbytes.max(1.0) * (ep - 1.0) / ep;
+        2.0 * self.s.moe_layers / self.l.pp_share(self.s.layers)
+            * (self.eff.coll_latency_s + bytes / (self.ep_bw() * self.eff.link_eff))
+    }
+
     /// KV bytes per token on one chip holding it.
     fn kv_per_token_chip(&self) -> f64 {
         let shard = if self.s.kv_shardable {
@@ -529,10 +551,9 @@ impl Ctx<'_> {
 
     /// One decode step of a replica running `b` sequences with mean context `ctx`.
     fn decode(&self, b: f64, ctx: f64) -> StepCost {
-        let (tp, pp, ep, adp) = (
+        let (tp, pp, adp) = (
             self.l.tp as f64,
             self.l.pp_share(self.s.layers),
-            self.l.ep as f64,
             self.l.attn_dp as f64,
         );
         let b_rank = (b / adp).max(1.0);
@@ -587,17 +608,7 @@ impl Ctx<'_> {
                 * (self.eff.coll_latency_s
                     + 2.0 * (tp - 1.0) / tp * bytes / (self.tp_bw() * self.eff.link_eff));
         }
-        if self.l.ep > 1 && self.s.moe_layers > 0.0 {
-            let bytes = b_rank * self.s.top_k * self.s.h * self.wbytes.max(1.0) * (ep - 1.0) / ep;
-            let span = self.l.chips_per_replica() as f64;
-            let bw = if span <= self.hw.domain as f64 {
-                self.hw.scale_up_bw
-            } else {
-                self.hw.scale_out_bw
-            };
-            comm_s += 2.0 * self.s.moe_layers / pp
-                * (self.eff.coll_latency_s + bytes / (bw * self.eff.link_eff));
-        }
+        comm_s += self.ep_all_to_all_s(b_rank);
         if self.l.pp > 1 {
             comm_s += (self.l.pp as f64 - 1.0) * self.eff.coll_latency_s;
         }
@@ -648,7 +659,7 @@ impl Ctx<'_> {
                 / (self.l.expert_shards() * pps))
             * self.wbytes
             / (self.hw.mem_bw * self.eff.mem_eff);
-        let comm = if self.l.tp > 1 {
+        let tp_comm = if self.l.tp > 1 {
             let bytes = rank_tokens * self.s.h * 2.0;
             2.0 * self.s.layers
                 * (self.eff.coll_latency_s
@@ -657,7 +668,15 @@ impl Ctx<'_> {
         } else {
             0.0
         };
-        compute.max(weights) + comm
+        // Each chip of the busiest rank dispatches its share of the rank's tokens to the
+        // experts and gathers them back, every MoE layer.
+        let comm = tp_comm + self.ep_all_to_all_s(rank_tokens / rank_chips);
+        let busy = compute.max(weights);
+        if self.eff.comm_overlap && rank_tokens >= 2.0 {
+            busy.max(comm)
+        } else {
+            busy + comm
+        }
     }
 }
 

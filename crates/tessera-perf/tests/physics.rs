@@ -203,8 +203,9 @@ proptest! {
 }
 
 /// Serving: a prompt's time to first token is at least its non-expert prefill work on
-/// the chips of the one attention-DP rank that runs it, at their dense peak: other ranks
-/// cannot share a prompt's attention and dense layers.
+/// the chips of the one attention-DP rank that runs it, at their dense peak (other ranks
+/// cannot share a prompt's attention and dense layers), plus moving its tokens to the
+/// experts and back at the link's full rate.
 #[test]
 fn ttft_is_at_least_the_prefill_work_on_the_chips_that_do_it() {
     use tessera_perf::calib::{ServeStack, serve_efficiency};
@@ -262,7 +263,26 @@ fn ttft_is_at_least_the_prefill_work_on_the_chips_that_do_it() {
                     if e.infeasible.is_some() {
                         continue;
                     }
-                    let floor = 2.0 * input as f64 * dense / (tp as f64 * peak);
+                    let compute = 2.0 * input as f64 * dense / (tp as f64 * peak);
+                    // Its tokens also cross the expert-parallel fabric twice per MoE
+                    // layer (dispatch and combine), at no more than the link's rate;
+                    // this engine (vLLM) does not overlap them with compute.
+                    let a2a = m.moe.as_ref().map_or(0.0, |moe| {
+                        let ep = chips as f64;
+                        let bytes = input as f64 / tp as f64
+                            * moe.top_k as f64
+                            * m.hidden as f64
+                            * if p == ServePrecision::Bf16 { 2.0 } else { 1.0 }
+                            * (ep - 1.0)
+                            / ep;
+                        let bw = if chips <= hw.domain {
+                            hw.scale_up_bw
+                        } else {
+                            hw.scale_out_bw
+                        };
+                        2.0 * m.moe_layers() as f64 * bytes / bw
+                    });
+                    let floor = compute + a2a;
                     assert!(
                         e.ttft_s >= floor * (1.0 - 1e-9),
                         "{model} on {chips} x {chip} tp{tp} attn-dp{dp} {p:?} input {input}: TTFT {:.1} ms below {:.1} ms",
