@@ -309,10 +309,32 @@ pub fn calibration_note(family: Family, stack: Stack, precision: TrainPrecision)
             stack.as_str()
         )
     } else {
+        let (f, s) = calibration_source(family, stack);
+        let adjusted = if (family, stack) == (Family::NvidiaAmpere, Stack::MegatronCore) {
+            ", with Ampere's GEMM ceiling and no fp8"
+        } else {
+            ""
+        };
         format!(
-            "uncalibrated: no published {p} runs of {family:?} under {}; parameters of the closest calibrated group",
-            stack.as_str()
+            "uncalibrated: no published {p} runs of {family:?} under {}; parameters of {f:?} under {}{adjusted} (docs/accuracy.md)",
+            stack.as_str(),
+            s.as_str()
         )
+    }
+}
+
+/// The calibrated training group whose parameters `Efficiency::for_family` gives an
+/// uncalibrated (family, stack); the group itself where it has calibration rows.
+pub fn calibration_source(family: Family, stack: Stack) -> (Family, Stack) {
+    match (family, stack) {
+        (Family::NvidiaAmpere, Stack::Megatron2021) => (family, stack),
+        (_, Stack::Megatron2021) => (Family::NvidiaAmpere, Stack::Megatron2021),
+        (Family::NvidiaHopper | Family::NvidiaBlackwell, Stack::MegatronCore) => (family, stack),
+        (_, Stack::MegatronCore) => (Family::NvidiaHopper, Stack::MegatronCore),
+        (Family::Ascend, Stack::Mindspeed | Stack::MindspeedLegacy) => (family, stack),
+        (_, Stack::Mindspeed | Stack::MindspeedLegacy | Stack::Paddle) => {
+            (Family::Ascend, Stack::Mindspeed)
+        }
     }
 }
 
@@ -450,5 +472,55 @@ pub fn serve_calibration_note(family: Family, stack: ServeStack) -> String {
             stack.as_str(),
             s.as_str()
         )
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    /// Every training group takes its parameters from a group that has calibration rows,
+    /// and the note names that group: what `for_family` returns is the named group's
+    /// parameters (Ampere under Megatron-Core also lowers the GEMM ceiling and drops fp8).
+    #[test]
+    fn uncalibrated_groups_name_the_group_they_borrow_from() {
+        let families = [
+            Family::NvidiaAmpere,
+            Family::NvidiaHopper,
+            Family::NvidiaBlackwell,
+            Family::Ascend,
+            Family::Kunlun,
+            Family::Other,
+        ];
+        for f in families {
+            for s in Stack::ALL {
+                let (sf, ss) = calibration_source(f, s);
+                assert!(
+                    [TrainPrecision::Bf16, TrainPrecision::Fp8]
+                        .iter()
+                        .any(|&p| Efficiency::rows_of(sf, ss, p)),
+                    "{f:?}/{s:?} borrows from uncalibrated {sf:?}/{ss:?}"
+                );
+                for p in [TrainPrecision::Bf16, TrainPrecision::Fp8] {
+                    let mut got = Efficiency::for_family_any(f, s, p);
+                    let want = Efficiency::for_family_any(sf, ss, p);
+                    if (f, s) == (Family::NvidiaAmpere, Stack::MegatronCore) {
+                        got.gemm_max = want.gemm_max;
+                        got.fp8_rel = want.fp8_rel;
+                    }
+                    got.calibrated = want.calibrated;
+                    assert_eq!(got, want, "{f:?}/{s:?} {p:?}");
+                    let note = calibration_note(f, s, p);
+                    if !Efficiency::rows_of(f, s, TrainPrecision::Bf16)
+                        && !Efficiency::rows_of(f, s, TrainPrecision::Fp8)
+                    {
+                        assert!(
+                            note.contains(&format!("{sf:?} under {}", ss.as_str())),
+                            "{note}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
