@@ -29,6 +29,9 @@ import hashlib
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from framework_args import literal_flags  # noqa: E402  (the same `add_argument` walk)
+
 ARG_FILES = ["vllm/engine/arg_utils.py", "vllm/entrypoints/common/cli_args.py"]
 FRONTEND_CLASSES = {"BaseFrontendArgs", "FrontendArgs"}
 LITERALS = {
@@ -53,16 +56,6 @@ def version(root):
     except OSError:
         pass
     return "unknown"
-
-
-def literal_flags(tree):
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument":
-            for a in node.args:
-                if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value.startswith("--"):
-                    out.append(a.value)
-    return out
 
 
 def is_bool(annotation):

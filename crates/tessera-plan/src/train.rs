@@ -231,6 +231,21 @@ fn keep_top(plans: &mut Vec<Plan>, p: Plan, k: usize) {
     }
 }
 
+/// The job with its global batch moved to the nearest multiple of what one step of the
+/// skeleton at micro-batch `mb` consumes, within the search's tolerance; `None` if no
+/// multiple is close enough.
+fn job_at(job: &TrainJob, sk: &Layout, mb: u32, o: &SearchOptions) -> Option<TrainJob> {
+    let unit = batch_unit(&Layout {
+        micro_batch: mb,
+        ..*sk
+    });
+    let gb = batch_for(job.global_batch, unit, o.batch_tolerance_pct)?;
+    Some(TrainJob {
+        global_batch: gb,
+        ..*job
+    })
+}
+
 /// The pruned search. Two rules, each safe because of a property the model's tests check:
 /// memory never rises and step time never falls with more recompute, and activation
 /// memory never falls with a larger micro-batch. So once a recompute level fits, heavier
@@ -250,17 +265,10 @@ pub fn search(
     let (mut evaluated, mut pruned) = (0u64, 0u64);
     for sk in skeletons(m, job, chips, hw.domain, o) {
         'mb: for (mi, &mb) in MICRO_BATCHES.iter().enumerate() {
-            let unit = batch_unit(&Layout {
-                micro_batch: mb,
-                ..sk
-            });
-            let Some(gb) = batch_for(job.global_batch, unit, o.batch_tolerance_pct) else {
+            let Some(job) = &job_at(job, &sk, mb, o) else {
                 continue;
             };
-            let job = &TrainJob {
-                global_batch: gb,
-                ..*job
-            };
+            let gb = job.global_batch;
             // MLA models: recomputing the up-projections sits between no and full
             // recompute in memory but not in a fixed order with selective recompute in
             // time, so it is estimated beside the pruned levels, never pruned.
@@ -352,17 +360,10 @@ pub fn search_exhaustive(
     let mut evaluated = 0;
     for sk in skeletons(m, job, chips, hw.domain, o) {
         for &mb in &MICRO_BATCHES {
-            let unit = batch_unit(&Layout {
-                micro_batch: mb,
-                ..sk
-            });
-            let Some(gb) = batch_for(job.global_batch, unit, o.batch_tolerance_pct) else {
+            let Some(job) = &job_at(job, &sk, mb, o) else {
                 continue;
             };
-            let job = &TrainJob {
-                global_batch: gb,
-                ..*job
-            };
+            let gb = job.global_batch;
             let mla = [Recompute::MlaUpProj];
             for &rc in RECOMPUTES
                 .iter()

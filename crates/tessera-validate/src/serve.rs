@@ -229,17 +229,12 @@ pub fn run_serve(
                 })?
             }
         };
-        let vendor = chip.vendor.to_ascii_lowercase();
-        let group = if vendor.starts_with("huawei") {
-            "Ascend"
-        } else if vendor.starts_with("kunlun") || vendor.starts_with("baidu") {
-            "Kunlun"
-        } else if vendor.starts_with("amd") {
-            "AMD"
-        } else if model.moe.is_some() {
-            "MoE"
-        } else {
-            "Nvidia dense"
+        let group = match Family::of(chip) {
+            Family::Ascend => "Ascend",
+            Family::Kunlun => "Kunlun",
+            Family::Other => "Other",
+            _ if model.moe.is_some() => "MoE",
+            _ => "Nvidia dense",
         };
         rows.push(ServeRowResult {
             id: spec.id.clone(),
