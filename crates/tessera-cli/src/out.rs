@@ -57,44 +57,7 @@ pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
-/// A number for people: enough significant digits, no trailing noise.
-pub fn num(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if a >= 1000.0 {
-        group(v.round() as i64)
-    } else if a >= 100.0 {
-        trim(format!("{v:.1}"))
-    } else if a >= 10.0 {
-        trim(format!("{v:.2}"))
-    } else if a >= 1.0 {
-        trim(format!("{v:.3}"))
-    } else {
-        trim(format!("{v:.4}"))
-    }
-}
-
-fn trim(s: String) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-fn group(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
+pub use tessera_core::num::num;
 
 pub fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "unknown".into(), num)

@@ -11,6 +11,7 @@ pub mod figure;
 pub mod fleet;
 pub mod model;
 pub mod money;
+pub mod num;
 pub mod procure;
 pub mod sched;
 pub mod suggest;

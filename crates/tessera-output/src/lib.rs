@@ -7,6 +7,7 @@
 //! Architecture invariant: this crate does no IO and holds no logic beyond unit
 //! conversion and renaming.
 
+pub mod plan;
 pub mod train;
 
 /// The version of the training output types (`schema_version` in their JSON).

@@ -110,6 +110,18 @@ impl Hardware {
     }
 }
 
+/// A calibration note followed by the catalog inputs that are not verified, if any.
+pub fn with_unverified(note: String, unverified: &[String]) -> String {
+    if unverified.is_empty() {
+        note
+    } else {
+        format!(
+            "{note}\ninputs not verified (exact or vendor-claimed figures would replace them): {}",
+            unverified.join(", ")
+        )
+    }
+}
+
 /// The catalog figures an estimate on `chip` rests on that are neither exact nor the
 /// vendor's own, as `key (status)`: the peak used (bf16, else fp16; fp8 when `fp8`),
 /// memory, memory bandwidth, scale-up bandwidth and domain, scale-out bandwidth.

@@ -4,8 +4,10 @@
 //! performance models, combines pools of different vendors into one job where that pays,
 //! and writes the launch arguments of real frameworks for the winner. Pure: no IO.
 
+pub mod fleet;
 pub mod launch;
 pub mod mixed;
 pub mod procure;
 pub mod serve;
+pub mod speed;
 pub mod train;

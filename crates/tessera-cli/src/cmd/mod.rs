@@ -90,14 +90,4 @@ pub(crate) fn check_seq_len(m: &tessera_core::model::ModelArch, seq_len: u32) ->
     Ok(())
 }
 
-/// A calibration note followed by the catalog inputs that are not verified, if any.
-pub(crate) fn with_unverified(note: String, unverified: &[String]) -> String {
-    if unverified.is_empty() {
-        note
-    } else {
-        format!(
-            "{note}\ninputs not verified (exact or vendor-claimed figures would replace them): {}",
-            unverified.join(", ")
-        )
-    }
-}
+pub(crate) use tessera_perf::hw::with_unverified;

@@ -12,12 +12,10 @@ use tessera_catalog::jobs::parse_jobs;
 use tessera_catalog::{Catalog, CatalogError};
 use tessera_core::model::ModelArch;
 use tessera_core::sched::ClusterSpec;
-use tessera_perf::Hardware;
-use tessera_perf::calib::{Efficiency, Family, Stack};
-use tessera_perf::train::{TrainJob, TrainPrecision};
-use tessera_plan::train::{SearchOptions, search};
-use tessera_sched::sim::{CoLocation, Policy, SimConfig, SimJob, SimResult, simulate};
-use tessera_sched::workload::{JobType, poisson_jobs};
+use tessera_plan::speed::SpeedTable;
+use tessera_sched::replay::{Replay, STREAM_LIMIT, Stream, replay};
+use tessera_sched::sim::{CoLocation, Policy, SimConfig, SimJob, SimResult};
+use tessera_sched::workload::JobType;
 
 #[derive(Serialize)]
 struct SimOut<'a> {
@@ -91,7 +89,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         .transpose()?;
     let capacity: Vec<u32> = cluster.types.iter().map(|(_, n)| *n).collect();
     let Loaded {
-        mut jobs,
+        jobs,
         missing,
         source,
         mut in_file,
@@ -134,17 +132,24 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         seed: a.seed,
         chips_per_node,
         prices,
-        // A generated stream with a window runs until the window is done (Gavel's
-        // `jobs_to_complete`); a trace is replayed to the end.
-        stop_after: window.filter(|_| generator.is_some()),
+        stop_after: None,
         colocation,
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
     let show = std::io::stderr().is_terminal() && jobs.len() >= 1000;
-    let r = loop {
-        let mut last_pct = 0usize;
-        let r = simulate(&jobs, &capacity, &cfg, |done, total| {
+    let mut last_pct = 0usize;
+    let Replay {
+        jobs,
+        result: r,
+        window: window_stats,
+    } = replay(
+        jobs,
+        generator.as_ref(),
+        window,
+        &capacity,
+        &cfg,
+        |done, total| {
             let pct = done * 100 / total.max(1);
             if show && pct != last_pct {
                 last_pct = pct;
@@ -153,44 +158,19 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
                     eprintln!();
                 }
             }
-        })
-        .map_err(|e| CliError::Internal(e.to_string()))?;
-        // Every generated job arrived before the window finished, and the replay stopped
-        // there. Extend the stream (the generator is prefix-stable: the same seed gives
-        // the same first jobs) and rerun, up to a limit: a cluster that cannot keep up
-        // with the arrival rate would never finish the window.
-        let limit = window.map_or(0, |(_, hi)| (hi + 1) * STREAM_LIMIT);
-        match &generator {
-            Some((types, reference, gap)) if r.arrivals_exhausted && jobs.len() < limit => {
-                let n = (jobs.len() * 2).min(limit);
-                jobs = poisson_jobs(types, *reference, n, *gap, a.seed);
-                in_file = jobs.len();
-            }
-            _ => break r,
-        }
-    };
+        },
+    )
+    .map_err(|e| CliError::Internal(e.to_string()))?;
+    if generator.is_some() {
+        in_file = jobs.len();
+    }
     if let Some(dir) = &a.svg_dir {
         write_charts(dir, &r, &cluster.types)?;
     }
     let wall = started.elapsed().as_secs_f64();
-    // The window's average over its finished jobs, and how many of its jobs there are
-    // and finished (fewer when a generated stream hit its limit, or jobs never fit).
-    let in_window = |id: usize| window.is_some_and(|(lo, hi)| (lo..=hi).contains(&id));
-    let window_jobs = window.map(|_| jobs.iter().filter(|j| in_window(j.id)).count());
-    let window_jct: Vec<f64> = r
-        .jobs
-        .iter()
-        .filter(|j| in_window(j.id))
-        .filter_map(|j| j.jct_s)
-        .collect();
-    let window_avg = window.map(|_| {
-        if window_jct.is_empty() {
-            0.0
-        } else {
-            window_jct.iter().sum::<f64>() / window_jct.len() as f64
-        }
-    });
-    let window_finished = window.map(|_| window_jct.len());
+    let window_avg = window_stats.as_ref().map(|w| w.avg_jct_s);
+    let window_jobs = window_stats.as_ref().map(|w| w.jobs);
+    let window_finished = window_stats.as_ref().map(|w| w.finished);
     let o = SimOut {
         trace: &source,
         cluster: cluster.types.clone(),
@@ -387,7 +367,7 @@ struct Loaded {
     default_prices: Option<Vec<f64>>,
     /// For generated jobs: the job types, the reference type and the mean gap between
     /// arrivals, so that the stream can be extended.
-    generator: Option<(Vec<JobType>, usize, f64)>,
+    generator: Option<Stream>,
     /// Co-located throughputs of the job kinds, where the inputs have them.
     colocation: Option<CoLocation>,
 }
@@ -508,11 +488,6 @@ fn progress_bar(done: usize, total: usize) -> String {
     )
 }
 
-/// A generated stream is extended to at most this many times the window's last job
-/// index while waiting for the window to finish (Gavel's Figure 8 point needs about
-/// 2.8 times).
-const STREAM_LIMIT: usize = 8;
-
 /// The most jobs `--generate` makes (and a generated stream may grow to).
 const MAX_GENERATE: usize = 10_000_000;
 
@@ -586,8 +561,14 @@ fn gavel_jobs(
             // With a window, start with room for arrivals after it; more are generated
             // if the window is not done when they run out.
             let n_gen = window.map_or(n, |(_, hi)| n.max(4 * (hi + 1)));
-            jobs = poisson_jobs(&types, reference, n_gen, a.arrival_s, a.seed);
-            generator = Some((types, reference, a.arrival_s));
+            let stream = Stream {
+                types,
+                reference,
+                mean_gap_s: a.arrival_s,
+                seed: a.seed,
+            };
+            jobs = stream.jobs(n_gen);
+            generator = Some(stream);
             (Vec::new(), format!("a generated stream (seed {})", a.seed))
         }
         (None, None) => {
@@ -598,7 +579,7 @@ fn gavel_jobs(
     // generated stream, the generator's job types).
     let mut kinds: Vec<(String, u32)> = generator
         .as_ref()
-        .map(|(types, _, _)| types.iter().map(|t| (t.name.clone(), 1)).collect())
+        .map(|s| s.types.iter().map(|t| (t.name.clone(), 1)).collect())
         .unwrap_or_default();
     for (i, j) in trace.iter().enumerate() {
         let key = (j.job_type.clone(), j.scale_factor);
@@ -656,48 +637,24 @@ fn gavel_jobs(
     })
 }
 
-/// LLM jobs from a tessera job file; each job's tokens/s on each chip type is the best
-/// layout the training planner finds on its chip count (bf16, 4,096-token sequences,
-/// 4M-token global batch), computed once per (model, chips, type).
+/// LLM jobs from a tessera job file; each job's tokens/s on each chip type comes from
+/// the planner's `SpeedTable`.
 fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> {
     let text = read(path)?;
     let list = parse_jobs(path, &text)?;
-    let mut hws = Vec::new();
-    for (id, _) in &cluster.types {
-        let chip = cat.chip(id)?;
-        let hw = Hardware::from_chip(chip).map_err(|m| {
-            CliError::Usage(format!(
-                "--cluster: the catalog lacks {} for {id}; add them with --catalog FILE",
-                m.join(", ")
-            ))
-        })?;
-        hws.push((
-            hw,
-            Efficiency::for_family(
-                Family::of(chip),
-                Stack::default_for(chip),
-                tessera_perf::train::TrainPrecision::Bf16,
-            ),
-            // Only what the vendor's framework runs.
-            SearchOptions::for_framework(tessera_plan::launch::TrainFramework::default_for(
-                &chip.vendor,
-            )),
-        ));
-    }
-    let per_hour: Vec<Option<f64>> = hws
+    let chips = cluster
+        .types
         .iter()
-        .map(|(hw, _, _)| tessera_plan::serve::chip_hour_usd(hw, 4.0, 0.10))
-        .collect();
-    let default_prices: Option<Vec<f64>> = per_hour.into_iter().collect();
-    let job = TrainJob {
-        seq_len: 4096,
-        global_batch: 1024,
-        precision: TrainPrecision::Bf16,
-        dropout: false,
-        flash_attention: true,
-    };
+        .map(|(id, _)| cat.chip(id))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut table = SpeedTable::new(&chips).map_err(|(id, m)| {
+        CliError::Usage(format!(
+            "--cluster: the catalog lacks {} for {id}; add them with --catalog FILE",
+            m.join(", ")
+        ))
+    })?;
+    let default_prices = table.prices();
     let mut models: BTreeMap<String, ModelArch> = BTreeMap::new();
-    let mut speed: BTreeMap<(String, u32), Vec<f64>> = BTreeMap::new();
     let (mut jobs, mut missing) = (Vec::new(), Vec::new());
     for (i, j) in list.iter().enumerate() {
         if !models.contains_key(&j.model) {
@@ -706,21 +663,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
                 .map_err(|e| CliError::Catalog(e).at(path, &text, &j.model))?;
             models.insert(j.model.clone(), m);
         }
-        let key = (j.model.clone(), j.chips);
-        if !speed.contains_key(&key) {
-            let m = &models[&j.model];
-            let v = hws
-                .iter()
-                .map(|(hw, eff, opts)| {
-                    search(m, hw, eff, &job, j.chips as u64, 1, opts)
-                        .plans
-                        .first()
-                        .map_or(0.0, |p| p.estimate.tokens_per_s)
-                })
-                .collect();
-            speed.insert(key.clone(), v);
-        }
-        let throughput = speed[&key].clone();
+        let throughput = table.speeds(&models[&j.model], j.chips).to_vec();
         if throughput.iter().all(|&t| t <= 0.0) {
             missing.push((j.line, j.model.clone(), j.chips));
             continue;

@@ -1,0 +1,255 @@
+//! Fleet plans: the JSON of `plan train` and `plan serve` (and of the server's planning
+//! endpoints), converted from `tessera_plan::fleet`.
+
+use crate::train::{LaunchV1, LayoutV1, RejectedV1, TrainEstimateV1};
+use serde::Serialize;
+use tessera_perf::serve::ServeLayout;
+use tessera_plan::fleet::{
+    FleetServePlan, FleetTrainPlan, PoolNote, RankedServePlan, RankedTrainPlan,
+};
+use tessera_plan::mixed::MixedPlan;
+
+/// One ranked training plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainPlanV1 {
+    pub rank: usize,
+    pub pool: String,
+    pub chip: String,
+    /// Chips the plan uses; `pool_chips` the pool holds (the rest stay idle).
+    pub chips: u64,
+    pub pool_chips: u64,
+    pub stack: &'static str,
+    pub layout: LayoutV1,
+    pub global_batch: u32,
+    pub seq_len: u32,
+    pub estimate: TrainEstimateV1,
+    pub usd_per_million_tokens: Option<f64>,
+    pub days_to_train: Option<f64>,
+    pub cost_to_train_usd: Option<f64>,
+    pub calibrated: bool,
+    pub launch: LaunchV1,
+}
+
+impl From<&RankedTrainPlan> for TrainPlanV1 {
+    fn from(p: &RankedTrainPlan) -> Self {
+        TrainPlanV1 {
+            rank: p.rank,
+            pool: p.pool.clone(),
+            chip: p.chip.clone(),
+            chips: p.chips,
+            pool_chips: p.pool_chips,
+            stack: p.stack.as_str(),
+            layout: (&p.plan.layout).into(),
+            global_batch: p.plan.global_batch,
+            seq_len: p.seq_len,
+            estimate: (&p.plan.estimate).into(),
+            usd_per_million_tokens: p.usd_per_million_tokens,
+            days_to_train: p.days_to_train,
+            cost_to_train_usd: p.cost_to_train_usd,
+            calibrated: p.calibrated,
+            launch: (&p.launch).into(),
+        }
+    }
+}
+
+/// What became of one pool: its best throughput (tokens/s for training; `null` for
+/// serving and for pools without a plan), or why it has no plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolNoteV1 {
+    pub pool: String,
+    pub chip: String,
+    pub chips: u64,
+    pub best_tokens_per_s: Option<f64>,
+    pub note: String,
+}
+
+impl From<&PoolNote> for PoolNoteV1 {
+    fn from(n: &PoolNote) -> Self {
+        PoolNoteV1 {
+            pool: n.pool.clone(),
+            chip: n.chip.clone(),
+            chips: n.chips,
+            best_tokens_per_s: n.best_tokens_per_s,
+            note: n.note.clone(),
+        }
+    }
+}
+
+/// One job across pools of different chips.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixedPlanV1 {
+    /// "data-parallel" or "pipeline".
+    pub form: &'static str,
+    pub pools: Vec<String>,
+    pub tokens_per_s: f64,
+    /// Combined throughput over the sum of the pools' own best throughputs, 0-1.
+    pub efficiency: f64,
+    /// Share of the global batch (data-parallel) or of the layers (pipeline) per pool.
+    pub shares: Vec<f64>,
+    /// Layers per pool (pipeline form).
+    pub layers: Vec<u64>,
+    /// Time per step spent synchronising over the link, seconds.
+    pub sync_s: f64,
+    pub feasible: bool,
+    pub note: String,
+}
+
+impl From<&MixedPlan> for MixedPlanV1 {
+    fn from(m: &MixedPlan) -> Self {
+        MixedPlanV1 {
+            form: m.form,
+            pools: m.pools.clone(),
+            tokens_per_s: m.tokens_per_s,
+            efficiency: m.efficiency,
+            shares: m.shares.clone(),
+            layers: m.layers.clone(),
+            sync_s: m.sync_s,
+            feasible: m.feasible,
+            note: m.note.clone(),
+        }
+    }
+}
+
+/// The JSON of `plan train`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetTrainV1 {
+    pub schema_version: u32,
+    pub model: String,
+    pub fleet: String,
+    /// "time" or "cost".
+    pub objective: &'static str,
+    pub plans: Vec<TrainPlanV1>,
+    pub evaluated: u64,
+    pub pruned: u64,
+    pub search_time_s: f64,
+    pub rejected: Vec<RejectedV1>,
+    pub pools: Vec<PoolNoteV1>,
+    pub mixed: Vec<MixedPlanV1>,
+    pub recommendation: String,
+}
+
+impl FleetTrainV1 {
+    /// The output of a fleet plan that took `search_time_s` seconds.
+    pub fn new(p: &FleetTrainPlan, search_time_s: f64) -> FleetTrainV1 {
+        FleetTrainV1 {
+            schema_version: crate::SCHEMA_VERSION,
+            model: p.model.clone(),
+            fleet: p.fleet.clone(),
+            objective: p.objective.as_str(),
+            plans: p.plans.iter().map(Into::into).collect(),
+            evaluated: p.evaluated,
+            pruned: p.pruned,
+            search_time_s,
+            rejected: p
+                .rejected
+                .iter()
+                .map(|r| RejectedV1::new(&r.pool, &r.rejected))
+                .collect(),
+            pools: p.pools.iter().map(Into::into).collect(),
+            mixed: p.mixed.iter().map(Into::into).collect(),
+            recommendation: p.recommendation.clone(),
+        }
+    }
+}
+
+/// A serving replica's layout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeLayoutV1 {
+    pub tp: u32,
+    pub pp: u32,
+    pub ep: u32,
+    pub attn_dp: u32,
+    pub replicas: u32,
+}
+
+impl From<&ServeLayout> for ServeLayoutV1 {
+    fn from(l: &ServeLayout) -> Self {
+        ServeLayoutV1 {
+            tp: l.tp,
+            pp: l.pp,
+            ep: l.ep,
+            attn_dp: l.attn_dp,
+            replicas: l.replicas,
+        }
+    }
+}
+
+/// One ranked serving plan. `per_replica` is the serving estimate of one replica at its
+/// operating point, in the shape `estimate serve` prints (seconds, tokens/s, bytes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServePlanV1 {
+    pub rank: usize,
+    pub pool: String,
+    pub chip: String,
+    pub stack: &'static str,
+    pub layout: ServeLayoutV1,
+    /// Replicas needed for the rate.
+    pub replicas: u64,
+    pub chips: u64,
+    pub per_replica: tessera_perf::serve::ServeEstimate,
+    /// The chips' cost per hour (amortised price plus energy), USD, if known.
+    pub usd_per_hour: Option<f64>,
+    pub usd_per_million_output_tokens: Option<f64>,
+    pub launch: ServeLaunchV1,
+}
+
+/// A serving engine's arguments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeLaunchV1 {
+    pub framework: &'static str,
+    pub args: Vec<String>,
+    pub notes: Vec<String>,
+    /// Always `null` for serving engines (they take no configuration file).
+    pub config: Option<String>,
+}
+
+impl From<&RankedServePlan> for ServePlanV1 {
+    fn from(p: &RankedServePlan) -> Self {
+        ServePlanV1 {
+            rank: p.rank,
+            pool: p.pool.clone(),
+            chip: p.chip.clone(),
+            stack: p.stack.as_str(),
+            layout: (&p.plan.layout).into(),
+            replicas: p.plan.replicas,
+            chips: p.plan.chips,
+            per_replica: p.plan.per_replica,
+            usd_per_hour: p.plan.usd_per_hour,
+            usd_per_million_output_tokens: p.plan.usd_per_million_output_tokens,
+            launch: ServeLaunchV1 {
+                framework: p.launch.framework,
+                args: p.launch.args.clone(),
+                notes: p.launch.notes.clone(),
+                config: p.launch.config.clone(),
+            },
+        }
+    }
+}
+
+/// The JSON of `plan serve`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetServeV1 {
+    pub model: String,
+    pub fleet: String,
+    /// Requests per second.
+    pub rate: f64,
+    /// The latency limits the plans meet, seconds (`null`: none).
+    pub ttft_slo_s: Option<f64>,
+    pub tpot_slo_s: Option<f64>,
+    pub plans: Vec<ServePlanV1>,
+    pub pools: Vec<PoolNoteV1>,
+}
+
+impl FleetServeV1 {
+    pub fn new(p: &FleetServePlan, r: &tessera_plan::fleet::ServeRequest) -> FleetServeV1 {
+        FleetServeV1 {
+            model: p.model.clone(),
+            fleet: p.fleet.clone(),
+            rate: r.rate,
+            ttft_slo_s: r.ttft_slo_s,
+            tpot_slo_s: r.tpot_slo_s,
+            plans: p.plans.iter().map(Into::into).collect(),
+            pools: p.pools.iter().map(Into::into).collect(),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The fleet-level use cases: planning over every pool of a fleet, and the per-chip-type
+//! speed table the scheduler uses.
+
+#![allow(clippy::unwrap_used)]
+
+use tessera_catalog::Catalog;
+use tessera_plan::fleet::{
+    Objective, PoolChip, ServeRequest, TrainRequest, plan_serve_fleet, plan_train,
+};
+use tessera_plan::speed::{SPEED_JOB, SpeedTable};
+use tessera_plan::train::{SearchOptions, search};
+
+fn request(objective: Objective) -> TrainRequest {
+    TrainRequest {
+        seq_len: 4096,
+        global_batch: None,
+        precision: tessera_perf::train::TrainPrecision::Bf16,
+        tokens: Some(1e12),
+        top: 4,
+        objective,
+        stack: None,
+        framework: None,
+    }
+}
+
+/// Over the built-in Baidu fleet: plans are ranked by the objective, numbered from 1,
+/// none of them is also listed as rejected, every pool has a note, and the mixed plans
+/// and recommendation are there.
+#[test]
+fn fleet_train_plan_ranks_and_explains() {
+    let cat = Catalog::builtin().unwrap();
+    let fleet = tessera_catalog::fleets::builtin_fleet("baidu-2023")
+        .unwrap()
+        .unwrap();
+    let model = cat.model("llama3-70b").unwrap();
+    let pools: Vec<PoolChip> = fleet
+        .pools
+        .iter()
+        .map(|p| PoolChip {
+            pool: p,
+            chip: cat.chip(&p.chip).unwrap(),
+        })
+        .collect();
+    for objective in [Objective::Time, Objective::Cost] {
+        let p = plan_train(&model, &fleet, &pools, &request(objective));
+        assert!(!p.plans.is_empty() && p.plans.len() <= 4);
+        for (i, x) in p.plans.iter().enumerate() {
+            assert_eq!(x.rank, i + 1);
+            assert!(x.plan.estimate.fits);
+            assert!(x.chips <= x.pool_chips);
+            let days = x.days_to_train.unwrap();
+            assert!((days - 1e12 / x.plan.estimate.tokens_per_s / 86_400.0).abs() < 1e-9);
+        }
+        for w in p.plans.windows(2) {
+            match objective {
+                Objective::Time => {
+                    assert!(w[0].plan.estimate.tokens_per_s >= w[1].plan.estimate.tokens_per_s)
+                }
+                Objective::Cost => {
+                    if let (Some(a), Some(b)) =
+                        (w[0].usd_per_million_tokens, w[1].usd_per_million_tokens)
+                    {
+                        assert!(a <= b)
+                    }
+                }
+            }
+        }
+        for r in &p.rejected {
+            assert!(
+                !p.plans
+                    .iter()
+                    .any(|x| x.pool == r.pool && x.plan.layout == r.rejected.layout)
+            );
+        }
+        assert_eq!(p.pools.len(), fleet.pools.len());
+        assert_eq!(p.mixed.len(), 2, "{}", p.recommendation);
+        assert!(p.recommendation.starts_with("run "), "{}", p.recommendation);
+    }
+}
+
+/// A serving plan over the fleet is sorted by cost per output token and meets the
+/// request's latency limits at p99.
+#[test]
+fn fleet_serve_plan_meets_its_limits() {
+    let cat = Catalog::builtin().unwrap();
+    let fleet = tessera_catalog::fleets::builtin_fleet("baidu-2023")
+        .unwrap()
+        .unwrap();
+    let model = cat.model("llama3-70b").unwrap();
+    let pools: Vec<PoolChip> = fleet
+        .pools
+        .iter()
+        .map(|p| PoolChip {
+            pool: p,
+            chip: cat.chip(&p.chip).unwrap(),
+        })
+        .collect();
+    let r = ServeRequest {
+        rate: 20.0,
+        input_len: 1000,
+        output_len: 200,
+        precision: tessera_perf::serve::ServePrecision::Bf16,
+        ttft_slo_s: Some(2.0),
+        tpot_slo_s: Some(0.2),
+        top: 5,
+        stack: None,
+    };
+    let p = plan_serve_fleet(&model, &fleet, &pools, &r);
+    assert!(!p.plans.is_empty());
+    for x in &p.plans {
+        assert!(x.plan.per_replica.ttft_p99_s <= 2.0 + 1e-9);
+        assert!(x.plan.per_replica.tpot_p99_s <= 0.2 + 1e-9);
+        assert!(x.plan.chips <= fleet.pool(&x.pool).unwrap().chips());
+    }
+    for w in p.plans.windows(2) {
+        if let (Some(a), Some(b)) = (
+            w[0].plan.usd_per_million_output_tokens,
+            w[1].plan.usd_per_million_output_tokens,
+        ) {
+            assert!(a <= b);
+        }
+    }
+}
+
+/// The speed table gives what the planner's search gives, per type and in the
+/// cluster's order, and searches each (model, chips) pair once.
+#[test]
+fn speed_table_matches_the_search_and_caches() {
+    let cat = Catalog::builtin().unwrap();
+    let chips = [
+        cat.chip("huawei-ascend-910b2").unwrap(),
+        cat.chip("nvidia-a800-sxm4-80gb").unwrap(),
+    ];
+    let mut t = SpeedTable::new(&chips).unwrap();
+    let m = cat.model("llama3-8b").unwrap();
+    let got = t.speeds(&m, 16).to_vec();
+    assert_eq!(got.len(), 2);
+    for (c, &v) in chips.iter().zip(&got) {
+        let hw = tessera_perf::Hardware::from_chip(c).unwrap();
+        let eff = tessera_perf::calib::Efficiency::for_family(
+            tessera_perf::calib::Family::of(c),
+            tessera_perf::calib::Stack::default_for(c),
+            SPEED_JOB.precision,
+        );
+        let o = SearchOptions::for_framework(tessera_plan::launch::TrainFramework::default_for(
+            &c.vendor,
+        ));
+        let want = search(&m, &hw, &eff, &SPEED_JOB, 16, 1, &o).plans[0]
+            .estimate
+            .tokens_per_s;
+        assert_eq!(v, want);
+        assert!(v > 0.0);
+    }
+    t.speeds(&m, 16);
+    assert_eq!(t.cached(), 1);
+    t.speeds(&m, 8);
+    assert_eq!(t.cached(), 2);
+    // Prices only when every type has one.
+    let priced = chips.iter().all(|c| {
+        tessera_perf::Hardware::from_chip(c)
+            .unwrap()
+            .price_usd
+            .is_some()
+    });
+    assert_eq!(t.prices().is_some(), priced);
+    let h = cat.chip("nvidia-h100-sxm5-80gb").unwrap();
+    let t = SpeedTable::new(&[h, h]).unwrap();
+    assert_eq!(t.prices().map(|p| p.len()), Some(2));
+}
