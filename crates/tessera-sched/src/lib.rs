@@ -13,6 +13,7 @@
 //! throughput replaced by 1, so that all types look alike.
 
 pub mod replay;
+pub mod round;
 pub mod sim;
 pub mod workload;
 

@@ -4,13 +4,12 @@
 //! round on `scale_factor` workers of one type, and a job that finishes mid-round leaves
 //! at its exact finish time. No clock, no IO: the caller supplies the jobs.
 
-use crate::workload::Rng;
-use crate::{
-    Allocation, Awareness, JobRow, PairRow, PolicyError, finish_time_fairness, isolated_throughput,
-    max_min_fairness, max_min_fairness_packed, max_sum_throughput, min_cost, min_makespan,
-};
+use crate::round::{Event, Reaction, RoundCore};
+use crate::{Awareness, PolicyError};
 use serde::Serialize;
 use std::collections::HashMap;
+
+pub use crate::round::PACK_PARTNERS;
 
 /// A job to replay.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -191,77 +190,6 @@ impl CoLocation {
     }
 }
 
-/// Partners considered per job by the packed policy: the pairs with the largest gain
-/// (normalised throughput of the two together, above 1 on some type). Bounds the LP at
-/// a few variables per job instead of one per pair of jobs.
-pub const PACK_PARTNERS: usize = 4;
-
-/// A pair of jobs in the current packed allocation, with its share per type and the
-/// time it has received per type since the allocation.
-#[derive(Debug, Clone)]
-struct PairSlot {
-    a: usize,
-    b: usize,
-    rates: Vec<(f64, f64)>,
-    x: Vec<f64>,
-    got: Vec<f64>,
-}
-
-/// A candidate pair: its two jobs (indices into the jobs) and its rates per type.
-type Candidate = (usize, usize, Vec<(f64, f64)>);
-
-/// Candidate pairs among `group` (indices into `jobs`): same scale factor, both kinds
-/// known, measured together, and better together than apart on some type; each job
-/// keeps its [`PACK_PARTNERS`] best partners.
-fn pair_candidates(jobs: &[SimJob], group: &[usize], co: &CoLocation) -> Vec<Candidate> {
-    let mut all: Vec<(f64, Candidate)> = Vec::new();
-    for (x, &a) in group.iter().enumerate() {
-        for &b in &group[x + 1..] {
-            let (ja, jb) = (&jobs[a], &jobs[b]);
-            let (Some(ka), Some(kb)) = (ja.kind, jb.kind) else {
-                continue;
-            };
-            if ja.scale_factor != jb.scale_factor {
-                continue;
-            }
-            let Some(rates) = co.get(ka, kb) else {
-                continue;
-            };
-            let gain = rates
-                .iter()
-                .enumerate()
-                .filter(|(t, _)| {
-                    ja.throughput.get(*t).is_some_and(|&v| v > 0.0)
-                        && jb.throughput.get(*t).is_some_and(|&v| v > 0.0)
-                })
-                .map(|(t, &(ra, rb))| ra / ja.throughput[t] + rb / jb.throughput[t])
-                .fold(0.0, f64::max);
-            if gain > 1.0 {
-                all.push((gain, (a, b, rates)));
-            }
-        }
-    }
-    all.sort_by(|p, q| {
-        q.0.total_cmp(&p.0)
-            .then(p.1.0.cmp(&q.1.0))
-            .then(p.1.1.cmp(&q.1.1))
-    });
-    let mut count: HashMap<usize, usize> = HashMap::new();
-    let mut out = Vec::new();
-    for (_, (a, b, rates)) in all {
-        let (ca, cb) = (
-            count.get(&a).copied().unwrap_or(0),
-            count.get(&b).copied().unwrap_or(0),
-        );
-        if ca < PACK_PARTNERS || cb < PACK_PARTNERS {
-            *count.entry(a).or_default() += 1;
-            *count.entry(b).or_default() += 1;
-            out.push((a, b, rates));
-        }
-    }
-    out
-}
-
 /// One job's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobResult {
@@ -356,7 +284,6 @@ pub fn simulate(
             .then(a.cmp(&b))
     });
     let total = order.len();
-    let half = cfg.round_s / 2.0;
     let in_target = |i: usize| {
         cfg.stop_after
             .is_none_or(|(lo, hi)| (lo..=hi).contains(&jobs[i].id))
@@ -366,398 +293,122 @@ pub fn simulate(
     let mut target_done = 0usize;
     let mut arrivals_exhausted = false;
 
+    // The scheduling core decides; this driver is its virtual clock and its engine: it
+    // runs each round's placements at their rates and reports back. Jobs are registered
+    // in input order, so the core's indices are the input indices.
+    let mut core = RoundCore::new(capacity, cfg);
+    for j in jobs {
+        core.add(j.clone());
+    }
     let mut remaining: Vec<f64> = jobs.iter().map(|j| j.total_steps).collect();
     let mut finish: Vec<Option<f64>> = vec![None; n];
-    let mut preempt = vec![0u32; n];
-    // Gavel's bookkeeping since the last allocation: time each job received per type
-    // (starting at half a round), time each type was used, and the accumulated deficit.
-    let mut got = vec![vec![half; nt]; n];
-    let mut type_time = vec![0.0f64; nt];
-    let mut deficit = vec![vec![0.0f64; nt]; n];
-    // Allocation row per job (None: not in the current allocation).
-    let mut x_of: Vec<Option<Vec<f64>>> = vec![None; n];
-    let mut need_update = false;
-    let mut last_reset: Option<f64> = None;
-    let mut held: Vec<Option<usize>> = vec![None; n];
-    let mut placed_on: Vec<Option<usize>> = vec![None; n];
-    let mut taken = vec![false; n];
-    let mut allocated: Vec<usize> = Vec::new();
-    // Packed policy: the pairs of the current allocation, and per job this round its
-    // partner slot (jobs placed as a pair run at the pair's rates).
-    let mut slots: Vec<PairSlot> = Vec::new();
-    let mut in_slot: Vec<Option<usize>> = vec![None; n];
     let mut used_of = vec![0.0f64; n];
-    let mut spread_of = vec![false; n];
     let mut busy = vec![0.0f64; nt];
-    let mut attained = vec![0.0f64; n];
     // Jobs present x seconds, and seconds present, per job (for finish-time fairness).
     let (mut contention, mut lived) = (vec![0.0f64; n], vec![0.0f64; n]);
-    let cpn: Option<Vec<u32>> = cfg.chips_per_node.as_ref().map(|v| {
-        (0..nt)
-            .map(|t| v.get(t).copied().unwrap_or(1).max(1))
-            .collect()
-    });
-    let mut nodes_of: Vec<Vec<usize>> = vec![Vec::new(); n]; // nodes held last round
     let mut spread_count = 0u64;
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
-    let mut active: Vec<usize> = Vec::new();
     let mut next_arrival = 0usize;
-    let (mut now, mut rounds, mut solves, mut done) = (0.0f64, 0u64, 0u64, 0usize);
-    // FIFO's standing assignment of jobs to types, and its random stream.
-    let mut fifo_on: Vec<Option<usize>> = vec![None; n];
-    let mut rng = Rng::with_state(cfg.seed ^ 0x9e37_79b9_7f4a_7c15);
-    // Finish-time fairness: isolated-time equivalent of the progress so far, and the
-    // remaining steps and isolated rate at the last allocation.
-    let mut done_isolated = vec![0.0f64; n];
-    let mut ftf_prev: Vec<Option<(f64, f64)>> = vec![None; n];
+    let (mut now, mut rounds, mut done) = (0.0f64, 0u64, 0usize);
 
     while done < total && target_done < target {
         while next_arrival < total && jobs[order[next_arrival]].arrival_s <= now {
-            let i = order[next_arrival];
-            active.push(i);
-            got[i].iter_mut().for_each(|g| *g = half);
-            need_update = true;
+            core.handle(Event::Arrived {
+                job: order[next_arrival],
+            })?;
             next_arrival += 1;
         }
         if cfg.stop_after.is_some() && next_arrival >= total {
             arrivals_exhausted = true;
             break;
         }
-        if active.is_empty() {
+        if core.active().is_empty() {
             now = jobs[order[next_arrival]].arrival_s;
             continue;
         }
-        let (mut placed, pairs_placed): (Placements, Placements) = {
-            let a = cfg.policy.awareness();
-            let due = last_reset.is_none_or(|t| now - t >= MIN_SECONDS_BETWEEN_ALLOCATIONS);
-            if need_update && due {
-                // Settle deficits against the old allocation, then reset.
-                let since = now - last_reset.unwrap_or(now);
-                for &i in &active {
-                    for t in 0..nt {
-                        let should = x_of[i].as_ref().map_or(0.0, |x| x[t] * since);
-                        deficit[i][t] += should - (got[i][t] - half);
-                        got[i][t] = half;
-                    }
-                }
-                for (t, tt) in type_time.iter_mut().enumerate() {
-                    *tt = active.iter().map(|&i| got[i][t]).sum();
-                }
-                last_reset = Some(now);
-                for i in allocated.drain(..) {
-                    x_of[i] = None;
-                }
-                // Priority tiers: the LP policies allocate the highest tier first on the
-                // whole cluster, each lower tier on what the tiers above leave (whole
-                // workers); the queue policies order by tier before their own key.
-                let mut tiers: Vec<u32> = active.iter().map(|&i| jobs[i].priority).collect();
-                tiers.sort_unstable_by(|x, y| y.cmp(x));
-                tiers.dedup();
-                let queue_policy = matches!(
-                    cfg.policy,
-                    Policy::Fifo(_) | Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_)
-                );
-                if queue_policy || tiers.len() < 2 {
-                    tiers.truncate(1);
-                }
-                slots.clear();
-                let mut cap: Vec<u32> = capacity.to_vec();
-                for &tier in &tiers {
-                    if cap.iter().all(|&c| c == 0) {
-                        // Nothing left: lower tiers get no allocation, and only take
-                        // workers the tiers above leave idle.
-                        for &i in active.iter().filter(|&&i| jobs[i].priority == tier) {
-                            x_of[i] = Some(vec![0.0; nt]);
-                            allocated.push(i);
-                        }
-                        continue;
-                    }
-                    let slots_before = slots.len();
-                    let group: Vec<usize> = if tiers.len() == 1 {
-                        active.clone()
-                    } else {
-                        active
-                            .iter()
-                            .copied()
-                            .filter(|&i| jobs[i].priority == tier)
-                            .collect()
-                    };
-                    let rows: Vec<JobRow> = group
-                        .iter()
-                        .map(|&i| JobRow {
-                            throughput: jobs[i].throughput.clone(),
-                            scale_factor: jobs[i].scale_factor,
-                            weight: jobs[i].weight,
-                        })
-                        .collect();
-                    let x: Allocation = match cfg.policy {
-                        Policy::MaxMinFairness(_) => max_min_fairness(&rows, &cap, a)?,
-                        Policy::MaxMinFairnessPacked => {
-                            let co =
-                                cfg.colocation.as_ref().ok_or_else(|| PolicyError::BadJob {
-                                    job: 0,
-                                    what: "max-min-fairness-packed needs co-located throughputs"
-                                        .into(),
-                                })?;
-                            let cands = pair_candidates(jobs, &group, co);
-                            let pos: HashMap<usize, usize> =
-                                group.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-                            let pair_rows: Vec<PairRow> = cands
-                                .iter()
-                                .map(|(a, b, rates)| PairRow {
-                                    a: pos[a],
-                                    b: pos[b],
-                                    throughput: rates.clone(),
-                                })
-                                .collect();
-                            let packed = max_min_fairness_packed(&rows, &pair_rows, &cap)?;
-                            for ((a, b, rates), y) in cands.into_iter().zip(packed.pairs) {
-                                if y.iter().any(|&v| v > 1e-9) {
-                                    slots.push(PairSlot {
-                                        a,
-                                        b,
-                                        rates,
-                                        x: y,
-                                        got: vec![half; nt],
-                                    });
-                                }
-                            }
-                            packed.single
-                        }
-                        Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, &cap, a, false)?,
-                        Policy::MaxSumNormalizedThroughput(_) => {
-                            max_sum_throughput(&rows, &cap, a, true)?
-                        }
-                        Policy::Fifo(_) => {
-                            fifo_allocation(jobs, &group, &cap, a, &mut fifo_on, &mut rng)
-                        }
-                        Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_) => {
-                            // Order by remaining time (at the job's best or mean speed)
-                            // or by GPU-seconds received; ties by arrival.
-                            let key = |i: usize| -> f64 {
-                                if let Policy::LeastAttainedService(_) = cfg.policy {
-                                    return attained[i];
-                                }
-                                let speeds = jobs[i].throughput.iter().filter(|&&v| v > 0.0);
-                                let speed = match a {
-                                    Awareness::Aware => speeds.copied().fold(0.0, f64::max),
-                                    Awareness::Agnostic => {
-                                        let v: Vec<f64> = speeds.copied().collect();
-                                        v.iter().sum::<f64>() / v.len().max(1) as f64
-                                    }
-                                };
-                                remaining[i] / speed.max(1e-12)
-                            };
-                            let mut order = group.clone();
-                            order.sort_by(|&x, &y| {
-                                jobs[y]
-                                    .priority
-                                    .cmp(&jobs[x].priority)
-                                    .then(key(x).total_cmp(&key(y)))
-                                    .then(x.cmp(&y))
-                            });
-                            ordered_allocation(jobs, &group, &order, &cap, a, &mut rng)
-                        }
-                        Policy::MinCost(_) => {
-                            let p = cfg.prices.as_deref().ok_or_else(|| PolicyError::BadJob {
-                                job: 0,
-                                what: "min-cost needs prices per type".into(),
-                            })?;
-                            min_cost(&rows, &cap, p, a)?
-                        }
-                        Policy::MinMakespan(_) => {
-                            let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
-                            min_makespan(&rows, &rem, &cap, a)?
-                        }
-                        Policy::FinishTimeFairness(_) => {
-                            // Gavel's bookkeeping: the steps done since the last allocation
-                            // count as time in isolation at that allocation's isolated rate.
-                            for &i in &group {
-                                if let Some((rem0, rate0)) = ftf_prev[i] {
-                                    done_isolated[i] += (rem0 - remaining[i]) / rate0.max(1e-12);
-                                }
-                            }
-                            let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
-                            let done: Vec<f64> = group.iter().map(|&i| done_isolated[i]).collect();
-                            let age: Vec<f64> =
-                                group.iter().map(|&i| now - jobs[i].arrival_s).collect();
-                            let rate = isolated_throughput(&rows, &cap, a);
-                            for (k, &i) in group.iter().enumerate() {
-                                ftf_prev[i] = (rate[k] > 0.0).then_some((remaining[i], rate[k]));
-                            }
-                            finish_time_fairness(&rows, &rem, &done, &age, &cap, a)?
-                        }
-                    };
-
-                    solves += 1;
-                    for (k, &i) in group.iter().enumerate() {
-                        x_of[i] = Some(x.x[k].clone());
-                        allocated.push(i);
-                    }
-                    // What this tier leaves: whole workers only.
-                    for (t, c) in cap.iter_mut().enumerate() {
-                        let used: f64 = group
-                            .iter()
-                            .enumerate()
-                            .map(|(k, &i)| x.x[k][t] * jobs[i].scale_factor as f64)
-                            .sum::<f64>()
-                            + slots[slots_before..]
-                                .iter()
-                                .map(|p| p.x[t] * jobs[p.a].scale_factor as f64)
-                                .sum::<f64>();
-                        *c = ((*c as f64 - used + 1e-6).floor().max(0.0)) as u32;
-                    }
-                }
-                // Pairs start, like jobs, with half a round received on every type.
-                for (t, tt) in type_time.iter_mut().enumerate() {
-                    *tt += slots.iter().map(|p| p.got[t]).sum::<f64>();
-                }
-                need_update = false;
+        let plan = match core.handle(Event::RoundDue { now })? {
+            Reaction::Round(plan) => plan,
+            Reaction::Wait { next_allocation_s } => {
+                // Nothing placeable (every active job waits for an allocation): move to
+                // the next arrival or the next allocation time.
+                let next_arr = (next_arrival < total).then(|| jobs[order[next_arrival]].arrival_s);
+                now = next_arr
+                    .map_or(next_allocation_s, |a| a.min(next_allocation_s))
+                    .max(now + 1e-9);
+                continue;
             }
-            // Queue policies give X = 1 or 0: a job outside its slot waits.
-            let fifo = matches!(
-                cfg.policy,
-                Policy::Fifo(_) | Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_)
-            );
-            let ledger = Ledger {
-                x_of: &x_of,
-                got: &got,
-                type_time: &type_time,
-                deficit: &deficit,
-                slots: &slots,
-            };
-            // Gavel fills worker types in a fixed order for heterogeneity-aware policies
-            // and in a freshly shuffled order each round for agnostic ones.
-            let mut type_order: Vec<usize> = (0..nt).collect();
-            if cfg.policy.awareness() == Awareness::Agnostic {
-                for k in (1..nt).rev() {
-                    type_order.swap(k, rng.below(k + 1));
-                }
+            Reaction::None => {
+                return Err(PolicyError::BadJob {
+                    job: 0,
+                    what: "the scheduling core placed nothing while jobs were queued".into(),
+                });
             }
-            priority_round(
-                jobs,
-                &active,
-                &ledger,
-                capacity,
-                fifo,
-                &type_order,
-                &mut taken,
-            )
         };
-        // Both jobs of each placed pair run this round, at the pair's rates.
-        for &(k, t) in &pairs_placed {
-            let (a, b) = (slots[k].a, slots[k].b);
-            in_slot[a] = Some(k);
-            in_slot[b] = Some(k);
-            placed.push((a, t));
-            placed.push((b, t));
-        }
-        if placed.is_empty() {
-            // Nothing placeable (every active job waits for an allocation): move to the
-            // next arrival or the next allocation time.
-            let next_alloc = last_reset.map_or(now, |t| t + MIN_SECONDS_BETWEEN_ALLOCATIONS);
-            let next_arr = (next_arrival < total).then(|| jobs[order[next_arrival]].arrival_s);
-            now = next_arr
-                .map_or(next_alloc, |a| a.min(next_alloc))
-                .max(now + 1e-9);
-            continue;
-        }
         let mut round_end = now;
         let mut round_busy = vec![0.0f64; nt];
-        // Node placement is per gang: a pair's two jobs share their workers.
-        let units: Vec<(usize, usize)> = placed
-            .iter()
-            .copied()
-            .filter(|&(i, _)| in_slot[i].is_none_or(|k| slots[k].a == i))
-            .collect();
-        let unit_spread = match &cpn {
-            Some(c) => place_on_nodes(jobs, &units, capacity, c, &held, &mut nodes_of),
-            None => vec![false; units.len()],
-        };
-        for (&(i, _), &sp) in units.iter().zip(&unit_spread) {
-            spread_of[i] = sp;
-            if sp {
-                spread_count += 1;
-            }
-            if let Some(k) = in_slot[i] {
-                let b = slots[k].b;
-                nodes_of[b] = nodes_of[i].clone();
-                spread_of[b] = sp;
-            }
+        // Each gang counts once: a pair's second job shares its partner's nodes.
+        let mut second = vec![false; plan.placements.len()];
+        for &(_, b) in &plan.pairs {
+            second[b] = true;
         }
-        for &(i, t) in &placed {
+        spread_count += plan
+            .placements
+            .iter()
+            .zip(&second)
+            .filter(|(p, s)| p.spread && !**s)
+            .count() as u64;
+        for p in &plan.placements {
+            let i = p.job;
             let j = &jobs[i];
             debug_assert!(remaining[i] > 0.0, "job {i} placed after it finished");
-            let lost = if held[i] == Some(t) {
-                0.0
-            } else {
-                cfg.restart_s
-            };
+            let lost = if p.restart { cfg.restart_s } else { 0.0 };
             let run_s = (cfg.round_s - lost).max(0.0);
-            let rate = match (in_slot[i], &j.throughput_spread, spread_of[i]) {
-                (Some(k), _, _) if slots[k].a == i => slots[k].rates[t].0,
-                (Some(k), _, _) => slots[k].rates[t].1,
-                (None, Some(v), true) if v[t] > 0.0 => v[t],
-                _ => j.throughput[t],
-            };
-            let need_s = remaining[i] / rate;
+            let need_s = remaining[i] / p.rate;
             let used = if need_s <= run_s {
                 finish[i] = Some(now + lost + need_s);
                 remaining[i] = 0.0;
                 lost + need_s
             } else {
-                remaining[i] -= rate * run_s;
+                remaining[i] -= p.rate * run_s;
                 cfg.round_s
             };
-            attained[i] += used * j.scale_factor as f64;
-            if in_slot[i].is_none() {
-                busy[t] += used * j.scale_factor as f64;
-                round_busy[t] += used * j.scale_factor as f64;
-                got[i][t] += used;
-                type_time[t] += used;
+            if p.partner.is_none() {
+                busy[p.ty] += used * j.scale_factor as f64;
+                round_busy[p.ty] += used * j.scale_factor as f64;
             }
             used_of[i] = used;
             round_end = round_end.max(now + used);
-            placed_on[i] = Some(t);
+            core.handle(Event::Ran {
+                job: i,
+                used_s: used,
+                steps_left: remaining[i],
+            })?;
         }
         // A pair holds its workers until the later of its two jobs stops.
-        for &(k, t) in &pairs_placed {
-            let (a, b) = (slots[k].a, slots[k].b);
-            let used = used_of[a].max(used_of[b]);
-            let sf = jobs[a].scale_factor as f64;
-            busy[t] += used * sf;
-            round_busy[t] += used * sf;
-            slots[k].got[t] += used;
-            type_time[t] += used;
-            in_slot[a] = None;
-            in_slot[b] = None;
+        for &(a, b) in &plan.pairs {
+            let (pa, pb) = (&plan.placements[a], &plan.placements[b]);
+            let used = used_of[pa.job].max(used_of[pb.job]);
+            let sf = jobs[pa.job].scale_factor as f64;
+            busy[pa.ty] += used * sf;
+            round_busy[pa.ty] += used * sf;
         }
-        // Preemptions, then this round's placements become the held ones (a buffer
-        // reused across rounds: only the active jobs' entries are touched).
-        for &i in &active {
-            if held[i].is_some() && placed_on[i] != held[i] && remaining[i] > 0.0 {
-                preempt[i] += 1;
-            }
-            held[i] = placed_on[i].take();
-        }
-        let before = active.len();
-        let finished_target = active
+        let before = core.active().len();
+        let finished_target = core
+            .active()
             .iter()
             .filter(|&&i| remaining[i] <= 0.0 && in_target(i))
             .count();
-        active.retain(|&i| remaining[i] > 0.0);
-        // A pair ends with either of its jobs; the other waits for the next allocation.
-        slots.retain(|p| remaining[p.a] > 0.0 && remaining[p.b] > 0.0);
+        core.handle(Event::RoundEnded)?;
+        let active = core.active();
         if before != active.len() {
             done += before - active.len();
-            need_update = true;
             if finished_target > 0 {
                 target_done += finished_target;
                 progress(target_done, target);
             }
         }
         let len = round_end - now;
-        for &i in &active {
+        for &i in active {
             contention[i] += active.len() as f64 * len;
             lived[i] += len;
         }
@@ -772,6 +423,8 @@ pub fn simulate(
         now = round_end;
         rounds += 1;
     }
+    let solves = core.solves();
+    let preempt: Vec<u32> = (0..n).map(|i| core.preemptions(i)).collect();
     // With a stopping set, jobs after the end never arrived: they are left out, and a
     // replay that used up every arrival is flagged.
     let arrived = |j: &SimJob| cfg.stop_after.is_none() || j.arrival_s <= now;
@@ -866,355 +519,10 @@ pub fn simulate(
     })
 }
 
-/// Puts each placed job's workers on nodes of its type: first jobs that held the same
-/// type keep their nodes if those still have room, then the rest from the largest job
-/// down, each on the fullest node that fits it whole (best fit), else spread over the
-/// nodes with the most free workers. Returns, per placement, whether it is fragmented:
-/// on more nodes than its size needs (a job larger than a node needs several anyway).
-fn place_on_nodes(
-    jobs: &[SimJob],
-    placed: &[(usize, usize)],
-    capacity: &[u32],
-    per_node: &[u32],
-    held: &[Option<usize>],
-    nodes_of: &mut [Vec<usize>],
-) -> Vec<bool> {
-    let mut free: Vec<Vec<u32>> = capacity
-        .iter()
-        .zip(per_node)
-        .map(|(&c, &cpn)| {
-            let full = (c / cpn) as usize;
-            let mut v = vec![cpn; full];
-            if c % cpn > 0 {
-                v.push(c % cpn);
-            }
-            v
-        })
-        .collect();
-    let mut spread = vec![false; placed.len()];
-    let mut done = vec![false; placed.len()];
-    // Lease renewal: keep a job where it ran if all its nodes still have room.
-    for (k, &(i, t)) in placed.iter().enumerate() {
-        if held[i] != Some(t) || nodes_of[i].is_empty() {
-            continue;
-        }
-        let sf = jobs[i].scale_factor;
-        let per = sf.div_ceil(nodes_of[i].len() as u32);
-        if nodes_of[i]
-            .iter()
-            .all(|&nd| free[t].get(nd).is_some_and(|&f| f >= per))
-        {
-            let mut left = sf;
-            for &nd in &nodes_of[i] {
-                let take = per.min(left);
-                free[t][nd] -= take;
-                left -= take;
-            }
-            spread[k] = nodes_of[i].len() > sf.div_ceil(per_node[t]) as usize;
-            done[k] = true;
-        }
-    }
-    let mut rest: Vec<usize> = (0..placed.len()).filter(|&k| !done[k]).collect();
-    rest.sort_by(|&a, &b| {
-        jobs[placed[b].0]
-            .scale_factor
-            .cmp(&jobs[placed[a].0].scale_factor)
-            .then(placed[a].0.cmp(&placed[b].0))
-    });
-    for k in rest {
-        let (i, t) = placed[k];
-        let sf = jobs[i].scale_factor;
-        let fit = (0..free[t].len())
-            .filter(|&nd| free[t][nd] >= sf)
-            .min_by_key(|&nd| (free[t][nd], nd));
-        match fit {
-            Some(nd) => {
-                free[t][nd] -= sf;
-                nodes_of[i] = vec![nd];
-            }
-            None => {
-                let mut order: Vec<usize> = (0..free[t].len()).collect();
-                order.sort_by_key(|&nd| (std::cmp::Reverse(free[t][nd]), nd));
-                let mut left = sf;
-                let mut used = Vec::new();
-                for nd in order {
-                    if left == 0 {
-                        break;
-                    }
-                    let take = free[t][nd].min(left);
-                    if take > 0 {
-                        free[t][nd] -= take;
-                        left -= take;
-                        used.push(nd);
-                    }
-                }
-                spread[k] = used.len() > sf.div_ceil(per_node[t]) as usize;
-                nodes_of[i] = used;
-            }
-        }
-    }
-    spread
-}
-
-/// The type a queue policy gives job `j` among those with room (`fits`, non-empty):
-/// agnostic, a random one; aware, the fastest (ties to the first).
-fn pick_type(j: &SimJob, fits: &[usize], a: Awareness, rng: &mut Rng) -> usize {
-    match a {
-        Awareness::Agnostic => fits[rng.below(fits.len())],
-        Awareness::Aware => *fits
-            .iter()
-            .max_by(|&&x, &&y| j.throughput[x].total_cmp(&j.throughput[y]).then(y.cmp(&x)))
-            .unwrap_or(&fits[0]),
-    }
-}
-
-/// X = 1 on the type each active job was given, 0 elsewhere.
-fn one_hot(active: &[usize], on: &[Option<usize>], nt: usize) -> Allocation {
-    Allocation {
-        x: active
-            .iter()
-            .map(|&i| {
-                (0..nt)
-                    .map(|t| if on[i] == Some(t) { 1.0 } else { 0.0 })
-                    .collect()
-            })
-            .collect(),
-    }
-}
-
-/// Jobs in `order` each get all of one type's time, as long as a type has room:
-/// agnostic, a random type with room; aware, the fastest. A job that fits nowhere is
-/// skipped (later, smaller jobs may still fit).
-fn ordered_allocation(
-    jobs: &[SimJob],
-    active: &[usize],
-    order: &[usize],
-    capacity: &[u32],
-    a: Awareness,
-    rng: &mut Rng,
-) -> Allocation {
-    let nt = capacity.len();
-    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
-    let mut on: Vec<Option<usize>> = vec![None; jobs.len()];
-    for &i in order {
-        let sf = jobs[i].scale_factor as u64;
-        let fits: Vec<usize> = (0..nt)
-            .filter(|&t| free[t] >= sf && jobs[i].throughput[t] > 0.0)
-            .collect();
-        if fits.is_empty() {
-            continue;
-        }
-        let t = pick_type(&jobs[i], &fits, a, rng);
-        on[i] = Some(t);
-        free[t] -= sf;
-    }
-    one_hot(active, &on, nt)
-}
-
-/// FIFO as an allocation (Gavel's FIFO policy): jobs in arrival order each get all of
-/// one type's time (X = 1 there). Agnostic: a job keeps its type until it finishes; a
-/// finished job's workers go to the head of the queue if it fits there; then waiting jobs
-/// take a random type with room, and the queue stops at the first job that fits nowhere.
-/// Aware: the assignment is redone from scratch in arrival order, each job on its
-/// fastest type with room.
-fn fifo_allocation(
-    jobs: &[SimJob],
-    active: &[usize],
-    capacity: &[u32],
-    a: Awareness,
-    on: &mut [Option<usize>],
-    rng: &mut Rng,
-) -> Allocation {
-    let nt = capacity.len();
-    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
-    let mut is_active = vec![false; jobs.len()];
-    for &i in active {
-        is_active[i] = true;
-    }
-    let mut queue: Vec<usize> = active.to_vec();
-    // Higher tiers first, then arrival order (= trace order).
-    queue.sort_unstable_by(|&x, &y| jobs[y].priority.cmp(&jobs[x].priority).then(x.cmp(&y)));
-    if a == Awareness::Aware {
-        on.iter_mut().for_each(|o| *o = None);
-    } else {
-        // Finished jobs hand their type to the queue's head, if it fits there.
-        let mut finished: Vec<(usize, usize)> = on
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| o.map(|t| (i, t)))
-            .filter(|&(i, _)| !is_active[i])
-            .collect();
-        finished.sort_unstable();
-        for &(i, _) in &finished {
-            on[i] = None;
-        }
-        for (i, &o) in on.iter().enumerate() {
-            if let Some(t) = o {
-                free[t] -= jobs[i].scale_factor as u64;
-            }
-        }
-        queue.retain(|&i| on[i].is_none());
-        for &(_, t) in &finished {
-            if let Some(&h) = queue.first() {
-                let sf = jobs[h].scale_factor as u64;
-                if sf <= free[t] && jobs[h].throughput[t] > 0.0 {
-                    on[h] = Some(t);
-                    free[t] -= sf;
-                    queue.remove(0);
-                }
-            }
-        }
-    }
-    for &i in &queue {
-        let sf = jobs[i].scale_factor as u64;
-        let fits: Vec<usize> = (0..nt).filter(|&t| free[t] >= sf).collect();
-        if fits.is_empty() {
-            break;
-        }
-        // Gavel's FIFO picks among types with room, then skips a pick the job cannot use.
-        let t = pick_type(&jobs[i], &fits, a, rng);
-        if jobs[i].throughput[t] > 0.0 {
-            on[i] = Some(t);
-            free[t] -= sf;
-        }
-    }
-    one_hot(active, on, nt)
-}
-
-/// What the priority mechanism reads: the allocation and the time received since it.
-struct Ledger<'a> {
-    x_of: &'a [Option<Vec<f64>>],
-    got: &'a [Vec<f64>],
-    type_time: &'a [f64],
-    deficit: &'a [Vec<f64>],
-    slots: &'a [PairSlot],
-}
-
-/// Placements of a round: `(job or pair slot, type)`.
-type Placements = Vec<(usize, usize)>;
-
-/// Gavel's priority mechanism: a job's priority on a type is its allocation over the
-/// share of that type's time it has received since the allocation was computed (the
-/// allocation itself, scaled up, before it has received any); ties go to the larger
-/// deficit, then the larger allocation. Worker types are filled one after another in
-/// cluster order, each from its own priority queue; a job gets at most one type, and
-/// only where its scale factor fits. Jobs outside the current allocation wait. Pairs of
-/// the packed policy compete in the same queues (their deficit counts as 0) and take
-/// their scale factor's workers once for both jobs. Returns the single placements
-/// `(job, type)` and the pair placements `(slot, type)`.
-fn priority_round(
-    jobs: &[SimJob],
-    active: &[usize],
-    l: &Ledger,
-    capacity: &[u32],
-    skip_zero: bool,
-    type_order: &[usize],
-    taken: &mut [bool],
-) -> (Placements, Placements) {
-    let (x_of, got, type_time, deficit, slots) = (l.x_of, l.got, l.type_time, l.deficit, l.slots);
-    let n = jobs.len();
-    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
-    let mut placed = Vec::new();
-    let mut paired = Vec::new();
-    // Candidates are jobs (0..n) and pair slots (n + k).
-    let tier = |c: usize| {
-        if c < n {
-            jobs[c].priority
-        } else {
-            jobs[slots[c - n].a].priority
-        }
-    };
-    // (priority, deficit, allocation, candidate): a strict total order, highest first,
-    // after the candidate's tier.
-    let cmp = |p: &(f64, f64, f64, usize), r: &(f64, f64, f64, usize)| {
-        tier(r.3)
-            .cmp(&tier(p.3))
-            .then(r.0.total_cmp(&p.0))
-            .then(r.1.total_cmp(&p.1))
-            .then(r.2.total_cmp(&p.2))
-            .then(p.3.cmp(&r.3))
-    };
-    let priority = |a: f64, got: f64, t: usize| {
-        if a <= 0.0 {
-            0.0
-        } else {
-            let share = if type_time[t] > 0.0 {
-                got / type_time[t]
-            } else {
-                0.0
-            };
-            if share > 0.0 { a / share } else { a * 1e9 }
-        }
-    };
-    let mut q: Vec<(f64, f64, f64, usize)> = Vec::with_capacity(active.len() + slots.len());
-    for &t in type_order {
-        q.clear();
-        for &i in active {
-            let Some(x) = &x_of[i] else { continue };
-            let sf = jobs[i].scale_factor as u64;
-            if taken[i] || jobs[i].throughput[t] <= 0.0 || free[t] < sf {
-                continue;
-            }
-            let pri = priority(x[t], got[i][t], t);
-            if skip_zero && pri <= 0.0 {
-                continue;
-            }
-            q.push((pri, deficit[i][t], x[t], i));
-        }
-        for (k, p) in slots.iter().enumerate() {
-            let sf = jobs[p.a].scale_factor as u64;
-            if p.x[t] <= 0.0 || taken[p.a] || taken[p.b] || free[t] < sf {
-                continue;
-            }
-            q.push((priority(p.x[t], p.got[t], t), 0.0, p.x[t], n + k));
-        }
-        // Each placement takes at least one worker, so only the best `free` candidates
-        // can be placed unless some do not fit or share a job: order just those (a
-        // selection, not a sort of every candidate), and the next ones if room is left.
-        let mut start = 0;
-        while start < q.len() && free[t] > 0 {
-            let rest = &mut q[start..];
-            let k = (free[t] as usize).min(rest.len());
-            if k < rest.len() {
-                rest.select_nth_unstable_by(k - 1, cmp);
-            }
-            rest[..k].sort_unstable_by(cmp);
-            for &(_, _, _, c) in &rest[..k] {
-                if c < n {
-                    let sf = jobs[c].scale_factor as u64;
-                    if !taken[c] && free[t] >= sf {
-                        free[t] -= sf;
-                        taken[c] = true;
-                        placed.push((c, t));
-                    }
-                } else {
-                    let p = &slots[c - n];
-                    let sf = jobs[p.a].scale_factor as u64;
-                    if !taken[p.a] && !taken[p.b] && free[t] >= sf {
-                        free[t] -= sf;
-                        taken[p.a] = true;
-                        taken[p.b] = true;
-                        paired.push((c - n, t));
-                    }
-                }
-            }
-            start += k;
-        }
-    }
-    // Leave the shared buffer clean for the next round.
-    for &(i, _) in &placed {
-        taken[i] = false;
-    }
-    for &(k, _) in &paired {
-        taken[slots[k].a] = false;
-        taken[slots[k].b] = false;
-    }
-    (placed, paired)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Rng;
 
     fn job(id: usize, arrival: f64, steps: f64, tput: &[f64]) -> SimJob {
         SimJob {

@@ -1,0 +1,1265 @@
+//! The round mechanism as a state machine over events: one scheduling core that the
+//! simulator drives with a virtual clock ([`crate::sim::simulate`]) and the live
+//! scheduler with a real one.
+//!
+//! Gavel's mechanism: the policy's allocation (time fractions per job and accelerator
+//! type) is recomputed when the job set changed and at least
+//! [`MIN_SECONDS_BETWEEN_ALLOCATIONS`] passed since the last one; each round, jobs are
+//! placed by priority (allocation over the share of time received since it), highest
+//! tier first, worker type by worker type; gangs go onto nodes; pairs of the packed
+//! policy share workers. The core holds the bookkeeping (time received, deficits, the
+//! allocation, who held which workers) and decides; it does not run anything, keep
+//! time, or do IO. Its driver reports what happened:
+//!
+//! - [`Event::Arrived`]: a registered job is now in the queue;
+//! - [`Event::RoundDue`]: decide a round at time `now` ([`Reaction::Round`] with the
+//!   placements, or [`Reaction::Wait`] when nothing can be placed);
+//! - [`Event::Ran`]: a placed job ran for `used_s` seconds of the round and has
+//!   `steps_left` steps to go (0: it finished);
+//! - [`Event::Finished`]: a job ended outside a round's report (it completed or was
+//!   cancelled on the engine);
+//! - [`Event::RoundEnded`]: the round is over; finished jobs leave, and placements
+//!   that moved count as preemptions;
+//! - [`Event::PlacementLost`]: a job lost its workers (a node failed); it is placed
+//!   afresh, as a restart, in a later round.
+
+use crate::sim::{CoLocation, MIN_SECONDS_BETWEEN_ALLOCATIONS, Policy, SimConfig, SimJob};
+use crate::workload::Rng;
+use crate::{
+    Allocation, Awareness, JobRow, PairRow, PolicyError, finish_time_fairness, isolated_throughput,
+    max_min_fairness, max_min_fairness_packed, max_sum_throughput, min_cost, min_makespan,
+};
+use std::collections::HashMap;
+
+/// What the driver tells the core.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    /// The job (an index from [`RoundCore::add`]) joins the queue.
+    Arrived { job: usize },
+    /// A round starts at `now` (seconds on the driver's clock).
+    RoundDue { now: f64 },
+    /// A job placed in the current round ran `used_s` seconds of it and has
+    /// `steps_left` steps to go.
+    Ran {
+        job: usize,
+        used_s: f64,
+        steps_left: f64,
+    },
+    /// The job ended (completed or cancelled) on its own.
+    Finished { job: usize },
+    /// The current round is over.
+    RoundEnded,
+    /// The job lost the workers it held.
+    PlacementLost { job: usize },
+}
+
+/// What the core answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reaction {
+    /// Nothing to do.
+    None,
+    /// Run this round's placements.
+    Round(RoundPlan),
+    /// Nothing can be placed now; a new allocation may be computed from
+    /// `next_allocation_s` on (or earlier, when a job arrives).
+    Wait { next_allocation_s: f64 },
+}
+
+/// One job's placement for a round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub job: usize,
+    /// Accelerator type (index into the capacity).
+    pub ty: usize,
+    /// Steps/s the job runs at here (alone, spread over nodes, or in its pair).
+    pub rate: f64,
+    /// The job did not hold this type last round: it restarts from a checkpoint.
+    pub restart: bool,
+    /// Its workers span more nodes than its size needs (when nodes are modelled).
+    pub spread: bool,
+    /// Node indices within the type (empty when nodes are not modelled).
+    pub nodes: Vec<usize>,
+    /// The partner job when it shares its workers with one (packed policy).
+    pub partner: Option<usize>,
+}
+
+/// A round's decision.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RoundPlan {
+    /// Single placements first, then both jobs of each pair (first `a`, then `b`).
+    pub placements: Vec<Placement>,
+    /// The pairs placed, as indices into `placements` of their two jobs.
+    pub pairs: Vec<(usize, usize)>,
+    /// Whether an allocation was solved for this round.
+    pub solved: bool,
+}
+
+/// The scheduling core.
+#[derive(Debug, Clone)]
+pub struct RoundCore {
+    cfg: SimConfig,
+    capacity: Vec<u32>,
+    cpn: Option<Vec<u32>>,
+    half: f64,
+    jobs: Vec<SimJob>,
+    remaining: Vec<f64>,
+    preempt: Vec<u32>,
+    // Gavel's bookkeeping since the last allocation: time each job received per type
+    // (starting at half a round), time each type was used, and the accumulated deficit.
+    got: Vec<Vec<f64>>,
+    type_time: Vec<f64>,
+    deficit: Vec<Vec<f64>>,
+    // Allocation row per job (None: not in the current allocation).
+    x_of: Vec<Option<Vec<f64>>>,
+    need_update: bool,
+    last_reset: Option<f64>,
+    held: Vec<Option<usize>>,
+    placed_on: Vec<Option<usize>>,
+    taken: Vec<bool>,
+    allocated: Vec<usize>,
+    // Packed policy: the pairs of the current allocation, and per job this round its
+    // partner slot (jobs placed as a pair run at the pair's rates).
+    slots: Vec<PairSlot>,
+    in_slot: Vec<Option<usize>>,
+    used_of: Vec<f64>,
+    attained: Vec<f64>,
+    nodes_of: Vec<Vec<usize>>,
+    active: Vec<usize>,
+    is_active: Vec<bool>,
+    // FIFO's standing assignment of jobs to types, and the random stream.
+    fifo_on: Vec<Option<usize>>,
+    rng: Rng,
+    // Finish-time fairness: isolated-time equivalent of the progress so far, and the
+    // remaining steps and isolated rate at the last allocation.
+    done_isolated: Vec<f64>,
+    ftf_prev: Vec<Option<(f64, f64)>>,
+    solves: u64,
+    // The current round: its single placements and pairs (slot, type).
+    round: Option<(Placements, Placements)>,
+}
+
+impl RoundCore {
+    /// A core for a cluster of `capacity[t]` workers per type (`cfg.stop_after` is the
+    /// driver's business and is ignored here).
+    pub fn new(capacity: &[u32], cfg: &SimConfig) -> RoundCore {
+        let nt = capacity.len();
+        RoundCore {
+            cfg: cfg.clone(),
+            capacity: capacity.to_vec(),
+            cpn: cfg.chips_per_node.as_ref().map(|v| {
+                (0..nt)
+                    .map(|t| v.get(t).copied().unwrap_or(1).max(1))
+                    .collect()
+            }),
+            half: cfg.round_s / 2.0,
+            jobs: Vec::new(),
+            remaining: Vec::new(),
+            preempt: Vec::new(),
+            got: Vec::new(),
+            type_time: vec![0.0; nt],
+            deficit: Vec::new(),
+            x_of: Vec::new(),
+            need_update: false,
+            last_reset: None,
+            held: Vec::new(),
+            placed_on: Vec::new(),
+            taken: Vec::new(),
+            allocated: Vec::new(),
+            slots: Vec::new(),
+            in_slot: Vec::new(),
+            used_of: Vec::new(),
+            attained: Vec::new(),
+            nodes_of: Vec::new(),
+            active: Vec::new(),
+            is_active: Vec::new(),
+            fifo_on: Vec::new(),
+            rng: Rng::with_state(cfg.seed ^ 0x9e37_79b9_7f4a_7c15),
+            done_isolated: Vec::new(),
+            ftf_prev: Vec::new(),
+            solves: 0,
+            round: None,
+        }
+    }
+
+    /// Registers a job and returns its index; it competes once it has
+    /// [`Event::Arrived`]. Ties between jobs break by this index.
+    pub fn add(&mut self, job: SimJob) -> usize {
+        let nt = self.capacity.len();
+        self.remaining.push(job.total_steps);
+        self.jobs.push(job);
+        self.preempt.push(0);
+        self.got.push(vec![self.half; nt]);
+        self.deficit.push(vec![0.0; nt]);
+        self.x_of.push(None);
+        self.held.push(None);
+        self.placed_on.push(None);
+        self.taken.push(false);
+        self.in_slot.push(None);
+        self.used_of.push(0.0);
+        self.attained.push(0.0);
+        self.nodes_of.push(Vec::new());
+        self.is_active.push(false);
+        self.fifo_on.push(None);
+        self.done_isolated.push(0.0);
+        self.ftf_prev.push(None);
+        self.jobs.len() - 1
+    }
+
+    /// The registered jobs, by index.
+    pub fn jobs(&self) -> &[SimJob] {
+        &self.jobs
+    }
+
+    /// Jobs in the queue (arrived, not finished), in arrival order.
+    pub fn active(&self) -> &[usize] {
+        &self.active
+    }
+
+    /// Times job `i` was moved off workers it held, or stopped between rounds.
+    pub fn preemptions(&self, i: usize) -> u32 {
+        self.preempt.get(i).copied().unwrap_or(0)
+    }
+
+    /// Allocations solved so far.
+    pub fn solves(&self) -> u64 {
+        self.solves
+    }
+
+    /// The type job `i` held in the last round, if any.
+    pub fn held(&self, i: usize) -> Option<usize> {
+        self.held.get(i).copied().flatten()
+    }
+
+    /// The current allocation's row of job `i` (time fraction per type), if it has one.
+    pub fn allocation(&self, i: usize) -> Option<&[f64]> {
+        self.x_of.get(i).and_then(|x| x.as_deref())
+    }
+
+    /// Feeds one event to the core.
+    pub fn handle(&mut self, e: Event) -> Result<Reaction, PolicyError> {
+        let bad = |job: usize, what: &str| PolicyError::BadJob {
+            job,
+            what: what.into(),
+        };
+        match e {
+            Event::Arrived { job } => {
+                if job >= self.jobs.len() {
+                    return Err(bad(job, "arrived but was never added"));
+                }
+                if !self.is_active[job] {
+                    self.is_active[job] = true;
+                    self.active.push(job);
+                    let half = self.half;
+                    self.got[job].iter_mut().for_each(|g| *g = half);
+                    self.need_update = true;
+                }
+                Ok(Reaction::None)
+            }
+            Event::RoundDue { now } => {
+                if self.round.is_some() {
+                    return Err(bad(0, "a round is due before the last one ended"));
+                }
+                self.decide(now)
+            }
+            Event::Ran {
+                job,
+                used_s,
+                steps_left,
+            } => {
+                if self.round.is_none() {
+                    return Err(bad(job, "reported running outside a round"));
+                }
+                let Some(t) = self.placed_on.get(job).copied().flatten() else {
+                    return Err(bad(job, "reported running but was not placed"));
+                };
+                self.remaining[job] = steps_left.max(0.0);
+                self.attained[job] += used_s * self.jobs[job].scale_factor as f64;
+                if self.in_slot[job].is_none() {
+                    self.got[job][t] += used_s;
+                    self.type_time[t] += used_s;
+                }
+                self.used_of[job] = used_s;
+                Ok(Reaction::None)
+            }
+            Event::Finished { job } => {
+                if job >= self.jobs.len() {
+                    return Err(bad(job, "finished but was never added"));
+                }
+                self.remaining[job] = 0.0;
+                if self.round.is_none() {
+                    self.retire();
+                }
+                Ok(Reaction::None)
+            }
+            Event::RoundEnded => {
+                let Some((_, pairs)) = self.round.take() else {
+                    return Err(bad(0, "a round ended that never started"));
+                };
+                // A pair holds its workers until the later of its two jobs stops.
+                for &(k, t) in &pairs {
+                    let (a, b) = (self.slots[k].a, self.slots[k].b);
+                    let used = self.used_of[a].max(self.used_of[b]);
+                    self.slots[k].got[t] += used;
+                    self.type_time[t] += used;
+                    self.in_slot[a] = None;
+                    self.in_slot[b] = None;
+                }
+                // Preemptions, then this round's placements become the held ones.
+                for &i in &self.active {
+                    if self.held[i].is_some()
+                        && self.placed_on[i] != self.held[i]
+                        && self.remaining[i] > 0.0
+                    {
+                        self.preempt[i] += 1;
+                    }
+                    self.held[i] = self.placed_on[i].take();
+                }
+                self.retire();
+                Ok(Reaction::None)
+            }
+            Event::PlacementLost { job } => {
+                if job >= self.jobs.len() {
+                    return Err(bad(job, "lost a placement but was never added"));
+                }
+                if self.held[job].take().is_some() && self.remaining[job] > 0.0 {
+                    self.preempt[job] += 1;
+                }
+                self.nodes_of[job].clear();
+                Ok(Reaction::None)
+            }
+        }
+    }
+
+    /// Finished jobs leave the queue; a pair ends with either of its jobs (the other
+    /// waits for the next allocation). A change of the job set asks for a new
+    /// allocation.
+    fn retire(&mut self) {
+        let before = self.active.len();
+        let (remaining, is_active) = (&self.remaining, &mut self.is_active);
+        self.active.retain(|&i| {
+            let keep = remaining[i] > 0.0;
+            if !keep {
+                is_active[i] = false;
+            }
+            keep
+        });
+        self.slots
+            .retain(|p| remaining[p.a] > 0.0 && remaining[p.b] > 0.0);
+        if before != self.active.len() {
+            self.need_update = true;
+        }
+    }
+
+    /// A round at `now`: a new allocation if one is due, then placements.
+    fn decide(&mut self, now: f64) -> Result<Reaction, PolicyError> {
+        if self.active.is_empty() {
+            return Ok(Reaction::None);
+        }
+        let due = self
+            .last_reset
+            .is_none_or(|t| now - t >= MIN_SECONDS_BETWEEN_ALLOCATIONS);
+        let solved = self.need_update && due;
+        if solved {
+            self.allocate(now)?;
+        }
+        let nt = self.capacity.len();
+        // Queue policies give X = 1 or 0: a job outside its slot waits.
+        let fifo = matches!(
+            self.cfg.policy,
+            Policy::Fifo(_) | Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_)
+        );
+        // Gavel fills worker types in a fixed order for heterogeneity-aware policies and
+        // in a freshly shuffled order each round for agnostic ones.
+        let mut type_order: Vec<usize> = (0..nt).collect();
+        if self.cfg.policy.awareness() == Awareness::Agnostic {
+            for k in (1..nt).rev() {
+                type_order.swap(k, self.rng.below(k + 1));
+            }
+        }
+        let ledger = Ledger {
+            x_of: &self.x_of,
+            got: &self.got,
+            type_time: &self.type_time,
+            deficit: &self.deficit,
+            slots: &self.slots,
+        };
+        let (mut placed, pairs_placed) = priority_round(
+            &self.jobs,
+            &self.active,
+            &ledger,
+            &self.capacity,
+            fifo,
+            &type_order,
+            &mut self.taken,
+        );
+        // Both jobs of each placed pair run this round, at the pair's rates.
+        let singles = placed.len();
+        for &(k, t) in &pairs_placed {
+            let (a, b) = (self.slots[k].a, self.slots[k].b);
+            self.in_slot[a] = Some(k);
+            self.in_slot[b] = Some(k);
+            placed.push((a, t));
+            placed.push((b, t));
+        }
+        if placed.is_empty() {
+            // Nothing placeable (every active job waits for an allocation).
+            return Ok(Reaction::Wait {
+                next_allocation_s: self
+                    .last_reset
+                    .map_or(now, |t| t + MIN_SECONDS_BETWEEN_ALLOCATIONS),
+            });
+        }
+        // Node placement is per gang: a pair's two jobs share their workers.
+        let units: Vec<(usize, usize)> = placed
+            .iter()
+            .copied()
+            .filter(|&(i, _)| self.in_slot[i].is_none_or(|k| self.slots[k].a == i))
+            .collect();
+        let unit_spread = match &self.cpn {
+            Some(c) => place_on_nodes(
+                &self.jobs,
+                &units,
+                &self.capacity,
+                c,
+                &self.held,
+                &mut self.nodes_of,
+            ),
+            None => vec![false; units.len()],
+        };
+        let mut spread_of: HashMap<usize, bool> = HashMap::with_capacity(placed.len());
+        for (&(i, _), &sp) in units.iter().zip(&unit_spread) {
+            spread_of.insert(i, sp);
+            if let Some(k) = self.in_slot[i] {
+                let b = self.slots[k].b;
+                self.nodes_of[b] = self.nodes_of[i].clone();
+                spread_of.insert(b, sp);
+            }
+        }
+        let mut plan = RoundPlan {
+            placements: Vec::with_capacity(placed.len()),
+            pairs: (0..pairs_placed.len())
+                .map(|p| (singles + 2 * p, singles + 2 * p + 1))
+                .collect(),
+            solved,
+        };
+        for &(i, t) in &placed {
+            let j = &self.jobs[i];
+            let spread = spread_of.get(&i).copied().unwrap_or(false);
+            let (rate, partner) = match (self.in_slot[i], &j.throughput_spread, spread) {
+                (Some(k), _, _) if self.slots[k].a == i => {
+                    (self.slots[k].rates[t].0, Some(self.slots[k].b))
+                }
+                (Some(k), _, _) => (self.slots[k].rates[t].1, Some(self.slots[k].a)),
+                (None, Some(v), true) if v[t] > 0.0 => (v[t], None),
+                _ => (j.throughput[t], None),
+            };
+            plan.placements.push(Placement {
+                job: i,
+                ty: t,
+                rate,
+                restart: self.held[i] != Some(t),
+                spread,
+                nodes: if self.cpn.is_some() {
+                    self.nodes_of[i].clone()
+                } else {
+                    Vec::new()
+                },
+                partner,
+            });
+            self.placed_on[i] = Some(t);
+        }
+        self.round = Some((placed, pairs_placed));
+        Ok(Reaction::Round(plan))
+    }
+
+    /// Settles deficits against the old allocation and computes a new one, highest
+    /// priority tier first.
+    fn allocate(&mut self, now: f64) -> Result<(), PolicyError> {
+        let nt = self.capacity.len();
+        let half = self.half;
+        let a = self.cfg.policy.awareness();
+        let since = now - self.last_reset.unwrap_or(now);
+        for &i in &self.active {
+            for t in 0..nt {
+                let should = self.x_of[i].as_ref().map_or(0.0, |x| x[t] * since);
+                self.deficit[i][t] += should - (self.got[i][t] - half);
+                self.got[i][t] = half;
+            }
+        }
+        for (t, tt) in self.type_time.iter_mut().enumerate() {
+            *tt = self.active.iter().map(|&i| self.got[i][t]).sum();
+        }
+        self.last_reset = Some(now);
+        for i in self.allocated.drain(..) {
+            self.x_of[i] = None;
+        }
+        let jobs = &self.jobs;
+        // Priority tiers: the LP policies allocate the highest tier first on the whole
+        // cluster, each lower tier on what the tiers above leave (whole workers); the
+        // queue policies order by tier before their own key.
+        let mut tiers: Vec<u32> = self.active.iter().map(|&i| jobs[i].priority).collect();
+        tiers.sort_unstable_by(|x, y| y.cmp(x));
+        tiers.dedup();
+        let queue_policy = matches!(
+            self.cfg.policy,
+            Policy::Fifo(_) | Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_)
+        );
+        if queue_policy || tiers.len() < 2 {
+            tiers.truncate(1);
+        }
+        self.slots.clear();
+        let mut cap: Vec<u32> = self.capacity.clone();
+        for &tier in &tiers {
+            if cap.iter().all(|&c| c == 0) {
+                // Nothing left: lower tiers get no allocation, and only take workers the
+                // tiers above leave idle.
+                for &i in self.active.iter().filter(|&&i| jobs[i].priority == tier) {
+                    self.x_of[i] = Some(vec![0.0; nt]);
+                    self.allocated.push(i);
+                }
+                continue;
+            }
+            let slots_before = self.slots.len();
+            let group: Vec<usize> = if tiers.len() == 1 {
+                self.active.clone()
+            } else {
+                self.active
+                    .iter()
+                    .copied()
+                    .filter(|&i| jobs[i].priority == tier)
+                    .collect()
+            };
+            let rows: Vec<JobRow> = group
+                .iter()
+                .map(|&i| JobRow {
+                    throughput: jobs[i].throughput.clone(),
+                    scale_factor: jobs[i].scale_factor,
+                    weight: jobs[i].weight,
+                })
+                .collect();
+            let remaining = &self.remaining;
+            let x: Allocation = match self.cfg.policy {
+                Policy::MaxMinFairness(_) => max_min_fairness(&rows, &cap, a)?,
+                Policy::MaxMinFairnessPacked => {
+                    let co = self
+                        .cfg
+                        .colocation
+                        .as_ref()
+                        .ok_or_else(|| PolicyError::BadJob {
+                            job: 0,
+                            what: "max-min-fairness-packed needs co-located throughputs".into(),
+                        })?;
+                    let cands = pair_candidates(jobs, &group, co);
+                    let pos: HashMap<usize, usize> =
+                        group.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+                    let pair_rows: Vec<PairRow> = cands
+                        .iter()
+                        .map(|(a, b, rates)| PairRow {
+                            a: pos[a],
+                            b: pos[b],
+                            throughput: rates.clone(),
+                        })
+                        .collect();
+                    let packed = max_min_fairness_packed(&rows, &pair_rows, &cap)?;
+                    for ((a, b, rates), y) in cands.into_iter().zip(packed.pairs) {
+                        if y.iter().any(|&v| v > 1e-9) {
+                            self.slots.push(PairSlot {
+                                a,
+                                b,
+                                rates,
+                                x: y,
+                                got: vec![half; nt],
+                            });
+                        }
+                    }
+                    packed.single
+                }
+                Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, &cap, a, false)?,
+                Policy::MaxSumNormalizedThroughput(_) => max_sum_throughput(&rows, &cap, a, true)?,
+                Policy::Fifo(_) => {
+                    fifo_allocation(jobs, &group, &cap, a, &mut self.fifo_on, &mut self.rng)
+                }
+                Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_) => {
+                    // Order by remaining time (at the job's best or mean speed) or by
+                    // GPU-seconds received; ties by arrival.
+                    let attained = &self.attained;
+                    let key = |i: usize| -> f64 {
+                        if let Policy::LeastAttainedService(_) = self.cfg.policy {
+                            return attained[i];
+                        }
+                        let speeds = jobs[i].throughput.iter().filter(|&&v| v > 0.0);
+                        let speed = match a {
+                            Awareness::Aware => speeds.copied().fold(0.0, f64::max),
+                            Awareness::Agnostic => {
+                                let v: Vec<f64> = speeds.copied().collect();
+                                v.iter().sum::<f64>() / v.len().max(1) as f64
+                            }
+                        };
+                        remaining[i] / speed.max(1e-12)
+                    };
+                    let mut order = group.clone();
+                    order.sort_by(|&x, &y| {
+                        jobs[y]
+                            .priority
+                            .cmp(&jobs[x].priority)
+                            .then(key(x).total_cmp(&key(y)))
+                            .then(x.cmp(&y))
+                    });
+                    ordered_allocation(jobs, &group, &order, &cap, a, &mut self.rng)
+                }
+                Policy::MinCost(_) => {
+                    let p = self
+                        .cfg
+                        .prices
+                        .as_deref()
+                        .ok_or_else(|| PolicyError::BadJob {
+                            job: 0,
+                            what: "min-cost needs prices per type".into(),
+                        })?;
+                    min_cost(&rows, &cap, p, a)?
+                }
+                Policy::MinMakespan(_) => {
+                    let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
+                    min_makespan(&rows, &rem, &cap, a)?
+                }
+                Policy::FinishTimeFairness(_) => {
+                    // Gavel's bookkeeping: the steps done since the last allocation count
+                    // as time in isolation at that allocation's isolated rate.
+                    for &i in &group {
+                        if let Some((rem0, rate0)) = self.ftf_prev[i] {
+                            self.done_isolated[i] += (rem0 - remaining[i]) / rate0.max(1e-12);
+                        }
+                    }
+                    let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
+                    let done: Vec<f64> = group.iter().map(|&i| self.done_isolated[i]).collect();
+                    let age: Vec<f64> = group.iter().map(|&i| now - jobs[i].arrival_s).collect();
+                    let rate = isolated_throughput(&rows, &cap, a);
+                    for (k, &i) in group.iter().enumerate() {
+                        self.ftf_prev[i] = (rate[k] > 0.0).then_some((remaining[i], rate[k]));
+                    }
+                    finish_time_fairness(&rows, &rem, &done, &age, &cap, a)?
+                }
+            };
+            self.solves += 1;
+            for (k, &i) in group.iter().enumerate() {
+                self.x_of[i] = Some(x.x[k].clone());
+                self.allocated.push(i);
+            }
+            // What this tier leaves: whole workers only.
+            for (t, c) in cap.iter_mut().enumerate() {
+                let used: f64 = group
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &i)| x.x[k][t] * jobs[i].scale_factor as f64)
+                    .sum::<f64>()
+                    + self.slots[slots_before..]
+                        .iter()
+                        .map(|p| p.x[t] * jobs[p.a].scale_factor as f64)
+                        .sum::<f64>();
+                *c = ((*c as f64 - used + 1e-6).floor().max(0.0)) as u32;
+            }
+        }
+        // Pairs start, like jobs, with half a round received on every type.
+        for (t, tt) in self.type_time.iter_mut().enumerate() {
+            *tt += self.slots.iter().map(|p| p.got[t]).sum::<f64>();
+        }
+        self.need_update = false;
+        Ok(())
+    }
+}
+
+/// Partners considered per job by the packed policy: the pairs with the largest gain
+/// (normalised throughput of the two together, above 1 on some type). Bounds the LP at
+/// a few variables per job instead of one per pair of jobs.
+pub const PACK_PARTNERS: usize = 4;
+
+/// A pair of jobs in the current packed allocation, with its share per type and the
+/// time it has received per type since the allocation.
+#[derive(Debug, Clone)]
+struct PairSlot {
+    a: usize,
+    b: usize,
+    rates: Vec<(f64, f64)>,
+    x: Vec<f64>,
+    got: Vec<f64>,
+}
+
+/// A candidate pair: its two jobs (indices into the jobs) and its rates per type.
+type Candidate = (usize, usize, Vec<(f64, f64)>);
+
+/// Candidate pairs among `group` (indices into `jobs`): same scale factor, both kinds
+/// known, measured together, and better together than apart on some type; each job
+/// keeps its [`PACK_PARTNERS`] best partners.
+fn pair_candidates(jobs: &[SimJob], group: &[usize], co: &CoLocation) -> Vec<Candidate> {
+    let mut all: Vec<(f64, Candidate)> = Vec::new();
+    for (x, &a) in group.iter().enumerate() {
+        for &b in &group[x + 1..] {
+            let (ja, jb) = (&jobs[a], &jobs[b]);
+            let (Some(ka), Some(kb)) = (ja.kind, jb.kind) else {
+                continue;
+            };
+            if ja.scale_factor != jb.scale_factor {
+                continue;
+            }
+            let Some(rates) = co.get(ka, kb) else {
+                continue;
+            };
+            let gain = rates
+                .iter()
+                .enumerate()
+                .filter(|(t, _)| {
+                    ja.throughput.get(*t).is_some_and(|&v| v > 0.0)
+                        && jb.throughput.get(*t).is_some_and(|&v| v > 0.0)
+                })
+                .map(|(t, &(ra, rb))| ra / ja.throughput[t] + rb / jb.throughput[t])
+                .fold(0.0, f64::max);
+            if gain > 1.0 {
+                all.push((gain, (a, b, rates)));
+            }
+        }
+    }
+    all.sort_by(|p, q| {
+        q.0.total_cmp(&p.0)
+            .then(p.1.0.cmp(&q.1.0))
+            .then(p.1.1.cmp(&q.1.1))
+    });
+    let mut count: HashMap<usize, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (_, (a, b, rates)) in all {
+        let (ca, cb) = (
+            count.get(&a).copied().unwrap_or(0),
+            count.get(&b).copied().unwrap_or(0),
+        );
+        if ca < PACK_PARTNERS || cb < PACK_PARTNERS {
+            *count.entry(a).or_default() += 1;
+            *count.entry(b).or_default() += 1;
+            out.push((a, b, rates));
+        }
+    }
+    out
+}
+
+/// Puts each placed job's workers on nodes of its type: first jobs that held the same
+/// type keep their nodes if those still have room, then the rest from the largest job
+/// down, each on the fullest node that fits it whole (best fit), else spread over the
+/// nodes with the most free workers. Returns, per placement, whether it is fragmented:
+/// on more nodes than its size needs (a job larger than a node needs several anyway).
+fn place_on_nodes(
+    jobs: &[SimJob],
+    placed: &[(usize, usize)],
+    capacity: &[u32],
+    per_node: &[u32],
+    held: &[Option<usize>],
+    nodes_of: &mut [Vec<usize>],
+) -> Vec<bool> {
+    let mut free: Vec<Vec<u32>> = capacity
+        .iter()
+        .zip(per_node)
+        .map(|(&c, &cpn)| {
+            let full = (c / cpn) as usize;
+            let mut v = vec![cpn; full];
+            if c % cpn > 0 {
+                v.push(c % cpn);
+            }
+            v
+        })
+        .collect();
+    let mut spread = vec![false; placed.len()];
+    let mut done = vec![false; placed.len()];
+    // Lease renewal: keep a job where it ran if all its nodes still have room.
+    for (k, &(i, t)) in placed.iter().enumerate() {
+        if held[i] != Some(t) || nodes_of[i].is_empty() {
+            continue;
+        }
+        let sf = jobs[i].scale_factor;
+        let per = sf.div_ceil(nodes_of[i].len() as u32);
+        if nodes_of[i]
+            .iter()
+            .all(|&nd| free[t].get(nd).is_some_and(|&f| f >= per))
+        {
+            let mut left = sf;
+            for &nd in &nodes_of[i] {
+                let take = per.min(left);
+                free[t][nd] -= take;
+                left -= take;
+            }
+            spread[k] = nodes_of[i].len() > sf.div_ceil(per_node[t]) as usize;
+            done[k] = true;
+        }
+    }
+    let mut rest: Vec<usize> = (0..placed.len()).filter(|&k| !done[k]).collect();
+    rest.sort_by(|&a, &b| {
+        jobs[placed[b].0]
+            .scale_factor
+            .cmp(&jobs[placed[a].0].scale_factor)
+            .then(placed[a].0.cmp(&placed[b].0))
+    });
+    for k in rest {
+        let (i, t) = placed[k];
+        let sf = jobs[i].scale_factor;
+        let fit = (0..free[t].len())
+            .filter(|&nd| free[t][nd] >= sf)
+            .min_by_key(|&nd| (free[t][nd], nd));
+        match fit {
+            Some(nd) => {
+                free[t][nd] -= sf;
+                nodes_of[i] = vec![nd];
+            }
+            None => {
+                let mut order: Vec<usize> = (0..free[t].len()).collect();
+                order.sort_by_key(|&nd| (std::cmp::Reverse(free[t][nd]), nd));
+                let mut left = sf;
+                let mut used = Vec::new();
+                for nd in order {
+                    if left == 0 {
+                        break;
+                    }
+                    let take = free[t][nd].min(left);
+                    if take > 0 {
+                        free[t][nd] -= take;
+                        left -= take;
+                        used.push(nd);
+                    }
+                }
+                spread[k] = used.len() > sf.div_ceil(per_node[t]) as usize;
+                nodes_of[i] = used;
+            }
+        }
+    }
+    spread
+}
+
+/// The type a queue policy gives job `j` among those with room (`fits`, non-empty):
+/// agnostic, a random one; aware, the fastest (ties to the first).
+fn pick_type(j: &SimJob, fits: &[usize], a: Awareness, rng: &mut Rng) -> usize {
+    match a {
+        Awareness::Agnostic => fits[rng.below(fits.len())],
+        Awareness::Aware => *fits
+            .iter()
+            .max_by(|&&x, &&y| j.throughput[x].total_cmp(&j.throughput[y]).then(y.cmp(&x)))
+            .unwrap_or(&fits[0]),
+    }
+}
+
+/// X = 1 on the type each active job was given, 0 elsewhere.
+fn one_hot(active: &[usize], on: &[Option<usize>], nt: usize) -> Allocation {
+    Allocation {
+        x: active
+            .iter()
+            .map(|&i| {
+                (0..nt)
+                    .map(|t| if on[i] == Some(t) { 1.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Jobs in `order` each get all of one type's time, as long as a type has room:
+/// agnostic, a random type with room; aware, the fastest. A job that fits nowhere is
+/// skipped (later, smaller jobs may still fit).
+fn ordered_allocation(
+    jobs: &[SimJob],
+    active: &[usize],
+    order: &[usize],
+    capacity: &[u32],
+    a: Awareness,
+    rng: &mut Rng,
+) -> Allocation {
+    let nt = capacity.len();
+    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
+    let mut on: Vec<Option<usize>> = vec![None; jobs.len()];
+    for &i in order {
+        let sf = jobs[i].scale_factor as u64;
+        let fits: Vec<usize> = (0..nt)
+            .filter(|&t| free[t] >= sf && jobs[i].throughput[t] > 0.0)
+            .collect();
+        if fits.is_empty() {
+            continue;
+        }
+        let t = pick_type(&jobs[i], &fits, a, rng);
+        on[i] = Some(t);
+        free[t] -= sf;
+    }
+    one_hot(active, &on, nt)
+}
+
+/// FIFO as an allocation (Gavel's FIFO policy): jobs in arrival order each get all of
+/// one type's time (X = 1 there). Agnostic: a job keeps its type until it finishes; a
+/// finished job's workers go to the head of the queue if it fits there; then waiting jobs
+/// take a random type with room, and the queue stops at the first job that fits nowhere.
+/// Aware: the assignment is redone from scratch in arrival order, each job on its
+/// fastest type with room.
+fn fifo_allocation(
+    jobs: &[SimJob],
+    active: &[usize],
+    capacity: &[u32],
+    a: Awareness,
+    on: &mut [Option<usize>],
+    rng: &mut Rng,
+) -> Allocation {
+    let nt = capacity.len();
+    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
+    let mut is_active = vec![false; jobs.len()];
+    for &i in active {
+        is_active[i] = true;
+    }
+    let mut queue: Vec<usize> = active.to_vec();
+    // Higher tiers first, then arrival order (= trace order).
+    queue.sort_unstable_by(|&x, &y| jobs[y].priority.cmp(&jobs[x].priority).then(x.cmp(&y)));
+    if a == Awareness::Aware {
+        on.iter_mut().for_each(|o| *o = None);
+    } else {
+        // Finished jobs hand their type to the queue's head, if it fits there.
+        let mut finished: Vec<(usize, usize)> = on
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.map(|t| (i, t)))
+            .filter(|&(i, _)| !is_active[i])
+            .collect();
+        finished.sort_unstable();
+        for &(i, _) in &finished {
+            on[i] = None;
+        }
+        for (i, &o) in on.iter().enumerate() {
+            if let Some(t) = o {
+                free[t] -= jobs[i].scale_factor as u64;
+            }
+        }
+        queue.retain(|&i| on[i].is_none());
+        for &(_, t) in &finished {
+            if let Some(&h) = queue.first() {
+                let sf = jobs[h].scale_factor as u64;
+                if sf <= free[t] && jobs[h].throughput[t] > 0.0 {
+                    on[h] = Some(t);
+                    free[t] -= sf;
+                    queue.remove(0);
+                }
+            }
+        }
+    }
+    for &i in &queue {
+        let sf = jobs[i].scale_factor as u64;
+        let fits: Vec<usize> = (0..nt).filter(|&t| free[t] >= sf).collect();
+        if fits.is_empty() {
+            break;
+        }
+        // Gavel's FIFO picks among types with room, then skips a pick the job cannot use.
+        let t = pick_type(&jobs[i], &fits, a, rng);
+        if jobs[i].throughput[t] > 0.0 {
+            on[i] = Some(t);
+            free[t] -= sf;
+        }
+    }
+    one_hot(active, on, nt)
+}
+
+/// What the priority mechanism reads: the allocation and the time received since it.
+struct Ledger<'a> {
+    x_of: &'a [Option<Vec<f64>>],
+    got: &'a [Vec<f64>],
+    type_time: &'a [f64],
+    deficit: &'a [Vec<f64>],
+    slots: &'a [PairSlot],
+}
+
+/// Placements of a round: `(job or pair slot, type)`.
+type Placements = Vec<(usize, usize)>;
+
+/// Gavel's priority mechanism: a job's priority on a type is its allocation over the
+/// share of that type's time it has received since the allocation was computed (the
+/// allocation itself, scaled up, before it has received any); ties go to the larger
+/// deficit, then the larger allocation. Worker types are filled one after another in
+/// cluster order, each from its own priority queue; a job gets at most one type, and
+/// only where its scale factor fits. Jobs outside the current allocation wait. Pairs of
+/// the packed policy compete in the same queues (their deficit counts as 0) and take
+/// their scale factor's workers once for both jobs. Returns the single placements
+/// `(job, type)` and the pair placements `(slot, type)`.
+fn priority_round(
+    jobs: &[SimJob],
+    active: &[usize],
+    l: &Ledger,
+    capacity: &[u32],
+    skip_zero: bool,
+    type_order: &[usize],
+    taken: &mut [bool],
+) -> (Placements, Placements) {
+    let (x_of, got, type_time, deficit, slots) = (l.x_of, l.got, l.type_time, l.deficit, l.slots);
+    let n = jobs.len();
+    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
+    let mut placed = Vec::new();
+    let mut paired = Vec::new();
+    // Candidates are jobs (0..n) and pair slots (n + k).
+    let tier = |c: usize| {
+        if c < n {
+            jobs[c].priority
+        } else {
+            jobs[slots[c - n].a].priority
+        }
+    };
+    // (priority, deficit, allocation, candidate): a strict total order, highest first,
+    // after the candidate's tier.
+    let cmp = |p: &(f64, f64, f64, usize), r: &(f64, f64, f64, usize)| {
+        tier(r.3)
+            .cmp(&tier(p.3))
+            .then(r.0.total_cmp(&p.0))
+            .then(r.1.total_cmp(&p.1))
+            .then(r.2.total_cmp(&p.2))
+            .then(p.3.cmp(&r.3))
+    };
+    let priority = |a: f64, got: f64, t: usize| {
+        if a <= 0.0 {
+            0.0
+        } else {
+            let share = if type_time[t] > 0.0 {
+                got / type_time[t]
+            } else {
+                0.0
+            };
+            if share > 0.0 { a / share } else { a * 1e9 }
+        }
+    };
+    let mut q: Vec<(f64, f64, f64, usize)> = Vec::with_capacity(active.len() + slots.len());
+    for &t in type_order {
+        q.clear();
+        for &i in active {
+            let Some(x) = &x_of[i] else { continue };
+            let sf = jobs[i].scale_factor as u64;
+            if taken[i] || jobs[i].throughput[t] <= 0.0 || free[t] < sf {
+                continue;
+            }
+            let pri = priority(x[t], got[i][t], t);
+            if skip_zero && pri <= 0.0 {
+                continue;
+            }
+            q.push((pri, deficit[i][t], x[t], i));
+        }
+        for (k, p) in slots.iter().enumerate() {
+            let sf = jobs[p.a].scale_factor as u64;
+            if p.x[t] <= 0.0 || taken[p.a] || taken[p.b] || free[t] < sf {
+                continue;
+            }
+            q.push((priority(p.x[t], p.got[t], t), 0.0, p.x[t], n + k));
+        }
+        // Each placement takes at least one worker, so only the best `free` candidates
+        // can be placed unless some do not fit or share a job: order just those (a
+        // selection, not a sort of every candidate), and the next ones if room is left.
+        let mut start = 0;
+        while start < q.len() && free[t] > 0 {
+            let rest = &mut q[start..];
+            let k = (free[t] as usize).min(rest.len());
+            if k < rest.len() {
+                rest.select_nth_unstable_by(k - 1, cmp);
+            }
+            rest[..k].sort_unstable_by(cmp);
+            for &(_, _, _, c) in &rest[..k] {
+                if c < n {
+                    let sf = jobs[c].scale_factor as u64;
+                    if !taken[c] && free[t] >= sf {
+                        free[t] -= sf;
+                        taken[c] = true;
+                        placed.push((c, t));
+                    }
+                } else {
+                    let p = &slots[c - n];
+                    let sf = jobs[p.a].scale_factor as u64;
+                    if !taken[p.a] && !taken[p.b] && free[t] >= sf {
+                        free[t] -= sf;
+                        taken[p.a] = true;
+                        taken[p.b] = true;
+                        paired.push((c - n, t));
+                    }
+                }
+            }
+            start += k;
+        }
+    }
+    // Leave the shared buffer clean for the next round.
+    for &(i, _) in &placed {
+        taken[i] = false;
+    }
+    for &(k, _) in &paired {
+        taken[slots[k].a] = false;
+        taken[slots[k].b] = false;
+    }
+    (placed, paired)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn job(id: usize, steps: f64, sf: u32, tput: &[f64]) -> SimJob {
+        SimJob {
+            id,
+            arrival_s: 0.0,
+            total_steps: steps,
+            scale_factor: sf,
+            weight: 1.0,
+            priority: 0,
+            kind: None,
+            throughput: tput.to_vec(),
+            throughput_spread: None,
+        }
+    }
+
+    fn cfg(policy: &str) -> SimConfig {
+        SimConfig {
+            policy: Policy::parse(policy).unwrap(),
+            round_s: 100.0,
+            restart_s: 0.0,
+            seed: 1,
+            chips_per_node: None,
+            prices: None,
+            stop_after: None,
+            colocation: None,
+        }
+    }
+
+    fn round(core: &mut RoundCore, now: f64) -> RoundPlan {
+        match core.handle(Event::RoundDue { now }).unwrap() {
+            Reaction::Round(p) => p,
+            r => panic!("expected a round, got {r:?}"),
+        }
+    }
+
+    /// Two jobs on one 1-worker type share it round by round under max-min fairness;
+    /// the core's placements alternate, and its allocation gives each half the time.
+    #[test]
+    fn jobs_share_a_type_round_by_round() {
+        let mut core = RoundCore::new(&[1], &cfg("max-min-fairness-perf"));
+        let a = core.add(job(0, 1e9, 1, &[1.0]));
+        let b = core.add(job(1, 1e9, 1, &[1.0]));
+        core.handle(Event::Arrived { job: a }).unwrap();
+        core.handle(Event::Arrived { job: b }).unwrap();
+        let mut on = Vec::new();
+        for r in 0..4 {
+            let p = round(&mut core, r as f64 * 100.0);
+            assert_eq!(p.solved, r == 0, "solved only when the job set changed");
+            assert_eq!(p.placements.len(), 1);
+            let pl = &p.placements[0];
+            on.push(pl.job);
+            core.handle(Event::Ran {
+                job: pl.job,
+                used_s: 100.0,
+                steps_left: 1e9 - 100.0 * (r + 1) as f64,
+            })
+            .unwrap();
+            core.handle(Event::RoundEnded).unwrap();
+        }
+        assert_eq!(on, [0, 1, 0, 1]);
+        assert!((core.allocation(a).unwrap()[0] - 0.5).abs() < 1e-9);
+    }
+
+    /// A job whose node fails is placed again as a restart, and the move counts as a
+    /// preemption; a job that finishes outside a round leaves the queue at once and
+    /// the next round solves a new allocation.
+    #[test]
+    fn lost_placements_and_finishes_outside_rounds() {
+        let mut core = RoundCore::new(&[2], &cfg("max-min-fairness-perf"));
+        let a = core.add(job(0, 1e9, 1, &[1.0]));
+        let b = core.add(job(1, 1e9, 1, &[1.0]));
+        core.handle(Event::Arrived { job: a }).unwrap();
+        core.handle(Event::Arrived { job: b }).unwrap();
+        let p = round(&mut core, 0.0);
+        assert_eq!(p.placements.len(), 2);
+        assert!(
+            p.placements.iter().all(|x| x.restart),
+            "first placements start fresh"
+        );
+        for x in &p.placements {
+            core.handle(Event::Ran {
+                job: x.job,
+                used_s: 100.0,
+                steps_left: 1e9,
+            })
+            .unwrap();
+        }
+        core.handle(Event::RoundEnded).unwrap();
+        assert_eq!(core.held(a), Some(0));
+        let p = round(&mut core, 100.0);
+        assert!(
+            p.placements.iter().all(|x| !x.restart),
+            "kept their workers"
+        );
+        for x in &p.placements {
+            core.handle(Event::Ran {
+                job: x.job,
+                used_s: 100.0,
+                steps_left: 1e9,
+            })
+            .unwrap();
+        }
+        core.handle(Event::RoundEnded).unwrap();
+        core.handle(Event::PlacementLost { job: a }).unwrap();
+        assert_eq!(core.preemptions(a), 1);
+        assert_eq!(core.held(a), None);
+        let p = round(&mut core, 200.0);
+        let pa = p.placements.iter().find(|x| x.job == a).unwrap();
+        assert!(pa.restart, "a lost placement restarts");
+        assert!(!p.solved);
+        for x in &p.placements {
+            core.handle(Event::Ran {
+                job: x.job,
+                used_s: 100.0,
+                steps_left: 1e9,
+            })
+            .unwrap();
+        }
+        core.handle(Event::RoundEnded).unwrap();
+        core.handle(Event::Finished { job: b }).unwrap();
+        assert_eq!(core.active(), [a]);
+        // 1920 s after the last allocation a new one is due for the changed job set.
+        let p = round(&mut core, 2000.0);
+        assert!(p.solved);
+        assert_eq!(p.placements.len(), 1);
+    }
+
+    /// Events out of order are errors, not panics.
+    #[test]
+    fn events_out_of_order_are_errors() {
+        let mut core = RoundCore::new(&[1], &cfg("fifo"));
+        assert!(core.handle(Event::Arrived { job: 3 }).is_err());
+        assert!(core.handle(Event::RoundEnded).is_err());
+        let a = core.add(job(0, 10.0, 1, &[1.0]));
+        assert!(
+            core.handle(Event::Ran {
+                job: a,
+                used_s: 1.0,
+                steps_left: 1.0
+            })
+            .is_err()
+        );
+        core.handle(Event::Arrived { job: a }).unwrap();
+        let _ = round(&mut core, 0.0);
+        assert!(core.handle(Event::RoundDue { now: 1.0 }).is_err());
+        assert!(core.handle(Event::PlacementLost { job: 9 }).is_err());
+        assert!(core.handle(Event::Finished { job: 9 }).is_err());
+    }
+
+    /// With nothing to place (FIFO's queue waits for a new allocation), the core says
+    /// when the next allocation may come.
+    #[test]
+    fn nothing_placeable_waits_for_the_next_allocation() {
+        let mut core = RoundCore::new(&[1], &cfg("max-min-fairness-perf"));
+        let a = core.add(job(0, 1e9, 1, &[1.0]));
+        core.handle(Event::Arrived { job: a }).unwrap();
+        let _ = round(&mut core, 0.0);
+        core.handle(Event::Ran {
+            job: a,
+            used_s: 100.0,
+            steps_left: 1e9,
+        })
+        .unwrap();
+        core.handle(Event::RoundEnded).unwrap();
+        // A job that cannot run on the only type gets an allocation of 0 and waits.
+        let b = core.add(job(1, 1e9, 1, &[0.0]));
+        core.handle(Event::Finished { job: a }).unwrap();
+        core.handle(Event::Arrived { job: b }).unwrap();
+        match core.handle(Event::RoundDue { now: 100.0 }).unwrap() {
+            Reaction::Wait { next_allocation_s } => assert_eq!(next_allocation_s, 1920.0),
+            r => panic!("expected a wait, got {r:?}"),
+        }
+    }
+}
