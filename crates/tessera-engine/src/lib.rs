@@ -1,0 +1,196 @@
+//! Engines: where tessera's decisions become running jobs.
+//!
+//! An [`Engine`] reports its capacity (nodes with their accelerators, free or busy, up
+//! or not), accepts a [`Dispatch`] (one attempt of one tessera job, as a script file and
+//! a gang shape), lists the jobs it knows, and cancels them. Every dispatched job carries
+//! tessera's own identity, a [`Tag`] of job id and attempt, in the engine's job name and
+//! comment; an engine's job id is only a handle that is valid while the engine
+//! remembers it (Slurm reuses ids after a controller crash), and reconciliation goes by
+//! tag. Engines are synchronous: the server calls them off its async runtime.
+//!
+//! Architecture invariant: no engine builds a shell command line from user input; user
+//! scripts are written to files and passed by path, and every engine command runs with
+//! an argument vector.
+
+pub mod fake;
+pub mod slurm;
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// tessera's identity of one dispatched attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Tag {
+    pub job: u64,
+    pub attempt: u32,
+}
+
+impl Tag {
+    /// The engine job name: `tessera-<job>-<attempt>`.
+    pub fn name(self) -> String {
+        format!("tessera-{}-{}", self.job, self.attempt)
+    }
+
+    /// The engine job comment: `tessera:<job>:<attempt>`.
+    pub fn comment(self) -> String {
+        format!("tessera:{}:{}", self.job, self.attempt)
+    }
+
+    /// Reads a tag from an engine job's comment (preferred) or name; `None` for jobs
+    /// tessera did not submit.
+    pub fn parse(comment: &str, name: &str) -> Option<Tag> {
+        let two = |a: &str, b: &str| -> Option<Tag> {
+            let job = a.parse().ok()?;
+            let attempt = b.parse().ok()?;
+            Some(Tag { job, attempt })
+        };
+        if let Some(rest) = comment.trim().strip_prefix("tessera:") {
+            let (a, b) = rest.split_once(':')?;
+            return two(a, b);
+        }
+        let rest = name.trim().strip_prefix("tessera-")?;
+        let (a, b) = rest.split_once('-')?;
+        two(a, b)
+    }
+}
+
+/// Where a dispatch goes in the engine: for Slurm, a partition and a GRES type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub partition: String,
+    /// The GRES type of the pool's accelerators (`ascend910b` in `gpu:ascend910b`).
+    pub gres_type: String,
+    /// The GRES name (`gpu` for every vendor on the reference cluster).
+    pub gres_name: String,
+}
+
+/// One attempt of one job, ready for an engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub tag: Tag,
+    pub target: Target,
+    /// Nodes of the gang, and accelerators on each.
+    pub nodes: u32,
+    pub chips_per_node: u32,
+    /// The job's script body (run by bash).
+    pub script: String,
+    /// Extra environment for the job (tessera's ids, the planned layout).
+    pub env: Vec<(String, String)>,
+    /// Seconds of warning before a cancel kills the job (a checkpoint signal, SIGUSR1),
+    /// 0 for none.
+    pub grace_s: u32,
+}
+
+/// What an engine says of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EngineState {
+    Pending,
+    Running,
+    /// Finished with exit code 0.
+    Succeeded,
+    /// Finished otherwise (non-zero exit, node failure, timeout, bad request).
+    Failed,
+    Cancelled,
+}
+
+impl EngineState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            EngineState::Succeeded | EngineState::Failed | EngineState::Cancelled
+        )
+    }
+}
+
+/// A job the engine knows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineJob {
+    /// The engine's own handle (Slurm job id): valid only while the engine remembers it.
+    pub engine_id: String,
+    /// tessera's identity, if tessera submitted it.
+    pub tag: Option<Tag>,
+    pub state: EngineState,
+    /// The engine's reason or state word, verbatim (for operators).
+    pub detail: String,
+    pub partition: String,
+    /// Node names, as the engine prints them (a hostlist for Slurm).
+    pub nodes: String,
+    /// Exit code, where known.
+    pub exit_code: Option<i32>,
+}
+
+/// Whether a node can take work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NodeState {
+    /// Idle, mixed or allocated: it counts towards capacity.
+    Up,
+    /// Drained or draining: no new work.
+    Drained,
+    /// Down, failing or not responding.
+    Down,
+}
+
+/// One node of a partition, with its accelerators of one GRES type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub partition: String,
+    pub gres_name: String,
+    pub gres_type: String,
+    pub chips: u32,
+    pub chips_used: u32,
+    pub state: NodeState,
+}
+
+/// Engine failures. A job the engine refuses for its shape is `Rejected`; an engine that
+/// cannot be reached is `Unavailable` (the server retries with backoff and reports it
+/// unhealthy).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{engine} is unavailable: {message}")]
+    Unavailable { engine: String, message: String },
+    #[error("{engine} rejected the job: {message}")]
+    Rejected { engine: String, message: String },
+    #[error("{engine} printed output tessera cannot read: {message}")]
+    Protocol { engine: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// An engine the live scheduler dispatches to.
+pub trait Engine: Send + Sync {
+    /// The engine's name in the server's configuration.
+    fn name(&self) -> &str;
+    /// Nodes and their accelerators, as the engine sees them now.
+    fn nodes(&self) -> Result<Vec<Node>, EngineError>;
+    /// Submits one attempt; returns the engine's handle.
+    fn submit(&self, d: &Dispatch) -> Result<String, EngineError>;
+    /// Every job the engine still knows, tessera's (tagged) and others.
+    fn jobs(&self) -> Result<Vec<EngineJob>, EngineError>;
+    /// Sends the job's processes the checkpoint signal (SIGUSR1); the caller waits the
+    /// job's grace period before it cancels.
+    fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError>;
+    /// Cancels a job by the engine's handle.
+    fn cancel(&self, engine_id: &str) -> Result<(), EngineError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_through_name_and_comment() {
+        let t = Tag {
+            job: 42,
+            attempt: 3,
+        };
+        assert_eq!(Tag::parse(&t.comment(), "x"), Some(t));
+        assert_eq!(Tag::parse("(null)", &t.name()), Some(t));
+        assert_eq!(Tag::parse("(null)", "wrap"), None);
+        assert_eq!(Tag::parse("tessera:x:1", "tessera-1-1"), None);
+        assert_eq!(Tag::parse("", "tessera-7-"), None);
+    }
+}

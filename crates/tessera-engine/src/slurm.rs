@@ -1,0 +1,447 @@
+//! Slurm through its command-line tools: `sbatch --parsable`, `squeue`, `sinfo`,
+//! `scancel`. Every command runs with an argument vector (no shell); a job's script is a
+//! file in the engine's spool directory. The job's name and comment carry tessera's
+//! [`Tag`]; its exit code is also written to `<spool>/<job>-<attempt>.exit` by the
+//! wrapper script, so that an outcome survives Slurm forgetting the job (`MinJobAge`)
+//! on clusters without accounting.
+//!
+//! Checked against slurm-wlm 22.05.8 (Debian 12) on the single-host cluster of
+//! `tools/slurm-local`.
+
+use crate::{Dispatch, Engine, EngineError, EngineJob, EngineState, Node, NodeState, Tag};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Field separator in the squeue and sinfo formats tessera asks for.
+const SEP: char = '|';
+
+/// How to reach a Slurm cluster.
+#[derive(Debug, Clone)]
+pub struct SlurmEngine {
+    name: String,
+    /// `SLURM_CONF` for the tools; `None`: the environment's.
+    conf: Option<PathBuf>,
+    /// Directory of the Slurm tools; `None`: found on PATH.
+    bin: Option<PathBuf>,
+    /// Where scripts, outputs and exit files go (must be visible to the compute nodes).
+    spool: PathBuf,
+}
+
+impl SlurmEngine {
+    pub fn new(name: &str, conf: Option<PathBuf>, bin: Option<PathBuf>, spool: PathBuf) -> Self {
+        SlurmEngine {
+            name: name.to_string(),
+            conf,
+            bin,
+            spool,
+        }
+    }
+
+    fn tool(&self, tool: &str) -> Command {
+        let mut c = match &self.bin {
+            Some(b) => Command::new(b.join(tool)),
+            None => Command::new(tool),
+        };
+        if let Some(conf) = &self.conf {
+            c.env("SLURM_CONF", conf);
+        }
+        // A token in the environment switches the clients to JWT, which slurmd rejects
+        // for job launches (shared/engines notes, gotcha 5).
+        c.env_remove("SLURM_JWT");
+        c
+    }
+
+    /// Runs a tool and returns its stdout; a failure to start or a non-zero exit is
+    /// `Unavailable` unless `classify` says the engine rejected the request.
+    fn run(&self, mut c: Command, classify: impl Fn(&str) -> bool) -> Result<String, EngineError> {
+        let what = format!("{:?}", c.get_program());
+        let out = c.output().map_err(|e| EngineError::Unavailable {
+            engine: self.name.clone(),
+            message: format!("cannot run {what}: {e}"),
+        })?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            return Ok(stdout);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let message = format!("{what} exited with {}: {stderr}", out.status);
+        if classify(&stderr) {
+            Err(EngineError::Rejected {
+                engine: self.name.clone(),
+                message,
+            })
+        } else {
+            Err(EngineError::Unavailable {
+                engine: self.name.clone(),
+                message,
+            })
+        }
+    }
+
+    /// The spool file of an attempt with the given extension.
+    pub fn spool_file(&self, tag: Tag, ext: &str) -> PathBuf {
+        self.spool
+            .join(format!("{}-{}.{ext}", tag.job, tag.attempt))
+    }
+
+    /// The exit code the wrapper wrote for an attempt, if it finished.
+    pub fn exit_code(&self, tag: Tag) -> Option<i32> {
+        let p = self.spool_file(tag, "exit");
+        std::fs::read_to_string(p).ok()?.trim().parse().ok()
+    }
+}
+
+/// The batch script for a dispatch: tessera's variables, the user's script run by bash
+/// from its own file, and the exit code written atomically next to it.
+pub fn wrapper_script(d: &Dispatch, user_script: &Path, exit_file: &Path) -> String {
+    let mut s = String::from(
+        "#!/bin/bash\n# written by tessera; the job's own script is beside it\n\
+         # the checkpoint signal is for the job's script, not for this wrapper\n\
+         trap 'true' USR1\n",
+    );
+    for (k, v) in &d.env {
+        s.push_str(&format!("export {}={}\n", k, shell_quote(v)));
+    }
+    let exit = shell_quote(&exit_file.display().to_string());
+    s.push_str(&format!(
+        "bash {}\nrc=$?\necho \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n",
+        shell_quote(&user_script.display().to_string()),
+    ));
+    s
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn valid_env_name(k: &str) -> bool {
+    let mut c = k.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// A string as one single-quoted shell word.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The job id in `sbatch --parsable` output (`id` or `id;cluster`).
+pub fn parse_sbatch(out: &str) -> Option<String> {
+    let line = out.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let id = line.split(';').next()?.trim();
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '_')).then(|| id.to_string())
+}
+
+/// The squeue format tessera reads: id, name, state, comment, nodes, partition, reason.
+pub const SQUEUE_FORMAT: &str = "%i|%j|%T|%k|%N|%P|%r";
+
+/// Slurm's job state words in tessera's terms (`None`: a word tessera does not know).
+pub fn job_state(word: &str) -> Option<EngineState> {
+    Some(match word {
+        "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_FED" | "REQUEUE_HOLD" | "RESIZING"
+        | "SUSPENDED" | "STOPPED" | "SPECIAL_EXIT" | "SIGNALING" => EngineState::Pending,
+        "RUNNING" | "COMPLETING" | "STAGE_OUT" => EngineState::Running,
+        "COMPLETED" => EngineState::Succeeded,
+        "FAILED" | "BOOT_FAIL" | "DEADLINE" | "NODE_FAIL" | "OUT_OF_MEMORY" | "TIMEOUT"
+        | "PREEMPTED" | "REVOKED" => EngineState::Failed,
+        "CANCELLED" => EngineState::Cancelled,
+        _ => return None,
+    })
+}
+
+/// Reads `squeue -h --states=all -o SQUEUE_FORMAT` output. A line that does not have
+/// the format's seven fields, or a state word tessera does not know, is an error naming
+/// the line.
+pub fn parse_squeue(out: &str) -> Result<Vec<EngineJob>, String> {
+    let mut jobs = Vec::new();
+    for (n, line) in out.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(SEP).collect();
+        if f.len() != 7 {
+            return Err(format!(
+                "squeue line {}: expected 7 fields separated by '|', found {}: `{line}`",
+                n + 1,
+                f.len()
+            ));
+        }
+        let state = job_state(f[2].trim())
+            .ok_or_else(|| format!("squeue line {}: unknown job state `{}`", n + 1, f[2].trim()))?;
+        let field = |s: &str| {
+            let s = s.trim();
+            if s == "(null)" {
+                String::new()
+            } else {
+                s.to_string()
+            }
+        };
+        jobs.push(EngineJob {
+            engine_id: f[0].trim().to_string(),
+            tag: Tag::parse(&field(f[3]), f[1]),
+            state,
+            detail: format!("{} {}", f[2].trim(), field(f[6]))
+                .trim()
+                .to_string(),
+            partition: f[5].trim().to_string(),
+            nodes: field(f[4]),
+            exit_code: None,
+        });
+    }
+    Ok(jobs)
+}
+
+/// The sinfo format tessera reads: node, partition, GRES, GRES used, state.
+pub const SINFO_FIELDS: &str = "NodeList:|,Partition:|,Gres:|,GresUsed:|,StateLong:|";
+
+/// A node state word (`StateLong`, with its `*`, `~`, `#`, `!`, `%`, `$`, `@`, `^`, `-`
+/// flags) in tessera's terms.
+pub fn node_state(word: &str) -> NodeState {
+    let w = word
+        .trim()
+        .trim_end_matches(['*', '~', '#', '!', '%', '$', '@', '^', '-']);
+    let w = w.to_ascii_lowercase();
+    if w.starts_with("drain") {
+        NodeState::Drained
+    } else if matches!(
+        w.as_str(),
+        "idle" | "mixed" | "allocated" | "alloc" | "mix" | "completing" | "planned" | "reserved"
+    ) {
+        NodeState::Up
+    } else {
+        NodeState::Down
+    }
+}
+
+/// `gpu:a800:8` or `gpu:a800:8(S:0-1)` → ("gpu", "a800", 8); GRES of other shapes
+/// (untyped, several kinds) give `None` for that entry. The first typed GRES wins.
+fn gres_entry(s: &str) -> Option<(String, String, u32)> {
+    for part in s.split(',') {
+        let part = part.split('(').next()?.trim();
+        let f: Vec<&str> = part.split(':').collect();
+        if f.len() == 3
+            && let Ok(n) = f[2].parse()
+        {
+            return Some((f[0].to_string(), f[1].to_string(), n));
+        }
+    }
+    None
+}
+
+/// Reads `sinfo -N -h -O SINFO_FIELDS` output: one row per node and partition. Nodes
+/// without typed GRES are skipped (they hold no accelerators tessera schedules).
+pub fn parse_sinfo(out: &str) -> Result<Vec<Node>, String> {
+    let mut nodes = Vec::new();
+    for (n, line) in out.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(SEP).collect();
+        // `-O` with a `|` suffix ends each field with one, so six pieces, the last empty.
+        if f.len() < 5 {
+            return Err(format!(
+                "sinfo line {}: expected 5 fields separated by '|', found {}: `{line}`",
+                n + 1,
+                f.len()
+            ));
+        }
+        let Some((gres_name, gres_type, chips)) = gres_entry(f[2]) else {
+            continue;
+        };
+        let used = gres_entry(f[3]).map_or(0, |(_, _, u)| u);
+        nodes.push(Node {
+            name: f[0].trim().to_string(),
+            partition: f[1].trim().trim_end_matches('*').to_string(),
+            gres_name,
+            gres_type,
+            chips,
+            chips_used: used.min(chips),
+            state: node_state(f[4]),
+        });
+    }
+    Ok(nodes)
+}
+
+impl Engine for SlurmEngine {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn nodes(&self) -> Result<Vec<Node>, EngineError> {
+        let mut c = self.tool("sinfo");
+        c.args(["-N", "-h", "-O", SINFO_FIELDS]);
+        let out = self.run(c, |_| false)?;
+        parse_sinfo(&out).map_err(|message| EngineError::Protocol {
+            engine: self.name.clone(),
+            message,
+        })
+    }
+
+    fn submit(&self, d: &Dispatch) -> Result<String, EngineError> {
+        let io = |path: &Path, source| EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some((k, _)) = d.env.iter().find(|(k, _)| !valid_env_name(k)) {
+            return Err(EngineError::Rejected {
+                engine: self.name.clone(),
+                message: format!("`{k}` is not a valid environment variable name"),
+            });
+        }
+        std::fs::create_dir_all(&self.spool).map_err(|e| io(&self.spool, e))?;
+        let user = self.spool_file(d.tag, "user.sh");
+        let batch = self.spool_file(d.tag, "sbatch.sh");
+        let exit = self.spool_file(d.tag, "exit");
+        let output = self.spool_file(d.tag, "out");
+        std::fs::write(&user, &d.script).map_err(|e| io(&user, e))?;
+        std::fs::write(&batch, wrapper_script(d, &user, &exit)).map_err(|e| io(&batch, e))?;
+        let mut c = self.tool("sbatch");
+        c.arg("--parsable")
+            .arg(format!("--job-name={}", d.tag.name()))
+            .arg(format!("--comment={}", d.tag.comment()))
+            .arg(format!("--partition={}", d.target.partition))
+            .arg(format!("--nodes={}", d.nodes.max(1)))
+            .arg(format!(
+                "--gres={}:{}:{}",
+                d.target.gres_name, d.target.gres_type, d.chips_per_node
+            ))
+            .arg(format!("--output={}", output.display()))
+            .arg(format!("--chdir={}", self.spool.display()));
+        if d.grace_s > 0 {
+            c.arg(format!("--signal=B:USR1@{}", d.grace_s));
+        }
+        c.arg(&batch);
+        // sbatch's own refusals (a shape no node can hold, an unknown partition or GRES)
+        // are the request's fault; anything else (no controller) is the engine's.
+        let out = self.run(c, |e| {
+            e.contains("Requested node configuration is not available")
+                || e.contains("Invalid partition")
+                || e.contains("Invalid generic resource")
+                || e.contains("Invalid gres")
+        })?;
+        parse_sbatch(&out).ok_or_else(|| EngineError::Protocol {
+            engine: self.name.clone(),
+            message: format!("sbatch --parsable printed `{}`", out.trim()),
+        })
+    }
+
+    fn jobs(&self) -> Result<Vec<EngineJob>, EngineError> {
+        let mut c = self.tool("squeue");
+        c.args(["-h", "--states=all", "-o", SQUEUE_FORMAT]);
+        let out = self.run(c, |_| false)?;
+        let mut jobs = parse_squeue(&out).map_err(|message| EngineError::Protocol {
+            engine: self.name.clone(),
+            message,
+        })?;
+        for j in &mut jobs {
+            if let Some(t) = j.tag
+                && j.state.is_terminal()
+            {
+                j.exit_code = self.exit_code(t);
+            }
+        }
+        Ok(jobs)
+    }
+
+    fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError> {
+        self.check_id(engine_id)?;
+        // --full: the batch shell and its children too (the job's own script is one).
+        let mut c = self.tool("scancel");
+        c.args(["--full", "--signal=USR1", engine_id]);
+        self.run(c, |e| e.contains("Invalid job id")).map(|_| ())
+    }
+
+    fn cancel(&self, engine_id: &str) -> Result<(), EngineError> {
+        self.check_id(engine_id)?;
+        let mut c = self.tool("scancel");
+        c.arg(engine_id);
+        self.run(c, |e| e.contains("Invalid job id")).map(|_| ())
+    }
+}
+
+impl SlurmEngine {
+    fn check_id(&self, engine_id: &str) -> Result<(), EngineError> {
+        if engine_id.is_empty() || !engine_id.chars().all(|c| c.is_ascii_digit() || c == '_') {
+            return Err(EngineError::Rejected {
+                engine: self.name.clone(),
+                message: format!("`{engine_id}` is not a Slurm job id"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sbatch_squeue_and_sinfo() {
+        assert_eq!(parse_sbatch("17\n").as_deref(), Some("17"));
+        assert_eq!(parse_sbatch("17;cluster\n").as_deref(), Some("17"));
+        assert_eq!(parse_sbatch("Submitted batch job 17"), None);
+        assert_eq!(parse_sbatch(""), None);
+        // Lines as slurm-wlm 22.05.8 printed them on tools/slurm-local.
+        let q = "1|tessera-1-1|COMPLETED|tessera:1:1|n-ascend|huawei|None\n\
+                 3|wrap|FAILED|(null)||huawei|BadConstraints\n\
+                 2|x|RUNNING|(null)|n-a800|nvidia|None\n";
+        let j = parse_squeue(q).unwrap_or_default();
+        assert_eq!(j.len(), 3);
+        assert_eq!(j[0].tag, Some(Tag { job: 1, attempt: 1 }));
+        assert_eq!(j[0].state, EngineState::Succeeded);
+        assert_eq!(j[1].tag, None);
+        assert_eq!(j[1].state, EngineState::Failed);
+        assert_eq!(j[1].detail, "FAILED BadConstraints");
+        assert_eq!(j[2].nodes, "n-a800");
+        assert!(parse_squeue("1|x|WEIRD|a|b|c|d").is_err());
+        assert!(parse_squeue("1|x|RUNNING").is_err());
+        let s = "n-a800|nvidia|gpu:a800:8|gpu:a800:3(IDX:0-2)|mixed|\n\
+                 n-kunlun|baidu|gpu:p800:8|gpu:p800:0(IDX:N/A)|drained|\n\
+                 n-cpu|all*|(null)|gpu:0|idle|\n\
+                 n-ascend|all*|gpu:ascend910b:8(S:0-1)|gpu:ascend910b:0(IDX:N/A)|down*|\n";
+        let n = parse_sinfo(s).unwrap_or_default();
+        assert_eq!(n.len(), 3);
+        assert_eq!(
+            (n[0].chips, n[0].chips_used, n[0].state),
+            (8, 3, NodeState::Up)
+        );
+        assert_eq!(n[1].state, NodeState::Drained);
+        assert_eq!(n[2].partition, "all");
+        assert_eq!(n[2].state, NodeState::Down);
+        assert_eq!(n[2].gres_type, "ascend910b");
+        assert!(parse_sinfo("a|b").is_err());
+    }
+
+    #[test]
+    fn the_wrapper_quotes_what_it_writes() {
+        let d = Dispatch {
+            tag: Tag { job: 5, attempt: 2 },
+            target: crate::Target {
+                partition: "huawei".into(),
+                gres_type: "ascend910b".into(),
+                gres_name: "gpu".into(),
+            },
+            nodes: 1,
+            chips_per_node: 2,
+            script: "echo hi".into(),
+            env: vec![("TESSERA_NOTE".into(), "it's $(rm -rf /)".into())],
+            grace_s: 0,
+        };
+        let w = wrapper_script(&d, Path::new("/s/5-2.user.sh"), Path::new("/s/5-2.exit"));
+        assert!(
+            w.contains(r"export TESSERA_NOTE='it'\''s $(rm -rf /)'"),
+            "{w}"
+        );
+        assert!(w.contains("bash '/s/5-2.user.sh'"));
+        assert!(w.contains("mv '/s/5-2.exit'.tmp '/s/5-2.exit'"));
+    }
+
+    proptest::proptest! {
+        /// The parsers never panic, whatever the tools print.
+        #[test]
+        fn parsers_take_any_text(s in "\\PC{0,200}") {
+            let _ = parse_squeue(&s);
+            let _ = parse_sinfo(&s);
+            let _ = parse_sbatch(&s);
+            let _ = node_state(&s);
+        }
+    }
+}

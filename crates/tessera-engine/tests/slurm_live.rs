@@ -1,0 +1,178 @@
+//! Live tests against a real Slurm (tools/slurm-local, started by `.ci/run`): capacity
+//! discovery, dispatch of each vendor's GRES to its partition with the right device
+//! variable, tags in squeue, exit codes, refusals and cancels.
+//!
+//! They need `SLURM_CONF` pointing at a cluster with the reference nodes (n-a800,
+//! n-ascend, n-kunlun). Without one they say so and pass, except under `CI=true`, where
+//! a missing cluster fails.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tessera_engine::slurm::SlurmEngine;
+use tessera_engine::{Dispatch, Engine, EngineError, EngineState, NodeState, Tag, Target};
+
+fn engine(test: &str) -> Option<SlurmEngine> {
+    let conf = std::env::var_os("SLURM_CONF").map(PathBuf::from);
+    let have = conf.as_ref().is_some_and(|c| c.exists())
+        && std::process::Command::new("sinfo")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !have {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: no Slurm cluster (SLURM_CONF unset or sinfo missing) under CI=true");
+        }
+        eprintln!("{test}: skipped, no Slurm cluster (start tools/slurm-local/start.sh)");
+        return None;
+    }
+    let spool =
+        std::env::temp_dir().join(format!("tessera-engine-live-{}-{test}", std::process::id()));
+    Some(SlurmEngine::new("slurm", conf, None, spool))
+}
+
+/// Tags unique to this run, so reruns against the same cluster never collide.
+fn tag(n: u32) -> Tag {
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    Tag {
+        job: run,
+        attempt: n,
+    }
+}
+
+fn dispatch(tag: Tag, partition: &str, gres: &str, chips: u32, script: &str) -> Dispatch {
+    Dispatch {
+        tag,
+        target: Target {
+            partition: partition.into(),
+            gres_type: gres.into(),
+            gres_name: "gpu".into(),
+        },
+        nodes: 1,
+        chips_per_node: chips,
+        script: script.into(),
+        env: vec![("TESSERA_JOB_ID".into(), tag.job.to_string())],
+        grace_s: 0,
+    }
+}
+
+/// Polls squeue until the tagged job is in a terminal state (60 s at most: a liveness
+/// bound, not a speed check).
+fn wait_terminal(e: &SlurmEngine, t: Tag) -> tessera_engine::EngineJob {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs = e.jobs().unwrap();
+        if let Some(j) = jobs.into_iter().find(|j| j.tag == Some(t))
+            && j.state.is_terminal()
+        {
+            return j;
+        }
+        assert!(
+            Instant::now() < until,
+            "job {t:?} did not finish within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn discovers_the_pools_from_sinfo() {
+    let Some(e) = engine("discovers_the_pools_from_sinfo") else {
+        return;
+    };
+    let nodes = e.nodes().unwrap();
+    for (part, gres) in [
+        ("nvidia", "a800"),
+        ("huawei", "ascend910b"),
+        ("baidu", "p800"),
+    ] {
+        let n = nodes
+            .iter()
+            .find(|n| n.partition == part)
+            .unwrap_or_else(|| panic!("no node in partition {part}: {nodes:?}"));
+        assert_eq!(n.gres_type, gres);
+        assert_eq!(n.chips, 8);
+        assert_eq!(n.state, NodeState::Up);
+    }
+}
+
+#[test]
+fn each_vendor_runs_on_its_partition_with_its_device_variable() {
+    let Some(e) = engine("each_vendor_runs_on_its_partition_with_its_device_variable") else {
+        return;
+    };
+    for (k, (part, gres, var)) in [
+        ("nvidia", "a800", "CUDA_VISIBLE_DEVICES"),
+        ("huawei", "ascend910b", "ASCEND_RT_VISIBLE_DEVICES"),
+        ("baidu", "p800", "XPU_VISIBLE_DEVICES"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = tag(k as u32 + 1);
+        let script = format!("echo \"devices=${var} job=$TESSERA_JOB_ID\"\nexit 3\n");
+        let id = e.submit(&dispatch(t, part, gres, 2, &script)).unwrap();
+        let j = wait_terminal(&e, t);
+        assert_eq!(j.engine_id, id);
+        assert_eq!(j.partition, part);
+        assert_eq!(j.state, EngineState::Failed, "the script exits 3");
+        assert_eq!(j.exit_code, Some(3));
+        let out = std::fs::read_to_string(e.spool_file(t, "out")).unwrap();
+        assert!(
+            out.contains(&format!("devices=0,1 job={}", t.job)),
+            "{part}: {out}"
+        );
+    }
+}
+
+#[test]
+fn refusals_and_cancels() {
+    let Some(e) = engine("refusals_and_cancels") else {
+        return;
+    };
+    // More accelerators than any node of the partition has: the request's fault.
+    let t = tag(1);
+    match e.submit(&dispatch(t, "huawei", "ascend910b", 16, "true")) {
+        Err(EngineError::Rejected { message, .. }) => {
+            assert!(message.contains("node configuration"), "{message}")
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // A long job, cancelled with a checkpoint signal first.
+    let t = tag(2);
+    let id = e
+        .submit(&dispatch(
+            t,
+            "nvidia",
+            "a800",
+            1,
+            "trap 'echo got-usr1' USR1\nsleep 300 & wait\nsleep 300",
+        ))
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while !e
+        .jobs()
+        .unwrap()
+        .iter()
+        .any(|j| j.tag == Some(t) && j.state == EngineState::Running)
+    {
+        assert!(Instant::now() < until, "job never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    e.signal_checkpoint(&id).unwrap();
+    let out = e.spool_file(t, "out");
+    let until = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&out).is_ok_and(|s| s.contains("got-usr1")) {
+        assert!(Instant::now() < until, "the job's script never saw SIGUSR1");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    e.cancel(&id).unwrap();
+    let j = wait_terminal(&e, t);
+    assert_eq!(j.state, EngineState::Cancelled);
+    assert!(e.cancel("12;rm").is_err(), "not a job id");
+    assert!(e.signal_checkpoint("").is_err(), "not a job id");
+}
