@@ -65,6 +65,59 @@ pub enum Command {
     Procure(ProcureArgs),
     /// Replay a job trace through a scheduling policy on a cluster (round-based, Gavel's mechanism).
     Simulate(Box<SimulateArgs>),
+    /// Run the live control plane: the queue, the scheduler, Slurm dispatch and the HTTP API (docs/server.md).
+    Server(ServerArgs),
+    /// Submit a job file (TOML, or the same document as JSON) to a server.
+    Submit(SubmitArgs),
+    /// List a server's jobs.
+    Jobs(JobsArgs),
+    /// Show one job of a server, with its attempts.
+    Job(JobArgs),
+    /// Cancel a job on a server.
+    Cancel(JobArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The server's configuration file (TOML; docs/server.md lists every key).
+    #[arg(long)]
+    pub config: std::path::PathBuf,
+}
+
+/// How the client reaches a server.
+#[derive(Debug, Args)]
+pub struct ServerConn {
+    /// The server, http://HOST:PORT [default: $TESSERA_SERVER, else http://127.0.0.1:8473].
+    #[arg(long)]
+    pub server: Option<String>,
+    /// A file holding the team's token [default: $TESSERA_TOKEN].
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The job file: TOML (`kind = "batch"` ...) or JSON.
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub conn: ServerConn,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Only jobs in this state (queued, dispatching, running, preempted, succeeded, failed, cancelled).
+    #[arg(long)]
+    pub state: Option<String>,
+    #[command(flatten)]
+    pub conn: ServerConn,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The job's id.
+    pub id: u64,
+    #[command(flatten)]
+    pub conn: ServerConn,
 }
 
 #[derive(Debug, Args)]

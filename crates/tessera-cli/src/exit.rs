@@ -9,6 +9,8 @@ pub const USAGE: u8 = 2;
 pub const INVALID_INPUT: u8 = 3;
 pub const UNKNOWN_ID: u8 = 4;
 pub const IO: u8 = 5;
+pub const SERVER_UNREACHABLE: u8 = 6;
+pub const SERVER_REFUSED: u8 = 7;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -18,6 +20,12 @@ pub enum CliError {
     Internal(String),
     /// An error with the place in an input file that caused it (`file:line`).
     At(String, Box<CliError>),
+    /// An invalid input file outside the catalog (a server configuration, a job file).
+    Input(String),
+    /// The server could not be reached, or could not start.
+    Server(String),
+    /// The server answered the request with an error (HTTP status, its JSON error).
+    Refused(u16, String),
 }
 
 impl CliError {
@@ -43,6 +51,9 @@ impl CliError {
             CliError::Usage(_) => USAGE,
             CliError::Internal(_) => INTERNAL,
             CliError::At(_, e) => e.code(),
+            CliError::Input(_) => INVALID_INPUT,
+            CliError::Server(_) => SERVER_UNREACHABLE,
+            CliError::Refused(..) => SERVER_REFUSED,
         }
     }
 }
@@ -54,6 +65,8 @@ impl fmt::Display for CliError {
             CliError::Usage(m) => write!(f, "{m}"),
             CliError::Internal(m) => write!(f, "internal error: {m}"),
             CliError::At(place, e) => write!(f, "{place}: {e}"),
+            CliError::Input(m) | CliError::Server(m) => write!(f, "{m}"),
+            CliError::Refused(status, m) => write!(f, "the server refused (HTTP {status}): {m}"),
         }
     }
 }

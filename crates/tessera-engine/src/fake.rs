@@ -240,6 +240,10 @@ impl Engine for FakeEngine {
         Ok(out)
     }
 
+    fn outcome(&self, _tag: crate::Tag) -> Option<i32> {
+        None
+    }
+
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError> {
         let mut st = self.lock();
         if st.down {

@@ -18,39 +18,53 @@ pub mod slurm;
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// tessera's identity of one dispatched attempt.
+/// tessera's identity of one dispatched attempt: the server instance (a random id its
+/// state database is created with, so two tessera databases never mistake each other's
+/// jobs), the job id and the attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Tag {
+    pub instance: u32,
     pub job: u64,
     pub attempt: u32,
 }
 
 impl Tag {
-    /// The engine job name: `tessera-<job>-<attempt>`.
+    /// The engine job name: `tessera-<instance hex>-<job>-<attempt>`.
     pub fn name(self) -> String {
-        format!("tessera-{}-{}", self.job, self.attempt)
+        format!(
+            "tessera-{:08x}-{}-{}",
+            self.instance, self.job, self.attempt
+        )
     }
 
-    /// The engine job comment: `tessera:<job>:<attempt>`.
+    /// The engine job comment: `tessera:<instance hex>:<job>:<attempt>`.
     pub fn comment(self) -> String {
-        format!("tessera:{}:{}", self.job, self.attempt)
+        format!(
+            "tessera:{:08x}:{}:{}",
+            self.instance, self.job, self.attempt
+        )
     }
 
     /// Reads a tag from an engine job's comment (preferred) or name; `None` for jobs
     /// tessera did not submit.
     pub fn parse(comment: &str, name: &str) -> Option<Tag> {
-        let two = |a: &str, b: &str| -> Option<Tag> {
-            let job = a.parse().ok()?;
-            let attempt = b.parse().ok()?;
-            Some(Tag { job, attempt })
+        let three = |parts: Vec<&str>| -> Option<Tag> {
+            let [i, j, a] = parts.as_slice() else {
+                return None;
+            };
+            if i.len() != 8 {
+                return None;
+            }
+            Some(Tag {
+                instance: u32::from_str_radix(i, 16).ok()?,
+                job: j.parse().ok()?,
+                attempt: a.parse().ok()?,
+            })
         };
         if let Some(rest) = comment.trim().strip_prefix("tessera:") {
-            let (a, b) = rest.split_once(':')?;
-            return two(a, b);
+            return three(rest.split(':').collect());
         }
-        let rest = name.trim().strip_prefix("tessera-")?;
-        let (a, b) = rest.split_once('-')?;
-        two(a, b)
+        three(name.trim().strip_prefix("tessera-")?.split('-').collect())
     }
 }
 
@@ -170,6 +184,10 @@ pub trait Engine: Send + Sync {
     fn submit(&self, d: &Dispatch) -> Result<String, EngineError>;
     /// Every job the engine still knows, tessera's (tagged) and others.
     fn jobs(&self) -> Result<Vec<EngineJob>, EngineError>;
+    /// The exit code an attempt recorded, for an attempt the engine no longer lists
+    /// (Slurm forgets finished jobs after `MinJobAge`); `None`: no record, so the
+    /// attempt never finished (it was lost, or never started).
+    fn outcome(&self, tag: Tag) -> Option<i32>;
     /// Sends the job's processes the checkpoint signal (SIGUSR1); the caller waits the
     /// job's grace period before it cancels.
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError>;
@@ -184,13 +202,20 @@ mod tests {
     #[test]
     fn tags_round_trip_through_name_and_comment() {
         let t = Tag {
+            instance: 0xdead_beef,
             job: 42,
             attempt: 3,
         };
+        assert_eq!(t.name(), "tessera-deadbeef-42-3");
         assert_eq!(Tag::parse(&t.comment(), "x"), Some(t));
         assert_eq!(Tag::parse("(null)", &t.name()), Some(t));
         assert_eq!(Tag::parse("(null)", "wrap"), None);
-        assert_eq!(Tag::parse("tessera:x:1", "tessera-1-1"), None);
-        assert_eq!(Tag::parse("", "tessera-7-"), None);
+        assert_eq!(Tag::parse("tessera:x:1:1", "tessera-00000001-1-1"), None);
+        assert_eq!(Tag::parse("", "tessera-00000001-7-"), None);
+        assert_eq!(
+            Tag::parse("", "tessera-1-7-1"),
+            None,
+            "the instance has 8 digits"
+        );
     }
 }

@@ -80,8 +80,10 @@ impl SlurmEngine {
 
     /// The spool file of an attempt with the given extension.
     pub fn spool_file(&self, tag: Tag, ext: &str) -> PathBuf {
-        self.spool
-            .join(format!("{}-{}.{ext}", tag.job, tag.attempt))
+        self.spool.join(format!(
+            "{:08x}-{}-{}.{ext}",
+            tag.instance, tag.job, tag.attempt
+        ))
     }
 
     /// The exit code the wrapper wrote for an attempt, if it finished.
@@ -341,6 +343,10 @@ impl Engine for SlurmEngine {
         Ok(jobs)
     }
 
+    fn outcome(&self, tag: Tag) -> Option<i32> {
+        self.exit_code(tag)
+    }
+
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError> {
         self.check_id(engine_id)?;
         // --full: the batch shell and its children too (the job's own script is one).
@@ -380,12 +386,19 @@ mod tests {
         assert_eq!(parse_sbatch("Submitted batch job 17"), None);
         assert_eq!(parse_sbatch(""), None);
         // Lines as slurm-wlm 22.05.8 printed them on tools/slurm-local.
-        let q = "1|tessera-1-1|COMPLETED|tessera:1:1|n-ascend|huawei|None\n\
+        let q = "1|tessera-0000000a-1-1|COMPLETED|tessera:0000000a:1:1|n-ascend|huawei|None\n\
                  3|wrap|FAILED|(null)||huawei|BadConstraints\n\
                  2|x|RUNNING|(null)|n-a800|nvidia|None\n";
         let j = parse_squeue(q).unwrap_or_default();
         assert_eq!(j.len(), 3);
-        assert_eq!(j[0].tag, Some(Tag { job: 1, attempt: 1 }));
+        assert_eq!(
+            j[0].tag,
+            Some(Tag {
+                instance: 10,
+                job: 1,
+                attempt: 1
+            })
+        );
         assert_eq!(j[0].state, EngineState::Succeeded);
         assert_eq!(j[1].tag, None);
         assert_eq!(j[1].state, EngineState::Failed);
@@ -413,7 +426,11 @@ mod tests {
     #[test]
     fn the_wrapper_quotes_what_it_writes() {
         let d = Dispatch {
-            tag: Tag { job: 5, attempt: 2 },
+            tag: Tag {
+                instance: 1,
+                job: 5,
+                attempt: 2,
+            },
             target: crate::Target {
                 partition: "huawei".into(),
                 gres_type: "ascend910b".into(),
@@ -426,6 +443,7 @@ mod tests {
             grace_s: 0,
         };
         let w = wrapper_script(&d, Path::new("/s/5-2.user.sh"), Path::new("/s/5-2.exit"));
+        assert!(w.contains("trap 'true' USR1"));
         assert!(
             w.contains(r"export TESSERA_NOTE='it'\''s $(rm -rf /)'"),
             "{w}"

@@ -39,6 +39,7 @@ fn tag(n: u32) -> Tag {
         .unwrap()
         .as_micros() as u64;
     Tag {
+        instance: 0x7e57_0001,
         job: run,
         attempt: n,
     }

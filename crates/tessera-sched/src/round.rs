@@ -112,6 +112,11 @@ pub struct RoundCore {
     // Allocation row per job (None: not in the current allocation).
     x_of: Vec<Option<Vec<f64>>>,
     need_update: bool,
+    /// The capacity changed: the next round allocates anew, however recent the last
+    /// allocation.
+    capacity_changed: bool,
+    /// Least seconds between allocations (Gavel's 1,920 s unless set).
+    min_realloc_s: f64,
     last_reset: Option<f64>,
     held: Vec<Option<usize>>,
     placed_on: Vec<Option<usize>>,
@@ -160,6 +165,8 @@ impl RoundCore {
             deficit: Vec::new(),
             x_of: Vec::new(),
             need_update: false,
+            capacity_changed: false,
+            min_realloc_s: MIN_SECONDS_BETWEEN_ALLOCATIONS,
             last_reset: None,
             held: Vec::new(),
             placed_on: Vec::new(),
@@ -203,6 +210,38 @@ impl RoundCore {
         self.done_isolated.push(0.0);
         self.ftf_prev.push(None);
         self.jobs.len() - 1
+    }
+
+    /// Changes the workers per type (a node drained, failed or came back): the next
+    /// round solves a new allocation on the new counts (however recent the last one),
+    /// and placements never exceed them. Node placement keeps its
+    /// per-node size. The number of types is fixed.
+    pub fn set_capacity(&mut self, capacity: &[u32]) -> Result<(), PolicyError> {
+        if capacity.len() != self.capacity.len() {
+            return Err(PolicyError::BadJob {
+                job: 0,
+                what: format!(
+                    "capacity has {} types, the core {}",
+                    capacity.len(),
+                    self.capacity.len()
+                ),
+            });
+        }
+        if capacity != self.capacity.as_slice() {
+            self.capacity = capacity.to_vec();
+            self.need_update = true;
+            self.capacity_changed = true;
+        }
+        Ok(())
+    }
+
+    /// Sets the least time between two allocations. The simulator keeps Gavel's 1,920 s
+    /// (its results are compared with Gavel's); a live scheduler, where a new job should
+    /// not wait half an hour for its first allocation, sets its round length.
+    pub fn set_min_reallocation_s(&mut self, s: f64) {
+        if s.is_finite() && s >= 0.0 {
+            self.min_realloc_s = s;
+        }
     }
 
     /// The registered jobs, by index.
@@ -355,9 +394,10 @@ impl RoundCore {
         if self.active.is_empty() {
             return Ok(Reaction::None);
         }
-        let due = self
-            .last_reset
-            .is_none_or(|t| now - t >= MIN_SECONDS_BETWEEN_ALLOCATIONS);
+        let due = self.capacity_changed
+            || self
+                .last_reset
+                .is_none_or(|t| now - t >= self.min_realloc_s);
         let solved = self.need_update && due;
         if solved {
             self.allocate(now)?;
@@ -404,9 +444,7 @@ impl RoundCore {
         if placed.is_empty() {
             // Nothing placeable (every active job waits for an allocation).
             return Ok(Reaction::Wait {
-                next_allocation_s: self
-                    .last_reset
-                    .map_or(now, |t| t + MIN_SECONDS_BETWEEN_ALLOCATIONS),
+                next_allocation_s: self.last_reset.map_or(now, |t| t + self.min_realloc_s),
             });
         }
         // Node placement is per gang: a pair's two jobs share their workers.
@@ -664,6 +702,7 @@ impl RoundCore {
             *tt += self.slots.iter().map(|p| p.got[t]).sum::<f64>();
         }
         self.need_update = false;
+        self.capacity_changed = false;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Command implementations.
 
 mod chips;
+mod client;
 mod estimate;
 mod export;
 mod models;
@@ -35,6 +36,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(crate::cli::PlanCmd::Serve(a)) => plan::serve(&cat, fmt, &a),
         Command::Procure(a) => procure::run(&cat, fmt, &a),
         Command::Simulate(a) => simulate::run(&cat, fmt, &a),
+        Command::Server(a) => tessera_server::run(&a.config, &cat).map_err(|e| match e {
+            tessera_server::ServerError::Config(c) => CliError::Input(c.to_string()),
+            e => CliError::Server(e.to_string()),
+        }),
+        Command::Submit(a) => client::submit(fmt, &a),
+        Command::Jobs(a) => client::jobs(fmt, &a),
+        Command::Job(a) => client::job(fmt, &a.conn, a.id),
+        Command::Cancel(a) => client::cancel(fmt, &a.conn, a.id),
     }
 }
 

@@ -1,0 +1,394 @@
+//! `tessera server` against the real Slurm of tools/slurm-local (started by the README's
+//! test command, tools/test.sh): jobs of each vendor on the right partition with the
+//! right device variable, bad requests, cancels, and a SIGKILL of the server in the
+//! middle of a burst of submissions with every acknowledged job run exactly once,
+//! counted on the engine's side. Without a cluster the tests say they skipped; under
+//! CI=true they fail.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tessera_server::client::request;
+
+const TOKEN: &str = "test-team-token-000000001";
+const OTHER: &str = "other-team-token-00000001";
+
+fn have_slurm(test: &str) -> bool {
+    let ok = std::env::var_os("SLURM_CONF").is_some_and(|c| Path::new(&c).exists())
+        && Command::new("sinfo")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: no Slurm cluster (SLURM_CONF unset or sinfo missing) under CI=true");
+        }
+        eprintln!("{test}: skipped, no Slurm cluster (run tools/test.sh as root)");
+    }
+    ok
+}
+
+struct Server {
+    dir: PathBuf,
+    addr: String,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn new(test: &str, policy: &str) -> Server {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-server-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        std::fs::write(
+            dir.join("tessera.toml"),
+            format!(
+                r#"listen = "{addr}"
+state = "sqlite:state.db"
+tokens = "tokens.toml"
+policy = "{policy}"
+round-s = 1
+max-body-bytes = 65536
+
+[[engine]]
+name = "slurm"
+kind = "slurm"
+
+[[pool]]
+name = "ascend"
+chip = "910b2"
+engine = "slurm"
+partition = "huawei"
+gres = "gpu:ascend910b"
+
+[[pool]]
+name = "a800"
+chip = "a800"
+engine = "slurm"
+partition = "nvidia"
+gres = "gpu:a800"
+
+[[pool]]
+name = "p800"
+chip = "kunlunxin-p800"
+engine = "slurm"
+partition = "baidu"
+gres = "gpu:p800"
+"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("tokens.toml"),
+            format!(
+                "[[token]]\nteam = \"test\"\ntoken = \"{TOKEN}\"\n\n[[token]]\nteam = \"other\"\ntoken = \"{OTHER}\"\n"
+            ),
+        )
+        .unwrap();
+        let mut s = Server {
+            dir,
+            addr,
+            child: None,
+        };
+        s.start();
+        s
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["server", "--config"])
+            .arg(self.dir.join("tessera.toml"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("server.log")).unwrap())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let until = Instant::now() + Duration::from_secs(30);
+        while request(&self.addr, "GET", "/healthz", None, None).is_err() {
+            assert!(
+                Instant::now() < until,
+                "the server did not come up: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL
+            let _ = c.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let r = request(&self.addr, method, path, token, body).unwrap();
+        let v = serde_json::from_str(&r.body).unwrap_or_else(|_| {
+            panic!(
+                "{method} {path}: HTTP {} body not JSON: {}",
+                r.status, r.body
+            )
+        });
+        (r.status, v)
+    }
+
+    fn submit(&self, body: &str) -> u64 {
+        let (s, v) = self.call("POST", "/api/v1/jobs", Some(TOKEN), Some(body));
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_u64().unwrap()
+    }
+
+    fn job(&self, id: u64) -> serde_json::Value {
+        let (s, v) = self.call("GET", &format!("/api/v1/jobs/{id}"), Some(TOKEN), None);
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    /// Waits (120 s at most: a liveness bound, not a speed check) for a final state.
+    fn wait_final(&self, id: u64) -> serde_json::Value {
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let v = self.job(id);
+            if matches!(
+                v["state"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
+                return v;
+            }
+            assert!(
+                Instant::now() < until,
+                "job {id} never finished: {v}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM first: a graceful shutdown.
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let until = Instant::now() + Duration::from_secs(10);
+            while c.try_wait().ok().flatten().is_none() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn batch(name: &str, chips: u32, chip: &str, command: &str) -> String {
+    serde_json::json!({
+        "kind": "batch",
+        "name": name,
+        "command": command,
+        "resources": {"chips": chips, "chip-types": [chip]},
+    })
+    .to_string()
+}
+
+fn output_of(s: &Server, v: &serde_json::Value) -> String {
+    let a = v["attempts"].as_array().unwrap().last().unwrap();
+    let dir = s.dir.join("spool").join("slurm");
+    let suffix = format!("-{}-{}.out", v["id"], a["attempt"]);
+    let f = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+        .unwrap_or_else(|| panic!("no output file *{suffix} in {}", dir.display()));
+    std::fs::read_to_string(f.path()).unwrap()
+}
+
+#[test]
+fn jobs_of_each_vendor_run_where_they_should() {
+    if !have_slurm("jobs_of_each_vendor_run_where_they_should") {
+        return;
+    }
+    let s = Server::new("vendors", "max-min-fairness-perf");
+    let cases = [
+        ("huawei-ascend-910b2", "ascend", "ASCEND_RT_VISIBLE_DEVICES"),
+        ("nvidia-a800-sxm4-80gb", "a800", "CUDA_VISIBLE_DEVICES"),
+        ("kunlunxin-p800", "p800", "XPU_VISIBLE_DEVICES"),
+    ];
+    let ids: Vec<u64> = cases
+        .iter()
+        .map(|(chip, _, var)| {
+            s.submit(&batch(
+                "vendor",
+                2,
+                chip,
+                &format!("echo \"devices=${var} pool=$TESSERA_POOL\""),
+            ))
+        })
+        .collect();
+    for (id, (_, pool, _)) in ids.iter().zip(cases) {
+        let v = s.wait_final(*id);
+        assert_eq!(v["state"], "succeeded", "{v}");
+        let a = &v["attempts"][0];
+        assert_eq!(a["pool"], pool);
+        assert_eq!(a["exit_code"], 0);
+        let out = output_of(&s, &v);
+        assert!(out.contains(&format!("devices=0,1 pool={pool}")), "{out}");
+    }
+    // A failing script is `failed`, with its exit code.
+    let id = s.submit(&batch("fails", 1, "a800", "exit 5"));
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "failed");
+    assert_eq!(v["attempts"][0]["exit_code"], 5);
+    // The pools came from sinfo.
+    let (st, p) = s.call("GET", "/api/v1/pools", None, None);
+    assert_eq!(st, 200);
+    assert_eq!(p["pools"][0]["chips"], 8, "{p}");
+    let m = request(&s.addr, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains("tessera_jobs{state=\"succeeded\"} 3"),
+        "{}",
+        m.body
+    );
+}
+
+#[test]
+fn bad_requests_get_json_errors_and_teams_stay_apart() {
+    if !have_slurm("bad_requests_get_json_errors_and_teams_stay_apart") {
+        return;
+    }
+    let s = Server::new("bad", "fifo-perf");
+    let ok = batch("ok", 1, "a800", "sleep 60");
+    let cases: Vec<(Option<&str>, String, u16, Option<&str>)> = vec![
+        (None, ok.clone(), 401, None),
+        (Some("wrong-token-000000000000"), ok.clone(), 401, None),
+        (Some(TOKEN), "{".into(), 422, None),
+        (
+            Some(TOKEN),
+            r#"{"kind": "batch"}"#.into(),
+            422,
+            Some("name"),
+        ),
+        (
+            Some(TOKEN),
+            ok.replace("\"name\"", "\"colour\": 1, \"name\""),
+            422,
+            Some("colour"),
+        ),
+        (
+            Some(TOKEN),
+            batch("x", 0, "a800", "true"),
+            422,
+            Some("resources.chips"),
+        ),
+        (
+            Some(TOKEN),
+            format!("{{\"kind\": \"{}\"}}", "x".repeat(70_000)),
+            413,
+            None,
+        ),
+    ];
+    for (tok, body, status, field) in cases {
+        let r = request(&s.addr, "POST", "/api/v1/jobs", tok, Some(&body)).unwrap();
+        assert_eq!(r.status, status, "{}", r.body);
+        let v: serde_json::Value =
+            serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {}", r.body));
+        assert!(v["code"].is_string() && v["message"].is_string(), "{v}");
+        if let Some(f) = field {
+            assert_eq!(v["field"], f, "{v}");
+        }
+    }
+    let (st, _) = s.call("GET", "/api/v1/jobs/abc", None, None);
+    assert_eq!(st, 400);
+    let (st, _) = s.call("GET", "/api/v1/jobs?state=bogus", None, None);
+    assert_eq!(st, 400);
+    let (st, _) = s.call("GET", "/api/v1/nothing", None, None);
+    assert_eq!(st, 404);
+    // Another team neither sees nor cancels this team's job.
+    let id = s.submit(&ok);
+    let (st, _) = s.call("GET", &format!("/api/v1/jobs/{id}"), Some(OTHER), None);
+    assert_eq!(st, 404);
+    let (st, _) = s.call("DELETE", &format!("/api/v1/jobs/{id}"), Some(OTHER), None);
+    assert_eq!(st, 404);
+    let (_, l) = s.call("GET", "/api/v1/jobs", Some(OTHER), None);
+    assert_eq!(l["jobs"].as_array().unwrap().len(), 0);
+    // Its owner cancels it, running or not.
+    let (st, _) = s.call("DELETE", &format!("/api/v1/jobs/{id}"), Some(TOKEN), None);
+    assert_eq!(st, 202);
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "cancelled", "{v}");
+}
+
+/// Submissions in a burst while the server is SIGKILLed twice and restarted: every job
+/// the server acknowledged (201) runs exactly once, counted by the jobs themselves in a
+/// file the engine's nodes write.
+#[test]
+fn sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice() {
+    if !have_slurm("sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice") {
+        return;
+    }
+    let mut s = Server::new("sigkill", "fifo-perf");
+    let runs = s.dir.join("runs.txt");
+    let body = |i: u32| {
+        batch(
+            &format!("burst-{i}"),
+            1,
+            [
+                "huawei-ascend-910b2",
+                "nvidia-a800-sxm4-80gb",
+                "kunlunxin-p800",
+            ][i as usize % 3],
+            &format!(
+                "echo \"$TESSERA_JOB_ID $TESSERA_ATTEMPT\" >> {}\nsleep 1",
+                runs.display()
+            ),
+        )
+    };
+    let mut acked = Vec::new();
+    for i in 0..36u32 {
+        if i == 12 || i == 24 {
+            s.kill9();
+            s.start();
+        }
+        if let Ok(r) = request(&s.addr, "POST", "/api/v1/jobs", Some(TOKEN), Some(&body(i)))
+            && r.status == 201
+        {
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            acked.push(v["id"].as_u64().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert_eq!(acked.len(), 36);
+    for &id in &acked {
+        let v = s.wait_final(id);
+        assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
+    }
+    let text = std::fs::read_to_string(&runs).unwrap();
+    for &id in &acked {
+        let n = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(&id.to_string()))
+            .count();
+        assert_eq!(n, 1, "job {id} ran {n} times:\n{text}");
+    }
+}

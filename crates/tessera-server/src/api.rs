@@ -1,0 +1,527 @@
+//! The HTTP API under `/api/v1`, `/healthz` and `/metrics`. Every error is JSON with a
+//! code, a message and the field at fault; writes need `Authorization: Bearer TOKEN`,
+//! and a team sees and cancels only its own jobs unless it is admin.
+
+use crate::config::{Caller, Tokens};
+use crate::job::{JobSpec, JobState, SpecError, parse_json};
+use crate::live::Snapshot;
+use crate::store::{Attempt, EventRecord, JobFilter, JobRecord, Store, StoreError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+
+/// The version of the API's JSON (`schema_version`).
+pub const API_VERSION: u32 = 1;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Mutex<Box<dyn Store>>>,
+    pub tokens: Arc<Tokens>,
+    pub snapshot: Arc<Mutex<Snapshot>>,
+    pub read_needs_token: bool,
+    pub clock: Arc<dyn crate::live::Clock>,
+    /// Resolves chip types (ids or aliases) in submitted jobs.
+    pub catalog: Arc<tessera_catalog::Catalog>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// An API error: the HTTP status, a stable code, a message and the field at fault.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+}
+
+impl From<SpecError> for ApiError {
+    fn from(e: SpecError) -> ApiError {
+        ApiError {
+            status: 422,
+            code: "invalid_job",
+            message: e.message,
+            field: e.field,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "state database");
+        ApiError::new(503, "state_unavailable", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The caller of a request: `None` when no token is given; an error for a bad one.
+fn caller(st: &AppState, h: &HeaderMap) -> ApiResult<Option<Caller>> {
+    let Some(v) = h.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| ApiError::new(401, "bad_token", "the Authorization header is not text"))?;
+    let tok = v
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::new(401, "bad_token", "use `Authorization: Bearer TOKEN`"))?;
+    st.tokens
+        .check(tok.trim())
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| ApiError::new(401, "bad_token", "unknown token"))
+}
+
+fn writer(st: &AppState, h: &HeaderMap) -> ApiResult<Caller> {
+    caller(st, h)?.ok_or_else(|| {
+        ApiError::new(
+            401,
+            "token_required",
+            "writes need `Authorization: Bearer TOKEN`",
+        )
+    })
+}
+
+fn reader(st: &AppState, h: &HeaderMap) -> ApiResult<Option<Caller>> {
+    let c = caller(st, h)?;
+    if st.read_needs_token && c.is_none() {
+        return Err(ApiError::new(
+            401,
+            "token_required",
+            "this server needs a token for reads too",
+        ));
+    }
+    Ok(c)
+}
+
+/// A job in the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobV1 {
+    pub schema_version: u32,
+    pub id: u64,
+    pub owner: String,
+    pub kind: &'static str,
+    pub name: String,
+    /// queued, dispatching, running, preempted, succeeded, failed, cancelled.
+    pub state: &'static str,
+    pub submitted_at: f64,
+    pub updated_at: f64,
+    pub cancel_requested: bool,
+    /// Why no pool can take it now, if so.
+    pub unschedulable: Option<String>,
+    pub spec: JobSpec,
+    /// Every attempt on an engine, oldest first: where it ran (pool, nodes) and how it
+    /// ended. The engine's id is a handle, not the job's identity.
+    pub attempts: Vec<AttemptV1>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptV1 {
+    pub attempt: u32,
+    pub pool: String,
+    pub engine: String,
+    pub engine_id: Option<String>,
+    pub state: String,
+    pub chips: u32,
+    pub nodes: String,
+    pub dispatched_at: f64,
+    pub started_at: Option<f64>,
+    pub ended_at: Option<f64>,
+    pub exit_code: Option<i32>,
+}
+
+impl From<&Attempt> for AttemptV1 {
+    fn from(a: &Attempt) -> AttemptV1 {
+        AttemptV1 {
+            attempt: a.attempt,
+            pool: a.pool.clone(),
+            engine: a.engine.clone(),
+            engine_id: a.engine_id.clone(),
+            state: a.state.clone(),
+            chips: a.chips,
+            nodes: a.nodes.clone(),
+            dispatched_at: a.dispatched_at,
+            started_at: a.started_at,
+            ended_at: a.ended_at,
+            exit_code: a.exit_code,
+        }
+    }
+}
+
+fn job_v1(j: &JobRecord, snap: &Snapshot) -> JobV1 {
+    JobV1 {
+        schema_version: API_VERSION,
+        id: j.id,
+        owner: j.owner.clone(),
+        kind: match j.spec {
+            JobSpec::Batch(_) => "batch",
+        },
+        name: j.spec.name().to_string(),
+        state: j.state.as_str(),
+        submitted_at: j.submitted_at,
+        updated_at: j.updated_at,
+        cancel_requested: j.cancel_requested,
+        unschedulable: snap.unschedulable.get(&j.id).cloned(),
+        spec: j.spec.clone(),
+        attempts: j.attempts.iter().map(Into::into).collect(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Created {
+    schema_version: u32,
+    id: u64,
+    state: &'static str,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(500, "internal", format!("worker failed: {e}")))?
+}
+
+async fn submit(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let who = writer(&st, &h)?;
+    let body = body.map_err(|e| {
+        ApiError::new(
+            e.status().as_u16(),
+            "bad_body",
+            format!(
+                "{} (the limit is the server's max-body-bytes)",
+                e.body_text()
+            ),
+        )
+    })?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::new(400, "bad_body", "the body is not UTF-8"))?;
+    let mut spec = parse_json(text)?;
+    // Chip types by catalog id, whatever name the user gave.
+    let JobSpec::Batch(b) = &mut spec;
+    for t in &mut b.resources.chip_types {
+        let c = st.catalog.chip(t).map_err(|e| ApiError {
+            field: Some("resources.chip-types".into()),
+            ..ApiError::new(422, "invalid_job", e.to_string())
+        })?;
+        *t = c.id.clone();
+    }
+    let now = st.clock.now();
+    let store = st.store.clone();
+    let id = blocking(move || Ok(lock(&store).insert_job(&who.team, &spec, now)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/jobs/{id}"))],
+        axum::Json(Created {
+            schema_version: API_VERSION,
+            id,
+            state: "queued",
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    owner: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct JobList {
+    schema_version: u32,
+    jobs: Vec<JobV1>,
+}
+
+async fn list(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::Json<JobList>> {
+    let who = reader(&st, &h)?;
+    let Query(q) = q.map_err(|e| ApiError::new(400, "bad_query", e.body_text()))?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| ApiError {
+            field: Some("state".into()),
+            ..ApiError::new(
+                400,
+                "bad_query",
+                format!(
+                    "unknown state `{s}`; use one of {}",
+                    JobState::ALL.map(|x| x.as_str()).join(", ")
+                ),
+            )
+        })?),
+    };
+    if q.limit.is_some_and(|l| l == 0 || l > 100_000) {
+        return Err(ApiError {
+            field: Some("limit".into()),
+            ..ApiError::new(400, "bad_query", "limit: valid range 1..=100000")
+        });
+    }
+    // Without admin rights a team sees its own jobs only.
+    let owner = match &who {
+        Some(c) if c.admin => q.owner,
+        Some(c) => Some(c.team.clone()),
+        None => q.owner,
+    };
+    let filter = JobFilter {
+        state,
+        owner,
+        limit: q.limit,
+    };
+    let store = st.store.clone();
+    let jobs = blocking(move || Ok(lock(&store).jobs(&filter)?)).await?;
+    let snap = lock(&st.snapshot).clone();
+    Ok(axum::Json(JobList {
+        schema_version: API_VERSION,
+        jobs: jobs.iter().map(|j| job_v1(j, &snap)).collect(),
+    }))
+}
+
+fn job_id(s: &str) -> ApiResult<u64> {
+    s.parse().map_err(|_| ApiError {
+        field: Some("id".into()),
+        ..ApiError::new(400, "bad_id", format!("`{s}` is not a job id"))
+    })
+}
+
+async fn get_job(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<JobV1>> {
+    let who = reader(&st, &h)?;
+    let id = job_id(&id)?;
+    let store = st.store.clone();
+    let j = blocking(move || Ok(lock(&store).job(id)?)).await?;
+    let j = j
+        .filter(|j| who.as_ref().is_none_or(|c| c.admin || c.team == j.owner))
+        .ok_or_else(|| ApiError::new(404, "not_found", format!("no job {id}")))?;
+    let snap = lock(&st.snapshot).clone();
+    Ok(axum::Json(job_v1(&j, &snap)))
+}
+
+async fn cancel(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let who = writer(&st, &h)?;
+    let id = job_id(&id)?;
+    let now = st.clock.now();
+    let store = st.store.clone();
+    let j = blocking(move || {
+        let mut s = lock(&store);
+        let Some(j) = s.job(id)? else {
+            return Ok(None);
+        };
+        if !(who.admin || who.team == j.owner) {
+            return Ok(None);
+        }
+        if !j.state.is_final() && !j.cancel_requested {
+            s.request_cancel(id, now)?;
+        }
+        Ok(s.job(id)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", format!("no job {id}")))?;
+    let snap = lock(&st.snapshot).clone();
+    Ok((StatusCode::ACCEPTED, axum::Json(job_v1(&j, &snap))).into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct PoolsV1 {
+    schema_version: u32,
+    #[serde(flatten)]
+    snapshot: Snapshot,
+}
+
+async fn pools(State(st): State<AppState>, h: HeaderMap) -> ApiResult<axum::Json<PoolsV1>> {
+    reader(&st, &h)?;
+    Ok(axum::Json(PoolsV1 {
+        schema_version: API_VERSION,
+        snapshot: lock(&st.snapshot).clone(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    since: Option<u64>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct EventsV1 {
+    schema_version: u32,
+    events: Vec<EventRecord>,
+}
+
+async fn events(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::Json<EventsV1>> {
+    let who = reader(&st, &h)?;
+    let Query(q) = q.map_err(|e| ApiError::new(400, "bad_query", e.body_text()))?;
+    let since = q.since.unwrap_or(0);
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let store = st.store.clone();
+    let ev = blocking(move || {
+        let mut s = lock(&store);
+        let ev = s.events_since(since, limit)?;
+        // A team's view: events of its own jobs and of the fleet.
+        match who {
+            Some(c) if !c.admin => {
+                let mut out = Vec::new();
+                for e in ev {
+                    let mine = match e.job {
+                        None => true,
+                        Some(j) => s.job(j)?.is_some_and(|j| j.owner == c.team),
+                    };
+                    if mine {
+                        out.push(e);
+                    }
+                }
+                Ok(out)
+            }
+            _ => Ok(ev),
+        }
+    })
+    .await?;
+    Ok(axum::Json(EventsV1 {
+        schema_version: API_VERSION,
+        events: ev,
+    }))
+}
+
+async fn healthz(State(st): State<AppState>) -> Response {
+    let snap = lock(&st.snapshot).clone();
+    let ok = snap.engines.iter().all(|e| e.healthy);
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "engines": snap.engines,
+        "last_tick_at": snap.last_tick_at,
+    });
+    // The server itself is up either way; an unhealthy engine is reported, not fatal.
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
+    let store = st.store.clone();
+    let counts = blocking(move || {
+        let mut s = lock(&store);
+        let mut out = Vec::new();
+        for state in JobState::ALL {
+            let n = s
+                .jobs(&JobFilter {
+                    state: Some(state),
+                    owner: None,
+                    limit: Some(100_000),
+                })?
+                .len();
+            out.push((state.as_str(), n));
+        }
+        Ok(out)
+    })
+    .await?;
+    let snap = lock(&st.snapshot).clone();
+    let mut t = String::new();
+    t.push_str("# HELP tessera_jobs Jobs by state (at most 100000 counted per state).\n");
+    t.push_str("# TYPE tessera_jobs gauge\n");
+    for (s, n) in counts {
+        t.push_str(&format!("tessera_jobs{{state=\"{s}\"}} {n}\n"));
+    }
+    t.push_str("# HELP tessera_pool_chips Accelerators on nodes that are up.\n");
+    t.push_str("# TYPE tessera_pool_chips gauge\n");
+    for p in &snap.pools {
+        t.push_str(&format!(
+            "tessera_pool_chips{{pool=\"{}\",chip=\"{}\"}} {}\n",
+            p.name, p.chip, p.chips
+        ));
+    }
+    t.push_str("# HELP tessera_pool_chips_used Accelerators in use, as the engine reports.\n");
+    t.push_str("# TYPE tessera_pool_chips_used gauge\n");
+    for p in &snap.pools {
+        t.push_str(&format!(
+            "tessera_pool_chips_used{{pool=\"{}\",chip=\"{}\"}} {}\n",
+            p.name, p.chip, p.chips_used
+        ));
+    }
+    t.push_str("# HELP tessera_engine_healthy 1 when the engine answered its last call.\n");
+    t.push_str("# TYPE tessera_engine_healthy gauge\n");
+    for e in &snap.engines {
+        t.push_str(&format!(
+            "tessera_engine_healthy{{engine=\"{}\"}} {}\n",
+            e.name,
+            u8::from(e.healthy)
+        ));
+    }
+    t.push_str("# HELP tessera_rounds_total Scheduling rounds run.\n");
+    t.push_str("# TYPE tessera_rounds_total counter\n");
+    t.push_str(&format!("tessera_rounds_total {}\n", snap.rounds));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(404, "not_found", "no such endpoint")
+}
+
+/// The router, with the body limit.
+pub fn router(st: AppState, max_body: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/jobs", get(list).post(submit))
+        .route("/api/v1/jobs/{id}", get(get_job).delete(cancel))
+        .route("/api/v1/pools", get(pools))
+        .route("/api/v1/events", get(events))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(st)
+}

@@ -1,0 +1,286 @@
+//! The server's configuration file (TOML) and the tokens file. Every key is documented
+//! in docs/server.md; an unknown key is an error naming the file, line and key.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// A configuration error, with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerConfig {
+    /// Address to listen on (127.0.0.1:8473 by default).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `sqlite:PATH` (the default, `sqlite:tessera.db` beside the config) or a
+    /// `postgres://` URL (not yet supported: an error says so).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The tokens file (relative to the config file).
+    pub tokens: String,
+    /// Whether reads need a token too.
+    #[serde(default)]
+    pub read_needs_token: bool,
+    /// Any `tessera simulate` policy.
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    /// Seconds between scheduling rounds.
+    #[serde(default = "default_round")]
+    pub round_s: f64,
+    /// Where engine scripts and outputs go (relative to the config file).
+    #[serde(default = "default_spool")]
+    pub spool: String,
+    /// Largest request body, bytes.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub engine: Vec<EngineConfig>,
+    #[serde(default)]
+    pub pool: Vec<PoolConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8473".into()
+}
+fn default_policy() -> String {
+    "max-min-fairness-perf".into()
+}
+fn default_round() -> f64 {
+    60.0
+}
+fn default_spool() -> String {
+    "spool".into()
+}
+fn default_body() -> usize {
+    1024 * 1024
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EngineConfig {
+    pub name: String,
+    /// `slurm` (Ray and Kubernetes are to come).
+    pub kind: String,
+    /// `SLURM_CONF` for this engine; absent: the environment's.
+    #[serde(default)]
+    pub slurm_conf: Option<String>,
+    /// Directory of the Slurm tools; absent: PATH.
+    #[serde(default)]
+    pub bin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PoolConfig {
+    pub name: String,
+    /// Catalog chip id or alias.
+    pub chip: String,
+    /// The engine's name.
+    pub engine: String,
+    pub partition: String,
+    /// `NAME:TYPE` (`gpu:ascend910b`) or just the type (the name is then `gpu`).
+    pub gres: String,
+}
+
+impl PoolConfig {
+    /// (GRES name, GRES type).
+    pub fn gres_parts(&self) -> (String, String) {
+        match self.gres.split_once(':') {
+            Some((n, t)) => (n.to_string(), t.to_string()),
+            None => ("gpu".into(), self.gres.clone()),
+        }
+    }
+}
+
+/// Reads a TOML file into `T`; toml's errors carry the line, column and key.
+fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: p.clone(),
+        message: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError {
+        path: p,
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+impl ServerConfig {
+    pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let c: ServerConfig = read_toml(path)?;
+        let err = |m: String| ConfigError {
+            path: path.display().to_string(),
+            message: m,
+        };
+        if !(c.round_s.is_finite() && (1.0..=86_400.0).contains(&c.round_s)) {
+            return Err(err(format!(
+                "round-s: valid range 1..=86400, not {}",
+                c.round_s
+            )));
+        }
+        if tessera_sched::sim::Policy::parse(&c.policy).is_none() {
+            return Err(err(format!(
+                "policy: unknown policy `{}`; known: {}",
+                c.policy,
+                tessera_sched::sim::Policy::NAMES.join(", ")
+            )));
+        }
+        for e in &c.engine {
+            if e.kind != "slurm" {
+                return Err(err(format!(
+                    "engine {}: kind `{}` is not supported yet; use slurm",
+                    e.name, e.kind
+                )));
+            }
+        }
+        for p in &c.pool {
+            if !c.engine.iter().any(|e| e.name == p.engine) {
+                return Err(err(format!(
+                    "pool {}: no engine named `{}`",
+                    p.name, p.engine
+                )));
+            }
+        }
+        let mut names: Vec<&str> = c.pool.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(err(format!("pool {}: defined twice", w[0])));
+        }
+        if c.pool.is_empty() {
+            return Err(err("no [[pool]]: the server needs at least one".into()));
+        }
+        if c.max_body_bytes < 1024 {
+            return Err(err("max-body-bytes: at least 1024".into()));
+        }
+        Ok(c)
+    }
+
+    /// The state database path, resolved against the config file's directory.
+    pub fn state_path(&self, config_dir: &Path) -> Result<PathBuf, String> {
+        match self.state.as_deref() {
+            None => Ok(config_dir.join("tessera.db")),
+            Some(s) if s.starts_with("sqlite:") => Ok(config_dir.join(&s["sqlite:".len()..])),
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Err("state: PostgreSQL is not supported by this build yet; use sqlite:PATH".into())
+            }
+            Some(s) => Err(format!(
+                "state: `{s}` is neither sqlite:PATH nor a postgres:// URL"
+            )),
+        }
+    }
+}
+
+/// One team's token.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TokenEntry {
+    pub team: String,
+    /// The token itself; prefer `token-sha256`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Hex SHA-256 of the token.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    #[serde(default)]
+    token: Vec<TokenEntry>,
+}
+
+/// A caller, once its token checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub team: String,
+    pub admin: bool,
+}
+
+/// Tokens, held only as SHA-256 hashes.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    by_hash: Vec<([u8; 32], Caller)>,
+}
+
+/// SHA-256 of a token.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Tokens {
+    pub fn load(path: &Path) -> Result<Tokens, ConfigError> {
+        let f: TokensFile = read_toml(path)?;
+        let err = |m: String| ConfigError {
+            path: path.display().to_string(),
+            message: m,
+        };
+        let mut by_hash = Vec::new();
+        for t in f.token {
+            let h = match (&t.token, &t.token_sha256) {
+                (Some(tok), None) if tok.len() >= 16 => hash_token(tok),
+                (Some(_), None) => {
+                    return Err(err(format!(
+                        "team {}: a token needs at least 16 characters",
+                        t.team
+                    )));
+                }
+                (None, Some(h)) => parse_hex32(h).ok_or_else(|| {
+                    err(format!(
+                        "team {}: token-sha256 must be 64 hex digits",
+                        t.team
+                    ))
+                })?,
+                _ => {
+                    return Err(err(format!(
+                        "team {}: give exactly one of token and token-sha256",
+                        t.team
+                    )));
+                }
+            };
+            by_hash.push((
+                h,
+                Caller {
+                    team: t.team,
+                    admin: t.admin,
+                },
+            ));
+        }
+        Ok(Tokens { by_hash })
+    }
+
+    /// The caller a bearer token belongs to.
+    pub fn check(&self, token: &str) -> Option<&Caller> {
+        let h = hash_token(token);
+        // Compare every entry in full, so timing does not tell which prefix matched.
+        let mut found = None;
+        for (k, c) in &self.by_hash {
+            let same = k.iter().zip(&h).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            if same {
+                found = Some(c);
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,289 @@
+//! Jobs as users submit them (a TOML file or the same document as JSON) and the states
+//! they go through.
+
+use serde::{Deserialize, Serialize};
+
+/// A job's state. `queued` → `dispatching` → `running` → `succeeded` | `failed`;
+/// `preempted` between attempts when the scheduler moves it; `cancelled` on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobState {
+    Queued,
+    Dispatching,
+    Running,
+    Preempted,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 7] = [
+        JobState::Queued,
+        JobState::Dispatching,
+        JobState::Running,
+        JobState::Preempted,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Dispatching => "dispatching",
+            JobState::Running => "running",
+            JobState::Preempted => "preempted",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// What a job needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Resources {
+    /// Accelerators, all of one type (a gang).
+    pub chips: u32,
+    /// Acceptable chip types (catalog ids or aliases); absent: any pool's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chip_types: Vec<String>,
+}
+
+/// A batch job: a script that runs on `chips` accelerators of one type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BatchJob {
+    pub name: String,
+    /// The script body, run by bash.
+    pub command: String,
+    pub resources: Resources,
+    /// Higher runs first (a priority tier).
+    #[serde(default)]
+    pub priority: u32,
+    /// Whether the scheduler may stop and move it (it gets a checkpoint signal first).
+    #[serde(default = "yes")]
+    pub preemptible: bool,
+    /// Seconds between the checkpoint signal (SIGUSR1) and the cancel.
+    #[serde(default)]
+    pub checkpoint_grace_s: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A submitted job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum JobSpec {
+    Batch(BatchJob),
+}
+
+impl JobSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            JobSpec::Batch(b) => &b.name,
+        }
+    }
+
+    pub fn chips(&self) -> u32 {
+        match self {
+            JobSpec::Batch(b) => b.resources.chips,
+        }
+    }
+
+    pub fn chip_types(&self) -> &[String] {
+        match self {
+            JobSpec::Batch(b) => &b.resources.chip_types,
+        }
+    }
+
+    pub fn priority(&self) -> u32 {
+        match self {
+            JobSpec::Batch(b) => b.priority,
+        }
+    }
+
+    pub fn preemptible(&self) -> bool {
+        match self {
+            JobSpec::Batch(b) => b.preemptible,
+        }
+    }
+
+    pub fn grace_s(&self) -> u32 {
+        match self {
+            JobSpec::Batch(b) => b.checkpoint_grace_s,
+        }
+    }
+}
+
+/// A bad job document: the field at fault and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpecError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Kinds the issue defines that this server does not dispatch yet.
+const NOT_YET: [&str; 2] = ["train", "serve"];
+
+/// Largest script accepted, bytes.
+pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
+
+/// Parses a job from JSON; the error names the field.
+pub fn parse_json(text: &str) -> Result<JobSpec, SpecError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| SpecError {
+        field: None,
+        message: format!("not JSON: {e}"),
+    })?;
+    from_value(v)
+}
+
+/// Parses a job from TOML (`tessera submit FILE`); the error names the line.
+pub fn parse_toml(path: &str, text: &str) -> Result<JobSpec, SpecError> {
+    let v: toml::Value = toml::from_str(text).map_err(|e| SpecError {
+        field: None,
+        message: format!("{path}: {e}"),
+    })?;
+    let j = serde_json::to_value(v).map_err(|e| SpecError {
+        field: None,
+        message: format!("{path}: {e}"),
+    })?;
+    from_value(j).map_err(|e| SpecError {
+        message: format!("{path}: {}", e.message),
+        ..e
+    })
+}
+
+fn from_value(v: serde_json::Value) -> Result<JobSpec, SpecError> {
+    let kind = v
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .ok_or_else(|| SpecError {
+            field: Some("kind".into()),
+            message: "missing `kind` (batch)".into(),
+        })?;
+    if NOT_YET.contains(&kind) {
+        return Err(SpecError {
+            field: Some("kind".into()),
+            message: format!(
+                "`{kind}` jobs are not dispatched by this server yet; submit the planned launch as a `batch` job (see docs/server.md)"
+            ),
+        });
+    }
+    if kind != "batch" {
+        return Err(SpecError {
+            field: Some("kind".into()),
+            message: format!("unknown kind `{kind}`; use batch"),
+        });
+    }
+    let spec: JobSpec = serde_json::from_value(v).map_err(|e| {
+        let m = e.to_string();
+        // serde names the field in backticks for unknown and missing fields.
+        let field = m.split('`').nth(1).map(str::to_string);
+        SpecError { field, message: m }
+    })?;
+    validate(&spec)?;
+    Ok(spec)
+}
+
+fn validate(s: &JobSpec) -> Result<(), SpecError> {
+    let bad = |f: &str, m: String| SpecError {
+        field: Some(f.into()),
+        message: m,
+    };
+    match s {
+        JobSpec::Batch(b) => {
+            if b.name.trim().is_empty() || b.name.len() > 200 {
+                return Err(bad("name", "must be 1 to 200 characters".into()));
+            }
+            if b.command.trim().is_empty() {
+                return Err(bad("command", "must not be empty".into()));
+            }
+            if b.command.len() > MAX_COMMAND_BYTES {
+                return Err(bad(
+                    "command",
+                    format!("at most {MAX_COMMAND_BYTES} bytes, not {}", b.command.len()),
+                ));
+            }
+            if b.command.contains('\0') {
+                return Err(bad("command", "must not contain NUL bytes".into()));
+            }
+            if !(1..=100_000).contains(&b.resources.chips) {
+                return Err(bad(
+                    "resources.chips",
+                    format!("valid range 1..=100000, not {}", b.resources.chips),
+                ));
+            }
+            if b.checkpoint_grace_s > 3600 {
+                return Err(bad(
+                    "checkpoint-grace-s",
+                    format!("valid range 0..=3600, not {}", b.checkpoint_grace_s),
+                ));
+            }
+            if b.priority > 1000 {
+                return Err(bad(
+                    "priority",
+                    format!("valid range 0..=1000, not {}", b.priority),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_jobs_parse_and_bad_ones_name_the_field() {
+        let ok = r#"{"kind": "batch", "name": "n", "command": "echo", "resources": {"chips": 2, "chip-types": ["huawei-ascend-910b2"]}}"#;
+        let s = parse_json(ok).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(s.chips(), 2);
+        assert!(s.preemptible());
+        let cases = [
+            (r#"{"name": "n"}"#, "kind"),
+            (r#"{"kind": "train", "name": "n"}"#, "kind"),
+            (r#"{"kind": "x"}"#, "kind"),
+            (
+                r#"{"kind": "batch", "name": "n", "command": "c", "resources": {"chips": 1}, "colour": 1}"#,
+                "colour",
+            ),
+            (
+                r#"{"kind": "batch", "name": "n", "command": "c", "resources": {"chips": 0}}"#,
+                "resources.chips",
+            ),
+            (
+                r#"{"kind": "batch", "name": "n", "resources": {"chips": 1}}"#,
+                "command",
+            ),
+            (
+                r#"{"kind": "batch", "name": "", "command": "c", "resources": {"chips": 1}}"#,
+                "name",
+            ),
+        ];
+        for (text, field) in cases {
+            let e = parse_json(text).expect_err(text);
+            assert_eq!(e.field.as_deref(), Some(field), "{text}: {}", e.message);
+        }
+        let t = "kind = \"batch\"\nname = \"n\"\ncommand = \"c\"\n[resources]\nchips = 1\nx = 2\n";
+        let e = parse_toml("job.toml", t).expect_err("unknown key");
+        assert!(e.message.starts_with("job.toml: "), "{}", e.message);
+        assert_eq!(e.field.as_deref(), Some("x"));
+    }
+}

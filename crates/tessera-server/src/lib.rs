@@ -1,0 +1,183 @@
+//! tessera's live control plane: `tessera server`.
+//!
+//! The daemon owns the fleet's queue. It keeps every job in a durable store
+//! ([`store`]), drives the scheduling core shared with the simulator with a real clock
+//! ([`live`]), dispatches to engines (`tessera-engine`: Slurm today), and serves the
+//! HTTP API ([`api`]). docs/server.md is the operator's guide.
+//!
+//! Architecture invariant: the scheduling decisions are `tessera_sched::round`'s; this
+//! crate only feeds it events and carries out its answers. Engine job ids are handles;
+//! tessera's job id and attempt are the identity, recorded durably before any dispatch.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod job;
+pub mod live;
+pub mod store;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Server start-up failures, each with its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Loads the configuration at `config_path` and runs the server until SIGTERM or
+/// SIGINT.
+pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), ServerError> {
+    init_logs();
+    let cfg = config::ServerConfig::load(config_path)?;
+    let dir = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Absolute, since engines hand these paths to other processes (Slurm's daemons).
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| ServerError::Setup(format!("{}: {e}", config_path.display())))?;
+    let tokens = config::Tokens::load(&dir.join(&cfg.tokens))?;
+    let mut chips = Vec::new();
+    for p in &cfg.pool {
+        let c = cat.chip(&p.chip).map_err(|e| {
+            ServerError::Config(config::ConfigError {
+                path: config_path.display().to_string(),
+                message: format!("pool {}: chip: {e}", p.name),
+            })
+        })?;
+        chips.push(c.id.clone());
+    }
+    let state = cfg
+        .state_path(&dir)
+        .map_err(|m| ServerError::Setup(format!("{}: {m}", config_path.display())))?;
+    let store: Box<dyn store::Store> = Box::new(store::SqliteStore::open(&state)?);
+    let store = Arc::new(Mutex::new(store));
+    let spool = dir.join(&cfg.spool);
+    let engines: Vec<Arc<dyn tessera_engine::Engine>> = cfg
+        .engine
+        .iter()
+        .map(|e| {
+            Arc::new(tessera_engine::slurm::SlurmEngine::new(
+                &e.name,
+                e.slurm_conf.as_ref().map(|c| dir.join(c)),
+                e.bin.as_ref().map(|b| dir.join(b)),
+                spool.join(&e.name),
+            )) as Arc<dyn tessera_engine::Engine>
+        })
+        .collect();
+    let policy = tessera_sched::sim::Policy::parse(&cfg.policy)
+        .ok_or_else(|| ServerError::Setup(format!("policy `{}`", cfg.policy)))?;
+    let snapshot = Arc::new(Mutex::new(live::Snapshot::default()));
+    let mut sched = live::Live::new(
+        store.clone(),
+        engines,
+        cfg.pool.clone(),
+        chips,
+        policy,
+        cfg.round_s,
+        snapshot.clone(),
+    )
+    .map_err(|e| ServerError::Setup(e.to_string()))?;
+    let clock: Arc<dyn live::Clock> = Arc::new(live::SystemClock);
+    let app = api::router(
+        api::AppState {
+            store,
+            tokens: Arc::new(tokens),
+            snapshot,
+            read_needs_token: cfg.read_needs_token,
+            clock: clock.clone(),
+            catalog: Arc::new(cat.clone()),
+        },
+        cfg.max_body_bytes,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| ServerError::Setup(format!("async runtime: {e}")))?;
+    let poll = cfg.round_s.clamp(1.0, 5.0);
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: cfg.listen.clone(),
+                source,
+            })?;
+        tracing::info!(listen = %cfg.listen, state = %state.display(), "tessera server started");
+        // The scheduling loop: one tick at a time, off the async workers.
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let ticker = tokio::spawn(async move {
+            let mut iv = tokio::time::interval(std::time::Duration::from_secs_f64(poll));
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = iv.tick() => {}
+                    _ = stop_rx.changed() => break,
+                }
+                let now = clock.now();
+                let r = tokio::task::spawn_blocking(move || {
+                    let e = sched.tick(now);
+                    (sched, e)
+                })
+                .await;
+                match r {
+                    Ok((s, res)) => {
+                        sched = s;
+                        if let Err(e) = res {
+                            tracing::error!(error = %e, "scheduling tick failed");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduling tick panicked; stopping");
+                        break;
+                    }
+                }
+            }
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| ServerError::Setup(format!("HTTP server: {e}")))?;
+        let _ = stop_tx.send(true);
+        let _ = ticker.await;
+        tracing::info!("tessera server stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters them (default `info`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

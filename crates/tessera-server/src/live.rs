@@ -1,0 +1,842 @@
+//! The live scheduler: the same scheduling core as the simulator
+//! ([`tessera_sched::round::RoundCore`]), driven by a real clock, with the store as its
+//! memory and engines as its hands.
+//!
+//! Each [`Live::tick`] (every few seconds):
+//! 1. refreshes each pool's capacity from its engine (nodes that are up, with the
+//!    pool's partition and GRES type); a drained or down node shrinks the pool;
+//! 2. reconciles: every live attempt in the store is matched with the engine job that
+//!    carries its tag (job id and attempt), never by the engine's id. A job the engine
+//!    runs is `running`; one it finished is `succeeded` or `failed` (from the engine, or
+//!    from the exit file when the engine forgot it); one it lost (no engine job, no exit
+//!    record) is queued again and gets a new attempt. An engine job with a tessera tag
+//!    that no live attempt has is reported in the event log, never adopted;
+//! 3. carries out cancels, and ends the checkpoint grace of attempts being stopped;
+//! 4. gives new jobs to the core, then, once per round, lets the core decide, stops
+//!    jobs whose placement moved (checkpoint signal, grace, cancel) and dispatches jobs
+//!    placed without a live attempt: the attempt is recorded durably before the engine
+//!    is asked, so a crash between the two is resolved by step 2 and no job starts
+//!    twice.
+//!
+//! An engine that fails is marked unhealthy and retried with exponential backoff; jobs
+//! are still accepted meanwhile.
+
+use crate::config::PoolConfig;
+use crate::job::{JobSpec, JobState};
+use crate::store::{Attempt, JobRecord, Store, StoreError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use tessera_engine::{
+    Dispatch, Engine, EngineError, EngineJob, EngineState, NodeState, Tag, Target,
+};
+use tessera_sched::round::{Event, Reaction, RoundCore};
+use tessera_sched::sim::{Policy, SimConfig, SimJob};
+
+/// Steps a batch job of unknown length is given: it runs until its script ends.
+const UNKNOWN_STEPS: f64 = 1e15;
+
+/// A clock in seconds since the Unix epoch. The server uses the system's; tests set it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> f64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+}
+
+/// A clock the test moves.
+#[derive(Debug, Default)]
+pub struct ManualClock(Mutex<f64>);
+
+impl ManualClock {
+    pub fn new(t: f64) -> ManualClock {
+        ManualClock(Mutex::new(t))
+    }
+    pub fn set(&self, t: f64) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = t;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> f64 {
+        self.0.lock().map_or(0.0, |g| *g)
+    }
+}
+
+/// A pool as the scheduler sees it now.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoolStatus {
+    pub name: String,
+    pub chip: String,
+    pub engine: String,
+    pub partition: String,
+    pub gres: String,
+    /// Accelerators on nodes that are up.
+    pub chips: u32,
+    pub chips_used: u32,
+    pub nodes_up: u32,
+    pub nodes_drained: u32,
+    pub nodes_down: u32,
+    /// Accelerators per node (the largest node's).
+    pub chips_per_node: u32,
+}
+
+/// An engine's health.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EngineHealth {
+    pub name: String,
+    pub healthy: bool,
+    pub last_error: Option<String>,
+    /// Failures in a row.
+    pub failures: u32,
+    #[serde(skip)]
+    pub retry_at: f64,
+}
+
+/// The scheduler's shared view, for the API.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Snapshot {
+    pub pools: Vec<PoolStatus>,
+    pub engines: Vec<EngineHealth>,
+    pub rounds: u64,
+    pub last_tick_at: f64,
+    /// Jobs no pool can hold, and why.
+    pub unschedulable: BTreeMap<u64, String>,
+}
+
+/// The live scheduler.
+pub struct Live {
+    store: Arc<Mutex<Box<dyn Store>>>,
+    engines: Vec<Arc<dyn Engine>>,
+    pools: Vec<PoolConfig>,
+    /// Catalog chip id of each pool.
+    pool_chip: Vec<String>,
+    pool_engine: Vec<usize>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    core: RoundCore,
+    cfg: SimConfig,
+    core_idx: HashMap<u64, usize>,
+    job_of: Vec<u64>,
+    /// The round in progress: when it started and what it placed (job, pool).
+    round: Option<(f64, Vec<(u64, usize)>)>,
+    next_round_at: f64,
+    reported_unknown: BTreeSet<String>,
+    instance: u32,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("pools", &self.pools)
+            .field("round", &self.round)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Live-scheduler failures (the store failing; engines failing are health, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("scheduling core: {0}")]
+    Core(#[from] tessera_sched::PolicyError),
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Live {
+    /// A scheduler over `pools` (each with its catalog chip id and the index of its
+    /// engine), with `policy` rounds of `round_s` seconds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<Mutex<Box<dyn Store>>>,
+        engines: Vec<Arc<dyn Engine>>,
+        pools: Vec<PoolConfig>,
+        pool_chip: Vec<String>,
+        policy: Policy,
+        round_s: f64,
+        snapshot: Arc<Mutex<Snapshot>>,
+    ) -> Result<Live, LiveError> {
+        let instance = lock(&store).instance()?;
+        let pool_engine = pools
+            .iter()
+            .map(|p| {
+                engines
+                    .iter()
+                    .position(|e| e.name() == p.engine)
+                    .unwrap_or(0)
+            })
+            .collect();
+        let cfg = SimConfig {
+            policy,
+            round_s,
+            restart_s: 0.0,
+            seed: 0,
+            chips_per_node: None,
+            prices: None,
+            stop_after: None,
+            colocation: None,
+        };
+        {
+            let mut s = lock(&snapshot);
+            s.engines = engines
+                .iter()
+                .map(|e| EngineHealth {
+                    name: e.name().to_string(),
+                    healthy: true,
+                    last_error: None,
+                    failures: 0,
+                    retry_at: 0.0,
+                })
+                .collect();
+        }
+        let mut core = RoundCore::new(&vec![0; pools.len()], &cfg);
+        // A new job gets its allocation at the next round, not Gavel's 1,920 s later.
+        core.set_min_reallocation_s(round_s);
+        Ok(Live {
+            instance,
+            core,
+            store,
+            engines,
+            pool_chip,
+            pool_engine,
+            pools,
+            snapshot,
+            cfg,
+            core_idx: HashMap::new(),
+            job_of: Vec::new(),
+            round: None,
+            next_round_at: 0.0,
+            reported_unknown: BTreeSet::new(),
+        })
+    }
+
+    fn engine_ok(&self, e: usize, now: f64) -> bool {
+        let s = lock(&self.snapshot);
+        s.engines[e].healthy || now >= s.engines[e].retry_at
+    }
+
+    fn engine_result<T>(&self, e: usize, now: f64, r: Result<T, EngineError>) -> Option<T> {
+        let mut s = lock(&self.snapshot);
+        let h = &mut s.engines[e];
+        match r {
+            Ok(v) => {
+                h.healthy = true;
+                h.failures = 0;
+                h.last_error = None;
+                Some(v)
+            }
+            Err(err) => {
+                h.healthy = false;
+                h.failures += 1;
+                // 1, 2, 4 ... 60 s.
+                h.retry_at = now + 2f64.powi(h.failures.min(6) as i32 - 1).min(60.0);
+                h.last_error = Some(err.to_string());
+                tracing::warn!(engine = %h.name, error = %err, "engine call failed");
+                None
+            }
+        }
+    }
+
+    /// One pass of the loop at time `now`.
+    pub fn tick(&mut self, now: f64) -> Result<(), LiveError> {
+        let jobs_by_engine = self.refresh(now);
+        let open = lock(&self.store).open_jobs()?;
+        self.reconcile(now, &open, &jobs_by_engine)?;
+        let open = lock(&self.store).open_jobs()?;
+        self.cancels(now, &open)?;
+        let open = lock(&self.store).open_jobs()?;
+        self.admit(now, &open)?;
+        self.rounds(now, &open)?;
+        lock(&self.snapshot).last_tick_at = now;
+        Ok(())
+    }
+
+    /// Capacity and engine jobs, per engine (`None` where the engine failed).
+    fn refresh(&mut self, now: f64) -> Vec<Option<Vec<EngineJob>>> {
+        let mut listed = Vec::new();
+        let mut nodes_of = Vec::new();
+        for e in 0..self.engines.len() {
+            if !self.engine_ok(e, now) {
+                listed.push(None);
+                nodes_of.push(None);
+                continue;
+            }
+            let n = self.engines[e].nodes();
+            let n = self.engine_result(e, now, n);
+            let j = if n.is_some() {
+                let j = self.engines[e].jobs();
+                self.engine_result(e, now, j)
+            } else {
+                None
+            };
+            nodes_of.push(n);
+            listed.push(j);
+        }
+        let mut status = Vec::new();
+        let mut cap = Vec::new();
+        for (i, p) in self.pools.iter().enumerate() {
+            let (gname, gtype) = p.gres_parts();
+            let mut s = PoolStatus {
+                name: p.name.clone(),
+                chip: self.pool_chip[i].clone(),
+                engine: p.engine.clone(),
+                partition: p.partition.clone(),
+                gres: format!("{gname}:{gtype}"),
+                chips: 0,
+                chips_used: 0,
+                nodes_up: 0,
+                nodes_drained: 0,
+                nodes_down: 0,
+                chips_per_node: 0,
+            };
+            if let Some(nodes) = &nodes_of[self.pool_engine[i]] {
+                for n in nodes
+                    .iter()
+                    .filter(|n| n.partition == p.partition && n.gres_type == gtype)
+                {
+                    match n.state {
+                        NodeState::Up => {
+                            s.nodes_up += 1;
+                            s.chips += n.chips;
+                            s.chips_used += n.chips_used;
+                            s.chips_per_node = s.chips_per_node.max(n.chips);
+                        }
+                        NodeState::Drained => s.nodes_drained += 1,
+                        NodeState::Down => s.nodes_down += 1,
+                    }
+                }
+            } else {
+                // An engine that cannot be read keeps the pool's last known shape, so
+                // nothing is stopped for want of an answer; nothing new goes there.
+                if let Some(old) = lock(&self.snapshot).pools.get(i) {
+                    s = PoolStatus {
+                        chips: 0,
+                        ..old.clone()
+                    };
+                }
+            }
+            cap.push(s.chips);
+            status.push(s);
+        }
+        let changed = lock(&self.snapshot)
+            .pools
+            .iter()
+            .map(|p| p.chips)
+            .ne(cap.iter().copied());
+        if self.core.set_capacity(&cap).is_err() {
+            tracing::error!("pool count changed under the scheduler");
+        }
+        if changed && self.round.is_none() {
+            // Act on a pool that grew or shrank now, not at the next round.
+            self.next_round_at = now;
+        }
+        lock(&self.snapshot).pools = status;
+        listed
+    }
+
+    fn reconcile(
+        &mut self,
+        now: f64,
+        open: &[JobRecord],
+        listed: &[Option<Vec<EngineJob>>],
+    ) -> Result<(), LiveError> {
+        let mut by_tag: Vec<HashMap<Tag, &EngineJob>> = Vec::new();
+        for l in listed {
+            // Should one tag ever appear twice, a live engine job wins over an ended
+            // one, and a newer id over an older.
+            let mut m: HashMap<Tag, &EngineJob> = HashMap::new();
+            for j in l.iter().flatten() {
+                let Some(t) = j.tag else { continue };
+                let better = |old: &EngineJob| {
+                    let num = |x: &EngineJob| x.engine_id.parse::<u64>().unwrap_or(0);
+                    (!j.state.is_terminal(), num(j)) > (!old.state.is_terminal(), num(old))
+                };
+                if m.get(&t).is_none_or(|old| better(old)) {
+                    m.insert(t, j);
+                }
+            }
+            by_tag.push(m);
+        }
+        let mut known: BTreeSet<(usize, Tag)> = BTreeSet::new();
+        for j in open {
+            for a in j.attempts.iter().filter(|a| a.is_live()) {
+                let Some(e) = self.engines.iter().position(|x| x.name() == a.engine) else {
+                    continue;
+                };
+                let tag = Tag {
+                    instance: self.instance,
+                    job: j.id,
+                    attempt: a.attempt,
+                };
+                known.insert((e, tag));
+                if listed[e].is_none() {
+                    continue; // the engine could not be read: decide nothing
+                }
+                let mut a = a.clone();
+                match by_tag[e].get(&tag) {
+                    Some(ej) => {
+                        if a.engine_id.as_deref() != Some(&ej.engine_id) {
+                            a.engine_id = Some(ej.engine_id.clone());
+                        }
+                        match ej.state {
+                            EngineState::Pending => {}
+                            EngineState::Running if a.state == "dispatching" => {
+                                a.state = "running".into();
+                                a.started_at = Some(now);
+                                a.nodes = ej.nodes.clone();
+                                let mut st = lock(&self.store);
+                                st.update_attempt(j.id, &a)?;
+                                if !j.cancel_requested {
+                                    st.set_state(j.id, JobState::Running, now)?;
+                                }
+                                continue;
+                            }
+                            s if s.is_terminal() => {
+                                self.attempt_ended(now, j, &mut a, s, ej.exit_code)?;
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        lock(&self.store).update_attempt(j.id, &a)?;
+                    }
+                    None => match self.engines[e].outcome(tag) {
+                        Some(code) => {
+                            let s = if code == 0 {
+                                EngineState::Succeeded
+                            } else {
+                                EngineState::Failed
+                            };
+                            self.attempt_ended(now, j, &mut a, s, Some(code))?;
+                        }
+                        None => {
+                            a.state = "lost".into();
+                            a.ended_at = Some(now);
+                            let mut st = lock(&self.store);
+                            st.update_attempt(j.id, &a)?;
+                            st.log(
+                                now,
+                                Some(j.id),
+                                "lost",
+                                &format!(
+                                    "attempt {} is not known to {} (it was never submitted, or the engine lost it); queued for a new attempt",
+                                    a.attempt, a.engine
+                                ),
+                            )?;
+                            let next = if j.cancel_requested {
+                                JobState::Cancelled
+                            } else {
+                                JobState::Queued
+                            };
+                            st.set_state(j.id, next, now)?;
+                            drop(st);
+                            self.placement_lost(j.id, next.is_final())?;
+                        }
+                    },
+                }
+            }
+        }
+        // Tagged engine jobs no live attempt accounts for: report, never adopt.
+        for (e, l) in listed.iter().enumerate() {
+            for ej in l.iter().flatten() {
+                let Some(tag) = ej.tag else { continue };
+                if ej.state.is_terminal() || known.contains(&(e, tag)) {
+                    continue;
+                }
+                let key = format!("{}:{}", self.engines[e].name(), ej.engine_id);
+                if self.reported_unknown.insert(key) {
+                    let ours = (tag.instance == self.instance).then_some(tag.job);
+                    lock(&self.store).log(
+                        now,
+                        ours,
+                        "unknown-engine-job",
+                        &format!(
+                            "{} job {} carries tessera tag {} but no live attempt of this server ({:08x}) has it; left alone",
+                            self.engines[e].name(),
+                            ej.engine_id,
+                            tag.comment(),
+                            self.instance
+                        ),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn attempt_ended(
+        &mut self,
+        now: f64,
+        j: &JobRecord,
+        a: &mut Attempt,
+        s: EngineState,
+        exit: Option<i32>,
+    ) -> Result<(), LiveError> {
+        let stopping = a.state == "stopping";
+        a.ended_at = Some(now);
+        a.exit_code = exit;
+        let next = if j.cancel_requested {
+            a.state = "cancelled".into();
+            JobState::Cancelled
+        } else if stopping {
+            a.state = "preempted".into();
+            JobState::Preempted
+        } else {
+            match s {
+                EngineState::Succeeded => {
+                    a.state = "succeeded".into();
+                    JobState::Succeeded
+                }
+                EngineState::Cancelled => {
+                    // Cancelled on the engine by someone else: the job did not finish.
+                    a.state = "cancelled".into();
+                    JobState::Failed
+                }
+                _ => {
+                    a.state = "failed".into();
+                    JobState::Failed
+                }
+            }
+        };
+        let mut st = lock(&self.store);
+        st.update_attempt(j.id, a)?;
+        st.set_state(j.id, next, now)?;
+        drop(st);
+        if next.is_final() {
+            self.finished(j.id)?;
+        } else {
+            self.placement_lost(j.id, false)?;
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, job: u64) -> Result<(), LiveError> {
+        if let Some(&i) = self.core_idx.get(&job) {
+            self.core.handle(Event::Finished { job: i })?;
+        }
+        Ok(())
+    }
+
+    fn placement_lost(&mut self, job: u64, fin: bool) -> Result<(), LiveError> {
+        if let Some(&i) = self.core_idx.get(&job) {
+            self.core.handle(Event::PlacementLost { job: i })?;
+            if fin {
+                self.core.handle(Event::Finished { job: i })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels asked for, and stops whose grace has run out.
+    fn cancels(&mut self, now: f64, open: &[JobRecord]) -> Result<(), LiveError> {
+        for j in open {
+            let live: Vec<&Attempt> = j.attempts.iter().filter(|a| a.is_live()).collect();
+            if j.cancel_requested && live.is_empty() {
+                lock(&self.store).set_state(j.id, JobState::Cancelled, now)?;
+                self.finished(j.id)?;
+                continue;
+            }
+            for a in live {
+                let Some(e) = self.engines.iter().position(|x| x.name() == a.engine) else {
+                    continue;
+                };
+                let Some(id) = a.engine_id.clone() else {
+                    continue;
+                };
+                let due_stop = a.state == "stopping" && a.stop_at.is_some_and(|t| now >= t);
+                if (j.cancel_requested || due_stop) && self.engine_ok(e, now) {
+                    let r = self.engines[e].cancel(&id);
+                    // An id the engine no longer knows is fine: reconcile settles it.
+                    let r = match r {
+                        Err(EngineError::Rejected { .. }) => Ok(()),
+                        r => r,
+                    };
+                    self.engine_result(e, now, r);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Which pools a job can run on, and the gang shape there; the reason when none.
+    fn shapes(&self, spec: &JobSpec) -> (Vec<f64>, Option<String>) {
+        let snap = lock(&self.snapshot);
+        let chips = spec.chips();
+        let want = spec.chip_types();
+        let mut tput = vec![0.0; self.pools.len()];
+        let mut why = Vec::new();
+        for (i, p) in self.pools.iter().enumerate() {
+            if !want.is_empty() && !want.iter().any(|w| *w == self.pool_chip[i]) {
+                continue;
+            }
+            let Some(s) = snap.pools.get(i) else { continue };
+            let cpn = s.chips_per_node.max(1);
+            if chips > cpn && !chips.is_multiple_of(cpn) {
+                why.push(format!(
+                    "{}: {chips} chips are not whole nodes of {cpn}",
+                    p.name
+                ));
+                continue;
+            }
+            if chips > s.chips {
+                why.push(format!(
+                    "{}: {chips} chips, the pool has {} up",
+                    p.name, s.chips
+                ));
+                // Still a candidate: nodes may come back.
+            }
+            tput[i] = 1.0;
+        }
+        let reason = if tput.iter().all(|&t| t <= 0.0) {
+            Some(if why.is_empty() {
+                format!("no pool holds chip types {want:?}")
+            } else {
+                why.join("; ")
+            })
+        } else {
+            None
+        };
+        (tput, reason)
+    }
+
+    /// Gives the core the open jobs it does not know yet.
+    fn admit(&mut self, now: f64, open: &[JobRecord]) -> Result<(), LiveError> {
+        let mut unsched = BTreeMap::new();
+        for j in open {
+            if self.core_idx.contains_key(&j.id) || j.cancel_requested {
+                continue;
+            }
+            let (tput, reason) = self.shapes(&j.spec);
+            if let Some(r) = reason {
+                unsched.insert(j.id, r);
+                continue;
+            }
+            let i = self.core.add(SimJob {
+                id: j.id as usize,
+                arrival_s: j.submitted_at,
+                total_steps: UNKNOWN_STEPS,
+                scale_factor: j.spec.chips(),
+                weight: 1.0,
+                priority: j.spec.priority(),
+                kind: None,
+                throughput: tput,
+                throughput_spread: None,
+            });
+            self.core_idx.insert(j.id, i);
+            self.job_of.push(j.id);
+            self.core.handle(Event::Arrived { job: i })?;
+            let _ = now;
+        }
+        lock(&self.snapshot).unschedulable = unsched;
+        Ok(())
+    }
+
+    fn rounds(&mut self, now: f64, open: &[JobRecord]) -> Result<(), LiveError> {
+        let by_id: HashMap<u64, &JobRecord> = open.iter().map(|j| (j.id, j)).collect();
+        // End the round in progress.
+        if let Some((start, placed)) = &self.round {
+            if now - start < self.cfg.round_s {
+                return Ok(());
+            }
+            let used = (now - start).min(self.cfg.round_s);
+            for &(job, _) in placed {
+                let Some(&i) = self.core_idx.get(&job) else {
+                    continue;
+                };
+                let left = if by_id.get(&job).is_some_and(|j| !j.state.is_final()) {
+                    UNKNOWN_STEPS
+                } else {
+                    0.0
+                };
+                self.core.handle(Event::Ran {
+                    job: i,
+                    used_s: used,
+                    steps_left: left,
+                })?;
+            }
+            self.core.handle(Event::RoundEnded)?;
+            self.round = None;
+            lock(&self.snapshot).rounds += 1;
+        }
+        if now < self.next_round_at || self.core.active().is_empty() {
+            return Ok(());
+        }
+        let plan = match self.core.handle(Event::RoundDue { now })? {
+            Reaction::Round(p) => p,
+            Reaction::Wait { next_allocation_s } => {
+                self.next_round_at = next_allocation_s.min(now + self.cfg.round_s);
+                return Ok(());
+            }
+            Reaction::None => return Ok(()),
+        };
+        let want: HashMap<u64, usize> = plan
+            .placements
+            .iter()
+            .map(|p| (self.job_of[p.job], p.ty))
+            .collect();
+        // Stop what moved or lost its place (preemptible jobs only).
+        for j in open {
+            let Some(a) = j.attempts.iter().rev().find(|a| a.is_live()) else {
+                continue;
+            };
+            if a.state == "stopping" || !j.spec.preemptible() {
+                continue;
+            }
+            let pool = self.pools.iter().position(|p| p.name == a.pool);
+            if want.get(&j.id).copied() == pool {
+                continue;
+            }
+            self.stop(now, j, a)?;
+        }
+        // Dispatch what has a place and no live attempt.
+        for (&job, &pool) in &want {
+            let Some(j) = by_id.get(&job) else { continue };
+            if j.cancel_requested || j.attempts.iter().any(|a| a.is_live()) {
+                continue;
+            }
+            self.dispatch(now, j, pool)?;
+        }
+        self.round = Some((now, want.into_iter().collect()));
+        self.next_round_at = now + self.cfg.round_s;
+        Ok(())
+    }
+
+    fn stop(&mut self, now: f64, j: &JobRecord, a: &Attempt) -> Result<(), LiveError> {
+        let Some(e) = self.engines.iter().position(|x| x.name() == a.engine) else {
+            return Ok(());
+        };
+        let mut a = a.clone();
+        if let Some(id) = a.engine_id.clone() {
+            if !self.engine_ok(e, now) {
+                return Ok(());
+            }
+            let r = self.engines[e].signal_checkpoint(&id);
+            let r = match r {
+                Err(EngineError::Rejected { .. }) => Ok(()),
+                r => r,
+            };
+            if self.engine_result(e, now, r).is_none() {
+                return Ok(());
+            }
+        }
+        a.state = "stopping".into();
+        a.stop_at = Some(now + j.spec.grace_s() as f64);
+        let mut st = lock(&self.store);
+        st.update_attempt(j.id, &a)?;
+        st.set_state(j.id, JobState::Preempted, now)?;
+        st.log(
+            now,
+            Some(j.id),
+            "preempting",
+            &format!(
+                "attempt {} on {}: checkpoint signal, cancel after {} s",
+                a.attempt,
+                a.pool,
+                j.spec.grace_s()
+            ),
+        )?;
+        Ok(())
+    }
+
+    fn dispatch(&mut self, now: f64, j: &JobRecord, pool: usize) -> Result<(), LiveError> {
+        let e = self.pool_engine[pool];
+        if !self.engine_ok(e, now) {
+            return Ok(());
+        }
+        let p = &self.pools[pool];
+        let cpn = lock(&self.snapshot)
+            .pools
+            .get(pool)
+            .map_or(1, |s| s.chips_per_node.max(1));
+        let chips = j.spec.chips();
+        let (nodes, per) = if chips > cpn {
+            (chips / cpn, cpn)
+        } else {
+            (1, chips)
+        };
+        let attempt = j.attempts.iter().map(|a| a.attempt).max().unwrap_or(0) + 1;
+        let tag = Tag {
+            instance: self.instance,
+            job: j.id,
+            attempt,
+        };
+        let (gres_name, gres_type) = p.gres_parts();
+        let JobSpec::Batch(b) = &j.spec;
+        let d = Dispatch {
+            tag,
+            target: Target {
+                partition: p.partition.clone(),
+                gres_type,
+                gres_name,
+            },
+            nodes,
+            chips_per_node: per,
+            script: b.command.clone(),
+            env: vec![
+                ("TESSERA_JOB_ID".into(), j.id.to_string()),
+                ("TESSERA_ATTEMPT".into(), attempt.to_string()),
+                ("TESSERA_POOL".into(), p.name.clone()),
+                ("TESSERA_CHIP".into(), self.pool_chip[pool].clone()),
+            ],
+            grace_s: j.spec.grace_s(),
+        };
+        let mut a = Attempt {
+            attempt,
+            pool: p.name.clone(),
+            engine: p.engine.clone(),
+            engine_id: None,
+            state: "dispatching".into(),
+            chips,
+            nodes: String::new(),
+            dispatched_at: now,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            stop_at: None,
+        };
+        {
+            // Durable before the engine hears of it.
+            let mut st = lock(&self.store);
+            st.begin_attempt(j.id, &a)?;
+            st.set_state(j.id, JobState::Dispatching, now)?;
+        }
+        match self.engines[e].submit(&d) {
+            Ok(id) => {
+                self.engine_result::<()>(e, now, Ok(()));
+                a.engine_id = Some(id);
+                lock(&self.store).update_attempt(j.id, &a)?;
+            }
+            Err(EngineError::Rejected { message, .. }) => {
+                a.state = "failed".into();
+                a.ended_at = Some(now);
+                let mut st = lock(&self.store);
+                st.update_attempt(j.id, &a)?;
+                st.log(now, Some(j.id), "rejected", &message)?;
+                st.set_state(j.id, JobState::Failed, now)?;
+                drop(st);
+                self.finished(j.id)?;
+            }
+            Err(err) => {
+                // Not submitted: the next reconciliation finds no engine job with this
+                // tag and queues the job again.
+                self.engine_result::<()>(e, now, Err(err));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,453 @@
+//! Durable state: jobs, their attempts on engines, and an event log. One [`Store`] trait;
+//! SQLite implements it (WAL, `synchronous=FULL`: a submission is acknowledged only once
+//! its transaction is on disk). Schema changes are numbered migrations applied in
+//! order and recorded in `PRAGMA user_version`.
+
+use crate::job::{JobSpec, JobState};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::path::Path;
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("state database holds a job tessera cannot read (job {job}): {why}")]
+    Corrupt { job: u64, why: String },
+    #[error("state database is at schema version {found}, newer than this tessera ({known})")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// One attempt of a job on an engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub pool: String,
+    pub engine: String,
+    /// The engine's handle, once it answered (never tessera's identity).
+    pub engine_id: Option<String>,
+    /// "dispatching", "running", "stopping", "succeeded", "failed", "cancelled",
+    /// "preempted", "lost".
+    pub state: String,
+    pub chips: u32,
+    pub nodes: String,
+    pub dispatched_at: f64,
+    pub started_at: Option<f64>,
+    pub ended_at: Option<f64>,
+    pub exit_code: Option<i32>,
+    /// When a stopping attempt is cancelled (its checkpoint grace ends).
+    pub stop_at: Option<f64>,
+}
+
+impl Attempt {
+    /// Still holds, or may hold, engine resources.
+    pub fn is_live(&self) -> bool {
+        matches!(self.state.as_str(), "dispatching" | "running" | "stopping")
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: u64,
+    pub owner: String,
+    pub spec: JobSpec,
+    pub state: JobState,
+    pub submitted_at: f64,
+    pub updated_at: f64,
+    /// Set when the owner asked to cancel.
+    pub cancel_requested: bool,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Filters for listing jobs.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub state: Option<JobState>,
+    pub owner: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    pub seq: u64,
+    pub at: f64,
+    pub job: Option<u64>,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The store the server keeps its state in.
+pub trait Store: Send {
+    /// This database's instance id (in every engine job's tag).
+    fn instance(&mut self) -> Result<u32, StoreError>;
+    /// Stores a new job, durably, and returns its id.
+    fn insert_job(&mut self, owner: &str, spec: &JobSpec, now: f64) -> Result<u64, StoreError>;
+    fn job(&mut self, id: u64) -> Result<Option<JobRecord>, StoreError>;
+    fn jobs(&mut self, f: &JobFilter) -> Result<Vec<JobRecord>, StoreError>;
+    /// Jobs not yet in a final state, oldest first.
+    fn open_jobs(&mut self) -> Result<Vec<JobRecord>, StoreError>;
+    fn set_state(&mut self, id: u64, s: JobState, now: f64) -> Result<(), StoreError>;
+    fn request_cancel(&mut self, id: u64, now: f64) -> Result<(), StoreError>;
+    /// Records an attempt before its dispatch (so a crash between the two leaves a trace
+    /// that reconciliation resolves).
+    fn begin_attempt(&mut self, id: u64, a: &Attempt) -> Result<(), StoreError>;
+    fn update_attempt(&mut self, id: u64, a: &Attempt) -> Result<(), StoreError>;
+    fn log(
+        &mut self,
+        at: f64,
+        job: Option<u64>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), StoreError>;
+    fn events_since(&mut self, seq: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
+}
+
+/// Migrations, in order; index + 1 is the schema version after applying it.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        submitted_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE TABLE attempts (
+        job INTEGER NOT NULL REFERENCES jobs(id),
+        attempt INTEGER NOT NULL,
+        pool TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        engine_id TEXT,
+        state TEXT NOT NULL,
+        chips INTEGER NOT NULL,
+        nodes TEXT NOT NULL DEFAULT '',
+        dispatched_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        exit_code INTEGER,
+        stop_at REAL,
+        PRIMARY KEY (job, attempt)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        job INTEGER,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );",
+    // The server instance: engine jobs carry it, so two databases never mistake each
+    // other's jobs for their own. The value is filled in when the migration runs.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+];
+
+/// A random instance id (no RNG crate: SHA-256 of the time, the process id and an
+/// address).
+fn new_instance() -> u32 {
+    use sha2::Digest;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let local = 0u8;
+    let seed = format!("{t}:{}:{:p}", std::process::id(), &local);
+    let h = sha2::Sha256::digest(seed.as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
+}
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    db: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn memory() -> Result<SqliteStore, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(db: Connection) -> Result<SqliteStore, StoreError> {
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        let v: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::TooNew { found: v, known });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            let tx = db.unchecked_transaction()?;
+            tx.execute_batch(m)?;
+            if i == 1 {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('instance', ?1)",
+                    [format!("{:08x}", new_instance())],
+                )?;
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(SqliteStore { db })
+    }
+
+    fn attempts(&self, id: u64) -> Result<Vec<Attempt>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT attempt, pool, engine, engine_id, state, chips, nodes, dispatched_at,
+                    started_at, ended_at, exit_code, stop_at
+             FROM attempts WHERE job = ?1 ORDER BY attempt",
+        )?;
+        let rows = st.query_map([id as i64], |r| {
+            Ok(Attempt {
+                attempt: r.get::<_, i64>(0)? as u32,
+                pool: r.get(1)?,
+                engine: r.get(2)?,
+                engine_id: r.get(3)?,
+                state: r.get(4)?,
+                chips: r.get::<_, i64>(5)? as u32,
+                nodes: r.get(6)?,
+                dispatched_at: r.get(7)?,
+                started_at: r.get(8)?,
+                ended_at: r.get(9)?,
+                exit_code: r.get(10)?,
+                stop_at: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn read_jobs(
+        &self,
+        sql: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut st = self.db.prepare_cached(sql)?;
+        let rows = st.query_map(p, |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, f64>(4)?,
+                r.get::<_, f64>(5)?,
+                r.get::<_, i64>(6)? != 0,
+            ))
+        })?;
+        let raw: Vec<_> = rows.collect::<Result<_, _>>()?;
+        drop(st);
+        raw.into_iter()
+            .map(|(id, owner, spec, state, sub, upd, cancel)| {
+                let spec: JobSpec =
+                    serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
+                        job: id,
+                        why: e.to_string(),
+                    })?;
+                let state = JobState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                    job: id,
+                    why: format!("unknown state `{state}`"),
+                })?;
+                Ok(JobRecord {
+                    id,
+                    owner,
+                    spec,
+                    state,
+                    submitted_at: sub,
+                    updated_at: upd,
+                    cancel_requested: cancel,
+                    attempts: self.attempts(id)?,
+                })
+            })
+            .collect()
+    }
+}
+
+const JOB_COLUMNS: &str =
+    "SELECT id, owner, spec, state, submitted_at, updated_at, cancel_requested FROM jobs";
+
+impl Store for SqliteStore {
+    fn instance(&mut self) -> Result<u32, StoreError> {
+        let v: String =
+            self.db
+                .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                    r.get(0)
+                })?;
+        u32::from_str_radix(&v, 16).map_err(|_| StoreError::Corrupt {
+            job: 0,
+            why: format!("instance id `{v}` is not 8 hex digits"),
+        })
+    }
+
+    fn insert_job(&mut self, owner: &str, spec: &JobSpec, now: f64) -> Result<u64, StoreError> {
+        let tx = self.db.transaction()?;
+        let text = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt {
+            job: 0,
+            why: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO jobs (owner, spec, state, submitted_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)",
+            params![owner, text, now],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        tx.execute(
+            "INSERT INTO events (at, job, kind, detail) VALUES (?1, ?2, 'submitted', ?3)",
+            params![now, id as i64, format!("by {owner}")],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn job(&mut self, id: u64) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self
+            .read_jobs(&format!("{JOB_COLUMNS} WHERE id = ?1"), &[&(id as i64)])?
+            .pop())
+    }
+
+    fn jobs(&mut self, f: &JobFilter) -> Result<Vec<JobRecord>, StoreError> {
+        let state = f.state.map(|s| s.as_str().to_string());
+        let limit = f.limit.unwrap_or(1000).min(100_000) as i64;
+        self.read_jobs(
+            &format!(
+                "{JOB_COLUMNS} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR owner = ?2)
+                 ORDER BY id DESC LIMIT ?3"
+            ),
+            &[&state, &f.owner, &limit],
+        )
+    }
+
+    fn open_jobs(&mut self) -> Result<Vec<JobRecord>, StoreError> {
+        self.read_jobs(
+            &format!(
+                "{JOB_COLUMNS} WHERE state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY id"
+            ),
+            &[],
+        )
+    }
+
+    fn set_state(&mut self, id: u64, s: JobState, now: f64) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        let old: Option<String> = tx
+            .query_row("SELECT state FROM jobs WHERE id = ?1", [id as i64], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if old.as_deref() != Some(s.as_str()) {
+            tx.execute(
+                "UPDATE jobs SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id as i64, s.as_str(), now],
+            )?;
+            tx.execute(
+                "INSERT INTO events (at, job, kind, detail) VALUES (?1, ?2, 'state', ?3)",
+                params![now, id as i64, s.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn request_cancel(&mut self, id: u64, now: f64) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1",
+            params![id as i64, now],
+        )?;
+        tx.execute(
+            "INSERT INTO events (at, job, kind, detail) VALUES (?1, ?2, 'cancel-requested', '')",
+            params![now, id as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn begin_attempt(&mut self, id: u64, a: &Attempt) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT INTO attempts (job, attempt, pool, engine, engine_id, state, chips, nodes,
+                dispatched_at, started_at, ended_at, exit_code, stop_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                id as i64,
+                a.attempt as i64,
+                a.pool,
+                a.engine,
+                a.engine_id,
+                a.state,
+                a.chips as i64,
+                a.nodes,
+                a.dispatched_at,
+                a.started_at,
+                a.ended_at,
+                a.exit_code,
+                a.stop_at
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO events (at, job, kind, detail) VALUES (?1, ?2, 'dispatching', ?3)",
+            params![
+                a.dispatched_at,
+                id as i64,
+                format!("attempt {} on {}", a.attempt, a.pool)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn update_attempt(&mut self, id: u64, a: &Attempt) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE attempts SET engine_id = ?3, state = ?4, nodes = ?5, started_at = ?6,
+                ended_at = ?7, exit_code = ?8, stop_at = ?9
+             WHERE job = ?1 AND attempt = ?2",
+            params![
+                id as i64,
+                a.attempt as i64,
+                a.engine_id,
+                a.state,
+                a.nodes,
+                a.started_at,
+                a.ended_at,
+                a.exit_code,
+                a.stop_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn log(
+        &mut self,
+        at: f64,
+        job: Option<u64>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO events (at, job, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![at, job.map(|j| j as i64), kind, detail],
+        )?;
+        Ok(())
+    }
+
+    fn events_since(&mut self, seq: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT seq, at, job, kind, detail FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![seq as i64, limit as i64], |r| {
+            Ok(EventRecord {
+                seq: r.get::<_, i64>(0)? as u64,
+                at: r.get(1)?,
+                job: r.get::<_, Option<i64>>(2)?.map(|j| j as u64),
+                kind: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,358 @@
+//! The live scheduler on a fake engine and a clock the test moves: dispatch by tag,
+//! reconciliation after crashes and engine losses, cancels, preemption, engine outages
+//! and drained nodes. The real-Slurm versions are in tests/server_slurm.rs.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use tessera_engine::fake::FakeEngine;
+use tessera_engine::{Dispatch, Engine, EngineState, Node, NodeState, Tag, Target};
+use tessera_sched::sim::Policy;
+use tessera_server::config::PoolConfig;
+use tessera_server::job::{JobState, parse_json};
+use tessera_server::live::{Live, Snapshot};
+use tessera_server::store::{Attempt, SqliteStore, Store};
+
+fn node(name: &str, part: &str, gres: &str, chips: u32) -> Node {
+    Node {
+        name: name.into(),
+        partition: part.into(),
+        gres_name: "gpu".into(),
+        gres_type: gres.into(),
+        chips,
+        chips_used: 0,
+        state: NodeState::Up,
+    }
+}
+
+struct World {
+    store: Arc<Mutex<Box<dyn Store>>>,
+    engine: Arc<FakeEngine>,
+    live: Live,
+    snap: Arc<Mutex<Snapshot>>,
+}
+
+fn pool(name: &str, chip: &str, part: &str, gres: &str) -> PoolConfig {
+    PoolConfig {
+        name: name.into(),
+        chip: chip.into(),
+        engine: "fake".into(),
+        partition: part.into(),
+        gres: format!("gpu:{gres}"),
+    }
+}
+
+fn world(nodes: Vec<Node>, policy: &str, store: Option<Arc<Mutex<Box<dyn Store>>>>) -> World {
+    let store = store.unwrap_or_else(|| {
+        let s: Box<dyn Store> = Box::new(SqliteStore::memory().unwrap());
+        Arc::new(Mutex::new(s))
+    });
+    let engine = Arc::new(FakeEngine::new("fake", nodes, None));
+    world_with(store, engine, policy)
+}
+
+fn world_with(store: Arc<Mutex<Box<dyn Store>>>, engine: Arc<FakeEngine>, policy: &str) -> World {
+    let snap = Arc::new(Mutex::new(Snapshot::default()));
+    let live = Live::new(
+        store.clone(),
+        vec![engine.clone() as Arc<dyn Engine>],
+        vec![
+            pool("ascend", "huawei-ascend-910b2", "huawei", "ascend910b"),
+            pool("a800", "nvidia-a800-sxm4-80gb", "nvidia", "a800"),
+        ],
+        vec!["huawei-ascend-910b2".into(), "nvidia-a800-sxm4-80gb".into()],
+        Policy::parse(policy).unwrap(),
+        60.0,
+        snap.clone(),
+    )
+    .unwrap();
+    World {
+        store,
+        engine,
+        live,
+        snap,
+    }
+}
+
+fn submit(w: &World, chips: u32, types: &[&str], now: f64) -> u64 {
+    let types: Vec<String> = types.iter().map(|t| format!("\"{t}\"")).collect();
+    let spec = parse_json(&format!(
+        r#"{{"kind": "batch", "name": "t", "command": "true", "resources": {{"chips": {chips}, "chip-types": [{}]}}}}"#,
+        types.join(",")
+    ))
+    .unwrap();
+    w.store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec, now)
+        .unwrap()
+}
+
+fn state(w: &World, id: u64) -> JobState {
+    w.store.lock().unwrap().job(id).unwrap().unwrap().state
+}
+
+fn attempts(w: &World, id: u64) -> Vec<Attempt> {
+    w.store.lock().unwrap().job(id).unwrap().unwrap().attempts
+}
+
+fn two_pools() -> Vec<Node> {
+    vec![
+        node("n-ascend", "huawei", "ascend910b", 8),
+        node("n-a800", "nvidia", "a800", 8),
+    ]
+}
+
+#[test]
+fn jobs_run_on_their_chip_type_and_finish() {
+    let mut w = world(two_pools(), "max-min-fairness-perf", None);
+    let a = submit(&w, 2, &["huawei-ascend-910b2"], 0.0);
+    let b = submit(&w, 4, &["nvidia-a800-sxm4-80gb"], 0.0);
+    w.live.tick(1.0).unwrap();
+    let d = w.engine.dispatches();
+    assert_eq!(d.len(), 2);
+    let of = |id: u64| d.iter().find(|(x, _)| x.tag.job == id).unwrap().0.clone();
+    assert_eq!(of(a).target.partition, "huawei");
+    assert_eq!(of(a).target.gres_type, "ascend910b");
+    assert_eq!(of(a).chips_per_node, 2);
+    assert_eq!(of(b).target.partition, "nvidia");
+    let inst = w.store.lock().unwrap().instance().unwrap();
+    assert_eq!(
+        of(a).tag,
+        Tag {
+            instance: inst,
+            job: a,
+            attempt: 1
+        }
+    );
+    assert!(
+        of(a)
+            .env
+            .contains(&("TESSERA_JOB_ID".into(), a.to_string()))
+    );
+    w.live.tick(2.0).unwrap();
+    assert_eq!(state(&w, a), JobState::Running);
+    let ea = attempts(&w, a)[0].engine_id.clone().unwrap();
+    w.engine.finish(&ea, 0);
+    let eb = attempts(&w, b)[0].engine_id.clone().unwrap();
+    w.engine.finish(&eb, 7);
+    w.live.tick(3.0).unwrap();
+    assert_eq!(state(&w, a), JobState::Succeeded);
+    assert_eq!(state(&w, b), JobState::Failed);
+    assert_eq!(attempts(&w, b)[0].exit_code, Some(7));
+    // Later rounds dispatch nothing more.
+    w.live.tick(200.0).unwrap();
+    assert_eq!(w.engine.submits(), 2);
+}
+
+/// A crash after the attempt was recorded but before the engine heard of it: the
+/// restarted scheduler finds no engine job with the tag, queues the job again and runs
+/// a second attempt. A crash after the submit but before the engine id was stored: the
+/// tag finds the engine job, which is adopted as that attempt, not run again.
+#[test]
+fn crashes_around_the_dispatch_lose_nothing_and_duplicate_nothing() {
+    let w = world(two_pools(), "fifo-perf", None);
+    let a = submit(&w, 1, &["huawei-ascend-910b2"], 0.0);
+    let b = submit(&w, 1, &["huawei-ascend-910b2"], 0.0);
+    // a: recorded, never submitted.
+    let rec = |attempt| Attempt {
+        attempt,
+        pool: "ascend".into(),
+        engine: "fake".into(),
+        engine_id: None,
+        state: "dispatching".into(),
+        chips: 1,
+        nodes: String::new(),
+        dispatched_at: 0.5,
+        started_at: None,
+        ended_at: None,
+        exit_code: None,
+        stop_at: None,
+    };
+    w.store.lock().unwrap().begin_attempt(a, &rec(1)).unwrap();
+    // b: recorded and submitted, its engine id never stored.
+    w.store.lock().unwrap().begin_attempt(b, &rec(1)).unwrap();
+    w.engine
+        .submit(&Dispatch {
+            tag: Tag {
+                instance: w.store.lock().unwrap().instance().unwrap(),
+                job: b,
+                attempt: 1,
+            },
+            target: Target {
+                partition: "huawei".into(),
+                gres_type: "ascend910b".into(),
+                gres_name: "gpu".into(),
+            },
+            nodes: 1,
+            chips_per_node: 1,
+            script: "true".into(),
+            env: vec![],
+            grace_s: 0,
+        })
+        .unwrap();
+    // A fresh scheduler over the same store and engine: the restart.
+    let store = w.store.clone();
+    let mut w = world_with(store, w.engine.clone(), "fifo-perf");
+    w.live.tick(1.0).unwrap();
+    let at_a = attempts(&w, a);
+    assert_eq!(at_a[0].state, "lost");
+    let at_b = attempts(&w, b);
+    assert_eq!(at_b.len(), 1, "b is not run twice: {at_b:?}");
+    assert_eq!(at_b[0].state, "running");
+    assert!(at_b[0].engine_id.is_some());
+    // The next round gives a its second attempt.
+    w.live.tick(70.0).unwrap();
+    let at_a = attempts(&w, a);
+    assert_eq!(at_a.len(), 2);
+    assert_eq!(at_a[1].attempt, 2);
+    let per_job = |id: u64| {
+        w.engine
+            .dispatches()
+            .iter()
+            .filter(|(d, _)| d.tag.job == id)
+            .count()
+    };
+    assert_eq!((per_job(a), per_job(b)), (1, 1));
+}
+
+/// The engine forgets its jobs (slurmctld killed before it saved them) and reuses their
+/// ids: the jobs are queued again with new attempts, and the new engine jobs that got
+/// the old ids are not mistaken for the old attempts.
+#[test]
+fn an_engine_that_forgets_and_reuses_ids_is_reconciled_by_tag() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    let a = submit(&w, 1, &["huawei-ascend-910b2"], 0.0);
+    w.live.tick(1.0).unwrap();
+    w.live.tick(2.0).unwrap();
+    let first = attempts(&w, a)[0].engine_id.clone().unwrap();
+    w.engine.forget_all();
+    // Someone else's job takes the old id.
+    w.engine
+        .submit(&Dispatch {
+            tag: Tag {
+                instance: w.store.lock().unwrap().instance().unwrap(),
+                job: 999,
+                attempt: 1,
+            },
+            target: Target {
+                partition: "nvidia".into(),
+                gres_type: "a800".into(),
+                gres_name: "gpu".into(),
+            },
+            nodes: 1,
+            chips_per_node: 1,
+            script: "true".into(),
+            env: vec![],
+            grace_s: 0,
+        })
+        .unwrap();
+    assert_eq!(w.engine.dispatches()[0].0.tag.job, 999);
+    w.live.tick(3.0).unwrap();
+    let at = attempts(&w, a);
+    assert_eq!(at[0].state, "lost", "{at:?}");
+    assert_eq!(at[0].engine_id.as_deref(), Some(first.as_str()));
+    let ev = w.store.lock().unwrap().events_since(0, 1000).unwrap();
+    assert!(
+        ev.iter()
+            .any(|e| e.kind == "unknown-engine-job" && e.job == Some(999)),
+        "the stranger is reported: {ev:?}"
+    );
+    w.live.tick(70.0).unwrap();
+    w.live.tick(71.0).unwrap();
+    let at = attempts(&w, a);
+    assert_eq!(at.len(), 2);
+    assert_eq!(at[1].state, "running");
+    assert_eq!(state(&w, a), JobState::Running);
+}
+
+#[test]
+fn cancels_reach_the_engine() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    let a = submit(&w, 1, &[], 0.0);
+    let b = submit(&w, 1, &[], 0.0);
+    w.store.lock().unwrap().request_cancel(b, 0.5).unwrap();
+    w.live.tick(1.0).unwrap();
+    assert_eq!(
+        state(&w, b),
+        JobState::Cancelled,
+        "cancelled before any dispatch"
+    );
+    w.live.tick(2.0).unwrap();
+    w.store.lock().unwrap().request_cancel(a, 2.5).unwrap();
+    w.live.tick(3.0).unwrap();
+    w.live.tick(4.0).unwrap();
+    assert_eq!(state(&w, a), JobState::Cancelled);
+    assert_eq!(w.engine.dispatches()[0].1, EngineState::Cancelled);
+    assert_eq!(w.engine.submits(), 1);
+}
+
+/// Two 8-chip jobs and one 8-chip pool under max-min fairness: they take turns, each
+/// move a checkpoint signal, the grace period and a cancel, then a new attempt.
+#[test]
+fn preemption_moves_jobs_between_rounds() {
+    let mut w = world(
+        vec![node("n-ascend", "huawei", "ascend910b", 8)],
+        "max-min-fairness-perf",
+        None,
+    );
+    let a = submit(&w, 8, &["huawei-ascend-910b2"], 0.0);
+    let b = submit(&w, 8, &["huawei-ascend-910b2"], 0.0);
+    let mut t = 1.0;
+    for _ in 0..12 {
+        w.live.tick(t).unwrap();
+        t += 31.0;
+    }
+    let (aa, ab) = (attempts(&w, a), attempts(&w, b));
+    assert!(
+        aa.len() >= 2 && ab.len() >= 2,
+        "both ran more than once: {aa:?} {ab:?}"
+    );
+    assert!(aa.iter().chain(&ab).any(|x| x.state == "preempted"));
+    let ev = w.store.lock().unwrap().events_since(0, 10_000).unwrap();
+    assert!(ev.iter().any(|e| e.kind == "preempting"));
+    // Never both on the pool's 8 chips at once, as the engine saw it.
+    let running = w
+        .engine
+        .dispatches()
+        .iter()
+        .filter(|(_, s)| *s == EngineState::Running)
+        .count();
+    assert!(running <= 1);
+}
+
+#[test]
+fn an_engine_outage_is_reported_and_survived() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    w.engine.set_down(true);
+    let a = submit(&w, 1, &[], 0.0);
+    w.live.tick(1.0).unwrap();
+    {
+        let s = w.snap.lock().unwrap();
+        assert!(!s.engines[0].healthy);
+        assert!(s.engines[0].last_error.as_deref().unwrap().contains("down"));
+    }
+    assert_eq!(state(&w, a), JobState::Queued);
+    w.engine.set_down(false);
+    // Backoff: the next try comes after 1 s.
+    w.live.tick(3.0).unwrap();
+    w.live.tick(4.0).unwrap();
+    assert!(w.snap.lock().unwrap().engines[0].healthy);
+    assert_eq!(state(&w, a), JobState::Running);
+}
+
+#[test]
+fn a_drained_node_shrinks_its_pool_and_too_big_jobs_say_why() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    w.engine.set_node_state("n-a800", NodeState::Drained);
+    let big = submit(&w, 12, &["huawei-ascend-910b2"], 0.0);
+    w.live.tick(1.0).unwrap();
+    {
+        let s = w.snap.lock().unwrap();
+        let p = s.pools.iter().find(|p| p.name == "a800").unwrap();
+        assert_eq!((p.chips, p.nodes_drained), (0, 1));
+        let why = s.unschedulable.get(&big).unwrap();
+        assert!(why.contains("not whole nodes of 8"), "{why}");
+    }
+    assert_eq!(state(&w, big), JobState::Queued);
+}
