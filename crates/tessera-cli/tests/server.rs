@@ -13,6 +13,13 @@ use std::time::{Duration, Instant};
 use tessera_server::client::request;
 
 const TOKEN: &str = "test-team-token-000000001";
+
+/// The tests share one Slurm, and one of them stops its controller: one at a time.
+static SLURM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SLURM.lock().unwrap_or_else(|p| p.into_inner())
+}
 const OTHER: &str = "other-team-token-00000001";
 
 fn have_slurm(test: &str) -> bool {
@@ -228,6 +235,7 @@ fn jobs_of_each_vendor_run_where_they_should() {
     if !have_slurm("jobs_of_each_vendor_run_where_they_should") {
         return;
     }
+    let _one = serial();
     let s = Server::new("vendors", "max-min-fairness-perf");
     let cases = [
         ("huawei-ascend-910b2", "ascend", "ASCEND_RT_VISIBLE_DEVICES"),
@@ -277,6 +285,7 @@ fn bad_requests_get_json_errors_and_teams_stay_apart() {
     if !have_slurm("bad_requests_get_json_errors_and_teams_stay_apart") {
         return;
     }
+    let _one = serial();
     let s = Server::new("bad", "fifo-perf");
     let ok = batch("ok", 1, "a800", "sleep 60");
     let cases: Vec<(Option<&str>, String, u16, Option<&str>)> = vec![
@@ -347,6 +356,7 @@ fn sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice() {
     if !have_slurm("sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice") {
         return;
     }
+    let _one = serial();
     let mut s = Server::new("sigkill", "fifo-perf");
     let runs = s.dir.join("runs.txt");
     let body = |i: u32| {
@@ -391,4 +401,155 @@ fn sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice() {
             .count();
         assert_eq!(n, 1, "job {id} ran {n} times:\n{text}");
     }
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < until, "{what}: not within {secs} s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// slurmctld SIGKILLed and restarted: the server keeps accepting jobs, says the engine
+/// is unhealthy, and once the controller is back every job finishes, none twice at once.
+#[test]
+fn slurmctld_killed_and_restarted() {
+    if !have_slurm("slurmctld_killed_and_restarted") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("ctld", "fifo-perf");
+    let runs = s.dir.join("runs.txt");
+    let job = |name: &str, secs: u32| {
+        batch(
+            name,
+            1,
+            "a800",
+            &format!(
+                "echo \"start $TESSERA_JOB_ID $TESSERA_ATTEMPT\" >> {r}\nsleep {secs}\necho \"end $TESSERA_JOB_ID $TESSERA_ATTEMPT\" >> {r}",
+                r = runs.display()
+            ),
+        )
+    };
+    let a = s.submit(&job("long", 8));
+    wait_until("job a running", 60, || s.job(a)["state"] == "running");
+    let conf = std::env::var("SLURM_CONF").unwrap();
+    let dir = Path::new(&conf)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let pid = std::fs::read_to_string(dir.join("run").join("slurmctld.pid")).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Jobs are still accepted, and the engine is reported unhealthy.
+    let b = s.submit(&job("during", 1));
+    wait_until("engine reported unhealthy", 30, || {
+        let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
+        r.body.contains("\"degraded\"")
+    });
+    let st = Command::new("slurmctld")
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "slurmctld did not restart");
+    wait_until("slurmctld up", 60, || {
+        Command::new("scontrol")
+            .arg("ping")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("UP"))
+    });
+    // Slurm 22.05 may purge the attempt it had not saved and give its id to the next
+    // job, then hold that job and drain the node for a "Duplicate jobid" when it launches
+    // it. Resuming such a node is the operator's part (done here as it happens);
+    // replacing the held job is tessera's.
+    let mut resumed = 0;
+    wait_until("both jobs final", 120, || {
+        let drained = Command::new("sinfo")
+            .args(["-h", "-N", "-n", "n-a800", "-o", "%T"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("drain"));
+        if drained {
+            resumed += 1;
+            let _ = Command::new("scontrol")
+                .args(["update", "nodename=n-a800", "state=resume"])
+                .output();
+        }
+        [a, b].iter().all(|&id| {
+            matches!(
+                s.job(id)["state"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
+        })
+    });
+    for id in [a, b] {
+        let v = s.job(id);
+        assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
+    }
+    eprintln!("slurmctld_killed_and_restarted: resumed n-a800 {resumed} time(s)");
+    let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
+    assert!(r.body.contains("\"ok\""), "{}", r.body);
+    // Each attempt that started ran alone: no job has two attempts started and not ended.
+    let text = std::fs::read_to_string(&runs).unwrap();
+    for id in [a, b] {
+        let ends = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("end {id} ")))
+            .count();
+        assert_eq!(ends, 1, "job {id} finished {ends} times:\n{text}");
+    }
+}
+
+/// Two jobs that each need a whole 8-accelerator pool, under max-min fairness: they take
+/// turns, each move a checkpoint signal that the job's script sees, a cancel, and a new
+/// attempt.
+#[test]
+fn preemption_moves_a_job_on_slurm() {
+    if !have_slurm("preemption_moves_a_job_on_slurm") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("preempt", "max-min-fairness-perf");
+    let log = s.dir.join("signals.txt");
+    let body = |name: &str| {
+        serde_json::json!({
+            "kind": "batch",
+            "name": name,
+            "command": format!(
+                "trap 'echo \"usr1 $TESSERA_JOB_ID $TESSERA_ATTEMPT\" >> {l}; exit 0' USR1\nsleep 300 & wait",
+                l = log.display()
+            ),
+            "resources": {"chips": 8, "chip-types": ["a800"]},
+            "checkpoint-grace-s": 2,
+        })
+        .to_string()
+    };
+    let a = s.submit(&body("a"));
+    let b = s.submit(&body("b"));
+    wait_until("both jobs moved at least once", 90, || {
+        [a, b].iter().all(|&id| {
+            s.job(id)["attempts"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|x| x["state"] == "preempted"))
+        })
+    });
+    for id in [a, b] {
+        let (st, _) = s.call("DELETE", &format!("/api/v1/jobs/{id}"), Some(TOKEN), None);
+        assert_eq!(st, 202);
+    }
+    for id in [a, b] {
+        assert_eq!(s.wait_final(id)["state"], "cancelled");
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains(&format!("usr1 {a} ")) || text.contains(&format!("usr1 {b} ")),
+        "no checkpoint signal seen: {text}"
+    );
 }

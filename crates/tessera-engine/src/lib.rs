@@ -99,6 +99,9 @@ pub struct Dispatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum EngineState {
     Pending,
+    /// Pending, and it will not start without someone's intervention (Slurm holds a job
+    /// whose launch failed, or one held by an operator).
+    Held,
     Running,
     /// Finished with exit code 0.
     Succeeded,

@@ -166,8 +166,17 @@ pub fn parse_squeue(out: &str) -> Result<Vec<EngineJob>, String> {
                 f.len()
             ));
         }
-        let state = job_state(f[2].trim())
+        let mut state = job_state(f[2].trim())
             .ok_or_else(|| format!("squeue line {}: unknown job state `{}`", n + 1, f[2].trim()))?;
+        // Reasons of a job that waits for an operator: JobHeldAdmin, JobHeldUser, and
+        // "launch failed requeued held" (after a failed launch, e.g. a duplicate job id
+        // on a node once slurmctld reused an id it had purged).
+        let reason = f[6].trim();
+        if state == EngineState::Pending
+            && (reason.starts_with("JobHeld") || reason.contains("requeued held"))
+        {
+            state = EngineState::Held;
+        }
         let field = |s: &str| {
             let s = s.trim();
             if s == "(null)" {
@@ -405,6 +414,9 @@ mod tests {
         assert_eq!(j[1].detail, "FAILED BadConstraints");
         assert_eq!(j[2].nodes, "n-a800");
         assert!(parse_squeue("1|x|WEIRD|a|b|c|d").is_err());
+        let held = parse_squeue("44|x|PENDING|(null)||nvidia|launch failed requeued held")
+            .unwrap_or_default();
+        assert_eq!(held[0].state, EngineState::Held);
         assert!(parse_squeue("1|x|RUNNING").is_err());
         let s = "n-a800|nvidia|gpu:a800:8|gpu:a800:3(IDX:0-2)|mixed|\n\
                  n-kunlun|baidu|gpu:p800:8|gpu:p800:0(IDX:N/A)|drained|\n\

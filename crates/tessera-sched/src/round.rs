@@ -244,6 +244,66 @@ impl RoundCore {
         }
     }
 
+    /// Forgets jobs that finished, so a long-running scheduler's memory follows its
+    /// queue, not its history. Only between rounds. Returns, for each old index, its
+    /// new one (`None`: forgotten). Decisions after a compaction are the same as without
+    /// it (the kept jobs keep their order, so ties break alike).
+    pub fn compact(&mut self) -> Result<Vec<Option<usize>>, PolicyError> {
+        if self.round.is_some() {
+            return Err(PolicyError::BadJob {
+                job: 0,
+                what: "compaction during a round".into(),
+            });
+        }
+        let n = self.jobs.len();
+        // A finished job FIFO still holds a type for is kept until FIFO hands the type on.
+        let keep: Vec<bool> = (0..n)
+            .map(|i| self.is_active[i] || self.fifo_on[i].is_some())
+            .collect();
+        let mut map = vec![None; n];
+        let mut k = 0;
+        for (i, m) in map.iter_mut().enumerate() {
+            if keep[i] {
+                *m = Some(k);
+                k += 1;
+            }
+        }
+        fn filter<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                let k = keep[i];
+                i += 1;
+                k
+            });
+        }
+        filter(&mut self.jobs, &keep);
+        filter(&mut self.remaining, &keep);
+        filter(&mut self.preempt, &keep);
+        filter(&mut self.got, &keep);
+        filter(&mut self.deficit, &keep);
+        filter(&mut self.x_of, &keep);
+        filter(&mut self.held, &keep);
+        filter(&mut self.placed_on, &keep);
+        filter(&mut self.taken, &keep);
+        filter(&mut self.in_slot, &keep);
+        filter(&mut self.used_of, &keep);
+        filter(&mut self.attained, &keep);
+        filter(&mut self.nodes_of, &keep);
+        filter(&mut self.is_active, &keep);
+        filter(&mut self.fifo_on, &keep);
+        filter(&mut self.done_isolated, &keep);
+        filter(&mut self.ftf_prev, &keep);
+        let re = |i: usize| map[i];
+        self.active = self.active.iter().filter_map(|&i| re(i)).collect();
+        self.allocated = self.allocated.iter().filter_map(|&i| re(i)).collect();
+        self.slots.retain(|p| keep[p.a] && keep[p.b]);
+        for p in &mut self.slots {
+            p.a = map[p.a].unwrap_or(0);
+            p.b = map[p.b].unwrap_or(0);
+        }
+        Ok(map)
+    }
+
     /// The registered jobs, by index.
     pub fn jobs(&self) -> &[SimJob] {
         &self.jobs
@@ -1299,6 +1359,90 @@ mod tests {
         match core.handle(Event::RoundDue { now: 100.0 }).unwrap() {
             Reaction::Wait { next_allocation_s } => assert_eq!(next_allocation_s, 1920.0),
             r => panic!("expected a wait, got {r:?}"),
+        }
+    }
+
+    /// Compacting away finished jobs changes no decision: two cores fed the same
+    /// events, one compacted after every round, place the same jobs on the same types.
+    #[test]
+    fn compaction_changes_no_decision() {
+        for policy in ["max-min-fairness-perf", "fifo", "shortest-job-first-perf"] {
+            let mut plain = RoundCore::new(&[2, 3], &cfg(policy));
+            let mut comp = RoundCore::new(&[2, 3], &cfg(policy));
+            // Job id -> index in each core.
+            let (mut ip, mut ic): (Vec<usize>, Vec<Option<usize>>) = (Vec::new(), Vec::new());
+            let mut left: Vec<f64> = Vec::new();
+            for r in 0..40usize {
+                // Two arrivals per round for the first 15 rounds, of varied length.
+                if r < 15 {
+                    for k in 0..2 {
+                        let id = ip.len();
+                        let steps = 50.0 + ((id * 37) % 11) as f64 * 40.0;
+                        let j = job(id, steps, 1 + (k as u32 % 2), &[1.0, 0.5 + k as f64]);
+                        ip.push(plain.add(j.clone()));
+                        ic.push(Some(comp.add(j)));
+                        left.push(steps);
+                        plain.handle(Event::Arrived { job: ip[id] }).unwrap();
+                        comp.handle(Event::Arrived {
+                            job: ic[id].unwrap(),
+                        })
+                        .unwrap();
+                    }
+                }
+                let now = r as f64 * 100.0;
+                let (pp, pc) = (
+                    round_or_empty(&mut plain, now),
+                    round_or_empty(&mut comp, now),
+                );
+                let by_id = |p: &[Placement], idx: &dyn Fn(usize) -> Option<usize>| {
+                    let mut v: Vec<(usize, usize)> = (0..left.len())
+                        .filter_map(|id| {
+                            let i = idx(id)?;
+                            p.iter().find(|x| x.job == i).map(|x| (id, x.ty))
+                        })
+                        .collect();
+                    v.sort_unstable();
+                    v
+                };
+                let a = by_id(&pp, &|id| Some(ip[id]));
+                let b = by_id(&pc, &|id| ic[id]);
+                assert_eq!(a, b, "{policy}, round {r}");
+                for &(id, ty) in &a {
+                    let rate = if ty == 0 { 1.0 } else { 0.5 + (id % 2) as f64 };
+                    let used = (left[id] / rate).min(100.0);
+                    left[id] = (left[id] - rate * used).max(0.0);
+                    for (core, i) in [(&mut plain, ip[id]), (&mut comp, ic[id].unwrap())] {
+                        core.handle(Event::Ran {
+                            job: i,
+                            used_s: used,
+                            steps_left: left[id],
+                        })
+                        .unwrap();
+                    }
+                }
+                if !pp.is_empty() {
+                    plain.handle(Event::RoundEnded).unwrap();
+                    comp.handle(Event::RoundEnded).unwrap();
+                }
+                let map = comp.compact().unwrap();
+                for x in ic.iter_mut() {
+                    *x = x.and_then(|i| map[i]);
+                }
+            }
+            assert!(
+                comp.jobs().len() < plain.jobs().len(),
+                "{policy}: nothing was compacted"
+            );
+        }
+    }
+
+    fn round_or_empty(core: &mut RoundCore, now: f64) -> Vec<Placement> {
+        if core.active().is_empty() {
+            return Vec::new();
+        }
+        match core.handle(Event::RoundDue { now }).unwrap() {
+            Reaction::Round(p) => p.placements,
+            _ => Vec::new(),
         }
     }
 }

@@ -454,28 +454,13 @@ async fn healthz(State(st): State<AppState>) -> Response {
 
 async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     let store = st.store.clone();
-    let counts = blocking(move || {
-        let mut s = lock(&store);
-        let mut out = Vec::new();
-        for state in JobState::ALL {
-            let n = s
-                .jobs(&JobFilter {
-                    state: Some(state),
-                    owner: None,
-                    limit: Some(100_000),
-                })?
-                .len();
-            out.push((state.as_str(), n));
-        }
-        Ok(out)
-    })
-    .await?;
+    let counts = blocking(move || Ok(lock(&store).count_by_state()?)).await?;
     let snap = lock(&st.snapshot).clone();
     let mut t = String::new();
-    t.push_str("# HELP tessera_jobs Jobs by state (at most 100000 counted per state).\n");
+    t.push_str("# HELP tessera_jobs Jobs by state.\n");
     t.push_str("# TYPE tessera_jobs gauge\n");
     for (s, n) in counts {
-        t.push_str(&format!("tessera_jobs{{state=\"{s}\"}} {n}\n"));
+        t.push_str(&format!("tessera_jobs{{state=\"{}\"}} {n}\n", s.as_str()));
     }
     t.push_str("# HELP tessera_pool_chips Accelerators on nodes that are up.\n");
     t.push_str("# TYPE tessera_pool_chips gauge\n");

@@ -35,6 +35,10 @@ use tessera_sched::sim::{Policy, SimConfig, SimJob};
 /// Steps a batch job of unknown length is given: it runs until its script ends.
 const UNKNOWN_STEPS: f64 = 1e15;
 
+/// Seconds an attempt may be missing from its engine, with no exit record, before it is
+/// declared lost and the job queued again.
+pub const LOST_GRACE_S: f64 = 10.0;
+
 /// A clock in seconds since the Unix epoch. The server uses the system's; tests set it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> f64;
@@ -132,6 +136,7 @@ pub struct Live {
     next_round_at: f64,
     reported_unknown: BTreeSet<String>,
     instance: u32,
+    missing_since: HashMap<Tag, f64>,
 }
 
 impl std::fmt::Debug for Live {
@@ -223,6 +228,7 @@ impl Live {
             round: None,
             next_round_at: 0.0,
             reported_unknown: BTreeSet::new(),
+            missing_since: HashMap::new(),
         })
     }
 
@@ -389,6 +395,9 @@ impl Live {
                     continue; // the engine could not be read: decide nothing
                 }
                 let mut a = a.clone();
+                if by_tag[e].contains_key(&tag) {
+                    self.missing_since.remove(&tag);
+                }
                 match by_tag[e].get(&tag) {
                     Some(ej) => {
                         if a.engine_id.as_deref() != Some(&ej.engine_id) {
@@ -396,6 +405,19 @@ impl Live {
                         }
                         match ej.state {
                             EngineState::Pending => {}
+                            EngineState::Held => {
+                                // It will not start by itself: cancel it and run a new
+                                // attempt where the scheduler next places the job.
+                                let r = self.engines[e].cancel(&ej.engine_id);
+                                if self.engine_result(e, now, r).is_some() {
+                                    let why = format!(
+                                        "attempt {} held by {} ({}); cancelled there, queued for a new attempt",
+                                        a.attempt, a.engine, ej.detail
+                                    );
+                                    self.attempt_lost(now, j, &mut a, &why)?;
+                                }
+                                continue;
+                            }
                             EngineState::Running if a.state == "dispatching" => {
                                 a.state = "running".into();
                                 a.started_at = Some(now);
@@ -425,27 +447,19 @@ impl Live {
                             self.attempt_ended(now, j, &mut a, s, Some(code))?;
                         }
                         None => {
-                            a.state = "lost".into();
-                            a.ended_at = Some(now);
-                            let mut st = lock(&self.store);
-                            st.update_attempt(j.id, &a)?;
-                            st.log(
-                                now,
-                                Some(j.id),
-                                "lost",
-                                &format!(
+                            // Missing, with no exit record. An attempt submitted just now
+                            // may not be listed yet, and one whose engine job was purged
+                            // may still be finishing on its node: wait LOST_GRACE_S
+                            // before calling it lost.
+                            let since = *self.missing_since.entry(tag).or_insert(now);
+                            if now - since >= LOST_GRACE_S {
+                                self.missing_since.remove(&tag);
+                                let why = format!(
                                     "attempt {} is not known to {} (it was never submitted, or the engine lost it); queued for a new attempt",
                                     a.attempt, a.engine
-                                ),
-                            )?;
-                            let next = if j.cancel_requested {
-                                JobState::Cancelled
-                            } else {
-                                JobState::Queued
-                            };
-                            st.set_state(j.id, next, now)?;
-                            drop(st);
-                            self.placement_lost(j.id, next.is_final())?;
+                                );
+                                self.attempt_lost(now, j, &mut a, &why)?;
+                            }
                         }
                     },
                 }
@@ -523,6 +537,28 @@ impl Live {
             self.placement_lost(j.id, false)?;
         }
         Ok(())
+    }
+
+    fn attempt_lost(
+        &mut self,
+        now: f64,
+        j: &JobRecord,
+        a: &mut Attempt,
+        why: &str,
+    ) -> Result<(), LiveError> {
+        a.state = "lost".into();
+        a.ended_at = Some(now);
+        let next = if j.cancel_requested {
+            JobState::Cancelled
+        } else {
+            JobState::Queued
+        };
+        let mut st = lock(&self.store);
+        st.update_attempt(j.id, a)?;
+        st.log(now, Some(j.id), "lost", why)?;
+        st.set_state(j.id, next, now)?;
+        drop(st);
+        self.placement_lost(j.id, next.is_final())
     }
 
     fn finished(&mut self, job: u64) -> Result<(), LiveError> {
@@ -672,6 +708,7 @@ impl Live {
             self.core.handle(Event::RoundEnded)?;
             self.round = None;
             lock(&self.snapshot).rounds += 1;
+            self.compact()?;
         }
         if now < self.next_round_at || self.core.active().is_empty() {
             return Ok(());
@@ -713,6 +750,27 @@ impl Live {
         }
         self.round = Some((now, want.into_iter().collect()));
         self.next_round_at = now + self.cfg.round_s;
+        Ok(())
+    }
+
+    /// Drops finished jobs from the core once they outnumber the queue, so memory follows
+    /// the queue and not the history.
+    fn compact(&mut self) -> Result<(), LiveError> {
+        let (known, active) = (self.core.jobs().len(), self.core.active().len());
+        if known <= 2 * active + 1024 {
+            return Ok(());
+        }
+        let map = self.core.compact()?;
+        let mut job_of = Vec::with_capacity(active);
+        self.core_idx.clear();
+        for (old, new) in map.iter().enumerate() {
+            if let Some(n) = *new {
+                debug_assert_eq!(n, job_of.len());
+                job_of.push(self.job_of[old]);
+                self.core_idx.insert(self.job_of[old], n);
+            }
+        }
+        self.job_of = job_of;
         Ok(())
     }
 

@@ -103,6 +103,8 @@ pub trait Store: Send {
         detail: &str,
     ) -> Result<(), StoreError>;
     fn events_since(&mut self, seq: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
+    /// Jobs per state.
+    fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError>;
 }
 
 /// Migrations, in order; index + 1 is the schema version after applying it.
@@ -449,5 +451,104 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let raw: Vec<(String, i64)> = rows.collect::<Result<_, _>>()?;
+        Ok(JobState::ALL
+            .iter()
+            .map(|&s| {
+                let n = raw
+                    .iter()
+                    .find(|(x, _)| x == s.as_str())
+                    .map_or(0, |(_, n)| *n as u64);
+                (s, n)
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::job::parse_json;
+
+    fn spec() -> JobSpec {
+        parse_json(
+            r#"{"kind": "batch", "name": "n", "command": "true", "resources": {"chips": 1}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn jobs_attempts_and_events_survive_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db");
+        let (id, inst) = {
+            let mut s = SqliteStore::open(&path).unwrap();
+            let id = s.insert_job("team", &spec(), 1.0).unwrap();
+            s.insert_job("other", &spec(), 2.0).unwrap();
+            let a = Attempt {
+                attempt: 1,
+                pool: "p".into(),
+                engine: "e".into(),
+                engine_id: None,
+                state: "dispatching".into(),
+                chips: 1,
+                nodes: String::new(),
+                dispatched_at: 3.0,
+                started_at: None,
+                ended_at: None,
+                exit_code: None,
+                stop_at: None,
+            };
+            s.begin_attempt(id, &a).unwrap();
+            s.update_attempt(
+                id,
+                &Attempt {
+                    engine_id: Some("17".into()),
+                    state: "running".into(),
+                    ..a
+                },
+            )
+            .unwrap();
+            s.set_state(id, JobState::Running, 4.0).unwrap();
+            (id, s.instance().unwrap())
+        };
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.instance().unwrap(), inst, "the instance id is kept");
+        let j = s.job(id).unwrap().unwrap();
+        assert_eq!(j.state, JobState::Running);
+        assert_eq!(j.attempts[0].engine_id.as_deref(), Some("17"));
+        assert_eq!(s.open_jobs().unwrap().len(), 2);
+        let mine = s
+            .jobs(&JobFilter {
+                owner: Some("team".into()),
+                ..JobFilter::default()
+            })
+            .unwrap();
+        assert_eq!(mine.len(), 1);
+        let counts = s.count_by_state().unwrap();
+        assert!(counts.contains(&(JobState::Running, 1)));
+        assert!(counts.contains(&(JobState::Queued, 1)));
+        let ev = s.events_since(0, 100).unwrap();
+        let kinds: Vec<&str> = ev.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["submitted", "submitted", "dispatching", "state"]);
+        assert_eq!(s.events_since(ev[1].seq, 100).unwrap().len(), 2);
+        // A database from a newer tessera is refused, not misread.
+        s.db.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -195,6 +195,11 @@ fn crashes_around_the_dispatch_lose_nothing_and_duplicate_nothing() {
     let store = w.store.clone();
     let mut w = world_with(store, w.engine.clone(), "fifo-perf");
     w.live.tick(1.0).unwrap();
+    // Missing but within the grace an engine may need to list a job: not lost yet.
+    assert_eq!(attempts(&w, a)[0].state, "dispatching");
+    w.live
+        .tick(1.0 + tessera_server::live::LOST_GRACE_S)
+        .unwrap();
     let at_a = attempts(&w, a);
     assert_eq!(at_a[0].state, "lost");
     let at_b = attempts(&w, b);
@@ -249,6 +254,9 @@ fn an_engine_that_forgets_and_reuses_ids_is_reconciled_by_tag() {
         .unwrap();
     assert_eq!(w.engine.dispatches()[0].0.tag.job, 999);
     w.live.tick(3.0).unwrap();
+    w.live
+        .tick(3.0 + tessera_server::live::LOST_GRACE_S)
+        .unwrap();
     let at = attempts(&w, a);
     assert_eq!(at[0].state, "lost", "{at:?}");
     assert_eq!(at[0].engine_id.as_deref(), Some(first.as_str()));
