@@ -3,7 +3,8 @@
 # of the workspace, and stops what it started.
 #
 # As root on Debian 12 it installs and starts a single-host Slurm with fake Ascend,
-# Nvidia and Kunlun nodes (tools/slurm-local). Elsewhere, or with TESSERA_SERVICES=0,
+# Nvidia and Kunlun nodes (tools/slurm-local) and a PostgreSQL (tools/pg-local), and
+# afterwards fuzzes the server's API with schemathesis (tools/schemathesis.sh). Elsewhere, or with TESSERA_SERVICES=0,
 # it starts nothing and the live tests say they skipped (under CI=true they fail).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -14,6 +15,7 @@ cleanup() {
     for s in "${started[@]}"; do
         case $s in
         slurm) bash tools/slurm-local/stop.sh --purge >/dev/null 2>&1 || true ;;
+        postgres) bash tools/pg-local/stop.sh --purge >/dev/null 2>&1 || true ;;
         esac
     done
 }
@@ -30,8 +32,31 @@ if [ "${TESSERA_SERVICES:-1}" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get 
     fi
     # shellcheck disable=SC1091
     source "$SLURM_LOCAL_DIR/env.sh"
+    export PG_LOCAL_DIR="${PG_LOCAL_DIR:-/tmp/tessera-test-pg}"
+    if [ -f "$PG_LOCAL_DIR/data/postmaster.pid" ]; then
+        echo "== PostgreSQL already running in $PG_LOCAL_DIR; using it"
+    else
+        echo "== starting PostgreSQL (tools/pg-local)"
+        bash tools/pg-local/start.sh
+        started+=(postgres)
+    fi
+    # shellcheck disable=SC1091
+    source "$PG_LOCAL_DIR/env.sh"
 else
     echo "== no services started (needs root on Debian; TESSERA_SERVICES=${TESSERA_SERVICES:-1}): live tests will skip"
 fi
 
 cargo test --workspace "$@"
+
+# The API fuzzed from its OpenAPI document (needs python3 and PyPI; under CI=true a
+# failure to install fails the run, elsewhere it is skipped with a note).
+if [ "${TESSERA_SCHEMATHESIS:-1}" = 1 ]; then
+    echo "== schemathesis against tessera server's OpenAPI document"
+    rc=0
+    bash tools/schemathesis.sh "${TESSERA_SCHEMATHESIS_S:-45}" || rc=$?
+    if [ "$rc" = 3 ] && [ "${CI:-}" != true ]; then
+        echo "schemathesis: skipped, it could not be installed (python3 -m venv and PyPI needed)"
+    elif [ "$rc" != 0 ]; then
+        exit "$rc"
+    fi
+fi

@@ -553,3 +553,102 @@ fn preemption_moves_a_job_on_slurm() {
         "no checkpoint signal seen: {text}"
     );
 }
+
+/// The event stream: a client that connects, then sees the submission it makes, as a
+/// server-sent event with the log's sequence number as its id. Needs no Slurm: with no
+/// reachable engine the server still takes jobs, and says it is degraded.
+#[test]
+fn the_event_stream_carries_submissions() {
+    use std::io::{BufRead, BufReader, Write};
+    let _one = serial();
+    let s = Server::new("sse", "fifo-perf");
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        c,
+        "GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = BufReader::new(c);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    // Connected before the job exists: the stream starts from now.
+    std::thread::sleep(Duration::from_millis(300));
+    let id = s.submit(&batch("streamed", 1, "a800", "true"));
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        assert!(
+            Instant::now() < until,
+            "no submitted event for job {id}: {seen:?}"
+        );
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            continue;
+        }
+        let l = line.trim_end().to_string();
+        if l.starts_with("data:") && l.contains("\"submitted\"") {
+            let v: serde_json::Value =
+                serde_json::from_str(l.trim_start_matches("data:").trim()).unwrap();
+            if v["job"] == id {
+                assert!(v["seq"].as_u64().unwrap() > 0);
+                break;
+            }
+        }
+        seen.push(l);
+    }
+    let h = request(&s.addr, "GET", "/healthz", None, None).unwrap();
+    assert_eq!(h.status, 200);
+    // Every route of the OpenAPI document is served (the stream is checked above).
+    for (m, p) in tessera_server::api::ROUTES {
+        if p.ends_with("/stream") {
+            continue;
+        }
+        let path = p.replace("{id}", &id.to_string());
+        let body = (*m == "post").then_some("{}");
+        let r = request(&s.addr, &m.to_ascii_uppercase(), &path, Some(TOKEN), body).unwrap();
+        assert!(
+            !r.body.contains("no such endpoint"),
+            "{m} {path}: {}",
+            r.body
+        );
+    }
+    let doc = request(&s.addr, "GET", "/api/v1/openapi.json", None, None).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
+    assert_eq!(v["openapi"], "3.0.3");
+}
+
+/// A training job on Slurm: planned for the pool's chip, its entrypoint runs with the
+/// framework's launch line filled in.
+#[test]
+fn a_training_job_runs_its_planned_launch_on_slurm() {
+    if !have_slurm("a_training_job_runs_its_planned_launch_on_slurm") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("train", "fifo-perf");
+    let body = serde_json::json!({
+        "kind": "train",
+        "name": "llama3-8b on ascend",
+        "model": "llama3-8b",
+        "steps": 100,
+        "global-batch": 256,
+        "resources": {"chips": 8, "chip-types": ["910b2"]},
+        "entrypoint": "echo \"fw={framework} tp={tp} dp={dp} devices=$ASCEND_RT_VISIBLE_DEVICES\"\necho {launch}",
+    })
+    .to_string();
+    let id = s.submit(&body);
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
+    let out = output_of(&s, &v);
+    assert!(out.contains("fw=mindspeed-llm"), "{out}");
+    assert!(out.contains("devices=0,1,2,3,4,5,6,7"), "{out}");
+    assert!(out.contains("--tensor-model-parallel-size"), "{out}");
+    assert!(out.contains("--global-batch-size 256"), "{out}");
+    // A model the catalog does not have is refused, naming the field.
+    let bad = body.replace("llama3-8b\"", "llama9-1t\"");
+    let r = request(&s.addr, "POST", "/api/v1/jobs", Some(TOKEN), Some(&bad)).unwrap();
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("\"field\":\"model\""), "{}", r.body);
+}

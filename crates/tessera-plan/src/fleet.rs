@@ -557,3 +557,39 @@ pub fn plan_serve_fleet(
         pools: notes,
     }
 }
+
+/// The best bf16 layout of `model` on `chips` chips of one type, with the launch line
+/// of the vendor's framework: what the live scheduler runs a training job with on a
+/// pool. `global_batch`: the job's, exactly; the error says why nothing fits.
+pub fn best_on_chips(
+    model: &ModelArch,
+    chip: &Chip,
+    chips: u64,
+    seq_len: u32,
+    global_batch: u32,
+) -> Result<(Plan, Launch), String> {
+    let hw = Hardware::from_chip(chip)
+        .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
+    let precision = TrainPrecision::Bf16;
+    let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip), precision);
+    let fw = TrainFramework::default_for(&chip.vendor);
+    let job = TrainJob {
+        seq_len,
+        global_batch,
+        precision,
+        dropout: false,
+        flash_attention: true,
+    };
+    let opts = SearchOptions {
+        batch_tolerance_pct: 0,
+        ..SearchOptions::for_framework(fw)
+    };
+    let r = crate::train::search(model, &hw, &eff, &job, chips, 1, &opts);
+    let p = r
+        .plans
+        .into_iter()
+        .next()
+        .ok_or_else(|| no_train_plan_reason(model, &hw, chips))?;
+    let launch = train_args(fw, model, &p.layout, seq_len, p.global_batch, precision);
+    Ok((p, launch))
+}

@@ -127,6 +127,7 @@ pub struct RoundCore {
     slots: Vec<PairSlot>,
     in_slot: Vec<Option<usize>>,
     used_of: Vec<f64>,
+    spread_of: Vec<bool>,
     attained: Vec<f64>,
     nodes_of: Vec<Vec<usize>>,
     active: Vec<usize>,
@@ -175,6 +176,7 @@ impl RoundCore {
             slots: Vec::new(),
             in_slot: Vec::new(),
             used_of: Vec::new(),
+            spread_of: Vec::new(),
             attained: Vec::new(),
             nodes_of: Vec::new(),
             active: Vec::new(),
@@ -203,6 +205,7 @@ impl RoundCore {
         self.taken.push(false);
         self.in_slot.push(None);
         self.used_of.push(0.0);
+        self.spread_of.push(false);
         self.attained.push(0.0);
         self.nodes_of.push(Vec::new());
         self.is_active.push(false);
@@ -287,6 +290,7 @@ impl RoundCore {
         filter(&mut self.taken, &keep);
         filter(&mut self.in_slot, &keep);
         filter(&mut self.used_of, &keep);
+        filter(&mut self.spread_of, &keep);
         filter(&mut self.attained, &keep);
         filter(&mut self.nodes_of, &keep);
         filter(&mut self.is_active, &keep);
@@ -524,13 +528,14 @@ impl RoundCore {
             ),
             None => vec![false; units.len()],
         };
-        let mut spread_of: HashMap<usize, bool> = HashMap::with_capacity(placed.len());
+        // Every placed job is a unit or a pair's second job, so each entry read below is
+        // written here first (a buffer reused across rounds).
         for (&(i, _), &sp) in units.iter().zip(&unit_spread) {
-            spread_of.insert(i, sp);
+            self.spread_of[i] = sp;
             if let Some(k) = self.in_slot[i] {
                 let b = self.slots[k].b;
                 self.nodes_of[b] = self.nodes_of[i].clone();
-                spread_of.insert(b, sp);
+                self.spread_of[b] = sp;
             }
         }
         let mut plan = RoundPlan {
@@ -542,7 +547,7 @@ impl RoundCore {
         };
         for &(i, t) in &placed {
             let j = &self.jobs[i];
-            let spread = spread_of.get(&i).copied().unwrap_or(false);
+            let spread = self.spread_of[i];
             let (rate, partner) = match (self.in_slot[i], &j.throughput_spread, spread) {
                 (Some(k), _, _) if self.slots[k].a == i => {
                     (self.slots[k].rates[t].0, Some(self.slots[k].b))

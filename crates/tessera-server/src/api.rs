@@ -190,9 +190,7 @@ fn job_v1(j: &JobRecord, snap: &Snapshot) -> JobV1 {
         schema_version: API_VERSION,
         id: j.id,
         owner: j.owner.clone(),
-        kind: match j.spec {
-            JobSpec::Batch(_) => "batch",
-        },
+        kind: j.spec.kind(),
         name: j.spec.name().to_string(),
         state: j.state.as_str(),
         submitted_at: j.submitted_at,
@@ -238,9 +236,28 @@ async fn submit(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::new(400, "bad_body", "the body is not UTF-8"))?;
     let mut spec = parse_json(text)?;
-    // Chip types by catalog id, whatever name the user gave.
-    let JobSpec::Batch(b) = &mut spec;
-    for t in &mut b.resources.chip_types {
+    // Models and chip types by catalog id, whatever name the user gave.
+    if let JobSpec::Train(t) = &mut spec {
+        let m = st.catalog.model(&t.model).map_err(|e| ApiError {
+            field: Some("model".into()),
+            ..ApiError::new(422, "invalid_job", e.to_string())
+        })?;
+        if t.seq_len as u64 > m.max_seq {
+            return Err(ApiError {
+                field: Some("seq-len".into()),
+                ..ApiError::new(
+                    422,
+                    "invalid_job",
+                    format!(
+                        "{} has positions up to {} tokens, not {}",
+                        m.id, m.max_seq, t.seq_len
+                    ),
+                )
+            });
+        }
+        t.model = m.id.clone();
+    }
+    for t in spec.chip_types_mut() {
         let c = st.catalog.chip(t).map_err(|e| ApiError {
             field: Some("resources.chip-types".into()),
             ..ApiError::new(422, "invalid_job", e.to_string())
@@ -440,6 +457,97 @@ async fn events(
     }))
 }
 
+/// The event log as server-sent events: every event after `since` (or from now on),
+/// then new ones as they are written (polled each second). Each SSE event has the log's
+/// sequence number as its id, the event's kind as its type and the event as JSON data;
+/// a client that reconnects with `Last-Event-ID` resumes after it.
+async fn event_stream(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    use axum::response::sse::{Event as Sse, KeepAlive};
+    let who = reader(&st, &h)?;
+    let Query(q) = q.map_err(|e| ApiError::new(400, "bad_query", e.body_text()))?;
+    let last_id = h
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let store = st.store.clone();
+    let since = match last_id.or(q.since) {
+        Some(s) => s,
+        None => {
+            let store = store.clone();
+            blocking(move || {
+                let mut s = lock(&store);
+                let mut last = 0;
+                loop {
+                    let batch = s.events_since(last, 10_000)?;
+                    match batch.last() {
+                        Some(e) => last = e.seq,
+                        None => return Ok(last),
+                    }
+                }
+            })
+            .await?
+        }
+    };
+    let state = (
+        std::collections::VecDeque::<EventRecord>::new(),
+        since,
+        true,
+    );
+    let stream = futures_util::stream::unfold(state, move |(mut buf, mut since, mut first)| {
+        let store = store.clone();
+        let who = who.clone();
+        async move {
+            loop {
+                if let Some(e) = buf.pop_front() {
+                    let data = serde_json::to_string(&e).unwrap_or_default();
+                    let ev = Sse::default()
+                        .id(e.seq.to_string())
+                        .event(e.kind.clone())
+                        .data(data);
+                    return Some((Ok::<_, std::convert::Infallible>(ev), (buf, since, first)));
+                }
+                if !first {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                first = false;
+                let who = who.clone();
+                let store = store.clone();
+                let got = tokio::task::spawn_blocking(move || {
+                    let mut s = lock(&store);
+                    let ev = s.events_since(since, 1000).ok()?;
+                    let mut out = Vec::new();
+                    for e in ev {
+                        let visible = match (&who, e.job) {
+                            (Some(c), Some(j)) if !c.admin => {
+                                s.job(j).ok().flatten().is_some_and(|j| j.owner == c.team)
+                            }
+                            _ => true,
+                        };
+                        out.push((e, visible));
+                    }
+                    Some(out)
+                })
+                .await
+                .ok()
+                .flatten()?;
+                for (e, visible) in got {
+                    since = since.max(e.seq);
+                    if visible {
+                        buf.push_back(e);
+                    }
+                }
+            }
+        }
+    });
+    Ok(axum::response::sse::Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
 async fn healthz(State(st): State<AppState>) -> Response {
     let snap = lock(&st.snapshot).clone();
     let ok = snap.engines.iter().all(|e| e.healthy);
@@ -493,6 +601,28 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response())
 }
 
+/// The OpenAPI document of this API (checked in at crates/tessera-server/openapi.json
+/// and held to the router by a test).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Every route: (method, path as the OpenAPI document writes it).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/jobs"),
+    ("post", "/api/v1/jobs"),
+    ("get", "/api/v1/jobs/{id}"),
+    ("delete", "/api/v1/jobs/{id}"),
+    ("get", "/api/v1/pools"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/events/stream"),
+];
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(404, "not_found", "no such endpoint")
 }
@@ -505,8 +635,37 @@ pub fn router(st: AppState, max_body: usize) -> Router {
         .route("/api/v1/jobs", get(list).post(submit))
         .route("/api/v1/jobs/{id}", get(get_job).delete(cancel))
         .route("/api/v1/pools", get(pools))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/events/stream", get(event_stream))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(st)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The checked-in document names exactly the routes the router serves.
+    #[test]
+    fn the_openapi_document_matches_the_routes() {
+        let v: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut documented = Vec::new();
+        for (path, item) in v["paths"].as_object().unwrap() {
+            for m in ["get", "post", "put", "delete", "patch"] {
+                if item.get(m).is_some() {
+                    documented.push((m.to_string(), path.clone()));
+                }
+            }
+        }
+        documented.sort();
+        let mut routed: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
 }

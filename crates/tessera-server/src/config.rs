@@ -20,7 +20,7 @@ pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: String,
     /// `sqlite:PATH` (the default, `sqlite:tessera.db` beside the config) or a
-    /// `postgres://` URL (not yet supported: an error says so).
+    /// `postgres://` URL.
     #[serde(default)]
     pub state: Option<String>,
     /// The tokens file (relative to the config file).
@@ -162,17 +162,45 @@ impl ServerConfig {
         Ok(c)
     }
 
-    /// The state database path, resolved against the config file's directory.
-    pub fn state_path(&self, config_dir: &Path) -> Result<PathBuf, String> {
+    /// Where the state lives: a SQLite file (resolved against the config file's
+    /// directory) or a PostgreSQL URL.
+    pub fn state_location(&self, config_dir: &Path) -> Result<StateLocation, String> {
         match self.state.as_deref() {
-            None => Ok(config_dir.join("tessera.db")),
-            Some(s) if s.starts_with("sqlite:") => Ok(config_dir.join(&s["sqlite:".len()..])),
+            None => Ok(StateLocation::Sqlite(config_dir.join("tessera.db"))),
+            Some(s) if s.starts_with("sqlite:") => Ok(StateLocation::Sqlite(
+                config_dir.join(&s["sqlite:".len()..]),
+            )),
             Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-                Err("state: PostgreSQL is not supported by this build yet; use sqlite:PATH".into())
+                Ok(StateLocation::Postgres(s.to_string()))
             }
             Some(s) => Err(format!(
                 "state: `{s}` is neither sqlite:PATH nor a postgres:// URL"
             )),
+        }
+    }
+}
+
+/// Where the server keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateLocation::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            // The URL may hold a password: show the host part only.
+            StateLocation::Postgres(u) => {
+                let host = u.rsplit('@').next().unwrap_or(u);
+                write!(
+                    f,
+                    "postgres://…@{}",
+                    host.trim_start_matches("postgres://")
+                        .trim_start_matches("postgresql://")
+                )
+            }
         }
     }
 }

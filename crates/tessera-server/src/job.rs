@@ -86,47 +86,126 @@ fn yes() -> bool {
     true
 }
 
+/// A training job: the server plans its layout on each acceptable pool with the
+/// training planner, schedules it by its predicted speed there, and runs `entrypoint`
+/// with the planned layout and the framework's launch arguments filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TrainJobSpec {
+    pub name: String,
+    /// A catalog model id (a Hugging Face config is imported into a catalog file first).
+    pub model: String,
+    /// Tokens to train on; or `steps` (global batches).
+    #[serde(default)]
+    pub tokens: Option<f64>,
+    #[serde(default)]
+    pub steps: Option<u64>,
+    #[serde(default = "default_seq")]
+    pub seq_len: u32,
+    /// Sequences per step; default about 4M tokens.
+    #[serde(default)]
+    pub global_batch: Option<u32>,
+    pub resources: Resources,
+    #[serde(default)]
+    pub priority: u32,
+    #[serde(default = "yes")]
+    pub preemptible: bool,
+    #[serde(default)]
+    pub checkpoint_grace_s: u32,
+    /// Seconds a restart from a checkpoint costs (lost from each new attempt's progress).
+    #[serde(default)]
+    pub checkpoint_restart_s: f64,
+    /// The script to run, with `{launch}` (the framework's arguments, shell-quoted),
+    /// `{framework}`, `{tp}`, `{pp}`, `{dp}`, `{cp}`, `{ep}`, `{micro_batch}`,
+    /// `{global_batch}`, `{seq_len}`, `{nodes}` and `{chips_per_node}` filled in.
+    pub entrypoint: String,
+}
+
+fn default_seq() -> u32 {
+    4096
+}
+
+impl TrainJobSpec {
+    /// The global batch in sequences.
+    pub fn batch(&self) -> u32 {
+        self.global_batch.unwrap_or_else(|| {
+            ((4.0 * 1024.0 * 1024.0 / self.seq_len.max(1) as f64).round() as u32).max(1)
+        })
+    }
+
+    /// Tokens to train on.
+    pub fn total_tokens(&self) -> f64 {
+        match (self.tokens, self.steps) {
+            (Some(t), _) => t,
+            (None, Some(s)) => s as f64 * self.batch() as f64 * self.seq_len as f64,
+            (None, None) => 0.0,
+        }
+    }
+}
+
 /// A submitted job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum JobSpec {
     Batch(BatchJob),
+    Train(TrainJobSpec),
 }
 
 impl JobSpec {
     pub fn name(&self) -> &str {
         match self {
             JobSpec::Batch(b) => &b.name,
+            JobSpec::Train(t) => &t.name,
         }
     }
 
     pub fn chips(&self) -> u32 {
         match self {
             JobSpec::Batch(b) => b.resources.chips,
+            JobSpec::Train(t) => t.resources.chips,
         }
     }
 
     pub fn chip_types(&self) -> &[String] {
         match self {
             JobSpec::Batch(b) => &b.resources.chip_types,
+            JobSpec::Train(t) => &t.resources.chip_types,
         }
     }
 
     pub fn priority(&self) -> u32 {
         match self {
             JobSpec::Batch(b) => b.priority,
+            JobSpec::Train(t) => t.priority,
         }
     }
 
     pub fn preemptible(&self) -> bool {
         match self {
             JobSpec::Batch(b) => b.preemptible,
+            JobSpec::Train(t) => t.preemptible,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::Batch(_) => "batch",
+            JobSpec::Train(_) => "train",
+        }
+    }
+
+    /// The chip types, as a mutable list (the API resolves aliases into catalog ids).
+    pub fn chip_types_mut(&mut self) -> &mut Vec<String> {
+        match self {
+            JobSpec::Batch(b) => &mut b.resources.chip_types,
+            JobSpec::Train(t) => &mut t.resources.chip_types,
         }
     }
 
     pub fn grace_s(&self) -> u32 {
         match self {
             JobSpec::Batch(b) => b.checkpoint_grace_s,
+            JobSpec::Train(t) => t.checkpoint_grace_s,
         }
     }
 }
@@ -139,7 +218,7 @@ pub struct SpecError {
 }
 
 /// Kinds the issue defines that this server does not dispatch yet.
-const NOT_YET: [&str; 2] = ["train", "serve"];
+const NOT_YET: [&str; 1] = ["serve"];
 
 /// Largest script accepted, bytes.
 pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
@@ -181,14 +260,14 @@ fn from_value(v: serde_json::Value) -> Result<JobSpec, SpecError> {
         return Err(SpecError {
             field: Some("kind".into()),
             message: format!(
-                "`{kind}` jobs are not dispatched by this server yet; submit the planned launch as a `batch` job (see docs/server.md)"
+                "`{kind}` jobs are not dispatched by this server yet; size replicas with `tessera plan serve` and submit them as `batch` jobs (see docs/server.md)"
             ),
         });
     }
-    if kind != "batch" {
+    if kind != "batch" && kind != "train" {
         return Err(SpecError {
             field: Some("kind".into()),
-            message: format!("unknown kind `{kind}`; use batch"),
+            message: format!("unknown kind `{kind}`; use batch or train"),
         });
     }
     let spec: JobSpec = serde_json::from_value(v).map_err(|e| {
@@ -242,6 +321,59 @@ fn validate(s: &JobSpec) -> Result<(), SpecError> {
                 ));
             }
         }
+        JobSpec::Train(t) => {
+            if t.name.trim().is_empty() || t.name.len() > 200 {
+                return Err(bad("name", "must be 1 to 200 characters".into()));
+            }
+            if t.model.trim().is_empty() {
+                return Err(bad("model", "must name a catalog model".into()));
+            }
+            match (t.tokens, t.steps) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(bad("tokens", "give exactly one of tokens and steps".into()));
+                }
+                (Some(x), None) if !(x.is_finite() && (1.0..=1e16).contains(&x)) => {
+                    return Err(bad("tokens", format!("valid range 1..=1e16, not {x}")));
+                }
+                (None, Some(0)) => return Err(bad("steps", "must be at least 1".into())),
+                _ => {}
+            }
+            if !(1..=1_048_576).contains(&t.seq_len) {
+                return Err(bad(
+                    "seq-len",
+                    format!("valid range 1..=1048576, not {}", t.seq_len),
+                ));
+            }
+            if t.global_batch.is_some_and(|g| g == 0 || g > 1 << 24) {
+                return Err(bad("global-batch", "valid range 1..=16777216".into()));
+            }
+            if !(1..=100_000).contains(&t.resources.chips) {
+                return Err(bad(
+                    "resources.chips",
+                    format!("valid range 1..=100000, not {}", t.resources.chips),
+                ));
+            }
+            if !(t.checkpoint_restart_s.is_finite()
+                && (0.0..=86_400.0).contains(&t.checkpoint_restart_s))
+            {
+                return Err(bad("checkpoint-restart-s", "valid range 0..=86400".into()));
+            }
+            if t.checkpoint_grace_s > 3600 {
+                return Err(bad("checkpoint-grace-s", "valid range 0..=3600".into()));
+            }
+            if t.priority > 1000 {
+                return Err(bad("priority", "valid range 0..=1000".into()));
+            }
+            if t.entrypoint.trim().is_empty() || t.entrypoint.len() > MAX_COMMAND_BYTES {
+                return Err(bad(
+                    "entrypoint",
+                    format!("must be 1 to {MAX_COMMAND_BYTES} bytes"),
+                ));
+            }
+            if t.entrypoint.contains('\0') {
+                return Err(bad("entrypoint", "must not contain NUL bytes".into()));
+            }
+        }
     }
     Ok(())
 }
@@ -258,7 +390,11 @@ mod tests {
         assert!(s.preemptible());
         let cases = [
             (r#"{"name": "n"}"#, "kind"),
-            (r#"{"kind": "train", "name": "n"}"#, "kind"),
+            (r#"{"kind": "serve", "name": "n"}"#, "kind"),
+            (
+                r#"{"kind": "train", "name": "n", "model": "m", "resources": {"chips": 8}, "entrypoint": "x"}"#,
+                "tokens",
+            ),
             (r#"{"kind": "x"}"#, "kind"),
             (
                 r#"{"kind": "batch", "name": "n", "command": "c", "resources": {"chips": 1}, "colour": 1}"#,

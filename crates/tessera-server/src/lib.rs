@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod job;
 pub mod live;
+pub mod pgstore;
 pub mod store;
 
 use std::path::Path;
@@ -58,10 +59,16 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
         })?;
         chips.push(c.id.clone());
     }
-    let state = cfg
-        .state_path(&dir)
-        .map_err(|m| ServerError::Setup(format!("{}: {m}", config_path.display())))?;
-    let store: Box<dyn store::Store> = Box::new(store::SqliteStore::open(&state)?);
+    let state = cfg.state_location(&dir).map_err(|m| {
+        ServerError::Config(config::ConfigError {
+            path: config_path.display().to_string(),
+            message: m,
+        })
+    })?;
+    let store: Box<dyn store::Store> = match &state {
+        config::StateLocation::Sqlite(p) => Box::new(store::SqliteStore::open(p)?),
+        config::StateLocation::Postgres(url) => Box::new(pgstore::PgStore::connect(url)?),
+    };
     let store = Arc::new(Mutex::new(store));
     let spool = dir.join(&cfg.spool);
     let engines: Vec<Arc<dyn tessera_engine::Engine>> = cfg
@@ -87,6 +94,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
         policy,
         cfg.round_s,
         snapshot.clone(),
+        Arc::new(cat.clone()),
     )
     .map_err(|e| ServerError::Setup(e.to_string()))?;
     let clock: Arc<dyn live::Clock> = Arc::new(live::SystemClock);
@@ -114,7 +122,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
                 addr: cfg.listen.clone(),
                 source,
             })?;
-        tracing::info!(listen = %cfg.listen, state = %state.display(), "tessera server started");
+        tracing::info!(listen = %cfg.listen, state = %state, "tessera server started");
         // The scheduling loop: one tick at a time, off the async workers.
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let ticker = tokio::spawn(async move {

@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex};
 use tessera_engine::{
     Dispatch, Engine, EngineError, EngineJob, EngineState, NodeState, Tag, Target,
 };
+use tessera_plan::launch::Launch;
+use tessera_plan::train::Plan;
 use tessera_sched::round::{Event, Reaction, RoundCore};
 use tessera_sched::sim::{Policy, SimConfig, SimJob};
 
@@ -137,6 +139,12 @@ pub struct Live {
     reported_unknown: BTreeSet<String>,
     instance: u32,
     missing_since: HashMap<Tag, f64>,
+    catalog: Arc<tessera_catalog::Catalog>,
+    /// A training job's plan on a pool (layout, speed, launch line), or why none fits.
+    plans: HashMap<(u64, usize), Result<(Plan, Launch), String>>,
+    /// Tokens a training job has left, as the scheduler estimates them from its
+    /// predicted speed and the time it ran (reset to the total after a server restart).
+    left: HashMap<u64, f64>,
 }
 
 impl std::fmt::Debug for Live {
@@ -176,6 +184,7 @@ impl Live {
         policy: Policy,
         round_s: f64,
         snapshot: Arc<Mutex<Snapshot>>,
+        catalog: Arc<tessera_catalog::Catalog>,
     ) -> Result<Live, LiveError> {
         let instance = lock(&store).instance()?;
         let pool_engine = pools
@@ -229,6 +238,9 @@ impl Live {
             next_round_at: 0.0,
             reported_unknown: BTreeSet::new(),
             missing_since: HashMap::new(),
+            catalog,
+            plans: HashMap::new(),
+            left: HashMap::new(),
         })
     }
 
@@ -609,34 +621,58 @@ impl Live {
         Ok(())
     }
 
-    /// Which pools a job can run on, and the gang shape there; the reason when none.
-    fn shapes(&self, spec: &JobSpec) -> (Vec<f64>, Option<String>) {
-        let snap = lock(&self.snapshot);
+    /// Which pools a job can run on and how fast (1 per pool for batch jobs, whose speed
+    /// is unknown; the planned tokens/s for training jobs); the reason when none.
+    fn shapes(&mut self, id: u64, spec: &JobSpec) -> (Vec<f64>, Option<String>) {
+        let pools = lock(&self.snapshot).pools.clone();
         let chips = spec.chips();
-        let want = spec.chip_types();
+        let want = spec.chip_types().to_vec();
         let mut tput = vec![0.0; self.pools.len()];
         let mut why = Vec::new();
-        for (i, p) in self.pools.iter().enumerate() {
+        for (i, t) in tput.iter_mut().enumerate() {
+            let name = self.pools[i].name.clone();
             if !want.is_empty() && !want.iter().any(|w| *w == self.pool_chip[i]) {
                 continue;
             }
-            let Some(s) = snap.pools.get(i) else { continue };
+            let Some(s) = pools.get(i) else { continue };
             let cpn = s.chips_per_node.max(1);
             if chips > cpn && !chips.is_multiple_of(cpn) {
                 why.push(format!(
-                    "{}: {chips} chips are not whole nodes of {cpn}",
-                    p.name
+                    "{name}: {chips} chips are not whole nodes of {cpn}"
                 ));
                 continue;
             }
             if chips > s.chips {
                 why.push(format!(
-                    "{}: {chips} chips, the pool has {} up",
-                    p.name, s.chips
+                    "{name}: {chips} chips, the pool has {} up",
+                    s.chips
                 ));
                 // Still a candidate: nodes may come back.
             }
-            tput[i] = 1.0;
+            *t = match spec {
+                JobSpec::Batch(_) => 1.0,
+                JobSpec::Train(job) => {
+                    let (catalog, chip_id) = (&self.catalog, &self.pool_chip[i]);
+                    let plan = self.plans.entry((id, i)).or_insert_with(|| {
+                        let model = catalog.model(&job.model).map_err(|e| e.to_string())?;
+                        let chip = catalog.chip(chip_id).map_err(|e| e.to_string())?;
+                        tessera_plan::fleet::best_on_chips(
+                            &model,
+                            chip,
+                            chips as u64,
+                            job.seq_len,
+                            job.batch(),
+                        )
+                    });
+                    match plan {
+                        Ok((p, _)) => p.estimate.tokens_per_s,
+                        Err(e) => {
+                            why.push(format!("{name}: {e}"));
+                            0.0
+                        }
+                    }
+                }
+            };
         }
         let reason = if tput.iter().all(|&t| t <= 0.0) {
             Some(if why.is_empty() {
@@ -657,15 +693,22 @@ impl Live {
             if self.core_idx.contains_key(&j.id) || j.cancel_requested {
                 continue;
             }
-            let (tput, reason) = self.shapes(&j.spec);
+            let (tput, reason) = self.shapes(j.id, &j.spec);
             if let Some(r) = reason {
                 unsched.insert(j.id, r);
                 continue;
             }
+            let total = match &j.spec {
+                JobSpec::Batch(_) => UNKNOWN_STEPS,
+                JobSpec::Train(t) => {
+                    let left = *self.left.entry(j.id).or_insert(t.total_tokens());
+                    left.max(1.0)
+                }
+            };
             let i = self.core.add(SimJob {
                 id: j.id as usize,
                 arrival_s: j.submitted_at,
-                total_steps: UNKNOWN_STEPS,
+                total_steps: total,
                 scale_factor: j.spec.chips(),
                 weight: 1.0,
                 priority: j.spec.priority(),
@@ -689,15 +732,39 @@ impl Live {
             if now - start < self.cfg.round_s {
                 return Ok(());
             }
-            let used = (now - start).min(self.cfg.round_s);
-            for &(job, _) in placed {
+            let (start, used) = (*start, (now - start).min(self.cfg.round_s));
+            for &(job, pool) in placed {
                 let Some(&i) = self.core_idx.get(&job) else {
                     continue;
                 };
-                let left = if by_id.get(&job).is_some_and(|j| !j.state.is_final()) {
-                    UNKNOWN_STEPS
-                } else {
-                    0.0
+                let open = by_id.get(&job).filter(|j| !j.state.is_final());
+                let left = match open {
+                    None => 0.0,
+                    Some(j) => match &j.spec {
+                        JobSpec::Batch(_) => UNKNOWN_STEPS,
+                        JobSpec::Train(t) => {
+                            // Progress at the planned speed while its attempt ran on this
+                            // pool, less the restart cost of an attempt begun this round.
+                            let speed = self.core.jobs()[i].throughput[pool];
+                            let run = j
+                                .attempts
+                                .iter()
+                                .rev()
+                                .find(|a| a.state == "running" && a.pool == self.pools[pool].name)
+                                .and_then(|a| a.started_at)
+                                .map_or(0.0, |s0| {
+                                    let ran = (now - s0.max(start)).clamp(0.0, used);
+                                    if s0 >= start {
+                                        (ran - t.checkpoint_restart_s).max(0.0)
+                                    } else {
+                                        ran
+                                    }
+                                });
+                            let l = self.left.entry(job).or_insert(t.total_tokens());
+                            *l = (*l - speed * run).max(1.0);
+                            *l
+                        }
+                    },
                 };
                 self.core.handle(Event::Ran {
                     job: i,
@@ -834,7 +901,47 @@ impl Live {
             attempt,
         };
         let (gres_name, gres_type) = p.gres_parts();
-        let JobSpec::Batch(b) = &j.spec;
+        let mut env = vec![
+            ("TESSERA_JOB_ID".to_string(), j.id.to_string()),
+            ("TESSERA_ATTEMPT".into(), attempt.to_string()),
+            ("TESSERA_POOL".into(), p.name.clone()),
+            ("TESSERA_CHIP".into(), self.pool_chip[pool].clone()),
+        ];
+        let script = match &j.spec {
+            JobSpec::Batch(b) => b.command.clone(),
+            JobSpec::Train(t) => match self.plans.get(&(j.id, pool)) {
+                Some(Ok((plan, launch))) => {
+                    let l = &plan.layout;
+                    let quoted: Vec<String> = launch.args.iter().map(|a| shell_word(a)).collect();
+                    env.push(("TESSERA_FRAMEWORK".into(), launch.framework.to_string()));
+                    env.push(("TESSERA_LAUNCH_ARGS".into(), quoted.join(" ")));
+                    for (k, v) in [
+                        ("TP", l.tp),
+                        ("PP", l.pp),
+                        ("DP", l.dp),
+                        ("CP", l.cp),
+                        ("EP", l.ep),
+                    ] {
+                        env.push((format!("TESSERA_{k}"), v.to_string()));
+                    }
+                    t.entrypoint
+                        .replace("{launch}", &quoted.join(" "))
+                        .replace("{framework}", launch.framework)
+                        .replace("{tp}", &l.tp.to_string())
+                        .replace("{pp}", &l.pp.to_string())
+                        .replace("{dp}", &l.dp.to_string())
+                        .replace("{cp}", &l.cp.to_string())
+                        .replace("{ep}", &l.ep.to_string())
+                        .replace("{micro_batch}", &l.micro_batch.to_string())
+                        .replace("{global_batch}", &plan.global_batch.to_string())
+                        .replace("{seq_len}", &t.seq_len.to_string())
+                        .replace("{nodes}", &nodes.to_string())
+                        .replace("{chips_per_node}", &per.to_string())
+                }
+                // No plan there: the job is never placed there (its speed is 0).
+                _ => return Ok(()),
+            },
+        };
         let d = Dispatch {
             tag,
             target: Target {
@@ -844,13 +951,8 @@ impl Live {
             },
             nodes,
             chips_per_node: per,
-            script: b.command.clone(),
-            env: vec![
-                ("TESSERA_JOB_ID".into(), j.id.to_string()),
-                ("TESSERA_ATTEMPT".into(), attempt.to_string()),
-                ("TESSERA_POOL".into(), p.name.clone()),
-                ("TESSERA_CHIP".into(), self.pool_chip[pool].clone()),
-            ],
+            script,
+            env,
             grace_s: j.spec.grace_s(),
         };
         let mut a = Attempt {
@@ -897,4 +999,15 @@ impl Live {
         }
         Ok(())
     }
+}
+
+/// One shell word: as it is when it is plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
 }

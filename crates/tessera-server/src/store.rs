@@ -13,6 +13,8 @@ use std::path::Path;
 pub enum StoreError {
     #[error("state database: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("state database (PostgreSQL): {0}")]
+    Pg(String),
     #[error("state database holds a job tessera cannot read (job {job}): {why}")]
     Corrupt { job: u64, why: String },
     #[error("state database is at schema version {found}, newer than this tessera ({known})")]
@@ -149,7 +151,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// A random instance id (no RNG crate: SHA-256 of the time, the process id and an
 /// address).
-fn new_instance() -> u32 {
+pub(crate) fn new_instance() -> u32 {
     use sha2::Digest;
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

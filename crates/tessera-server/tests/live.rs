@@ -64,6 +64,7 @@ fn world_with(store: Arc<Mutex<Box<dyn Store>>>, engine: Arc<FakeEngine>, policy
         Policy::parse(policy).unwrap(),
         60.0,
         snap.clone(),
+        Arc::new(tessera_catalog::Catalog::builtin().unwrap()),
     )
     .unwrap();
     World {
@@ -363,4 +364,81 @@ fn a_drained_node_shrinks_its_pool_and_too_big_jobs_say_why() {
         assert!(why.contains("not whole nodes of 8"), "{why}");
     }
     assert_eq!(state(&w, big), JobState::Queued);
+}
+
+/// A training job is planned on every pool it accepts: it runs where the policy sends it
+/// by its predicted speed, with the planned layout and the framework's launch line in
+/// its script; a job no pool can hold says why.
+#[test]
+fn training_jobs_run_with_their_planned_layout() {
+    let mut w = world(
+        vec![
+            node("n-ascend", "huawei", "ascend910b", 8),
+            node("n-a800", "nvidia", "a800", 8),
+        ],
+        "max-sum-throughput-perf",
+        None,
+    );
+    let spec = parse_json(
+        r#"{"kind": "train", "name": "llama", "model": "llama3-8b", "tokens": 1e9, "seq-len": 4096,
+            "global-batch": 256, "resources": {"chips": 8},
+            "entrypoint": "torchrun --nproc-per-node {chips_per_node} pretrain_gpt.py {launch} # tp={tp} pp={pp} dp={dp}"}"#,
+    )
+    .unwrap();
+    let id = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec, 0.0)
+        .unwrap();
+    let huge = parse_json(
+        r#"{"kind": "train", "name": "huge", "model": "llama3.1-405b", "steps": 10,
+            "resources": {"chips": 8}, "entrypoint": "x {launch}"}"#,
+    )
+    .unwrap();
+    let big = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &huge, 0.0)
+        .unwrap();
+    w.live.tick(1.0).unwrap();
+    let d = w.engine.dispatches();
+    assert_eq!(d.len(), 1, "only the job that fits is dispatched");
+    let (disp, _) = &d[0];
+    assert_eq!(disp.tag.job, id);
+    // It runs with the layout planned for the pool it was placed on.
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let m = cat.model("llama3-8b").unwrap();
+    let chip = match disp.target.partition.as_str() {
+        "huawei" => "huawei-ascend-910b2",
+        _ => "nvidia-a800-sxm4-80gb",
+    };
+    let plan = tessera_plan::fleet::best_on_chips(&m, cat.chip(chip).unwrap(), 8, 4096, 256)
+        .unwrap()
+        .0;
+    let faster = (disp.target.partition.as_str(), &plan);
+    let l = &faster.1.layout;
+    assert!(
+        disp.script
+            .contains(&format!("# tp={} pp={} dp={}", l.tp, l.pp, l.dp)),
+        "{}",
+        disp.script
+    );
+    assert!(
+        disp.script
+            .starts_with("torchrun --nproc-per-node 8 pretrain_gpt.py --"),
+        "{}",
+        disp.script
+    );
+    assert!(disp.env.contains(&("TESSERA_TP".into(), l.tp.to_string())));
+    let why = w
+        .snap
+        .lock()
+        .unwrap()
+        .unschedulable
+        .get(&big)
+        .cloned()
+        .unwrap();
+    assert!(why.contains("no layout fits"), "{why}");
 }
