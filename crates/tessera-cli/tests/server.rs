@@ -271,6 +271,34 @@ fn jobs_of_each_vendor_run_where_they_should() {
     let (st, p) = s.call("GET", "/api/v1/pools", None, None);
     assert_eq!(st, 200);
     assert_eq!(p["pools"][0]["chips"], 8, "{p}");
+    // Planning over the live fleet: the pools Slurm reports, as `tessera plan train` and
+    // `plan serve` would plan them.
+    let (st, p) = s.call(
+        "POST",
+        "/api/v1/plan/train",
+        None,
+        Some(r#"{"model": "llama3-8b", "global-batch": 256, "tokens": 1e10}"#),
+    );
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["fleet"], "live");
+    assert!(!p["plans"].as_array().unwrap().is_empty(), "{p}");
+    assert_eq!(p["pools"].as_array().unwrap().len(), 3, "{p}");
+    assert!(p["plans"][0]["chips"].as_u64().unwrap() <= 8);
+    let (st, p) = s.call(
+        "POST",
+        "/api/v1/plan/serve",
+        None,
+        Some(r#"{"model": "llama3-8b", "rate": 5, "input-len": 1000, "output-len": 200}"#),
+    );
+    assert_eq!(st, 200, "{p}");
+    assert!(!p["plans"].as_array().unwrap().is_empty(), "{p}");
+    let (st, p) = s.call(
+        "POST",
+        "/api/v1/plan/train",
+        None,
+        Some(r#"{"model": "nope"}"#),
+    );
+    assert_eq!((st, p["field"].as_str()), (422, Some("model")), "{p}");
     let m = request(&s.addr, "GET", "/metrics", None, None).unwrap();
     assert_eq!(m.status, 200);
     assert!(

@@ -58,11 +58,23 @@ impl FakeEngine {
         self.lock().down = down;
     }
 
-    /// Sets a node's state (a drained or failed node).
+    /// Sets a node's state (a drained or failed node). A node that goes down fails the
+    /// jobs running on it, as Slurm does (NODE_FAIL).
     pub fn set_node_state(&self, node: &str, s: NodeState) {
-        for n in self.lock().nodes.iter_mut().filter(|n| n.name == node) {
+        let mut st = self.lock();
+        for n in st.nodes.iter_mut().filter(|n| n.name == node) {
             n.state = s;
         }
+        if s == NodeState::Down {
+            for j in st.jobs.iter_mut().filter(|j| {
+                j.job.state == EngineState::Running && j.job.nodes.split(',').any(|x| x == node)
+            }) {
+                j.job.state = EngineState::Failed;
+                j.job.detail = "NODE_FAIL".into();
+            }
+        }
+        drop(st);
+        self.settle();
     }
 
     /// Ends a job with an exit code.

@@ -601,6 +601,233 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response())
 }
 
+/// A training plan request over the live fleet (the options of `tessera plan train`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PlanTrainBody {
+    model: String,
+    #[serde(default = "default_seq")]
+    seq_len: u32,
+    global_batch: Option<u32>,
+    tokens: Option<f64>,
+    /// "bf16" (default) or "fp8".
+    precision: Option<String>,
+    /// "time" (default) or "cost".
+    objective: Option<String>,
+    top: Option<usize>,
+}
+
+fn default_seq() -> u32 {
+    4096
+}
+
+/// A serving plan request over the live fleet (the options of `tessera plan serve`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PlanServeBody {
+    model: String,
+    rate: f64,
+    input_len: u32,
+    output_len: u32,
+    ttft_slo_s: Option<f64>,
+    /// Default 0.2 s (MLPerf Inference's server limit), as the CLI's.
+    tpot_slo_s: Option<f64>,
+    /// "bf16" (default), "fp8", "int8", "int4", "fp4".
+    precision: Option<String>,
+    top: Option<usize>,
+}
+
+fn bad_field(field: &str, message: String) -> ApiError {
+    ApiError {
+        field: Some(field.into()),
+        ..ApiError::new(422, "invalid_plan", message)
+    }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<T> {
+    let body = body.map_err(|e| ApiError::new(e.status().as_u16(), "bad_body", e.body_text()))?;
+    serde_json::from_slice(&body).map_err(|e| {
+        let m = e.to_string();
+        ApiError {
+            field: m.split('`').nth(1).map(str::to_string),
+            ..ApiError::new(422, "invalid_plan", m)
+        }
+    })
+}
+
+/// The live fleet: each pool with the nodes that are up now.
+fn live_fleet(st: &AppState) -> tessera_core::fleet::Fleet {
+    let snap = lock(&st.snapshot).clone();
+    tessera_core::fleet::Fleet {
+        id: "live".into(),
+        name: "the server's pools, nodes up now".into(),
+        description: None,
+        pools: snap
+            .pools
+            .iter()
+            .filter(|p| p.nodes_up > 0)
+            .map(|p| tessera_core::fleet::Pool {
+                name: p.name.clone(),
+                chip: p.chip.clone(),
+                nodes: p.nodes_up,
+                chips_per_node: p.chips_per_node.max(1),
+                scale_up_domain: None,
+                scale_out_gb_s: None,
+            })
+            .collect(),
+        // The configuration states no links between pools, so no mixed plans.
+        links: Vec::new(),
+    }
+}
+
+async fn plan_train(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    use tessera_plan::fleet::{Objective, PoolChip, TrainRequest};
+    reader(&st, &h)?;
+    let b: PlanTrainBody = parse_body(body)?;
+    let model = st
+        .catalog
+        .model(&b.model)
+        .map_err(|e| bad_field("model", e.to_string()))?;
+    if b.seq_len == 0 || b.seq_len as u64 > model.max_seq {
+        return Err(bad_field(
+            "seq-len",
+            format!("valid range 1..={} for {}", model.max_seq, model.id),
+        ));
+    }
+    if b.global_batch.is_some_and(|g| g == 0) {
+        return Err(bad_field("global-batch", "must be at least 1".into()));
+    }
+    if b.tokens.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+        return Err(bad_field("tokens", "must be a positive number".into()));
+    }
+    let precision = match b.precision.as_deref() {
+        None | Some("bf16") => tessera_perf::train::TrainPrecision::Bf16,
+        Some("fp8") => tessera_perf::train::TrainPrecision::Fp8,
+        Some(x) => return Err(bad_field("precision", format!("`{x}`: use bf16 or fp8"))),
+    };
+    let objective = match b.objective.as_deref() {
+        None | Some("time") => Objective::Time,
+        Some("cost") => Objective::Cost,
+        Some(x) => return Err(bad_field("objective", format!("`{x}`: use time or cost"))),
+    };
+    let top = b.top.unwrap_or(5);
+    if !(1..=100).contains(&top) {
+        return Err(bad_field("top", "valid range 1..=100".into()));
+    }
+    let fleet = live_fleet(&st);
+    let cat = st.catalog.clone();
+    let r = TrainRequest {
+        seq_len: b.seq_len,
+        global_batch: b.global_batch,
+        precision,
+        tokens: b.tokens,
+        top,
+        objective,
+        stack: None,
+        framework: None,
+    };
+    let out = blocking(move || {
+        let pools: Vec<PoolChip> = fleet
+            .pools
+            .iter()
+            .filter_map(|p| {
+                Some(PoolChip {
+                    pool: p,
+                    chip: cat.chip(&p.chip).ok()?,
+                })
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let plan = tessera_plan::fleet::plan_train(&model, &fleet, &pools, &r);
+        Ok(tessera_output::plan::FleetTrainV1::new(
+            &plan,
+            started.elapsed().as_secs_f64(),
+        ))
+    })
+    .await?;
+    Ok(axum::Json(out).into_response())
+}
+
+async fn plan_serve(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    use tessera_perf::serve::ServePrecision;
+    use tessera_plan::fleet::{PoolChip, ServeRequest};
+    reader(&st, &h)?;
+    let b: PlanServeBody = parse_body(body)?;
+    let model = st
+        .catalog
+        .model(&b.model)
+        .map_err(|e| bad_field("model", e.to_string()))?;
+    if !(b.rate.is_finite() && b.rate > 0.0 && b.rate <= 1e7) {
+        return Err(bad_field("rate", "valid range (0, 1e7] requests/s".into()));
+    }
+    if b.input_len == 0 || b.output_len == 0 {
+        return Err(bad_field(
+            "input-len",
+            "input-len and output-len must be at least 1".into(),
+        ));
+    }
+    for (f, v) in [("ttft-slo-s", b.ttft_slo_s), ("tpot-slo-s", b.tpot_slo_s)] {
+        if v.is_some_and(|x| !(x.is_finite() && x > 0.0 && x <= 3600.0)) {
+            return Err(bad_field(f, "valid range (0, 3600] seconds".into()));
+        }
+    }
+    let precision = match b.precision.as_deref() {
+        None | Some("bf16") => ServePrecision::Bf16,
+        Some("fp8") => ServePrecision::Fp8,
+        Some("int8") => ServePrecision::Int8,
+        Some("int4") => ServePrecision::Int4,
+        Some("fp4") => ServePrecision::Fp4,
+        Some(x) => {
+            return Err(bad_field(
+                "precision",
+                format!("`{x}`: use bf16, fp8, int8, int4 or fp4"),
+            ));
+        }
+    };
+    let top = b.top.unwrap_or(5);
+    if !(1..=100).contains(&top) {
+        return Err(bad_field("top", "valid range 1..=100".into()));
+    }
+    let r = ServeRequest {
+        rate: b.rate,
+        input_len: b.input_len,
+        output_len: b.output_len,
+        precision,
+        ttft_slo_s: b.ttft_slo_s,
+        tpot_slo_s: Some(b.tpot_slo_s.unwrap_or(0.2)),
+        top,
+        stack: None,
+    };
+    let fleet = live_fleet(&st);
+    let cat = st.catalog.clone();
+    let out = blocking(move || {
+        let pools: Vec<PoolChip> = fleet
+            .pools
+            .iter()
+            .filter_map(|p| {
+                Some(PoolChip {
+                    pool: p,
+                    chip: cat.chip(&p.chip).ok()?,
+                })
+            })
+            .collect();
+        let plan = tessera_plan::fleet::plan_serve_fleet(&model, &fleet, &pools, &r);
+        Ok(tessera_output::plan::FleetServeV1::new(&plan, &r))
+    })
+    .await?;
+    Ok(axum::Json(out).into_response())
+}
+
 /// The OpenAPI document of this API (checked in at crates/tessera-server/openapi.json
 /// and held to the router by a test).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -617,6 +844,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/pools"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/events/stream"),
+    ("post", "/api/v1/plan/train"),
+    ("post", "/api/v1/plan/serve"),
 ];
 
 async fn openapi() -> Response {
@@ -636,6 +865,8 @@ pub fn router(st: AppState, max_body: usize) -> Router {
         .route("/api/v1/jobs/{id}", get(get_job).delete(cancel))
         .route("/api/v1/pools", get(pools))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/plan/train", axum::routing::post(plan_train))
+        .route("/api/v1/plan/serve", axum::routing::post(plan_serve))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/stream", get(event_stream))
         .fallback(not_found)

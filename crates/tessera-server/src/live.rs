@@ -441,6 +441,19 @@ impl Live {
                                 }
                                 continue;
                             }
+                            // The node failed under it: not the job's fault, so it is
+                            // queued again (a new attempt where the next round puts it).
+                            s if s.is_terminal()
+                                && node_failure(&ej.detail)
+                                && !j.cancel_requested =>
+                            {
+                                let why = format!(
+                                    "attempt {} ended with its node ({}: {}); queued for a new attempt",
+                                    a.attempt, ej.nodes, ej.detail
+                                );
+                                self.attempt_lost(now, j, &mut a, &why)?;
+                                continue;
+                            }
                             s if s.is_terminal() => {
                                 self.attempt_ended(now, j, &mut a, s, ej.exit_code)?;
                                 continue;
@@ -1010,4 +1023,9 @@ fn shell_word(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Engine end states that blame the node, not the job (Slurm's NODE_FAIL and BOOT_FAIL).
+fn node_failure(detail: &str) -> bool {
+    detail.starts_with("NODE_FAIL") || detail.starts_with("BOOT_FAIL")
 }

@@ -442,3 +442,40 @@ fn training_jobs_run_with_their_planned_layout() {
         .unwrap();
     assert!(why.contains("no layout fits"), "{why}");
 }
+
+/// A node that fails under a running job: the job is queued again and runs a new
+/// attempt on what is left, not marked failed.
+#[test]
+fn a_failed_node_requeues_its_jobs() {
+    let mut w = world(
+        vec![
+            node("n-a800-1", "nvidia", "a800", 8),
+            node("n-a800-2", "nvidia", "a800", 8),
+        ],
+        "fifo-perf",
+        None,
+    );
+    let a = submit(&w, 8, &["nvidia-a800-sxm4-80gb"], 0.0);
+    w.live.tick(1.0).unwrap();
+    w.live.tick(2.0).unwrap();
+    let first = attempts(&w, a)[0].clone();
+    assert_eq!(first.state, "running");
+    w.engine.set_node_state(&first.nodes, NodeState::Down);
+    w.live.tick(3.0).unwrap();
+    assert_eq!(attempts(&w, a)[0].state, "lost");
+    assert_eq!(state(&w, a), JobState::Queued);
+    {
+        let s = w.snap.lock().unwrap();
+        let p = s.pools.iter().find(|p| p.name == "a800").unwrap();
+        assert_eq!((p.chips, p.nodes_down), (8, 1), "the pool shrank");
+    }
+    w.live.tick(70.0).unwrap();
+    w.live.tick(71.0).unwrap();
+    let at = attempts(&w, a);
+    assert_eq!(at.len(), 2);
+    assert_eq!(at[1].state, "running");
+    assert_ne!(
+        at[1].nodes, first.nodes,
+        "the new attempt runs on the other node"
+    );
+}
