@@ -139,6 +139,30 @@ gres = "gpu:p800"
         }
     }
 
+    /// SIGTERM, and the exit status once it stopped (10 s at most).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().unwrap();
+        assert!(
+            Command::new("kill")
+                .arg(c.id().to_string())
+                .status()
+                .unwrap()
+                .success()
+        );
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = c.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                Instant::now() < until,
+                "no exit 10 s after SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
@@ -645,6 +669,11 @@ fn the_event_stream_carries_submissions() {
     let doc = request(&s.addr, "GET", "/api/v1/openapi.json", None, None).unwrap();
     let v: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
     assert_eq!(v["openapi"], "3.0.3");
+    // SIGTERM: a graceful stop, exit 0, and the log says so.
+    let mut s = s;
+    let st = s.terminate();
+    assert!(st.success(), "{st:?}: {}", s.log());
+    assert!(s.log().contains("tessera server stopped"), "{}", s.log());
 }
 
 /// A training job on Slurm: planned for the pool's chip, its entrypoint runs with the

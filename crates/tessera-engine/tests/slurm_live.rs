@@ -166,7 +166,7 @@ fn refusals_and_cancels() {
             "nvidia",
             "a800",
             1,
-            "trap 'echo got-usr1' USR1\nsleep 300 & wait\nsleep 300",
+            "trap 'echo got-usr1' USR1\necho ready\nsleep 300 & wait\nsleep 300",
         ))
         .unwrap();
     let until = Instant::now() + Duration::from_secs(60);
@@ -179,8 +179,14 @@ fn refusals_and_cancels() {
         assert!(Instant::now() < until, "job never started");
         std::thread::sleep(Duration::from_millis(200));
     }
-    e.signal_checkpoint(&id).unwrap();
+    // Signal once the script has its handler (a signal before that would end it, as a
+    // checkpoint signal ends any job that does not handle it).
     let out = e.spool_file(t, "out");
+    while !std::fs::read_to_string(&out).is_ok_and(|s| s.contains("ready")) {
+        assert!(Instant::now() < until, "the job's script never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    e.signal_checkpoint(&id).unwrap();
     let until = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&out).is_ok_and(|s| s.contains("got-usr1")) {
         assert!(Instant::now() < until, "the job's script never saw SIGUSR1");

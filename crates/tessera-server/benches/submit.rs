@@ -29,6 +29,7 @@ fn start_server(dir: &std::path::Path) -> String {
         read_needs_token: false,
         clock: Arc::new(SystemClock),
         catalog: Arc::new(tessera_catalog::Catalog::builtin().expect("catalog")),
+        shutdown: tokio::sync::watch::channel(false).1,
     };
     let app = router(st, 1 << 20);
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -28,6 +28,9 @@ pub struct AppState {
     pub clock: Arc<dyn crate::live::Clock>,
     /// Resolves chip types (ids or aliases) in submitted jobs.
     pub catalog: Arc<tessera_catalog::Catalog>,
+    /// Turns true when the server shuts down: event streams end, so the graceful
+    /// shutdown does not wait on them.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -497,11 +500,16 @@ async fn event_stream(
         since,
         true,
     );
+    let shutdown = st.shutdown.clone();
     let stream = futures_util::stream::unfold(state, move |(mut buf, mut since, mut first)| {
         let store = store.clone();
         let who = who.clone();
+        let mut shutdown = shutdown.clone();
         async move {
             loop {
+                if *shutdown.borrow() {
+                    return None;
+                }
                 if let Some(e) = buf.pop_front() {
                     let data = serde_json::to_string(&e).unwrap_or_default();
                     let ev = Sse::default()
@@ -511,7 +519,10 @@ async fn event_stream(
                     return Some((Ok::<_, std::convert::Infallible>(ev), (buf, since, first)));
                 }
                 if !first {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return None,
+                    }
                 }
                 first = false;
                 let who = who.clone();

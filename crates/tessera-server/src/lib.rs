@@ -98,6 +98,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     )
     .map_err(|e| ServerError::Setup(e.to_string()))?;
     let clock: Arc<dyn live::Clock> = Arc::new(live::SystemClock);
+    let (shut_tx, shut_rx) = tokio::sync::watch::channel(false);
     let app = api::router(
         api::AppState {
             store,
@@ -106,6 +107,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
             read_needs_token: cfg.read_needs_token,
             clock: clock.clone(),
             catalog: Arc::new(cat.clone()),
+            shutdown: shut_rx,
         },
         cfg.max_body_bytes,
     );
@@ -125,6 +127,10 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
         tracing::info!(listen = %cfg.listen, state = %state, "tessera server started");
         // The scheduling loop: one tick at a time, off the async workers.
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        // Set when the loop dies: the server then stops too, with an error, rather
+        // than take jobs it would never schedule (a supervisor restarts it, and the
+        // restart reconciles).
+        let (dead_tx, mut dead_rx) = tokio::sync::watch::channel(false);
         let ticker = tokio::spawn(async move {
             let mut iv = tokio::time::interval(std::time::Duration::from_secs_f64(poll));
             iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -147,18 +153,32 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "scheduling tick panicked; stopping");
+                        tracing::error!(error = %e, "scheduling tick panicked; stopping the server");
+                        let _ = dead_tx.send(true);
                         break;
                     }
                 }
             }
         });
+        let mut dead = dead_rx.clone();
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = shutdown() => {}
+                    _ = dead.wait_for(|d| *d) => {}
+                }
+                // Event streams end; other requests finish.
+                let _ = shut_tx.send(true);
+            })
             .await
             .map_err(|e| ServerError::Setup(format!("HTTP server: {e}")))?;
         let _ = stop_tx.send(true);
         let _ = ticker.await;
+        if *dead_rx.borrow_and_update() {
+            return Err(ServerError::Setup(
+                "the scheduling loop panicked (see the log); the server stopped".into(),
+            ));
+        }
         tracing::info!("tessera server stopped");
         Ok(())
     })
