@@ -117,6 +117,9 @@ pub struct RoundCore {
     capacity_changed: bool,
     /// Least seconds between allocations (Gavel's 1,920 s unless set).
     min_realloc_s: f64,
+    /// Place jobs on the types their allocation gives them time on before any job takes
+    /// idle workers of another type (off: Gavel's single pass).
+    allocated_first: bool,
     last_reset: Option<f64>,
     held: Vec<Option<usize>>,
     placed_on: Vec<Option<usize>>,
@@ -168,6 +171,7 @@ impl RoundCore {
             need_update: false,
             capacity_changed: false,
             min_realloc_s: MIN_SECONDS_BETWEEN_ALLOCATIONS,
+            allocated_first: false,
             last_reset: None,
             held: Vec::new(),
             placed_on: Vec::new(),
@@ -306,6 +310,14 @@ impl RoundCore {
             p.b = map[p.b].unwrap_or(0);
         }
         Ok(map)
+    }
+
+    /// Places every job on the types its allocation gives it time on before any job
+    /// takes idle workers of a type it has no time on. Off by default (Gavel's single
+    /// pass, which the simulator is compared with); the live scheduler turns it on, so a
+    /// job is not left on a slower pool while its allocated one idles.
+    pub fn set_allocated_types_first(&mut self, on: bool) {
+        self.allocated_first = on;
     }
 
     /// The registered jobs, by index.
@@ -487,12 +499,22 @@ impl RoundCore {
             deficit: &self.deficit,
             slots: &self.slots,
         };
+        // Gavel: one pass, where a job may take idle workers of a type its allocation
+        // gives no time on (FIFO excepted). Allocated types first: such jobs fill only
+        // what the allocated placements leave, in a second pass.
+        let passes: &[bool] = if fifo {
+            &[true]
+        } else if self.allocated_first {
+            &[true, false]
+        } else {
+            &[false]
+        };
         let (mut placed, pairs_placed) = priority_round(
             &self.jobs,
             &self.active,
             &ledger,
             &self.capacity,
-            fifo,
+            passes,
             &type_order,
             &mut self.taken,
         );
@@ -1084,7 +1106,7 @@ fn priority_round(
     active: &[usize],
     l: &Ledger,
     capacity: &[u32],
-    skip_zero: bool,
+    passes: &[bool],
     type_order: &[usize],
     taken: &mut [bool],
 ) -> (Placements, Placements) {
@@ -1124,58 +1146,62 @@ fn priority_round(
         }
     };
     let mut q: Vec<(f64, f64, f64, usize)> = Vec::with_capacity(active.len() + slots.len());
-    for &t in type_order {
-        q.clear();
-        for &i in active {
-            let Some(x) = &x_of[i] else { continue };
-            let sf = jobs[i].scale_factor as u64;
-            if taken[i] || jobs[i].throughput[t] <= 0.0 || free[t] < sf {
-                continue;
+    // Each pass fills the types in order; `true`: only candidates whose allocation gives
+    // them time on the type.
+    for &skip_zero in passes {
+        for &t in type_order {
+            q.clear();
+            for &i in active {
+                let Some(x) = &x_of[i] else { continue };
+                let sf = jobs[i].scale_factor as u64;
+                if taken[i] || jobs[i].throughput[t] <= 0.0 || free[t] < sf {
+                    continue;
+                }
+                let pri = priority(x[t], got[i][t], t);
+                if skip_zero && pri <= 0.0 {
+                    continue;
+                }
+                q.push((pri, deficit[i][t], x[t], i));
             }
-            let pri = priority(x[t], got[i][t], t);
-            if skip_zero && pri <= 0.0 {
-                continue;
+            for (k, p) in slots.iter().enumerate() {
+                let sf = jobs[p.a].scale_factor as u64;
+                if p.x[t] <= 0.0 || taken[p.a] || taken[p.b] || free[t] < sf {
+                    continue;
+                }
+                q.push((priority(p.x[t], p.got[t], t), 0.0, p.x[t], n + k));
             }
-            q.push((pri, deficit[i][t], x[t], i));
-        }
-        for (k, p) in slots.iter().enumerate() {
-            let sf = jobs[p.a].scale_factor as u64;
-            if p.x[t] <= 0.0 || taken[p.a] || taken[p.b] || free[t] < sf {
-                continue;
-            }
-            q.push((priority(p.x[t], p.got[t], t), 0.0, p.x[t], n + k));
-        }
-        // Each placement takes at least one worker, so only the best `free` candidates
-        // can be placed unless some do not fit or share a job: order just those (a
-        // selection, not a sort of every candidate), and the next ones if room is left.
-        let mut start = 0;
-        while start < q.len() && free[t] > 0 {
-            let rest = &mut q[start..];
-            let k = (free[t] as usize).min(rest.len());
-            if k < rest.len() {
-                rest.select_nth_unstable_by(k - 1, cmp);
-            }
-            rest[..k].sort_unstable_by(cmp);
-            for &(_, _, _, c) in &rest[..k] {
-                if c < n {
-                    let sf = jobs[c].scale_factor as u64;
-                    if !taken[c] && free[t] >= sf {
-                        free[t] -= sf;
-                        taken[c] = true;
-                        placed.push((c, t));
-                    }
-                } else {
-                    let p = &slots[c - n];
-                    let sf = jobs[p.a].scale_factor as u64;
-                    if !taken[p.a] && !taken[p.b] && free[t] >= sf {
-                        free[t] -= sf;
-                        taken[p.a] = true;
-                        taken[p.b] = true;
-                        paired.push((c - n, t));
+            // Each placement takes at least one worker, so only the best `free` candidates
+            // can be placed unless some do not fit or share a job: order just those (a
+            // selection, not a sort of every candidate), and the next ones if room is left.
+            let mut start = 0;
+            while start < q.len() && free[t] > 0 {
+                let rest = &mut q[start..];
+                let k = (free[t] as usize).min(rest.len());
+                if k < rest.len() {
+                    rest.select_nth_unstable_by(k - 1, cmp);
+                }
+                rest[..k].sort_unstable_by(cmp);
+                for &(_, _, _, c) in &rest[..k] {
+                    if c < n {
+                        let sf = jobs[c].scale_factor as u64;
+                        if !taken[c] && free[t] >= sf {
+                            free[t] -= sf;
+                            taken[c] = true;
+                            placed.push((c, t));
+                        }
+                    } else {
+                        let p = &slots[c - n];
+                        let sf = jobs[p.a].scale_factor as u64;
+                        if !taken[p.a] && !taken[p.b] && free[t] >= sf {
+                            free[t] -= sf;
+                            taken[p.a] = true;
+                            taken[p.b] = true;
+                            paired.push((c - n, t));
+                        }
                     }
                 }
+                start += k;
             }
-            start += k;
         }
     }
     // Leave the shared buffer clean for the next round.
@@ -1448,6 +1474,22 @@ mod tests {
         match core.handle(Event::RoundDue { now }).unwrap() {
             Reaction::Round(p) => p.placements,
             _ => Vec::new(),
+        }
+    }
+
+    /// One job, two idle types, its allocation all on the second (faster) one: Gavel's
+    /// single pass puts it on the first type filled; allocated types first puts it where
+    /// its allocation is.
+    #[test]
+    fn allocated_types_first_follows_the_allocation() {
+        for (first, want) in [(false, 0usize), (true, 1)] {
+            let mut core = RoundCore::new(&[8, 8], &cfg("max-sum-throughput-perf"));
+            core.set_allocated_types_first(first);
+            let a = core.add(job(0, 1e9, 8, &[1.0, 1.2]));
+            core.handle(Event::Arrived { job: a }).unwrap();
+            let p = round(&mut core, 0.0);
+            assert_eq!(core.allocation(a).unwrap()[1], 1.0);
+            assert_eq!(p.placements[0].ty, want, "allocated first: {first}");
         }
     }
 }

@@ -222,6 +222,8 @@ impl Live {
         let mut core = RoundCore::new(&vec![0; pools.len()], &cfg);
         // A new job gets its allocation at the next round, not Gavel's 1,920 s later.
         core.set_min_reallocation_s(round_s);
+        // And is placed where its allocation puts it before it may fill idle pools.
+        core.set_allocated_types_first(true);
         Ok(Live {
             instance,
             core,

@@ -407,6 +407,23 @@ fn training_jobs_run_with_their_planned_layout() {
     assert_eq!(d.len(), 1, "only the job that fits is dispatched");
     let (disp, _) = &d[0];
     assert_eq!(disp.tag.job, id);
+    // Both pools can run it; it runs on the faster by the planner's speeds (the live
+    // scheduler places jobs on their allocated types first), with that pool's layout.
+    let cat0 = tessera_catalog::Catalog::builtin().unwrap();
+    let m0 = cat0.model("llama3-8b").unwrap();
+    let tps = |chip: &str| {
+        tessera_plan::fleet::best_on_chips(&m0, cat0.chip(chip).unwrap(), 8, 4096, 256)
+            .unwrap()
+            .0
+            .estimate
+            .tokens_per_s
+    };
+    let faster_part = if tps("huawei-ascend-910b2") > tps("nvidia-a800-sxm4-80gb") {
+        "huawei"
+    } else {
+        "nvidia"
+    };
+    assert_eq!(disp.target.partition, faster_part);
     // It runs with the layout planned for the pool it was placed on.
     let cat = tessera_catalog::Catalog::builtin().unwrap();
     let m = cat.model("llama3-8b").unwrap();
