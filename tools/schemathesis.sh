@@ -10,7 +10,17 @@ budget=${1:-60}
 venv=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
 if [ ! -x "$venv/bin/st" ]; then
     # Exit 3: schemathesis could not be installed (no python3 venv, no PyPI).
-    { python3 -m venv "$venv" && "$venv/bin/pip" install -q 'schemathesis>=4,<5'; } || exit 3
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+        # Debian's python3 lacks venv until python3-venv is installed.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null || exit 3
+            rm -rf "$venv"
+            python3 -m venv "$venv" || exit 3
+        else
+            exit 3
+        fi
+    fi
+    "$venv/bin/pip" install -q 'schemathesis>=4,<5' || exit 3
 fi
 bin=${TESSERA_BIN:-target/debug/tessera}
 [ -x "$bin" ] || cargo build -q -p tessera-cli
@@ -37,10 +47,16 @@ printf '[[token]]\nteam = "fuzz"\ntoken = "fuzz-team-token-000000001"\n' > "$dir
 "$bin" server --config "$dir/tessera.toml" 2> "$dir/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(200):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit("the server did not come up")
+PY
 "$venv/bin/st" run "http://127.0.0.1:$port/api/v1/openapi.json" \
     --checks not_a_server_error \
     -H "Authorization: Bearer fuzz-team-token-000000001" \

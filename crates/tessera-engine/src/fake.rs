@@ -69,7 +69,7 @@ impl FakeEngine {
             for j in st.jobs.iter_mut().filter(|j| {
                 j.job.state == EngineState::Running && j.job.nodes.split(',').any(|x| x == node)
             }) {
-                j.job.state = EngineState::Failed;
+                j.job.state = EngineState::NodeFailed;
                 j.job.detail = "NODE_FAIL".into();
             }
         }

@@ -108,13 +108,19 @@ pub enum EngineState {
     /// Finished otherwise (non-zero exit, node failure, timeout, bad request).
     Failed,
     Cancelled,
+    /// Ended because its node failed (Slurm's NODE_FAIL, BOOT_FAIL): not the job's
+    /// fault, so the scheduler runs it again.
+    NodeFailed,
 }
 
 impl EngineState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            EngineState::Succeeded | EngineState::Failed | EngineState::Cancelled
+            EngineState::Succeeded
+                | EngineState::Failed
+                | EngineState::Cancelled
+                | EngineState::NodeFailed
         )
     }
 }

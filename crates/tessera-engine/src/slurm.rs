@@ -142,8 +142,10 @@ pub fn job_state(word: &str) -> Option<EngineState> {
         | "SUSPENDED" | "STOPPED" | "SPECIAL_EXIT" | "SIGNALING" => EngineState::Pending,
         "RUNNING" | "COMPLETING" | "STAGE_OUT" => EngineState::Running,
         "COMPLETED" => EngineState::Succeeded,
-        "FAILED" | "BOOT_FAIL" | "DEADLINE" | "NODE_FAIL" | "OUT_OF_MEMORY" | "TIMEOUT"
-        | "PREEMPTED" | "REVOKED" => EngineState::Failed,
+        "FAILED" | "DEADLINE" | "OUT_OF_MEMORY" | "TIMEOUT" | "PREEMPTED" | "REVOKED" => {
+            EngineState::Failed
+        }
+        "NODE_FAIL" | "BOOT_FAIL" => EngineState::NodeFailed,
         "CANCELLED" => EngineState::Cancelled,
         _ => return None,
     })
@@ -417,6 +419,8 @@ mod tests {
         let held = parse_squeue("44|x|PENDING|(null)||nvidia|launch failed requeued held")
             .unwrap_or_default();
         assert_eq!(held[0].state, EngineState::Held);
+        let nf = parse_squeue("45|x|NODE_FAIL|(null)|n1|nvidia|None").unwrap_or_default();
+        assert_eq!(nf[0].state, EngineState::NodeFailed);
         assert!(parse_squeue("1|x|RUNNING").is_err());
         let s = "n-a800|nvidia|gpu:a800:8|gpu:a800:3(IDX:0-2)|mixed|\n\
                  n-kunlun|baidu|gpu:p800:8|gpu:p800:0(IDX:N/A)|drained|\n\

@@ -576,39 +576,61 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     let counts = blocking(move || Ok(lock(&store).count_by_state()?)).await?;
     let snap = lock(&st.snapshot).clone();
     let mut t = String::new();
-    t.push_str("# HELP tessera_jobs Jobs by state.\n");
-    t.push_str("# TYPE tessera_jobs gauge\n");
-    for (s, n) in counts {
-        t.push_str(&format!("tessera_jobs{{state=\"{}\"}} {n}\n", s.as_str()));
-    }
-    t.push_str("# HELP tessera_pool_chips Accelerators on nodes that are up.\n");
-    t.push_str("# TYPE tessera_pool_chips gauge\n");
-    for p in &snap.pools {
-        t.push_str(&format!(
-            "tessera_pool_chips{{pool=\"{}\",chip=\"{}\"}} {}\n",
-            p.name, p.chip, p.chips
-        ));
-    }
-    t.push_str("# HELP tessera_pool_chips_used Accelerators in use, as the engine reports.\n");
-    t.push_str("# TYPE tessera_pool_chips_used gauge\n");
-    for p in &snap.pools {
-        t.push_str(&format!(
-            "tessera_pool_chips_used{{pool=\"{}\",chip=\"{}\"}} {}\n",
-            p.name, p.chip, p.chips_used
-        ));
-    }
-    t.push_str("# HELP tessera_engine_healthy 1 when the engine answered its last call.\n");
-    t.push_str("# TYPE tessera_engine_healthy gauge\n");
-    for e in &snap.engines {
-        t.push_str(&format!(
-            "tessera_engine_healthy{{engine=\"{}\"}} {}\n",
-            e.name,
-            u8::from(e.healthy)
-        ));
-    }
-    t.push_str("# HELP tessera_rounds_total Scheduling rounds run.\n");
-    t.push_str("# TYPE tessera_rounds_total counter\n");
-    t.push_str(&format!("tessera_rounds_total {}\n", snap.rounds));
+    // One Prometheus metric: its help and type lines, then a sample per label set.
+    let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+        t.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in samples {
+            t.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    let pool = |p: &crate::live::PoolStatus| format!("{{pool=\"{}\",chip=\"{}\"}}", p.name, p.chip);
+    metric(
+        "tessera_jobs",
+        "gauge",
+        "Jobs by state.",
+        counts
+            .iter()
+            .map(|(s, n)| (format!("{{state=\"{}\"}}", s.as_str()), n.to_string()))
+            .collect(),
+    );
+    metric(
+        "tessera_pool_chips",
+        "gauge",
+        "Accelerators on nodes that are up.",
+        snap.pools
+            .iter()
+            .map(|p| (pool(p), p.chips.to_string()))
+            .collect(),
+    );
+    metric(
+        "tessera_pool_chips_used",
+        "gauge",
+        "Accelerators in use, as the engine reports.",
+        snap.pools
+            .iter()
+            .map(|p| (pool(p), p.chips_used.to_string()))
+            .collect(),
+    );
+    metric(
+        "tessera_engine_healthy",
+        "gauge",
+        "1 when the engine answered its last call.",
+        snap.engines
+            .iter()
+            .map(|e| {
+                (
+                    format!("{{engine=\"{}\"}}", e.name),
+                    u8::from(e.healthy).to_string(),
+                )
+            })
+            .collect(),
+    );
+    metric(
+        "tessera_rounds_total",
+        "counter",
+        "Scheduling rounds run.",
+        vec![(String::new(), snap.rounds.to_string())],
+    );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response())
 }
 

@@ -238,6 +238,13 @@ pub fn parse_toml(path: &str, text: &str) -> Result<JobSpec, SpecError> {
         field: None,
         message: format!("{path}: {e}"),
     })?;
+    // JSON has no NaN or infinity: say so here, not as a missing field later.
+    if let Some(key) = non_finite(&v, "") {
+        return Err(SpecError {
+            message: format!("{path}: `{key}` must be a finite number"),
+            field: Some(key),
+        });
+    }
     let j = serde_json::to_value(v).map_err(|e| SpecError {
         field: None,
         message: format!("{path}: {e}"),
@@ -246,6 +253,23 @@ pub fn parse_toml(path: &str, text: &str) -> Result<JobSpec, SpecError> {
         message: format!("{path}: {}", e.message),
         ..e
     })
+}
+
+/// The dotted key of the first NaN or infinite float in a TOML document, if any.
+fn non_finite(v: &toml::Value, at: &str) -> Option<String> {
+    let join = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => Some(at.to_string()),
+        toml::Value::Table(t) => t.iter().find_map(|(k, x)| non_finite(x, &join(k))),
+        toml::Value::Array(a) => a.iter().find_map(|x| non_finite(x, at)),
+        _ => None,
+    }
 }
 
 fn from_value(v: serde_json::Value) -> Result<JobSpec, SpecError> {
@@ -418,6 +442,9 @@ mod tests {
             assert_eq!(e.field.as_deref(), Some(field), "{text}: {}", e.message);
         }
         let t = "kind = \"batch\"\nname = \"n\"\ncommand = \"c\"\n[resources]\nchips = 1\nx = 2\n";
+        let nan = "kind = \"train\"\nname = \"t\"\nmodel = \"m\"\ntokens = nan\nentrypoint = \"x\"\n[resources]\nchips = 8\n";
+        let e = parse_toml("job.toml", nan).expect_err("NaN");
+        assert_eq!(e.field.as_deref(), Some("tokens"), "{}", e.message);
         let e = parse_toml("job.toml", t).expect_err("unknown key");
         assert!(e.message.starts_with("job.toml: "), "{}", e.message);
         assert_eq!(e.field.as_deref(), Some("x"));

@@ -246,6 +246,11 @@ impl Live {
         })
     }
 
+    /// The index of the engine an attempt names.
+    fn engine_of(&self, name: &str) -> Option<usize> {
+        self.engines.iter().position(|x| x.name() == name)
+    }
+
     fn engine_ok(&self, e: usize, now: f64) -> bool {
         let s = lock(&self.snapshot);
         s.engines[e].healthy || now >= s.engines[e].retry_at
@@ -396,7 +401,7 @@ impl Live {
         let mut known: BTreeSet<(usize, Tag)> = BTreeSet::new();
         for j in open {
             for a in j.attempts.iter().filter(|a| a.is_live()) {
-                let Some(e) = self.engines.iter().position(|x| x.name() == a.engine) else {
+                let Some(e) = self.engine_of(&a.engine) else {
                     continue;
                 };
                 let tag = Tag {
@@ -445,10 +450,7 @@ impl Live {
                             }
                             // The node failed under it: not the job's fault, so it is
                             // queued again (a new attempt where the next round puts it).
-                            s if s.is_terminal()
-                                && node_failure(&ej.detail)
-                                && !j.cancel_requested =>
-                            {
+                            EngineState::NodeFailed if !j.cancel_requested => {
                                 let why = format!(
                                     "attempt {} ended with its node ({}: {}); queued for a new attempt",
                                     a.attempt, ej.nodes, ej.detail
@@ -615,7 +617,7 @@ impl Live {
                 continue;
             }
             for a in live {
-                let Some(e) = self.engines.iter().position(|x| x.name() == a.engine) else {
+                let Some(e) = self.engine_of(&a.engine) else {
                     continue;
                 };
                 let Some(id) = a.engine_id.clone() else {
@@ -857,7 +859,7 @@ impl Live {
     }
 
     fn stop(&mut self, now: f64, j: &JobRecord, a: &Attempt) -> Result<(), LiveError> {
-        let Some(e) = self.engines.iter().position(|x| x.name() == a.engine) else {
+        let Some(e) = self.engine_of(&a.engine) else {
             return Ok(());
         };
         let mut a = a.clone();
@@ -1025,9 +1027,4 @@ fn shell_word(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Engine end states that blame the node, not the job (Slurm's NODE_FAIL and BOOT_FAIL).
-fn node_failure(detail: &str) -> bool {
-    detail.starts_with("NODE_FAIL") || detail.starts_with("BOOT_FAIL")
 }

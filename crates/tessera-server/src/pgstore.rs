@@ -4,7 +4,7 @@
 //! durable (its default `synchronous_commit = on`).
 
 use crate::job::{JobSpec, JobState};
-use crate::store::{Attempt, EventRecord, JobFilter, JobRecord, Store, StoreError};
+use crate::store::{Attempt, EventRecord, JobFilter, JobRecord, RawJob, Store, StoreError};
 use postgres::{Client, NoTls};
 
 impl From<postgres::Error> for StoreError {
@@ -139,27 +139,17 @@ impl PgStore {
         let rows = self.db.query(sql, p)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let id = r.get::<_, i64>(0) as u64;
-            let spec: String = r.get(2);
-            let state: String = r.get(3);
-            let spec: JobSpec = serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
-                job: id,
-                why: e.to_string(),
-            })?;
-            let state = JobState::parse(&state).ok_or_else(|| StoreError::Corrupt {
-                job: id,
-                why: format!("unknown state `{state}`"),
-            })?;
-            out.push(JobRecord {
-                id,
+            let raw = RawJob {
+                id: r.get::<_, i64>(0) as u64,
                 owner: r.get(1),
-                spec,
-                state,
+                spec: r.get(2),
+                state: r.get(3),
                 submitted_at: r.get(4),
                 updated_at: r.get(5),
                 cancel_requested: r.get(6),
-                attempts: self.attempts(id)?,
-            });
+            };
+            let attempts = self.attempts(raw.id)?;
+            out.push(raw.decode(attempts)?);
         }
         Ok(out)
     }
@@ -181,10 +171,7 @@ impl Store for PgStore {
     }
 
     fn insert_job(&mut self, owner: &str, spec: &JobSpec, now: f64) -> Result<u64, StoreError> {
-        let text = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt {
-            job: 0,
-            why: e.to_string(),
-        })?;
+        let text = crate::store::spec_text(spec)?;
         let mut tx = self.db.transaction()?;
         let id: i64 = tx
             .query_one(
@@ -350,18 +337,12 @@ impl Store for PgStore {
     }
 
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError> {
-        let rows = self
+        let rows: Vec<(String, u64)> = self
             .db
-            .query("SELECT state, COUNT(*) FROM jobs GROUP BY state", &[])?;
-        Ok(JobState::ALL
+            .query("SELECT state, COUNT(*) FROM jobs GROUP BY state", &[])?
             .iter()
-            .map(|&s| {
-                let n = rows
-                    .iter()
-                    .find(|r| r.get::<_, String>(0) == s.as_str())
-                    .map_or(0, |r| r.get::<_, i64>(1) as u64);
-                (s, n)
-            })
-            .collect())
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+            .collect();
+        Ok(crate::store::counts_in_order(&rows))
     }
 }

@@ -109,6 +109,65 @@ pub trait Store: Send {
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError>;
 }
 
+/// A job row as both stores read it, its spec and state still text.
+pub(crate) struct RawJob {
+    pub id: u64,
+    pub owner: String,
+    pub spec: String,
+    pub state: String,
+    pub submitted_at: f64,
+    pub updated_at: f64,
+    pub cancel_requested: bool,
+}
+
+impl RawJob {
+    /// The job, or `Corrupt` naming it when its spec or state cannot be read.
+    pub(crate) fn decode(self, attempts: Vec<Attempt>) -> Result<JobRecord, StoreError> {
+        let id = self.id;
+        let spec: JobSpec = serde_json::from_str(&self.spec).map_err(|e| StoreError::Corrupt {
+            job: id,
+            why: e.to_string(),
+        })?;
+        let state = JobState::parse(&self.state).ok_or_else(|| StoreError::Corrupt {
+            job: id,
+            why: format!("unknown state `{}`", self.state),
+        })?;
+        Ok(JobRecord {
+            id,
+            owner: self.owner,
+            spec,
+            state,
+            submitted_at: self.submitted_at,
+            updated_at: self.updated_at,
+            cancel_requested: self.cancel_requested,
+            attempts,
+        })
+    }
+}
+
+/// A spec as both stores keep it (JSON text).
+pub(crate) fn spec_text(spec: &JobSpec) -> Result<String, StoreError> {
+    serde_json::to_string(spec).map_err(|e| StoreError::Corrupt {
+        job: 0,
+        why: e.to_string(),
+    })
+}
+
+/// Counts per state from `(state, count)` rows, in `JobState::ALL` order, 0 where no
+/// job is in a state.
+pub(crate) fn counts_in_order(rows: &[(String, u64)]) -> Vec<(JobState, u64)> {
+    JobState::ALL
+        .iter()
+        .map(|&s| {
+            let n = rows
+                .iter()
+                .find(|(x, _)| x == s.as_str())
+                .map_or(0, |(_, n)| *n);
+            (s, n)
+        })
+        .collect()
+}
+
 /// Migrations, in order; index + 1 is the schema version after applying it.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE jobs (
@@ -236,39 +295,22 @@ impl SqliteStore {
     ) -> Result<Vec<JobRecord>, StoreError> {
         let mut st = self.db.prepare_cached(sql)?;
         let rows = st.query_map(p, |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, f64>(4)?,
-                r.get::<_, f64>(5)?,
-                r.get::<_, i64>(6)? != 0,
-            ))
+            Ok(RawJob {
+                id: r.get::<_, i64>(0)? as u64,
+                owner: r.get(1)?,
+                spec: r.get(2)?,
+                state: r.get(3)?,
+                submitted_at: r.get(4)?,
+                updated_at: r.get(5)?,
+                cancel_requested: r.get::<_, i64>(6)? != 0,
+            })
         })?;
-        let raw: Vec<_> = rows.collect::<Result<_, _>>()?;
+        let raw: Vec<RawJob> = rows.collect::<Result<_, _>>()?;
         drop(st);
         raw.into_iter()
-            .map(|(id, owner, spec, state, sub, upd, cancel)| {
-                let spec: JobSpec =
-                    serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
-                        job: id,
-                        why: e.to_string(),
-                    })?;
-                let state = JobState::parse(&state).ok_or_else(|| StoreError::Corrupt {
-                    job: id,
-                    why: format!("unknown state `{state}`"),
-                })?;
-                Ok(JobRecord {
-                    id,
-                    owner,
-                    spec,
-                    state,
-                    submitted_at: sub,
-                    updated_at: upd,
-                    cancel_requested: cancel,
-                    attempts: self.attempts(id)?,
-                })
+            .map(|j| {
+                let attempts = self.attempts(j.id)?;
+                j.decode(attempts)
             })
             .collect()
     }
@@ -292,10 +334,7 @@ impl Store for SqliteStore {
 
     fn insert_job(&mut self, owner: &str, spec: &JobSpec, now: f64) -> Result<u64, StoreError> {
         let tx = self.db.transaction()?;
-        let text = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt {
-            job: 0,
-            why: e.to_string(),
-        })?;
+        let text = crate::store::spec_text(spec)?;
         tx.execute(
             "INSERT INTO jobs (owner, spec, state, submitted_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)",
             params![owner, text, now],
@@ -459,18 +498,11 @@ impl Store for SqliteStore {
         let mut st = self
             .db
             .prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        let raw: Vec<(String, i64)> = rows.collect::<Result<_, _>>()?;
-        Ok(JobState::ALL
-            .iter()
-            .map(|&s| {
-                let n = raw
-                    .iter()
-                    .find(|(x, _)| x == s.as_str())
-                    .map_or(0, |(_, n)| *n as u64);
-                (s, n)
-            })
-            .collect())
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        let rows: Vec<(String, u64)> = rows.collect::<Result<_, _>>()?;
+        Ok(counts_in_order(&rows))
     }
 }
 

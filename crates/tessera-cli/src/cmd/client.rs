@@ -72,7 +72,11 @@ pub fn submit(fmt: Format, a: &SubmitArgs) -> Result<()> {
     .map_err(|e| {
         CliError::Input(match e.field {
             Some(f) if !e.message.contains(&format!("`{f}`")) => {
-                format!("{path}: field `{f}`: {}", e.message)
+                let m = e
+                    .message
+                    .strip_prefix(&format!("{path}: "))
+                    .unwrap_or(&e.message);
+                format!("{path}: field `{f}`: {m}")
             }
             _ if e.message.starts_with(&path) => e.message,
             _ => format!("{path}: {}", e.message),
