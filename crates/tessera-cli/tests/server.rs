@@ -458,21 +458,7 @@ fn sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice() {
 fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(secs);
     while !f() {
-        if Instant::now() >= until {
-            // What Slurm says, for whoever reads the failure.
-            let out = |args: &[&str]| {
-                Command::new(args[0])
-                    .args(&args[1..])
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-                    .unwrap_or_default()
-            };
-            panic!(
-                "{what}: not within {secs} s\nsqueue:\n{}\nsinfo:\n{}",
-                out(&["squeue", "-h", "--states=all", "-o", "%i|%j|%T|%k|%N|%P|%r"]),
-                out(&["sinfo", "-h", "-N", "-o", "%N %T %E"])
-            );
-        }
+        assert!(Instant::now() < until, "{what}: not within {secs} s");
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -557,10 +543,7 @@ fn ctld_scenario(exactly_once: bool) {
         let drained = Command::new("sinfo")
             .args(["-h", "-N", "-n", "n-a800", "-o", "%T"])
             .output()
-            .is_ok_and(|o| {
-                let t = String::from_utf8_lossy(&o.stdout).to_string();
-                t.contains("drain") || t.contains("down")
-            });
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("drain"));
         if drained {
             resumed += 1;
             let _ = Command::new("scontrol")

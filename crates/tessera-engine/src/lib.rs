@@ -197,11 +197,6 @@ pub trait Engine: Send + Sync {
     /// (Slurm forgets finished jobs after `MinJobAge`); `None`: no record, so the
     /// attempt never finished (it was lost, or never started).
     fn outcome(&self, tag: Tag) -> Option<i32>;
-    /// Whether an attempt the engine no longer lists is still running somewhere (its
-    /// heartbeat is recent): Slurm can forget a job whose process goes on on its node.
-    fn still_running(&self, _tag: Tag) -> bool {
-        false
-    }
     /// Sends the job's processes the checkpoint signal (SIGUSR1); the caller waits the
     /// job's grace period before it cancels.
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError>;

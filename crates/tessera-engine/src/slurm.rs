@@ -105,13 +105,8 @@ pub fn wrapper_script(d: &Dispatch, user_script: &Path, exit_file: &Path) -> Str
         s.push_str(&format!("export {}={}\n", k, shell_quote(v)));
     }
     let exit = shell_quote(&exit_file.display().to_string());
-    let alive = shell_quote(&exit_file.with_extension("alive").display().to_string());
-    // A heartbeat while the job runs, so that tessera can tell an attempt Slurm forgot
-    // but whose process goes on from one that is gone.
     s.push_str(&format!(
-        "(while touch {alive}; do sleep {HEARTBEAT_S}; done) &\nhb=$!\n\
-         bash {}\nrc=$?\nkill $hb 2>/dev/null\n\
-         echo \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n",
+        "bash {}\nrc=$?\necho \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n",
         shell_quote(&user_script.display().to_string()),
     ));
     s
@@ -124,9 +119,6 @@ pub fn valid_env_name(k: &str) -> bool {
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
-
-/// Seconds between a running attempt's heartbeats (its `.alive` file's mtime).
-pub const HEARTBEAT_S: u64 = 2;
 
 /// A string as one single-quoted shell word.
 fn shell_quote(s: &str) -> String {
@@ -181,12 +173,9 @@ pub fn parse_squeue(out: &str) -> Result<Vec<EngineJob>, String> {
         // Reasons of a job that waits for an operator: JobHeldAdmin, JobHeldUser, and
         // "launch failed requeued held" (after a failed launch, e.g. a duplicate job id
         // on a node once slurmctld reused an id it had purged).
-        let reason = f[6].trim().to_ascii_lowercase();
-        let word = f[2].trim();
+        let reason = f[6].trim();
         if state == EngineState::Pending
-            && (matches!(word, "REQUEUE_HOLD" | "SPECIAL_EXIT")
-                || reason.starts_with("jobheld")
-                || reason.contains("held"))
+            && (reason.starts_with("JobHeld") || reason.contains("requeued held"))
         {
             state = EngineState::Held;
         }
@@ -369,14 +358,6 @@ impl Engine for SlurmEngine {
         self.exit_code(tag)
     }
 
-    fn still_running(&self, tag: Tag) -> bool {
-        let beat = std::fs::metadata(self.spool_file(tag, "alive")).and_then(|m| m.modified());
-        beat.is_ok_and(|t| {
-            t.elapsed()
-                .is_ok_and(|age| age.as_secs() <= 3 * HEARTBEAT_S)
-        }) && self.exit_code(tag).is_none()
-    }
-
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError> {
         self.check_id(engine_id)?;
         // --full: the batch shell and its children too (the job's own script is one).
@@ -485,7 +466,6 @@ mod tests {
         );
         assert!(w.contains("bash '/s/5-2.user.sh'"));
         assert!(w.contains("mv '/s/5-2.exit'.tmp '/s/5-2.exit'"));
-        assert!(w.contains("while touch '/s/5-2.alive'"), "{w}");
     }
 
     proptest::proptest! {

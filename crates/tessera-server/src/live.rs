@@ -480,10 +480,6 @@ impl Live {
                             // may not be listed yet, and one whose engine job was purged
                             // may still be finishing on its node: wait LOST_GRACE_S
                             // before calling it lost.
-                            // A heartbeat says its process is still running: not lost.
-                            if self.engines[e].still_running(tag) {
-                                self.missing_since.insert(tag, now);
-                            }
                             let since = *self.missing_since.entry(tag).or_insert(now);
                             if now - since >= LOST_GRACE_S {
                                 self.missing_since.remove(&tag);
