@@ -464,28 +464,19 @@ fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 /// slurmctld SIGKILLed and restarted: the server keeps accepting jobs, says the engine
-/// is unhealthy, and once the controller is back every job finishes.
+/// is unhealthy, once the controller is back every job finishes, and no job's script
+/// runs to its end twice. Slurm 22.05, killed and restarted, can forget a job whose
+/// process goes on; tessera then starts a new attempt, whose wrapper waits for the
+/// job's lock and does not run the script when the forgotten attempt finished it.
 #[test]
 fn slurmctld_killed_and_restarted() {
     if !have_slurm("slurmctld_killed_and_restarted") {
         return;
     }
-    ctld_scenario(false);
+    ctld_scenario();
 }
 
-/// The same, and no job runs twice. Known to fail now and then: slurmctld, killed and
-/// restarted, can forget a job whose process goes on, and tessera may still start a
-/// second attempt (docs/server.md, the stop-19 note). Run it with `--ignored`.
-#[test]
-#[ignore = "known failure: a job Slurm forgot across a controller crash can run twice"]
-fn slurmctld_killed_and_restarted_runs_nothing_twice() {
-    if !have_slurm("slurmctld_killed_and_restarted_runs_nothing_twice") {
-        return;
-    }
-    ctld_scenario(true);
-}
-
-fn ctld_scenario(exactly_once: bool) {
+fn ctld_scenario() {
     let _one = serial();
     let s = Server::new("ctld", "fifo-perf");
     let runs = s.dir.join("runs.txt");
@@ -500,7 +491,7 @@ fn ctld_scenario(exactly_once: bool) {
             ),
         )
     };
-    let a = s.submit(&job("long", 8));
+    let a = s.submit(&job("long", 20));
     wait_until("job a running", 60, || s.job(a)["state"] == "running");
     let conf = std::env::var("SLURM_CONF").unwrap();
     let dir = Path::new(&conf)
@@ -561,12 +552,22 @@ fn ctld_scenario(exactly_once: bool) {
         let v = s.job(id);
         assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
     }
-    eprintln!("slurmctld_killed_and_restarted: resumed n-a800 {resumed} time(s)");
+    let events = request(&s.addr, "GET", "/api/v1/events", None, None).unwrap();
+    let events: serde_json::Value = serde_json::from_str(&events.body).unwrap();
+    let lost: Vec<String> = events["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] != "state")
+        .map(|e| format!("  {} {}: {}", e["job"], e["kind"], e["detail"]))
+        .collect();
+    eprintln!(
+        "slurmctld_killed_and_restarted: resumed n-a800 {resumed} time(s); events other than state changes:\n{}\nthe scripts' own log:\n{}",
+        lost.join("\n"),
+        std::fs::read_to_string(&runs).unwrap_or_default()
+    );
     let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
     assert!(r.body.contains("\"ok\""), "{}", r.body);
-    if !exactly_once {
-        return;
-    }
     // No job's script ran to its end twice.
     let text = std::fs::read_to_string(&runs).unwrap();
     for id in [a, b] {

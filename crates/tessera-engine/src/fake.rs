@@ -20,6 +20,9 @@ struct State {
     next_id: u64,
     down: bool,
     submits: u64,
+    /// Launches that fail (the job is cancelled as it would start), as Slurm does when a
+    /// launch fails and requeues are off.
+    failing_launches: u32,
 }
 
 /// The fake engine.
@@ -100,6 +103,12 @@ impl FakeEngine {
         st.next_id = 1;
     }
 
+    /// Makes the next `n` launches fail: each job is cancelled by the engine as it would
+    /// start, without running.
+    pub fn fail_launches(&self, n: u32) {
+        self.lock().failing_launches = n;
+    }
+
     /// Submissions accepted so far.
     pub fn submits(&self) -> u64 {
         self.lock().submits
@@ -117,7 +126,12 @@ impl FakeEngine {
     /// Starts pending jobs that fit, in submission order; frees what ended.
     fn settle(&self) {
         let mut st = self.lock();
-        let State { nodes, jobs, .. } = &mut *st;
+        let State {
+            nodes,
+            jobs,
+            failing_launches,
+            ..
+        } = &mut *st;
         for n in nodes.iter_mut() {
             n.chips_used = 0;
         }
@@ -147,7 +161,11 @@ impl FakeEngine {
                 .map(|(i, _)| i)
                 .take(d.nodes.max(1) as usize)
                 .collect();
-            if fit.len() == d.nodes.max(1) as usize {
+            if fit.len() == d.nodes.max(1) as usize && *failing_launches > 0 {
+                *failing_launches -= 1;
+                j.job.state = EngineState::Cancelled;
+                j.job.detail = "launch failed".into();
+            } else if fit.len() == d.nodes.max(1) as usize {
                 let mut names = Vec::new();
                 for i in fit {
                     nodes[i].chips_used += d.chips_per_node;

@@ -93,6 +93,12 @@ pub struct Dispatch {
     /// Seconds of warning before a cancel kills the job (a checkpoint signal, SIGUSR1),
     /// 0 for none.
     pub grace_s: u32,
+    /// Earlier attempts of this job that tessera declared lost (the engine no longer
+    /// knew them and they left no outcome): their processes may still be running, and
+    /// may still finish. An engine that can must start this attempt's script only after
+    /// every earlier attempt's process has ended, and not at all if one of these ended
+    /// with success (see [`Engine::finished_by`]).
+    pub lost_attempts: Vec<u32>,
 }
 
 /// What an engine says of a job.
@@ -197,6 +203,11 @@ pub trait Engine: Send + Sync {
     /// (Slurm forgets finished jobs after `MinJobAge`); `None`: no record, so the
     /// attempt never finished (it was lost, or never started).
     fn outcome(&self, tag: Tag) -> Option<i32>;
+    /// For an attempt that ended with success without running the job's script because
+    /// an earlier, lost attempt had finished it: that attempt's number.
+    fn finished_by(&self, _tag: Tag) -> Option<u32> {
+        None
+    }
     /// Sends the job's processes the checkpoint signal (SIGUSR1); the caller waits the
     /// job's grace period before it cancels.
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError>;

@@ -93,9 +93,51 @@ impl SlurmEngine {
     }
 }
 
-/// The batch script for a dispatch: tessera's variables, the user's script run by bash
-/// from its own file, and the exit code written atomically next to it.
-pub fn wrapper_script(d: &Dispatch, user_script: &Path, exit_file: &Path) -> String {
+/// The files of one attempt in the spool directory.
+#[derive(Debug, Clone)]
+pub struct AttemptFiles {
+    /// The job's own script.
+    pub user: PathBuf,
+    /// Its exit code, written when it ends.
+    pub exit: PathBuf,
+    /// One per job (not per attempt): held by an attempt's wrapper while it runs.
+    pub lock: PathBuf,
+    /// Written instead of running the script when a lost attempt had finished the job.
+    pub finished_by: PathBuf,
+    /// The exit files of the attempts tessera declared lost.
+    pub lost_exits: Vec<(u32, PathBuf)>,
+}
+
+impl SlurmEngine {
+    /// The spool files of a dispatch.
+    pub fn attempt_files(&self, d: &Dispatch) -> AttemptFiles {
+        let at = |attempt| Tag { attempt, ..d.tag };
+        AttemptFiles {
+            user: self.spool_file(d.tag, "user.sh"),
+            exit: self.spool_file(d.tag, "exit"),
+            lock: self
+                .spool
+                .join(format!("{:08x}-{}.lock", d.tag.instance, d.tag.job)),
+            finished_by: self.spool_file(d.tag, "finished-by"),
+            lost_exits: d
+                .lost_attempts
+                .iter()
+                .map(|&a| (a, self.spool_file(at(a), "exit")))
+                .collect(),
+        }
+    }
+}
+
+/// Exit code of a wrapper that could not take its job's lock.
+pub const LOCK_FAILED_EXIT: i32 = 97;
+
+/// The batch script for a dispatch: tessera's variables; the job's lock, so that no two
+/// attempts of one job ever run at once (an attempt Slurm forgot across a controller
+/// crash can still be running); the exit files of the lost attempts, so that a job one
+/// of them finished is not run again; the user's script run by bash from its own file;
+/// and its exit code written atomically next to it.
+pub fn wrapper_script(d: &Dispatch, f: &AttemptFiles) -> String {
+    let q = |p: &Path| shell_quote(&p.display().to_string());
     let mut s = String::from(
         "#!/bin/bash\n# written by tessera; the job's own script is beside it\n\
          # the checkpoint signal is for the job's script, not for this wrapper\n\
@@ -104,10 +146,32 @@ pub fn wrapper_script(d: &Dispatch, user_script: &Path, exit_file: &Path) -> Str
     for (k, v) in &d.env {
         s.push_str(&format!("export {}={}\n", k, shell_quote(v)));
     }
-    let exit = shell_quote(&exit_file.display().to_string());
+    let exit = q(&f.exit);
+    let lock = q(&f.lock);
+    // flock killed by a signal (a checkpoint signal while it waits) is tried again;
+    // any other failure ends the attempt: running unfenced could run the job twice.
     s.push_str(&format!(
-        "bash {}\nrc=$?\necho \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n",
-        shell_quote(&user_script.display().to_string()),
+        "# one attempt of this job at a time: wait for an earlier one still running\n\
+         exec 9>>{lock} || exit {LOCK_FAILED_EXIT}\n\
+         until flock 9; do\n  rc=$?\n  if [ \"$rc\" -lt 128 ]; then\n    \
+         echo \"tessera: cannot lock \"{lock}\" (flock exit $rc); the spool must support flock\" >&2\n    \
+         exit {LOCK_FAILED_EXIT}\n  fi\ndone\n"
+    ));
+    for (a, path) in &f.lost_exits {
+        s.push_str(&format!(
+            "if [ \"$(cat {p} 2>/dev/null)\" = 0 ]; then\n  \
+             echo \"tessera: attempt {a}, which the engine lost, finished this job; not running it again\"\n  \
+             echo {a} > {fb}.tmp && mv {fb}.tmp {fb}\n  \
+             echo 0 > {exit}.tmp && mv {exit}.tmp {exit}\n  exit 0\nfi\n",
+            p = q(path),
+            fb = q(&f.finished_by),
+        ));
+    }
+    // The job's script does not inherit the lock: a process it leaves behind must not
+    // hold up the job's next attempt.
+    s.push_str(&format!(
+        "bash {} 9>&-\nrc=$?\necho \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n",
+        q(&f.user),
     ));
     s
 }
@@ -300,14 +364,17 @@ impl Engine for SlurmEngine {
             });
         }
         std::fs::create_dir_all(&self.spool).map_err(|e| io(&self.spool, e))?;
-        let user = self.spool_file(d.tag, "user.sh");
+        let files = self.attempt_files(d);
         let batch = self.spool_file(d.tag, "sbatch.sh");
-        let exit = self.spool_file(d.tag, "exit");
         let output = self.spool_file(d.tag, "out");
-        std::fs::write(&user, &d.script).map_err(|e| io(&user, e))?;
-        std::fs::write(&batch, wrapper_script(d, &user, &exit)).map_err(|e| io(&batch, e))?;
+        std::fs::write(&files.user, &d.script).map_err(|e| io(&files.user, e))?;
+        std::fs::write(&batch, wrapper_script(d, &files)).map_err(|e| io(&batch, e))?;
         let mut c = self.tool("sbatch");
+        // tessera, not Slurm, runs a job again: a job Slurm requeued by itself (after a
+        // node failure or a launch failure) would run a second time under an attempt
+        // tessera already counts as ended.
         c.arg("--parsable")
+            .arg("--no-requeue")
             .arg(format!("--job-name={}", d.tag.name()))
             .arg(format!("--comment={}", d.tag.comment()))
             .arg(format!("--partition={}", d.target.partition))
@@ -356,6 +423,11 @@ impl Engine for SlurmEngine {
 
     fn outcome(&self, tag: Tag) -> Option<i32> {
         self.exit_code(tag)
+    }
+
+    fn finished_by(&self, tag: Tag) -> Option<u32> {
+        let p = self.spool_file(tag, "finished-by");
+        std::fs::read_to_string(p).ok()?.trim().parse().ok()
     }
 
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError> {
@@ -457,15 +529,98 @@ mod tests {
             script: "echo hi".into(),
             env: vec![("TESSERA_NOTE".into(), "it's $(rm -rf /)".into())],
             grace_s: 0,
+            lost_attempts: vec![1],
         };
-        let w = wrapper_script(&d, Path::new("/s/5-2.user.sh"), Path::new("/s/5-2.exit"));
+        let e = SlurmEngine::new("s", None, None, PathBuf::from("/s"));
+        let w = wrapper_script(&d, &e.attempt_files(&d));
         assert!(w.contains("trap 'true' USR1"));
         assert!(
             w.contains(r"export TESSERA_NOTE='it'\''s $(rm -rf /)'"),
             "{w}"
         );
-        assert!(w.contains("bash '/s/5-2.user.sh'"));
-        assert!(w.contains("mv '/s/5-2.exit'.tmp '/s/5-2.exit'"));
+        assert!(w.contains("exec 9>>'/s/00000001-5.lock'"), "{w}");
+        assert!(w.contains("cat '/s/00000001-5-1.exit'"), "{w}");
+        assert!(w.contains("bash '/s/00000001-5-2.user.sh' 9>&-"), "{w}");
+        assert!(w.contains("mv '/s/00000001-5-2.exit'.tmp '/s/00000001-5-2.exit'"));
+    }
+
+    /// The wrapper run by bash, as slurmd would run it: two attempts of one job never
+    /// run at once, and an attempt after a lost one that succeeded does not run the
+    /// job's script again.
+    #[test]
+    fn the_wrapper_fences_attempts_of_one_job() {
+        let dir = std::env::temp_dir().join(format!("tessera-fence-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = SlurmEngine::new("s", None, None, dir.clone());
+        let runs = dir.join("runs.txt");
+        let dispatch = |attempt: u32, lost: Vec<u32>, script: String| Dispatch {
+            tag: Tag {
+                instance: 7,
+                job: 3,
+                attempt,
+            },
+            target: crate::Target {
+                partition: "p".into(),
+                gres_type: "t".into(),
+                gres_name: "gpu".into(),
+            },
+            nodes: 1,
+            chips_per_node: 1,
+            script,
+            env: vec![],
+            grace_s: 0,
+            lost_attempts: lost,
+        };
+        let start = |d: &Dispatch| {
+            let f = e.attempt_files(d);
+            std::fs::write(&f.user, &d.script).unwrap();
+            let w = dir.join(format!("{}.sh", d.tag.attempt));
+            std::fs::write(&w, wrapper_script(d, &f)).unwrap();
+            std::process::Command::new("bash").arg(&w).spawn().unwrap()
+        };
+        let r = runs.display();
+        // Attempt 1 runs for a while; attempt 2 (it was declared lost) starts meanwhile.
+        let d1 = dispatch(
+            1,
+            vec![],
+            format!("echo start 1 >> {r}; sleep 1; echo end 1 >> {r}"),
+        );
+        let d2 = dispatch(
+            2,
+            vec![1],
+            format!("echo start 2 >> {r}; echo end 2 >> {r}"),
+        );
+        let mut p1 = start(&d1);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut p2 = start(&d2);
+        assert!(p1.wait().unwrap().success());
+        assert!(p2.wait().unwrap().success());
+        let text = std::fs::read_to_string(&runs).unwrap();
+        assert_eq!(text, "start 1\nend 1\n", "attempt 2 ran the job again");
+        assert_eq!(e.exit_code(d2.tag), Some(0));
+        assert_eq!(e.finished_by(d2.tag), Some(1));
+        // Attempt 3, after a failed attempt 2 that was lost: it runs, after 2 has ended.
+        std::fs::remove_file(&runs).unwrap();
+        let d2 = dispatch(
+            2,
+            vec![],
+            format!("echo start 2 >> {r}; sleep 1; echo end 2 >> {r}; exit 3"),
+        );
+        let d3 = dispatch(
+            3,
+            vec![2],
+            format!("echo start 3 >> {r}; echo end 3 >> {r}"),
+        );
+        let mut p2 = start(&d2);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut p3 = start(&d3);
+        assert_eq!(p2.wait().unwrap().code(), Some(3));
+        assert!(p3.wait().unwrap().success());
+        let text = std::fs::read_to_string(&runs).unwrap();
+        assert_eq!(text, "start 2\nend 2\nstart 3\nend 3\n");
+        assert_eq!(e.finished_by(d3.tag), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     proptest::proptest! {

@@ -58,6 +58,7 @@ fn dispatch(tag: Tag, partition: &str, gres: &str, chips: u32, script: &str) -> 
         script: script.into(),
         env: vec![("TESSERA_JOB_ID".into(), tag.job.to_string())],
         grace_s: 0,
+        lost_attempts: vec![],
     }
 }
 

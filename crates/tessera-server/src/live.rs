@@ -41,6 +41,10 @@ const UNKNOWN_STEPS: f64 = 1e15;
 /// declared lost and the job queued again.
 pub const LOST_GRACE_S: f64 = 10.0;
 
+/// Attempts a job may lose (to the engine, a failed node or a failed launch) before it
+/// is failed instead of queued again: a job that no node can start must not loop.
+pub const MAX_LOST_ATTEMPTS: usize = 8;
+
 /// A clock in seconds since the Unix epoch. The server uses the system's; tests set it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> f64;
@@ -458,6 +462,22 @@ impl Live {
                                 self.attempt_lost(now, j, &mut a, &why)?;
                                 continue;
                             }
+                            // Cancelled by the engine itself before it ever ran (Slurm
+                            // cancels a job whose launch failed, as after a controller
+                            // crash that reused its id, since tessera forbids requeues):
+                            // not the job's fault either.
+                            EngineState::Cancelled
+                                if !j.cancel_requested
+                                    && a.state == "dispatching"
+                                    && ej.exit_code.is_none() =>
+                            {
+                                let why = format!(
+                                    "attempt {} was cancelled by {} before it ran ({}); queued for a new attempt",
+                                    a.attempt, a.engine, ej.detail
+                                );
+                                self.attempt_lost(now, j, &mut a, &why)?;
+                                continue;
+                            }
                             s if s.is_terminal() => {
                                 self.attempt_ended(now, j, &mut a, s, ej.exit_code)?;
                                 continue;
@@ -558,6 +578,24 @@ impl Live {
         };
         let mut st = lock(&self.store);
         st.update_attempt(j.id, a)?;
+        if next == JobState::Succeeded
+            && let Some(e) = self.engine_of(&a.engine)
+            && let Some(by) = self.engines[e].finished_by(Tag {
+                instance: self.instance,
+                job: j.id,
+                attempt: a.attempt,
+            })
+        {
+            st.log(
+                now,
+                Some(j.id),
+                "finished-by-lost-attempt",
+                &format!(
+                    "attempt {} did not run the job: attempt {by}, which {} had lost, finished it",
+                    a.attempt, a.engine
+                ),
+            )?;
+        }
         st.set_state(j.id, next, now)?;
         drop(st);
         if next.is_final() {
@@ -577,14 +615,29 @@ impl Live {
     ) -> Result<(), LiveError> {
         a.state = "lost".into();
         a.ended_at = Some(now);
+        let lost = 1 + j
+            .attempts
+            .iter()
+            .filter(|x| x.state == "lost" && x.attempt != a.attempt)
+            .count();
         let next = if j.cancel_requested {
             JobState::Cancelled
+        } else if lost >= MAX_LOST_ATTEMPTS {
+            JobState::Failed
         } else {
             JobState::Queued
         };
         let mut st = lock(&self.store);
         st.update_attempt(j.id, a)?;
         st.log(now, Some(j.id), "lost", why)?;
+        if next == JobState::Failed {
+            st.log(
+                now,
+                Some(j.id),
+                "failed",
+                &format!("{lost} attempts lost (at most {MAX_LOST_ATTEMPTS}); not queued again"),
+            )?;
+        }
         st.set_state(j.id, next, now)?;
         drop(st);
         self.placement_lost(j.id, next.is_final())
@@ -971,6 +1024,12 @@ impl Live {
             script,
             env,
             grace_s: j.spec.grace_s(),
+            lost_attempts: j
+                .attempts
+                .iter()
+                .filter(|a| a.state == "lost")
+                .map(|a| a.attempt)
+                .collect(),
         };
         let mut a = Attempt {
             attempt,

@@ -190,6 +190,7 @@ fn crashes_around_the_dispatch_lose_nothing_and_duplicate_nothing() {
             script: "true".into(),
             env: vec![],
             grace_s: 0,
+            lost_attempts: vec![],
         })
         .unwrap();
     // A fresh scheduler over the same store and engine: the restart.
@@ -251,6 +252,7 @@ fn an_engine_that_forgets_and_reuses_ids_is_reconciled_by_tag() {
             script: "true".into(),
             env: vec![],
             grace_s: 0,
+            lost_attempts: vec![],
         })
         .unwrap();
     assert_eq!(w.engine.dispatches()[0].0.tag.job, 999);
@@ -494,5 +496,51 @@ fn a_failed_node_requeues_its_jobs() {
     assert_ne!(
         at[1].nodes, first.nodes,
         "the new attempt runs on the other node"
+    );
+}
+
+/// A launch the engine fails (Slurm cancels a job whose launch failed when requeues are
+/// off) is not the job's fault: a new attempt, told which attempts were lost; a job that
+/// no launch starts fails after MAX_LOST_ATTEMPTS instead of looping.
+#[test]
+fn failed_launches_get_new_attempts_up_to_a_limit() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    w.engine.fail_launches(1);
+    let a = submit(&w, 2, &["nvidia-a800-sxm4-80gb"], 0.0);
+    w.live.tick(1.0).unwrap();
+    w.live.tick(2.0).unwrap();
+    let at = attempts(&w, a);
+    assert_eq!(at[0].state, "lost", "{at:?}");
+    assert_eq!(state(&w, a), JobState::Queued);
+    w.live.tick(70.0).unwrap();
+    w.live.tick(71.0).unwrap();
+    let at = attempts(&w, a);
+    assert_eq!((at.len(), at[1].state.as_str()), (2, "running"), "{at:?}");
+    let d = w.engine.dispatches();
+    let last = &d.last().unwrap().0;
+    assert_eq!(
+        (last.tag.attempt, last.lost_attempts.clone()),
+        (2, vec![1]),
+        "the new attempt is told which attempts were lost"
+    );
+
+    let b = submit(&w, 2, &["huawei-ascend-910b2"], 80.0);
+    w.engine.fail_launches(u32::MAX);
+    let mut t = 80.0;
+    while !state(&w, b).is_final() && t < 80.0 + 61.0 * 20.0 {
+        t += 61.0;
+        w.live.tick(t).unwrap();
+        w.live.tick(t + 1.0).unwrap();
+    }
+    assert_eq!(state(&w, b), JobState::Failed);
+    let at = attempts(&w, b);
+    assert_eq!(at.len(), tessera_server::live::MAX_LOST_ATTEMPTS, "{at:?}");
+    assert!(at.iter().all(|x| x.state == "lost"));
+    let ev = w.store.lock().unwrap().events_since(0, 10_000).unwrap();
+    assert!(
+        ev.iter().any(|e| e.job == Some(b)
+            && e.kind == "failed"
+            && e.detail.contains("8 attempts lost")),
+        "{ev:?}"
     );
 }
