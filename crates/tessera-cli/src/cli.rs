@@ -75,6 +75,8 @@ pub enum Command {
     Job(JobArgs),
     /// Cancel a job on a server.
     Cancel(JobArgs),
+    /// Scale a serving job on a server to a number of replicas.
+    Scale(ScaleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +118,17 @@ pub struct JobsArgs {
 pub struct JobArgs {
     /// The job's id.
     pub id: u64,
+    #[command(flatten)]
+    pub conn: ServerConn,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The serving job's id.
+    pub id: u64,
+    /// Replicas to run (1 to 1000).
+    #[arg(value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub replicas: u32,
     #[command(flatten)]
     pub conn: ServerConn,
 }

@@ -568,6 +568,14 @@ fn ctld_scenario() {
     );
     let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
     assert!(r.body.contains("\"ok\""), "{}", r.body);
+    // A restarted slurmctld can also recover jobs of earlier tests that had finished
+    // (its saved state predates their end) as running, with no process, holding their
+    // node's CPUs until it notices minutes later; the other live tests (serialized by
+    // `serial()`) are not running now, so cancel every job, as an operator would.
+    if let Ok(me) = Command::new("id").arg("-un").output() {
+        let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+        let _ = Command::new("scancel").args(["--user", &me]).output();
+    }
     // No job's script ran to its end twice.
     let text = std::fs::read_to_string(&runs).unwrap();
     for id in [a, b] {
@@ -728,4 +736,94 @@ fn a_training_job_runs_its_planned_launch_on_slurm() {
     let r = request(&s.addr, "POST", "/api/v1/jobs", Some(TOKEN), Some(&bad)).unwrap();
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("\"field\":\"model\""), "{}", r.body);
+}
+
+/// A serving job on Slurm: sized by the serving planner, its replicas run as Slurm jobs
+/// on the right partition with the planned launch filled in and the device variable
+/// set; `tessera scale` adds a replica; cancelling the job ends every replica.
+#[test]
+fn a_serving_job_runs_scales_and_cancels_on_slurm() {
+    if !have_slurm("a_serving_job_runs_scales_and_cancels_on_slurm") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("serve", "fifo-perf");
+    let body = serde_json::json!({
+        "kind": "serve",
+        "name": "chat",
+        "model": "llama3-8b",
+        "rate": 2,
+        "input-len": 1000,
+        "output-len": 200,
+        "replicas": 1,
+        "chip-types": ["a800"],
+        "entrypoint": "echo \"replica {replica} of {replicas} tp={tp} devices=$CUDA_VISIBLE_DEVICES\"\necho {launch}\nsleep 300",
+    })
+    .to_string();
+    let id = s.submit(&body);
+    wait_until("serving job running", 60, || {
+        s.job(id)["state"] == "running"
+    });
+    let v = s.job(id);
+    let r = &v["replicas"].as_array().unwrap()[0];
+    assert_eq!(r["pool"], "a800", "{v}");
+    let r0 = s.job(r["id"].as_u64().unwrap());
+    assert_eq!(r0["kind"], "replica");
+    assert_eq!(r0["parent"], id);
+    wait_until("replica output", 30, || {
+        output_of(&s, &r0).contains("--tensor-parallel-size")
+    });
+    let out = output_of(&s, &r0);
+    assert!(out.contains("replica 0 of 1 tp="), "{out}");
+    // One accelerator of the node, as Slurm's GRES gives it.
+    let dev = out
+        .split("devices=")
+        .nth(1)
+        .and_then(|x| x.lines().next())
+        .unwrap_or("");
+    assert!(!dev.is_empty() && dev.parse::<u32>().is_ok(), "{out}");
+    // Scale to 2 with the CLI.
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "scale",
+            &id.to_string(),
+            "2",
+            "--server",
+            &format!("http://{}", s.addr),
+        ])
+        .env("TESSERA_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_until("two replicas running", 60, || {
+        let v = s.job(id);
+        v["replicas"]
+            .as_array()
+            .is_some_and(|a| a.iter().filter(|r| r["state"] == "running").count() == 2)
+    });
+    let r = request(
+        &s.addr,
+        "DELETE",
+        &format!("/api/v1/jobs/{id}"),
+        Some(TOKEN),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_until("serving job cancelled", 60, || {
+        s.job(id)["state"] == "cancelled"
+    });
+    let v = s.job(id);
+    for r in v["replicas"].as_array().unwrap() {
+        assert_eq!(r["state"], "cancelled", "{v}");
+    }
+    let r = request(
+        &s.addr,
+        "PATCH",
+        &format!("/api/v1/jobs/{id}"),
+        Some(TOKEN),
+        Some("{\"replicas\": 3}"),
+    )
+    .unwrap();
+    assert_eq!(r.status, 409, "an ended job does not scale: {}", r.body);
 }

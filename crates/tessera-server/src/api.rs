@@ -153,6 +153,38 @@ pub struct JobV1 {
     /// Every attempt on an engine, oldest first: where it ran (pool, nodes) and how it
     /// ended. The engine's id is a handle, not the job's identity.
     pub attempts: Vec<AttemptV1>,
+    /// A replica job's serving job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<u64>,
+    /// A serving job's replica jobs, every one it had, oldest first (in `GET
+    /// /api/v1/jobs/{id}` and the answers of cancel and scale).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Vec<ReplicaV1>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaV1 {
+    pub id: u64,
+    pub replica: u32,
+    pub state: &'static str,
+    pub pool: Option<String>,
+    pub nodes: Option<String>,
+}
+
+impl ReplicaV1 {
+    fn of(c: &JobRecord) -> ReplicaV1 {
+        let last = c.attempts.last();
+        ReplicaV1 {
+            id: c.id,
+            replica: match &c.spec {
+                JobSpec::Replica(r) => r.replica,
+                _ => 0,
+            },
+            state: c.state.as_str(),
+            pool: last.map(|a| a.pool.clone()),
+            nodes: last.map(|a| a.nodes.clone()).filter(|n| !n.is_empty()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -202,7 +234,18 @@ fn job_v1(j: &JobRecord, snap: &Snapshot) -> JobV1 {
         unschedulable: snap.unschedulable.get(&j.id).cloned(),
         spec: j.spec.clone(),
         attempts: j.attempts.iter().map(Into::into).collect(),
+        parent: j.spec.parent(),
+        replicas: None,
     }
+}
+
+/// A job as `GET /api/v1/jobs/{id}` shows it: a serving job with its replicas.
+fn job_detail(s: &mut Box<dyn Store>, j: &JobRecord, snap: &Snapshot) -> Result<JobV1, StoreError> {
+    let mut v = job_v1(j, snap);
+    if matches!(j.spec, JobSpec::Serve(_)) {
+        v.replicas = Some(s.children(j.id)?.iter().map(ReplicaV1::of).collect());
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Serialize)]
@@ -260,9 +303,21 @@ async fn submit(
         }
         t.model = m.id.clone();
     }
+    if let JobSpec::Serve(v) = &mut spec {
+        let m = st.catalog.model(&v.model).map_err(|e| ApiError {
+            field: Some("model".into()),
+            ..ApiError::new(422, "invalid_job", e.to_string())
+        })?;
+        v.model = m.id.clone();
+    }
+    let chip_field = if matches!(spec, JobSpec::Serve(_)) {
+        "chip-types"
+    } else {
+        "resources.chip-types"
+    };
     for t in spec.chip_types_mut() {
         let c = st.catalog.chip(t).map_err(|e| ApiError {
-            field: Some("resources.chip-types".into()),
+            field: Some(chip_field.into()),
             ..ApiError::new(422, "invalid_job", e.to_string())
         })?;
         *t = c.id.clone();
@@ -358,12 +413,92 @@ async fn get_job(
     let who = reader(&st, &h)?;
     let id = job_id(&id)?;
     let store = st.store.clone();
-    let j = blocking(move || Ok(lock(&store).job(id)?)).await?;
-    let j = j
-        .filter(|j| who.as_ref().is_none_or(|c| c.admin || c.team == j.owner))
-        .ok_or_else(|| ApiError::new(404, "not_found", format!("no job {id}")))?;
     let snap = lock(&st.snapshot).clone();
-    Ok(axum::Json(job_v1(&j, &snap)))
+    let j = blocking(move || {
+        let mut s = lock(&store);
+        let Some(j) = s.job(id)? else {
+            return Ok(None);
+        };
+        if !who.as_ref().is_none_or(|c| c.admin || c.team == j.owner) {
+            return Ok(None);
+        }
+        Ok(Some(job_detail(&mut s, &j, &snap)?))
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", format!("no job {id}")))?;
+    Ok(axum::Json(j))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleBody {
+    replicas: u32,
+}
+
+/// `PATCH /api/v1/jobs/{id}` with `{"replicas": N}`: scales a serving job.
+async fn scale(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let who = writer(&st, &h)?;
+    let id = job_id(&id)?;
+    let b: ScaleBody = parse_body(body)?;
+    let max = crate::job::MAX_REPLICAS;
+    if !(1..=max).contains(&b.replicas) {
+        return Err(bad_field("replicas", format!("valid range 1..={max}")));
+    }
+    let now = st.clock.now();
+    let store = st.store.clone();
+    let snap = lock(&st.snapshot).clone();
+    let j = blocking(move || {
+        let mut s = lock(&store);
+        let Some(j) = s.job(id)? else {
+            return Ok(Err(ApiError::new(404, "not_found", format!("no job {id}"))));
+        };
+        if !(who.admin || who.team == j.owner) {
+            return Ok(Err(ApiError::new(404, "not_found", format!("no job {id}"))));
+        }
+        let JobSpec::Serve(mut v) = j.spec.clone() else {
+            return Ok(Err(ApiError {
+                field: Some("replicas".into()),
+                ..ApiError::new(
+                    409,
+                    "not_serving",
+                    format!("job {id} is a {} job; only serve jobs scale", j.spec.kind()),
+                )
+            }));
+        };
+        if j.state.is_final() || j.cancel_requested {
+            return Ok(Err(ApiError::new(
+                409,
+                "job_ended",
+                format!("job {id} is {}", j.state.as_str()),
+            )));
+        }
+        let old = v.replicas;
+        v.replicas = Some(b.replicas);
+        s.set_spec(id, &JobSpec::Serve(v), now)?;
+        s.log(
+            now,
+            Some(id),
+            "scale",
+            &format!(
+                "{} replicas asked for by {} (was {})",
+                b.replicas,
+                who.team,
+                old.map_or("not sized yet".into(), |o| o.to_string())
+            ),
+        )?;
+        let j = s.job(id)?.ok_or(StoreError::Corrupt {
+            job: id,
+            why: "vanished while scaled".into(),
+        })?;
+        Ok(Ok(job_detail(&mut s, &j, &snap)?))
+    })
+    .await??;
+    Ok((StatusCode::ACCEPTED, axum::Json(j)).into_response())
 }
 
 async fn cancel(
@@ -692,27 +827,7 @@ fn parse_body<T: for<'de> Deserialize<'de>>(
 
 /// The live fleet: each pool with the nodes that are up now.
 fn live_fleet(st: &AppState) -> tessera_core::fleet::Fleet {
-    let snap = lock(&st.snapshot).clone();
-    tessera_core::fleet::Fleet {
-        id: "live".into(),
-        name: "the server's pools, nodes up now".into(),
-        description: None,
-        pools: snap
-            .pools
-            .iter()
-            .filter(|p| p.nodes_up > 0)
-            .map(|p| tessera_core::fleet::Pool {
-                name: p.name.clone(),
-                chip: p.chip.clone(),
-                nodes: p.nodes_up,
-                chips_per_node: p.chips_per_node.max(1),
-                scale_up_domain: None,
-                scale_out_gb_s: None,
-            })
-            .collect(),
-        // The configuration states no links between pools, so no mixed plans.
-        links: Vec::new(),
-    }
+    crate::live::fleet_of(&lock(&st.snapshot))
 }
 
 async fn plan_train(
@@ -874,6 +989,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs"),
     ("get", "/api/v1/jobs/{id}"),
     ("delete", "/api/v1/jobs/{id}"),
+    ("patch", "/api/v1/jobs/{id}"),
     ("get", "/api/v1/pools"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/events/stream"),
@@ -895,7 +1011,10 @@ pub fn router(st: AppState, max_body: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/jobs", get(list).post(submit))
-        .route("/api/v1/jobs/{id}", get(get_job).delete(cancel))
+        .route(
+            "/api/v1/jobs/{id}",
+            get(get_job).delete(cancel).patch(scale),
+        )
         .route("/api/v1/pools", get(pools))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/plan/train", axum::routing::post(plan_train))

@@ -143,12 +143,77 @@ impl TrainJobSpec {
     }
 }
 
+/// Default interactivity limit of a serving job, seconds per output token (the same as
+/// `tessera plan serve`'s).
+pub const DEFAULT_TPOT_SLO_S: f64 = 0.2;
+
+/// Most replicas one serving job may ask for.
+pub const MAX_REPLICAS: u32 = 1000;
+
+/// A serving job: the server sizes it with the serving planner over the pools it
+/// accepts (the cheapest plan per output token that carries `rate` within the SLOs:
+/// pool, layout, chips and replicas), then runs each replica as its own job of kind
+/// `replica`, replaces a replica that fails, and scales when asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeJobSpec {
+    pub name: String,
+    /// A catalog model id.
+    pub model: String,
+    /// Requests per second to carry.
+    pub rate: f64,
+    pub input_len: u32,
+    pub output_len: u32,
+    /// Time to first token limit, seconds (none if absent).
+    #[serde(default)]
+    pub ttft_slo_s: Option<f64>,
+    /// Time per output token limit, seconds; default [`DEFAULT_TPOT_SLO_S`].
+    #[serde(default)]
+    pub tpot_slo_s: Option<f64>,
+    /// bf16 (default), fp8, int8, int4 or fp4.
+    #[serde(default)]
+    pub precision: Option<String>,
+    /// Acceptable chip types (catalog ids or aliases); absent: any pool's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chip_types: Vec<String>,
+    /// Replicas to run instead of the planner's count (set again by scaling).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    #[serde(default)]
+    pub priority: u32,
+    /// The script of one replica, with `{launch}` (the serving engine's arguments,
+    /// shell-quoted), `{framework}`, `{model}`, `{tp}`, `{pp}`, `{dp}` (attention data
+    /// parallel), `{ep}`, `{chips}`, `{nodes}`, `{chips_per_node}`, `{replica}` (0-based)
+    /// and `{replicas}` filled in.
+    pub entrypoint: String,
+}
+
+/// One replica of a serving job, created by the server (never submitted by users):
+/// where the serving plan put it and the script it runs, filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReplicaSpec {
+    /// The serving job.
+    pub parent: u64,
+    /// 0-based; a replacement takes the index of the replica it replaces.
+    pub replica: u32,
+    pub name: String,
+    /// The script, placeholders filled in.
+    pub command: String,
+    /// The plan's pool chip type and chips per replica.
+    pub resources: Resources,
+    #[serde(default)]
+    pub priority: u32,
+}
+
 /// A submitted job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum JobSpec {
     Batch(BatchJob),
     Train(TrainJobSpec),
+    Serve(ServeJobSpec),
+    Replica(ReplicaSpec),
 }
 
 impl JobSpec {
@@ -156,13 +221,18 @@ impl JobSpec {
         match self {
             JobSpec::Batch(b) => &b.name,
             JobSpec::Train(t) => &t.name,
+            JobSpec::Serve(v) => &v.name,
+            JobSpec::Replica(r) => &r.name,
         }
     }
 
+    /// Accelerators of the gang (0 for a serving job: its replicas hold the chips).
     pub fn chips(&self) -> u32 {
         match self {
             JobSpec::Batch(b) => b.resources.chips,
             JobSpec::Train(t) => t.resources.chips,
+            JobSpec::Serve(_) => 0,
+            JobSpec::Replica(r) => r.resources.chips,
         }
     }
 
@@ -170,6 +240,8 @@ impl JobSpec {
         match self {
             JobSpec::Batch(b) => &b.resources.chip_types,
             JobSpec::Train(t) => &t.resources.chip_types,
+            JobSpec::Serve(v) => &v.chip_types,
+            JobSpec::Replica(r) => &r.resources.chip_types,
         }
     }
 
@@ -177,6 +249,8 @@ impl JobSpec {
         match self {
             JobSpec::Batch(b) => b.priority,
             JobSpec::Train(t) => t.priority,
+            JobSpec::Serve(v) => v.priority,
+            JobSpec::Replica(r) => r.priority,
         }
     }
 
@@ -184,6 +258,8 @@ impl JobSpec {
         match self {
             JobSpec::Batch(b) => b.preemptible,
             JobSpec::Train(t) => t.preemptible,
+            // A serving replica stays where it is: moving it drops its requests.
+            JobSpec::Serve(_) | JobSpec::Replica(_) => false,
         }
     }
 
@@ -191,6 +267,8 @@ impl JobSpec {
         match self {
             JobSpec::Batch(_) => "batch",
             JobSpec::Train(_) => "train",
+            JobSpec::Serve(_) => "serve",
+            JobSpec::Replica(_) => "replica",
         }
     }
 
@@ -199,6 +277,8 @@ impl JobSpec {
         match self {
             JobSpec::Batch(b) => &mut b.resources.chip_types,
             JobSpec::Train(t) => &mut t.resources.chip_types,
+            JobSpec::Serve(v) => &mut v.chip_types,
+            JobSpec::Replica(r) => &mut r.resources.chip_types,
         }
     }
 
@@ -206,8 +286,30 @@ impl JobSpec {
         match self {
             JobSpec::Batch(b) => b.checkpoint_grace_s,
             JobSpec::Train(t) => t.checkpoint_grace_s,
+            JobSpec::Serve(_) | JobSpec::Replica(_) => 0,
         }
     }
+
+    /// The serving job a replica belongs to.
+    pub fn parent(&self) -> Option<u64> {
+        match self {
+            JobSpec::Replica(r) => Some(r.parent),
+            _ => None,
+        }
+    }
+}
+
+/// A serving precision by name.
+pub fn serve_precision(p: Option<&str>) -> Option<tessera_perf::serve::ServePrecision> {
+    use tessera_perf::serve::ServePrecision;
+    Some(match p {
+        None | Some("bf16") => ServePrecision::Bf16,
+        Some("fp8") => ServePrecision::Fp8,
+        Some("int8") => ServePrecision::Int8,
+        Some("int4") => ServePrecision::Int4,
+        Some("fp4") => ServePrecision::Fp4,
+        Some(_) => return None,
+    })
 }
 
 /// A bad job document: the field at fault and why.
@@ -216,9 +318,6 @@ pub struct SpecError {
     pub field: Option<String>,
     pub message: String,
 }
-
-/// Kinds the issue defines that this server does not dispatch yet.
-const NOT_YET: [&str; 1] = ["serve"];
 
 /// Largest script accepted, bytes.
 pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
@@ -280,18 +379,17 @@ fn from_value(v: serde_json::Value) -> Result<JobSpec, SpecError> {
             field: Some("kind".into()),
             message: "missing `kind` (batch)".into(),
         })?;
-    if NOT_YET.contains(&kind) {
+    if kind == "replica" {
         return Err(SpecError {
             field: Some("kind".into()),
-            message: format!(
-                "`{kind}` jobs are not dispatched by this server yet; size replicas with `tessera plan serve` and submit them as `batch` jobs (see docs/server.md)"
-            ),
+            message: "`replica` jobs are made by the server for serve jobs; submit a `serve` job"
+                .into(),
         });
     }
-    if kind != "batch" && kind != "train" {
+    if !["batch", "train", "serve"].contains(&kind) {
         return Err(SpecError {
             field: Some("kind".into()),
-            message: format!("unknown kind `{kind}`; use batch or train"),
+            message: format!("unknown kind `{kind}`; use batch, train or serve"),
         });
     }
     let spec: JobSpec = serde_json::from_value(v).map_err(|e| {
@@ -398,6 +496,54 @@ fn validate(s: &JobSpec) -> Result<(), SpecError> {
                 return Err(bad("entrypoint", "must not contain NUL bytes".into()));
             }
         }
+        JobSpec::Serve(v) => {
+            if v.name.trim().is_empty() || v.name.len() > 200 {
+                return Err(bad("name", "must be 1 to 200 characters".into()));
+            }
+            if v.model.trim().is_empty() {
+                return Err(bad("model", "must name a catalog model".into()));
+            }
+            if !(v.rate.is_finite() && v.rate > 0.0 && v.rate <= 1e7) {
+                return Err(bad(
+                    "rate",
+                    format!("valid range (0, 1e7] requests/s, not {}", v.rate),
+                ));
+            }
+            for (f, x) in [("input-len", v.input_len), ("output-len", v.output_len)] {
+                if !(1..=1_048_576).contains(&x) {
+                    return Err(bad(f, format!("valid range 1..=1048576 tokens, not {x}")));
+                }
+            }
+            for (f, x) in [("ttft-slo-s", v.ttft_slo_s), ("tpot-slo-s", v.tpot_slo_s)] {
+                if let Some(x) = x
+                    && !(x.is_finite() && x > 0.0 && x <= 3600.0)
+                {
+                    return Err(bad(f, format!("valid range (0, 3600] seconds, not {x}")));
+                }
+            }
+            if serve_precision(v.precision.as_deref()).is_none() {
+                return Err(bad(
+                    "precision",
+                    "use bf16, fp8, int8, int4 or fp4".to_string(),
+                ));
+            }
+            if v.replicas.is_some_and(|r| !(1..=MAX_REPLICAS).contains(&r)) {
+                return Err(bad("replicas", format!("valid range 1..={MAX_REPLICAS}")));
+            }
+            if v.priority > 1000 {
+                return Err(bad("priority", "valid range 0..=1000".into()));
+            }
+            if v.entrypoint.trim().is_empty() || v.entrypoint.len() > MAX_COMMAND_BYTES {
+                return Err(bad(
+                    "entrypoint",
+                    format!("must be 1 to {MAX_COMMAND_BYTES} bytes"),
+                ));
+            }
+            if v.entrypoint.contains('\0') {
+                return Err(bad("entrypoint", "must not contain NUL bytes".into()));
+            }
+        }
+        JobSpec::Replica(_) => {}
     }
     Ok(())
 }
@@ -414,7 +560,20 @@ mod tests {
         assert!(s.preemptible());
         let cases = [
             (r#"{"name": "n"}"#, "kind"),
-            (r#"{"kind": "serve", "name": "n"}"#, "kind"),
+            (r#"{"kind": "serve", "name": "n"}"#, "model"),
+            (r#"{"kind": "replica", "parent": 1}"#, "kind"),
+            (
+                r#"{"kind": "serve", "name": "n", "model": "m", "rate": 0, "input-len": 1, "output-len": 1, "entrypoint": "x"}"#,
+                "rate",
+            ),
+            (
+                r#"{"kind": "serve", "name": "n", "model": "m", "rate": 1, "input-len": 1, "output-len": 1, "tpot-slo-s": 50, "entrypoint": "x", "precision": "fp9"}"#,
+                "precision",
+            ),
+            (
+                r#"{"kind": "serve", "name": "n", "model": "m", "rate": 1, "input-len": 1, "output-len": 1, "replicas": 0, "entrypoint": "x"}"#,
+                "replicas",
+            ),
             (
                 r#"{"kind": "train", "name": "n", "model": "m", "resources": {"chips": 8}, "entrypoint": "x"}"#,
                 "tokens",
@@ -448,5 +607,22 @@ mod tests {
         let e = parse_toml("job.toml", t).expect_err("unknown key");
         assert!(e.message.starts_with("job.toml: "), "{}", e.message);
         assert_eq!(e.field.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn the_example_job_files_parse() {
+        for (name, text) in [
+            (
+                "job.toml",
+                include_str!("../../../examples/server/job.toml"),
+            ),
+            (
+                "serve.toml",
+                include_str!("../../../examples/server/serve.toml"),
+            ),
+        ] {
+            let s = parse_toml(name, text).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+            assert!(!s.name().is_empty());
+        }
     }
 }

@@ -149,6 +149,8 @@ pub struct Live {
     /// Tokens a training job has left, as the scheduler estimates them from its
     /// predicted speed and the time it ran (reset to the total after a server restart).
     left: HashMap<u64, f64>,
+    /// Serving jobs the planner could not size now, and why.
+    serve_unsched: BTreeMap<u64, String>,
 }
 
 impl std::fmt::Debug for Live {
@@ -247,6 +249,7 @@ impl Live {
             catalog,
             plans: HashMap::new(),
             left: HashMap::new(),
+            serve_unsched: BTreeMap::new(),
         })
     }
 
@@ -287,6 +290,8 @@ impl Live {
         let jobs_by_engine = self.refresh(now);
         let open = lock(&self.store).open_jobs()?;
         self.reconcile(now, &open, &jobs_by_engine)?;
+        let open = lock(&self.store).open_jobs()?;
+        self.serving(now, &open)?;
         let open = lock(&self.store).open_jobs()?;
         self.cancels(now, &open)?;
         let open = lock(&self.store).open_jobs()?;
@@ -660,9 +665,275 @@ impl Live {
         Ok(())
     }
 
+    /// Serving jobs: sizes each new one with the serving planner over the live pools it
+    /// accepts and records the replica count in its spec; keeps as many replica jobs
+    /// open as it asks for (a failed or lost replica is replaced, at most
+    /// `max_replica_failures` times; one that ended with success, or was cancelled by
+    /// itself, stays ended); cancels replicas above the count and all of them when the
+    /// job is cancelled; and derives the job's state from its replicas'.
+    fn serving(&mut self, now: f64, open: &[JobRecord]) -> Result<(), LiveError> {
+        let ids: BTreeSet<u64> = open.iter().map(|j| j.id).collect();
+        self.serve_unsched.retain(|k, _| ids.contains(k));
+        for j in open {
+            let JobSpec::Serve(v) = &j.spec else { continue };
+            let children = lock(&self.store).children(j.id)?;
+            let open_children: Vec<&JobRecord> =
+                children.iter().filter(|c| !c.state.is_final()).collect();
+            if j.cancel_requested {
+                let mut st = lock(&self.store);
+                for c in &open_children {
+                    if !c.cancel_requested {
+                        st.request_cancel(c.id, now)?;
+                    }
+                }
+                if open_children.is_empty() {
+                    st.set_state(j.id, JobState::Cancelled, now)?;
+                }
+                drop(st);
+                self.serve_unsched.remove(&j.id);
+                continue;
+            }
+            // Size it once: the first replica's spec holds the plan, its own the count.
+            let template = match children.last() {
+                Some(c) => match &c.spec {
+                    JobSpec::Replica(r) => r.clone(),
+                    _ => continue,
+                },
+                None => match self.size_serve(j.id, v) {
+                    Ok((template, replicas, why)) => {
+                        self.serve_unsched.remove(&j.id);
+                        let mut spec = v.clone();
+                        spec.replicas = Some(v.replicas.unwrap_or(replicas));
+                        let mut st = lock(&self.store);
+                        st.set_spec(j.id, &JobSpec::Serve(spec), now)?;
+                        st.log(now, Some(j.id), "sized", &why)?;
+                        drop(st);
+                        template
+                    }
+                    Err(why) => {
+                        self.serve_unsched.insert(j.id, why);
+                        continue;
+                    }
+                },
+            };
+            let want = lock(&self.store)
+                .job(j.id)?
+                .and_then(|x| match x.spec {
+                    JobSpec::Serve(s) => s.replicas,
+                    _ => None,
+                })
+                .unwrap_or(1);
+            let index = |c: &JobRecord| match &c.spec {
+                JobSpec::Replica(r) => r.replica,
+                _ => u32::MAX,
+            };
+            let failed = children
+                .iter()
+                .filter(|c| c.state == JobState::Failed)
+                .count();
+            let limit = max_replica_failures(want);
+            let mut st = lock(&self.store);
+            if failed > limit {
+                for c in &open_children {
+                    if !c.cancel_requested {
+                        st.request_cancel(c.id, now)?;
+                    }
+                }
+                if open_children.is_empty() {
+                    st.log(
+                        now,
+                        Some(j.id),
+                        "failed",
+                        &format!("{failed} replica jobs failed (at most {limit} are replaced)"),
+                    )?;
+                    st.set_state(j.id, JobState::Failed, now)?;
+                }
+                continue;
+            }
+            // Scale down: the highest indices go.
+            for c in open_children.iter().filter(|c| index(c) >= want) {
+                if !c.cancel_requested {
+                    st.request_cancel(c.id, now)?;
+                    st.log(
+                        now,
+                        Some(j.id),
+                        "scaled",
+                        &format!(
+                            "replica {} (job {}) cancelled: {want} wanted",
+                            index(c),
+                            c.id
+                        ),
+                    )?;
+                }
+            }
+            // Each index below the count has an open replica, unless its last replica
+            // ended by itself (success, or cancelled on its own).
+            let mut created = 0;
+            for r in 0..want {
+                if open_children.iter().any(|c| index(c) == r) {
+                    continue;
+                }
+                let last = children.iter().rev().find(|c| index(c) == r);
+                if last.is_some_and(|c| c.state != JobState::Failed) {
+                    continue;
+                }
+                let mut spec = template.clone();
+                spec.replica = r;
+                spec.name = format!("{}-replica-{r}", v.name);
+                let id = st.insert_job(&j.owner, &JobSpec::Replica(spec), now)?;
+                st.log(
+                    now,
+                    Some(j.id),
+                    "replica",
+                    &format!(
+                        "replica {r} is job {id}{}",
+                        if last.is_some() {
+                            " (the last one failed)"
+                        } else {
+                            ""
+                        }
+                    ),
+                )?;
+                created += 1;
+            }
+            let running = open_children.iter().any(|c| c.state == JobState::Running);
+            let next = if running {
+                JobState::Running
+            } else if open_children.is_empty() && created == 0 {
+                JobState::Succeeded
+            } else {
+                JobState::Queued
+            };
+            if next != j.state {
+                st.set_state(j.id, next, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The cheapest serving plan over the live pools a serving job accepts: one
+    /// replica's spec (its script filled in), the planned replica count, and a line for
+    /// the event log; or why no pool can serve it.
+    fn size_serve(
+        &self,
+        id: u64,
+        v: &crate::job::ServeJobSpec,
+    ) -> Result<(crate::job::ReplicaSpec, u32, String), String> {
+        use tessera_plan::fleet::{PoolChip, ServeRequest};
+        let model = self.catalog.model(&v.model).map_err(|e| e.to_string())?;
+        let mut fleet = fleet_of(&lock(&self.snapshot));
+        fleet
+            .pools
+            .retain(|p| v.chip_types.is_empty() || v.chip_types.contains(&p.chip));
+        if fleet.pools.is_empty() {
+            return Err(format!(
+                "no pool with nodes up holds chip types {:?}",
+                v.chip_types
+            ));
+        }
+        let pools: Vec<PoolChip> = fleet
+            .pools
+            .iter()
+            .filter_map(|p| {
+                Some(PoolChip {
+                    pool: p,
+                    chip: self.catalog.chip(&p.chip).ok()?,
+                })
+            })
+            .collect();
+        let r = ServeRequest {
+            rate: v.rate,
+            input_len: v.input_len,
+            output_len: v.output_len,
+            precision: crate::job::serve_precision(v.precision.as_deref())
+                .ok_or("unknown precision")?,
+            ttft_slo_s: v.ttft_slo_s,
+            tpot_slo_s: Some(v.tpot_slo_s.unwrap_or(crate::job::DEFAULT_TPOT_SLO_S)),
+            top: 1,
+            stack: None,
+        };
+        let plan = tessera_plan::fleet::plan_serve_fleet(&model, &fleet, &pools, &r);
+        let Some(best) = plan.plans.first() else {
+            let notes: Vec<String> = plan
+                .pools
+                .iter()
+                .map(|n| format!("{}: {}", n.pool, n.note))
+                .collect();
+            return Err(if notes.is_empty() {
+                "the serving planner found no plan".into()
+            } else {
+                notes.join("; ")
+            });
+        };
+        let pool = fleet
+            .pools
+            .iter()
+            .find(|p| p.name == best.pool)
+            .ok_or("the plan names an unknown pool")?;
+        let l = &best.plan.layout;
+        let per = l.chips_per_replica().max(1) as u32;
+        let cpn = pool.chips_per_node.max(1);
+        let nodes = per.div_ceil(cpn);
+        let replicas = best.plan.replicas.clamp(1, crate::job::MAX_REPLICAS as u64) as u32;
+        let quoted: Vec<String> = best.launch.args.iter().map(|a| shell_word(a)).collect();
+        let command = v
+            .entrypoint
+            .replace("{launch}", &quoted.join(" "))
+            .replace("{framework}", best.launch.framework)
+            .replace("{model}", &model.id)
+            .replace("{tp}", &l.tp.to_string())
+            .replace("{pp}", &l.pp.to_string())
+            .replace("{dp}", &l.attn_dp.to_string())
+            .replace("{ep}", &l.ep.to_string())
+            .replace("{chips}", &per.to_string())
+            .replace("{nodes}", &nodes.to_string())
+            .replace("{chips_per_node}", &per.min(cpn).to_string())
+            .replace("{replica}", "${TESSERA_REPLICA}")
+            .replace("{replicas}", &replicas.to_string());
+        let est = &best.plan.per_replica;
+        let why = format!(
+            "job {id} on pool {} ({}): {replicas} replica(s) of TP{} PP{} DP{} EP{} on {per} chip(s) each, {} the planner's count; {:.0} output tokens/s per replica; {}",
+            best.pool,
+            best.chip,
+            l.tp,
+            l.pp,
+            l.attn_dp,
+            l.ep,
+            if v.replicas.is_some() {
+                "the job fixes the count, not"
+            } else {
+                "as"
+            },
+            est.output_tokens_per_s,
+            best.plan
+                .usd_per_million_output_tokens
+                .map_or("cost unknown".into(), |c| format!(
+                    "{c:.3} USD per million output tokens"
+                )),
+        );
+        Ok((
+            crate::job::ReplicaSpec {
+                parent: id,
+                replica: 0,
+                name: format!("{}-replica-0", v.name),
+                command,
+                resources: crate::job::Resources {
+                    chips: per,
+                    chip_types: vec![best.chip.clone()],
+                },
+                priority: v.priority,
+            },
+            replicas,
+            why,
+        ))
+    }
+
     /// Cancels asked for, and stops whose grace has run out.
     fn cancels(&mut self, now: f64, open: &[JobRecord]) -> Result<(), LiveError> {
         for j in open {
+            if matches!(j.spec, JobSpec::Serve(_)) {
+                continue; // its replicas are cancelled, and it ends, in `serving`
+            }
             let live: Vec<&Attempt> = j.attempts.iter().filter(|a| a.is_live()).collect();
             if j.cancel_requested && live.is_empty() {
                 lock(&self.store).set_state(j.id, JobState::Cancelled, now)?;
@@ -720,7 +991,8 @@ impl Live {
                 // Still a candidate: nodes may come back.
             }
             *t = match spec {
-                JobSpec::Batch(_) => 1.0,
+                JobSpec::Batch(_) | JobSpec::Replica(_) => 1.0,
+                JobSpec::Serve(_) => 0.0,
                 JobSpec::Train(job) => {
                     let (catalog, chip_id) = (&self.catalog, &self.pool_chip[i]);
                     let plan = self.plans.entry((id, i)).or_insert_with(|| {
@@ -760,7 +1032,10 @@ impl Live {
     fn admit(&mut self, now: f64, open: &[JobRecord]) -> Result<(), LiveError> {
         let mut unsched = BTreeMap::new();
         for j in open {
-            if self.core_idx.contains_key(&j.id) || j.cancel_requested {
+            if self.core_idx.contains_key(&j.id)
+                || j.cancel_requested
+                || matches!(j.spec, JobSpec::Serve(_))
+            {
                 continue;
             }
             let (tput, reason) = self.shapes(j.id, &j.spec);
@@ -769,7 +1044,7 @@ impl Live {
                 continue;
             }
             let total = match &j.spec {
-                JobSpec::Batch(_) => UNKNOWN_STEPS,
+                JobSpec::Batch(_) | JobSpec::Serve(_) | JobSpec::Replica(_) => UNKNOWN_STEPS,
                 JobSpec::Train(t) => {
                     let left = *self.left.entry(j.id).or_insert(t.total_tokens());
                     left.max(1.0)
@@ -791,6 +1066,7 @@ impl Live {
             self.core.handle(Event::Arrived { job: i })?;
             let _ = now;
         }
+        unsched.extend(self.serve_unsched.iter().map(|(k, v)| (*k, v.clone())));
         lock(&self.snapshot).unschedulable = unsched;
         Ok(())
     }
@@ -811,7 +1087,9 @@ impl Live {
                 let left = match open {
                     None => 0.0,
                     Some(j) => match &j.spec {
-                        JobSpec::Batch(_) => UNKNOWN_STEPS,
+                        JobSpec::Batch(_) | JobSpec::Serve(_) | JobSpec::Replica(_) => {
+                            UNKNOWN_STEPS
+                        }
                         JobSpec::Train(t) => {
                             // Progress at the planned speed while its attempt ran on this
                             // pool, less the restart cost of an attempt begun this round.
@@ -979,6 +1257,12 @@ impl Live {
         ];
         let script = match &j.spec {
             JobSpec::Batch(b) => b.command.clone(),
+            JobSpec::Replica(r) => {
+                env.push(("TESSERA_SERVE_JOB".into(), r.parent.to_string()));
+                env.push(("TESSERA_REPLICA".into(), r.replica.to_string()));
+                r.command.clone()
+            }
+            JobSpec::Serve(_) => return Ok(()), // never placed: its replicas are
             JobSpec::Train(t) => match self.plans.get(&(j.id, pool)) {
                 Some(Ok((plan, launch))) => {
                     let l = &plan.layout;
@@ -1074,6 +1358,36 @@ impl Live {
             }
         }
         Ok(())
+    }
+}
+
+/// Failed replica jobs a serving job with `replicas` replicas survives (replaced each
+/// time); one more fails the job.
+pub fn max_replica_failures(replicas: u32) -> usize {
+    2 * replicas as usize + 3
+}
+
+/// The live pools (nodes up now) as a fleet for the planners. The configuration states
+/// no links between pools, so the planners make no mixed plans over it.
+pub fn fleet_of(snap: &Snapshot) -> tessera_core::fleet::Fleet {
+    tessera_core::fleet::Fleet {
+        id: "live".into(),
+        name: "the server's pools, nodes up now".into(),
+        description: None,
+        pools: snap
+            .pools
+            .iter()
+            .filter(|p| p.nodes_up > 0)
+            .map(|p| tessera_core::fleet::Pool {
+                name: p.name.clone(),
+                chip: p.chip.clone(),
+                nodes: p.nodes_up,
+                chips_per_node: p.chips_per_node.max(1),
+                scale_up_domain: None,
+                scale_out_gb_s: None,
+            })
+            .collect(),
+        links: Vec::new(),
     }
 }
 

@@ -48,6 +48,8 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL
     );",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    "ALTER TABLE jobs ADD COLUMN parent BIGINT REFERENCES jobs(id);
+    CREATE INDEX jobs_parent ON jobs(parent);",
 ];
 
 /// The PostgreSQL store.
@@ -175,9 +177,9 @@ impl Store for PgStore {
         let mut tx = self.db.transaction()?;
         let id: i64 = tx
             .query_one(
-                "INSERT INTO jobs (owner, spec, state, submitted_at, updated_at)
-                 VALUES ($1, $2, 'queued', $3, $3) RETURNING id",
-                &[&owner, &text, &now],
+                "INSERT INTO jobs (owner, spec, state, submitted_at, updated_at, parent)
+                 VALUES ($1, $2, 'queued', $3, $3, $4) RETURNING id",
+                &[&owner, &text, &now, &spec.parent().map(|p| p as i64)],
             )?
             .get(0);
         tx.execute(
@@ -213,6 +215,28 @@ impl Store for PgStore {
             ),
             &[],
         )
+    }
+
+    fn children(&mut self, parent: u64) -> Result<Vec<JobRecord>, StoreError> {
+        self.read_jobs(
+            &format!("{JOB_COLUMNS} WHERE parent = $1 ORDER BY id"),
+            &[&(parent as i64)],
+        )
+    }
+
+    fn set_spec(&mut self, id: u64, spec: &JobSpec, now: f64) -> Result<(), StoreError> {
+        let text = crate::store::spec_text(spec)?;
+        let n = self.db.execute(
+            "UPDATE jobs SET spec = $1, updated_at = $2 WHERE id = $3",
+            &[&text, &now, &(id as i64)],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Corrupt {
+                job: id,
+                why: "a spec was written for a job the database does not have".into(),
+            });
+        }
+        Ok(())
     }
 
     fn set_state(&mut self, id: u64, s: JobState, now: f64) -> Result<(), StoreError> {

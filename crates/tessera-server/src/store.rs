@@ -107,6 +107,10 @@ pub trait Store: Send {
     fn events_since(&mut self, seq: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
     /// Jobs per state.
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError>;
+    /// The replica jobs of a serving job, every one it ever had, oldest first.
+    fn children(&mut self, parent: u64) -> Result<Vec<JobRecord>, StoreError>;
+    /// Replaces a job's spec (a serving job's replica count when it is scaled).
+    fn set_spec(&mut self, id: u64, spec: &JobSpec, now: f64) -> Result<(), StoreError>;
 }
 
 /// A job row as both stores read it, its spec and state still text.
@@ -206,6 +210,9 @@ const MIGRATIONS: &[&str] = &[
     // The server instance: engine jobs carry it, so two databases never mistake each
     // other's jobs for their own. The value is filled in when the migration runs.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // The serving job a replica job belongs to.
+    "ALTER TABLE jobs ADD COLUMN parent INTEGER REFERENCES jobs(id);
+    CREATE INDEX jobs_parent ON jobs(parent);",
 ];
 
 /// A random instance id (no RNG crate: SHA-256 of the time, the process id and an
@@ -336,8 +343,8 @@ impl Store for SqliteStore {
         let tx = self.db.transaction()?;
         let text = crate::store::spec_text(spec)?;
         tx.execute(
-            "INSERT INTO jobs (owner, spec, state, submitted_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)",
-            params![owner, text, now],
+            "INSERT INTO jobs (owner, spec, state, submitted_at, updated_at, parent) VALUES (?1, ?2, 'queued', ?3, ?3, ?4)",
+            params![owner, text, now, spec.parent().map(|p| p as i64)],
         )?;
         let id = tx.last_insert_rowid() as u64;
         tx.execute(
@@ -373,6 +380,28 @@ impl Store for SqliteStore {
             ),
             &[],
         )
+    }
+
+    fn children(&mut self, parent: u64) -> Result<Vec<JobRecord>, StoreError> {
+        self.read_jobs(
+            &format!("{JOB_COLUMNS} WHERE parent = ?1 ORDER BY id"),
+            &[&(parent as i64)],
+        )
+    }
+
+    fn set_spec(&mut self, id: u64, spec: &JobSpec, now: f64) -> Result<(), StoreError> {
+        let text = crate::store::spec_text(spec)?;
+        let n = self.db.execute(
+            "UPDATE jobs SET spec = ?1, updated_at = ?2 WHERE id = ?3",
+            params![text, now, id as i64],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Corrupt {
+                job: id,
+                why: "a spec was written for a job the database does not have".into(),
+            });
+        }
+        Ok(())
     }
 
     fn set_state(&mut self, id: u64, s: JobState, now: f64) -> Result<(), StoreError> {

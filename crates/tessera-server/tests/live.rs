@@ -9,7 +9,7 @@ use tessera_engine::fake::FakeEngine;
 use tessera_engine::{Dispatch, Engine, EngineState, Node, NodeState, Tag, Target};
 use tessera_sched::sim::Policy;
 use tessera_server::config::PoolConfig;
-use tessera_server::job::{JobState, parse_json};
+use tessera_server::job::{JobSpec, JobState, parse_json};
 use tessera_server::live::{Live, Snapshot};
 use tessera_server::store::{Attempt, SqliteStore, Store};
 
@@ -542,5 +542,152 @@ fn failed_launches_get_new_attempts_up_to_a_limit() {
             && e.kind == "failed"
             && e.detail.contains("8 attempts lost")),
         "{ev:?}"
+    );
+}
+
+fn submit_serve(w: &World, extra: &str, now: f64) -> u64 {
+    let spec = parse_json(&format!(
+        r#"{{"kind": "serve", "name": "chat", "model": "llama3-8b", "rate": 4, "input-len": 1000, "output-len": 200, "chip-types": ["nvidia-a800-sxm4-80gb"], "entrypoint": "vllm serve {{model}} {{launch}} # replica {{replica}} of {{replicas}}, tp {{tp}}"{extra}}}"#
+    ))
+    .unwrap();
+    w.store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec, now)
+        .unwrap()
+}
+
+fn replicas(w: &World, id: u64) -> Vec<tessera_server::store::JobRecord> {
+    w.store.lock().unwrap().children(id).unwrap()
+}
+
+/// A serving job is sized by the serving planner on the pools it accepts, runs one
+/// replica job per planned replica with the layout filled into its entrypoint, replaces
+/// a replica that fails, scales both ways, and cancels all its replicas when cancelled.
+#[test]
+fn serving_jobs_are_sized_replaced_scaled_and_cancelled() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    let s = submit_serve(&w, "", 0.0);
+    w.live.tick(1.0).unwrap();
+    let spec = w.store.lock().unwrap().job(s).unwrap().unwrap().spec;
+    let JobSpec::Serve(v) = spec else { panic!() };
+    let planned = v
+        .replicas
+        .expect("sized: the count is recorded in the spec");
+    assert!(planned >= 1);
+    let kids = replicas(&w, s);
+    assert_eq!(kids.len(), planned as usize);
+    let JobSpec::Replica(r0) = &kids[0].spec else {
+        panic!()
+    };
+    assert_eq!(r0.resources.chip_types, vec!["nvidia-a800-sxm4-80gb"]);
+    assert!(
+        r0.command
+            .starts_with("vllm serve llama3-8b --tensor-parallel-size "),
+        "{}",
+        r0.command
+    );
+    assert!(
+        r0.command.contains("replica ${TESSERA_REPLICA} of"),
+        "{}",
+        r0.command
+    );
+    let ev = w.store.lock().unwrap().events_since(0, 1000).unwrap();
+    let sized = ev
+        .iter()
+        .find(|e| e.kind == "sized")
+        .expect("a sizing event");
+    assert!(sized.detail.contains("pool a800"), "{}", sized.detail);
+
+    // Scale to 2 (whatever was planned) and let the replicas run.
+    let scaled = |w: &World, n: u32, t: f64| {
+        let mut st = w.store.lock().unwrap();
+        let JobSpec::Serve(mut v) = st.job(s).unwrap().unwrap().spec else {
+            panic!()
+        };
+        v.replicas = Some(n);
+        st.set_spec(s, &JobSpec::Serve(v), t).unwrap();
+    };
+    scaled(&w, 2, 2.0);
+    for t in [3.0, 64.0, 65.0, 66.0] {
+        w.live.tick(t).unwrap();
+    }
+    let open: Vec<_> = replicas(&w, s)
+        .into_iter()
+        .filter(|c| !c.state.is_final())
+        .collect();
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert!(
+        open.iter().all(|c| c.state == JobState::Running),
+        "{open:?}"
+    );
+    assert_eq!(state(&w, s), JobState::Running);
+    let d = w.engine.dispatches();
+    assert!(d.iter().any(
+        |(x, _)| x.env.contains(&("TESSERA_REPLICA".into(), "1".into()))
+            && x.env.contains(&("TESSERA_SERVE_JOB".into(), s.to_string()))
+    ));
+
+    // Replica 0 fails: a new replica 0 replaces it.
+    let r0 = open
+        .iter()
+        .find(|c| matches!(&c.spec, JobSpec::Replica(r) if r.replica == 0))
+        .unwrap();
+    let eid = r0.attempts[0].engine_id.clone().unwrap();
+    w.engine.finish(&eid, 1);
+    for t in [67.0, 68.0, 130.0, 131.0] {
+        w.live.tick(t).unwrap();
+    }
+    let all = replicas(&w, s);
+    assert_eq!(state(&w, r0.id), JobState::Failed);
+    let zeros: Vec<_> = all
+        .iter()
+        .filter(|c| matches!(&c.spec, JobSpec::Replica(r) if r.replica == 0))
+        .collect();
+    assert_eq!(zeros.len(), 2, "replica 0 was replaced");
+    assert_eq!(zeros[1].state, JobState::Running, "{:?}", zeros[1]);
+
+    // Scale down to 1: replica 1 is cancelled.
+    scaled(&w, 1, 132.0);
+    for t in [133.0, 134.0, 135.0] {
+        w.live.tick(t).unwrap();
+    }
+    let open: Vec<_> = replicas(&w, s)
+        .into_iter()
+        .filter(|c| !c.state.is_final())
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(matches!(&open[0].spec, JobSpec::Replica(r) if r.replica == 0));
+
+    // Cancel the serving job: its replicas are cancelled, then it is.
+    w.store.lock().unwrap().request_cancel(s, 136.0).unwrap();
+    for t in [137.0, 138.0, 139.0] {
+        w.live.tick(t).unwrap();
+    }
+    assert_eq!(state(&w, s), JobState::Cancelled);
+    assert!(replicas(&w, s).iter().all(|c| c.state.is_final()));
+}
+
+/// A serving job no accepted pool can size waits with the planner's reason.
+#[test]
+fn a_serving_job_nothing_can_size_says_why() {
+    let mut w = world(two_pools(), "fifo-perf", None);
+    let spec = parse_json(
+        r#"{"kind": "serve", "name": "big", "model": "llama3-70b", "rate": 100, "input-len": 1000, "output-len": 200, "tpot-slo-s": 0.0001, "chip-types": ["huawei-ascend-910b2"], "entrypoint": "x"}"#,
+    )
+    .unwrap();
+    let s = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec, 0.0)
+        .unwrap();
+    w.live.tick(1.0).unwrap();
+    assert!(replicas(&w, s).is_empty());
+    assert_eq!(state(&w, s), JobState::Queued);
+    let why = w.snap.lock().unwrap().unschedulable.get(&s).cloned();
+    assert!(
+        why.as_deref().is_some_and(|x| x.contains("ascend")),
+        "{why:?}"
     );
 }

@@ -127,6 +127,45 @@ fn suite(s: &mut dyn Store, name: &str) {
     assert_eq!(s.events_since(ev[5].seq, 1000).unwrap().len(), 2);
     assert_eq!(s.events_since(0, 3).unwrap().len(), 3);
     assert_eq!(ev[7].job, None);
+    // A serving job's replica jobs, found by their parent; a spec replaced (scaling).
+    let serve = parse_json(
+        r#"{"kind": "serve", "name": "chat", "model": "m", "rate": 1, "input-len": 10, "output-len": 10, "entrypoint": "x"}"#,
+    )
+    .unwrap();
+    let p = s.insert_job("team-a", &serve, 50.0).unwrap();
+    assert!(s.children(p).unwrap().is_empty(), "{name}");
+    let replica = |i: u32| {
+        tessera_server::job::JobSpec::Replica(tessera_server::job::ReplicaSpec {
+            parent: p,
+            replica: i,
+            name: format!("chat-replica-{i}"),
+            command: "serve".into(),
+            resources: tessera_server::job::Resources {
+                chips: 1,
+                chip_types: vec!["a".into()],
+            },
+            priority: 0,
+        })
+    };
+    let r0 = s.insert_job("team-a", &replica(0), 51.0).unwrap();
+    let r1 = s.insert_job("team-a", &replica(1), 52.0).unwrap();
+    s.set_state(r0, JobState::Failed, 53.0).unwrap();
+    let kids: Vec<u64> = s.children(p).unwrap().iter().map(|j| j.id).collect();
+    assert_eq!(kids, [r0, r1], "{name}: every replica, finished ones too");
+    assert!(s.children(r0).unwrap().is_empty());
+    let tessera_server::job::JobSpec::Serve(mut v) = serve else {
+        unreachable!()
+    };
+    v.replicas = Some(3);
+    s.set_spec(p, &tessera_server::job::JobSpec::Serve(v), 54.0)
+        .unwrap();
+    let j = s.job(p).unwrap().unwrap();
+    assert!(
+        matches!(&j.spec, tessera_server::job::JobSpec::Serve(x) if x.replicas == Some(3)),
+        "{name}"
+    );
+    assert_eq!(j.updated_at, 54.0);
+    assert!(s.set_spec(999_999, &j.spec, 55.0).is_err(), "{name}");
 }
 
 #[test]
@@ -152,6 +191,6 @@ fn postgres_store() {
     // A second connection sees the same state and migrates nothing again.
     let mut again = PgStore::connect(&url).unwrap();
     assert_eq!(again.instance().unwrap(), s.instance().unwrap());
-    assert_eq!(again.jobs(&JobFilter::default()).unwrap().len(), 2);
+    assert_eq!(again.jobs(&JobFilter::default()).unwrap().len(), 5);
     PgStore::reset(&url).unwrap();
 }

@@ -1,4 +1,4 @@
-//! `tessera submit`, `jobs`, `job`, `cancel`: a client of `tessera server`'s API.
+//! `tessera submit`, `jobs`, `job`, `cancel`, `scale`: a client of `tessera server`'s API.
 
 use crate::cli::{Format, JobsArgs, ServerConn, SubmitArgs};
 use crate::exit::{CliError, Result};
@@ -126,7 +126,9 @@ pub fn jobs(fmt: Format, a: &JobsArgs) -> Result<()> {
             j["owner"].as_str().unwrap_or("").to_string(),
             j["name"].as_str().unwrap_or("").to_string(),
             j["state"].as_str().unwrap_or("").to_string(),
-            j["spec"]["resources"]["chips"].to_string(),
+            j["spec"]["resources"]["chips"]
+                .as_u64()
+                .map_or("-".to_string(), |c| c.to_string()),
             pool.to_string(),
             attempts.to_string(),
         ]);
@@ -154,6 +156,24 @@ fn print_job(fmt: Format, v: &serde_json::Value) -> Result<()> {
     if let Some(u) = v["unschedulable"].as_str() {
         crate::outln!("  no pool can take it now: {u}");
     }
+    if let Some(p) = v["parent"].as_u64() {
+        crate::outln!("  a replica of serving job {p}");
+    }
+    if let Some(rs) = v["replicas"].as_array() {
+        let want = v["spec"]["replicas"]
+            .as_u64()
+            .map_or("not sized yet".to_string(), |n| n.to_string());
+        crate::outln!("  replicas wanted: {want}");
+        for r in rs {
+            crate::outln!(
+                "  replica {} = job {} on {}: {}",
+                r["replica"],
+                r["id"],
+                r["pool"].as_str().unwrap_or("-"),
+                r["state"].as_str().unwrap_or("")
+            );
+        }
+    }
     for a in v["attempts"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
         crate::outln!(
             "  attempt {} on {} ({} chips{}): {}{}",
@@ -175,6 +195,12 @@ fn print_job(fmt: Format, v: &serde_json::Value) -> Result<()> {
 
 pub fn job(fmt: Format, c: &ServerConn, id: u64) -> Result<()> {
     let v = call(c, "GET", &format!("/api/v1/jobs/{id}"), None)?;
+    print_job(fmt, &v)
+}
+
+pub fn scale(fmt: Format, c: &ServerConn, id: u64, replicas: u32) -> Result<()> {
+    let body = serde_json::json!({ "replicas": replicas }).to_string();
+    let v = call(c, "PATCH", &format!("/api/v1/jobs/{id}"), Some(&body))?;
     print_job(fmt, &v)
 }
 

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Jobs(a) => client::jobs(fmt, &a),
         Command::Job(a) => client::job(fmt, &a.conn, a.id),
         Command::Cancel(a) => client::cancel(fmt, &a.conn, a.id),
+        Command::Scale(a) => client::scale(fmt, &a.conn, a.id, a.replicas),
     }
 }
 
