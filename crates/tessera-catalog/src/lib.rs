@@ -206,6 +206,31 @@ impl Catalog {
 
     /// A model by catalog id, or by path to a Hugging Face `config.json` (anything that
     /// ends in `.json` or names an existing file).
+    /// The chips, training models and serving models a purchase scenario names, in its
+    /// order; the error carries the id the catalog does not have.
+    #[allow(clippy::type_complexity)]
+    pub fn procure_inputs(
+        &self,
+        sc: &tessera_core::procure::Scenario,
+    ) -> Result<(Vec<Chip>, Vec<ModelArch>, Vec<ModelArch>), (CatalogError, String)> {
+        let mut chips = Vec::new();
+        for id in sc.chip_ids() {
+            chips.push(self.chip(id).map_err(|e| (e, id.to_string()))?.clone());
+        }
+        let model = |m: &str| self.model(m).map_err(|e| (e, m.to_string()));
+        let train = sc
+            .train
+            .iter()
+            .map(|t| model(&t.model))
+            .collect::<Result<Vec<_>, _>>()?;
+        let serve = sc
+            .serve
+            .iter()
+            .map(|t| model(&t.model))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((chips, train, serve))
+    }
+
     pub fn model(&self, id_or_path: &str) -> Result<ModelArch, CatalogError> {
         if let Some(m) = self.models.iter().find(|m| m.id == id_or_path) {
             return Ok(m.clone());

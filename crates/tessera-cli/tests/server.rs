@@ -316,6 +316,48 @@ fn jobs_of_each_vendor_run_where_they_should() {
     );
     assert_eq!(st, 200, "{p}");
     assert!(!p["plans"].as_array().unwrap().is_empty(), "{p}");
+    // Purchase planning with the live fleet as the chips owned: each pool's 8.
+    let (st, p) = s.call(
+        "POST",
+        "/api/v1/procure",
+        None,
+        Some(r#"{"scenario": "baidu-2023"}"#),
+    );
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["scenario"], "baidu-2023");
+    let owned = |chip: &str| {
+        p["chips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["chip"] == chip)
+            .map(|c| c["owned"].clone())
+    };
+    assert_eq!(owned("nvidia-a800-sxm4-80gb"), Some(8.into()), "{p}");
+    assert_eq!(owned("huawei-ascend-910b2"), Some(8.into()), "{p}");
+    let (st, p) = s.call(
+        "POST",
+        "/api/v1/procure",
+        None,
+        Some(r#"{"scenario": "baidu-2023", "owned": "scenario"}"#),
+    );
+    assert_eq!(st, 200, "{p}");
+    let a800 = p["chips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["chip"] == "nvidia-a800-sxm4-80gb")
+        .cloned();
+    assert_eq!(a800.map(|c| c["owned"].clone()), Some(512.into()), "{p}");
+    for (body, field) in [
+        (r#"{"scenario": "nope"}"#, "scenario"),
+        (r#"{}"#, "scenario"),
+        (r#"{"scenario-toml": "id = 3"}"#, "scenario-toml"),
+        (r#"{"scenario": "baidu-2023", "owned": "all"}"#, "owned"),
+    ] {
+        let (st, p) = s.call("POST", "/api/v1/procure", None, Some(body));
+        assert_eq!((st, p["field"].as_str()), (422, Some(field)), "{body}: {p}");
+    }
     let (st, p) = s.call(
         "POST",
         "/api/v1/plan/train",

@@ -8,6 +8,7 @@
 //! conversion and renaming.
 
 pub mod plan;
+pub mod procure;
 pub mod train;
 
 /// The version of the training output types (`schema_version` in their JSON).

@@ -976,6 +976,84 @@ async fn plan_serve(
     Ok(axum::Json(out).into_response())
 }
 
+/// A purchase-planning request: a built-in scenario or a scenario document, with the
+/// chips already owned taken from the live fleet (default) or from the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ProcureBody {
+    /// A built-in scenario id (`tessera procure --scenario`).
+    scenario: Option<String>,
+    /// A scenario document (the TOML of `tessera procure --scenario FILE`).
+    scenario_toml: Option<String>,
+    /// "live" (default): the chips owned are the live pools' (nodes up now);
+    /// "scenario": the scenario's own list.
+    owned: Option<String>,
+}
+
+async fn procure(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    reader(&st, &h)?;
+    let b: ProcureBody = parse_body(body)?;
+    let mut sc = match (&b.scenario, &b.scenario_toml) {
+        (Some(id), None) => tessera_catalog::scenarios::builtin_scenario(id)
+            .ok_or_else(|| bad_field("scenario", format!("no built-in scenario `{id}`")))?
+            .map_err(|e| ApiError::new(500, "internal", e.to_string()))?,
+        (None, Some(text)) => tessera_catalog::scenarios::parse_scenario("scenario-toml", text)
+            .map_err(|e| bad_field("scenario-toml", e.to_string()))?,
+        _ => {
+            return Err(bad_field(
+                "scenario",
+                "give exactly one of scenario (a built-in id) and scenario-toml".into(),
+            ));
+        }
+    };
+    match b.owned.as_deref() {
+        None | Some("live") => {
+            let fleet = live_fleet(&st);
+            let mut owned: std::collections::BTreeMap<String, u64> = Default::default();
+            for p in &fleet.pools {
+                *owned.entry(p.chip.clone()).or_default() += p.chips();
+            }
+            sc.owned = owned
+                .into_iter()
+                .map(|(chip, count)| tessera_core::procure::Owned { chip, count })
+                .collect();
+        }
+        Some("scenario") => {}
+        Some(x) => {
+            return Err(bad_field("owned", format!("`{x}`: use live or scenario")));
+        }
+    }
+    let (chips, train, serve) = st
+        .catalog
+        .procure_inputs(&sc)
+        .map_err(|(e, id)| bad_field("scenario", format!("{id}: {e}")))?;
+    let events = st.catalog.events.clone();
+    let out = blocking(move || {
+        let inp = tessera_plan::procure::Inputs {
+            scenario: &sc,
+            chips: &chips,
+            train_models: &train,
+            serve_models: &serve,
+            events: &events,
+        };
+        let r = tessera_plan::procure::procure(&inp).map_err(|e| match e {
+            tessera_plan::procure::ProcureError::UnknownChip(c) => {
+                bad_field("scenario", format!("unknown chip {c}"))
+            }
+            tessera_plan::procure::ProcureError::Solver(s) => {
+                ApiError::new(500, "solver", s.to_string())
+            }
+        })?;
+        Ok(tessera_output::procure::ProcureV1::new(&sc, &r))
+    })
+    .await?;
+    Ok(axum::Json(out).into_response())
+}
+
 /// The OpenAPI document of this API (checked in at crates/tessera-server/openapi.json
 /// and held to the router by a test).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -995,6 +1073,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/events/stream"),
     ("post", "/api/v1/plan/train"),
     ("post", "/api/v1/plan/serve"),
+    ("post", "/api/v1/procure"),
 ];
 
 async fn openapi() -> Response {
@@ -1018,6 +1097,7 @@ pub fn router(st: AppState, max_body: usize) -> Router {
         .route("/api/v1/pools", get(pools))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/plan/train", axum::routing::post(plan_train))
+        .route("/api/v1/procure", axum::routing::post(procure))
         .route("/api/v1/plan/serve", axum::routing::post(plan_serve))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/stream", get(event_stream))

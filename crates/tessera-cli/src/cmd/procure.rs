@@ -3,42 +3,10 @@
 use crate::cli::{Format, ProcureArgs};
 use crate::exit::{CliError, Result};
 use crate::out::{self, num};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use tessera_catalog::{Catalog, CatalogError};
-use tessera_core::Chip;
 use tessera_core::procure::Scenario;
-use tessera_plan::procure::{
-    Binding, Infeasibility, Inputs, Outcome, ProcureError, ReferenceReport, Sensitivity,
-    ServeAssignment, TrainAssignment, TypeReport, procure,
-};
-
-/// The JSON document (docs/json-output.md): the optimum's fields at top level.
-#[derive(Serialize)]
-struct ProcureOut<'a> {
-    scenario: &'a str,
-    name: &'a str,
-    currency: &'a str,
-    country: &'a str,
-    date: String,
-    feasible: bool,
-    purchase: BTreeMap<String, u64>,
-    nodes: BTreeMap<String, u64>,
-    capital_cost: Option<f64>,
-    power_kw: Option<f64>,
-    yearly_energy_cost: Option<f64>,
-    train_days: Option<f64>,
-    serve_capacity_rps: Option<f64>,
-    train: &'a [TrainAssignment],
-    serve: &'a [ServeAssignment],
-    binding_constraints: &'a [Binding],
-    runners_up: &'a [Outcome],
-    sensitivity: &'a [Sensitivity],
-    infeasibility: Option<&'a Infeasibility>,
-    reference: Option<&'a ReferenceReport>,
-    chips: &'a [TypeReport],
-    solves: u32,
-}
+use tessera_plan::procure::{Inputs, Outcome, ProcureError, procure};
 
 /// The scenario, and its file's path and text when it came from a file.
 fn load_scenario(arg: Option<&str>) -> Result<(Scenario, Option<(String, String)>)> {
@@ -65,20 +33,8 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
             None => CliError::Catalog(e),
         }
     };
-    let mut chips: Vec<Chip> = Vec::new();
-    for id in sc.chip_ids() {
-        chips.push(cat.chip(id).map_err(|e| place(e, id))?.clone());
-    }
-    let train_models = sc
-        .train
-        .iter()
-        .map(|t| cat.model(&t.model).map_err(|e| place(e, &t.model)))
-        .collect::<Result<Vec<_>>>()?;
-    let serve_models = sc
-        .serve
-        .iter()
-        .map(|t| cat.model(&t.model).map_err(|e| place(e, &t.model)))
-        .collect::<Result<Vec<_>>>()?;
+    let (chips, train_models, serve_models) =
+        cat.procure_inputs(&sc).map_err(|(e, id)| place(e, &id))?;
     let inp = Inputs {
         scenario: &sc,
         chips: &chips,
@@ -91,30 +47,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
         ProcureError::Solver(s) => CliError::Internal(s.to_string()),
     })?;
     let best = r.best.as_ref();
-    let doc = ProcureOut {
-        scenario: &sc.id,
-        name: &sc.name,
-        currency: &sc.currency,
-        country: &sc.country,
-        date: sc.date.to_string(),
-        feasible: r.feasible,
-        purchase: best.map(|b| b.purchase.clone()).unwrap_or_default(),
-        nodes: best.map(|b| b.nodes.clone()).unwrap_or_default(),
-        capital_cost: best.map(|b| b.capital_cost),
-        power_kw: best.map(|b| b.power_kw),
-        yearly_energy_cost: best.map(|b| b.yearly_energy_cost),
-        train_days: best.and_then(|b| b.train_days),
-        serve_capacity_rps: best.map(|b| b.serve_capacity_rps),
-        train: best.map_or(&[], |b| &b.train),
-        serve: best.map_or(&[], |b| &b.serve),
-        binding_constraints: &r.binding_constraints,
-        runners_up: &r.runners_up,
-        sensitivity: &r.sensitivity,
-        infeasibility: r.infeasibility.as_ref(),
-        reference: r.reference.as_ref(),
-        chips: &r.types,
-        solves: r.solves,
-    };
+    let doc = tessera_output::procure::ProcureV1::new(&sc, &r);
     if fmt == Format::Json {
         return out::print_json(&doc);
     }
