@@ -153,6 +153,11 @@ pub struct JobV1 {
     /// Every attempt on an engine, oldest first: where it ran (pool, nodes) and how it
     /// ended. The engine's id is a handle, not the job's identity.
     pub attempts: Vec<AttemptV1>,
+    /// Attempts after the first.
+    pub restarts: u32,
+    /// Seconds lost to restarts: each gap between an attempt's end and the next one's
+    /// start, plus the job's `checkpoint-restart-s` per restart (training jobs).
+    pub lost_s: f64,
     /// A replica job's serving job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<u64>,
@@ -234,6 +239,8 @@ fn job_v1(j: &JobRecord, snap: &Snapshot) -> JobV1 {
         unschedulable: snap.unschedulable.get(&j.id).cloned(),
         spec: j.spec.clone(),
         attempts: j.attempts.iter().map(Into::into).collect(),
+        restarts: j.restarts_and_lost_s().0,
+        lost_s: j.restarts_and_lost_s().1,
         parent: j.spec.parent(),
         replicas: None,
     }

@@ -63,6 +63,30 @@ pub struct JobRecord {
     pub attempts: Vec<Attempt>,
 }
 
+impl JobRecord {
+    /// Restarts (attempts after the first) and the seconds the job lost to them: for
+    /// each restart that has started, the time from the previous attempt's end to its
+    /// start, plus the job's stated restart cost (a training job's
+    /// `checkpoint-restart-s`). Work an attempt did after its last checkpoint is the
+    /// job's to know and is not counted.
+    pub fn restarts_and_lost_s(&self) -> (u32, f64) {
+        let restart_cost = match &self.spec {
+            JobSpec::Train(t) => t.checkpoint_restart_s,
+            _ => 0.0,
+        };
+        let restarts = self.attempts.len().saturating_sub(1) as u32;
+        let lost = self
+            .attempts
+            .windows(2)
+            .filter_map(|w| {
+                let (end, start) = (w[0].ended_at?, w[1].started_at?);
+                Some((start - end).max(0.0) + restart_cost)
+            })
+            .sum();
+        (restarts, lost)
+    }
+}
+
 /// Filters for listing jobs.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -546,6 +570,54 @@ mod tests {
             r#"{"kind": "batch", "name": "n", "command": "true", "resources": {"chips": 1}}"#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn restarts_and_lost_time_count_the_gaps_and_the_restart_cost() {
+        let at = |n: u32, start: Option<f64>, end: Option<f64>| Attempt {
+            attempt: n,
+            pool: "p".into(),
+            engine: "e".into(),
+            engine_id: None,
+            state: "preempted".into(),
+            chips: 8,
+            nodes: String::new(),
+            dispatched_at: 0.0,
+            started_at: start,
+            ended_at: end,
+            exit_code: None,
+            stop_at: None,
+        };
+        let train = parse_json(
+            r#"{"kind": "train", "name": "t", "model": "llama3-8b", "steps": 10, "checkpoint-restart-s": 30, "resources": {"chips": 8}, "entrypoint": "x"}"#,
+        )
+        .unwrap();
+        let mut j = JobRecord {
+            id: 1,
+            owner: "t".into(),
+            spec: train,
+            state: JobState::Running,
+            submitted_at: 0.0,
+            updated_at: 0.0,
+            cancel_requested: false,
+            attempts: vec![
+                at(1, Some(10.0), Some(100.0)),
+                at(2, Some(160.0), Some(400.0)),
+                // dispatched, not started yet: its gap is not known
+                at(3, None, None),
+            ],
+        };
+        assert_eq!(j.restarts_and_lost_s(), (2, 60.0 + 30.0));
+        j.attempts[2].started_at = Some(405.0);
+        assert_eq!(j.restarts_and_lost_s(), (2, 60.0 + 30.0 + 5.0 + 30.0));
+        j.spec = spec();
+        assert_eq!(
+            j.restarts_and_lost_s(),
+            (2, 65.0),
+            "batch jobs state no restart cost"
+        );
+        j.attempts.truncate(1);
+        assert_eq!(j.restarts_and_lost_s(), (0, 0.0));
     }
 
     #[test]

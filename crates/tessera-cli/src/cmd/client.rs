@@ -156,6 +156,12 @@ fn print_job(fmt: Format, v: &serde_json::Value) -> Result<()> {
     if let Some(u) = v["unschedulable"].as_str() {
         crate::outln!("  no pool can take it now: {u}");
     }
+    if let Some(r) = v["restarts"].as_u64().filter(|&r| r > 0) {
+        crate::outln!(
+            "  {r} restart(s), {:.0} s lost to them",
+            v["lost_s"].as_f64().unwrap_or(0.0)
+        );
+    }
     if let Some(p) = v["parent"].as_u64() {
         crate::outln!("  a replica of serving job {p}");
     }
