@@ -27,7 +27,7 @@ if [ "${TESSERA_SERVICES:-1}" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get 
         echo "== Slurm already running in $SLURM_LOCAL_DIR; using it"
     else
         echo "== starting Slurm (tools/slurm-local)"
-        SLURM_LOCAL_REST=0 bash tools/slurm-local/start.sh
+        SLURM_LOCAL_REST=1 bash tools/slurm-local/start.sh
         started+=(slurm)
     fi
     # shellcheck disable=SC1091

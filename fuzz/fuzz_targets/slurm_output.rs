@@ -1,5 +1,5 @@
-//! What the Slurm tools print, as tessera's Slurm engine reads it: jobs, nodes and job
-//! ids, or an error naming the line; never a panic.
+//! What the Slurm tools print, and what slurmrestd answers, as tessera's Slurm engines
+//! read it: jobs, nodes and job ids, or an error naming the line or job; never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,4 +18,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = parse_sbatch(&text);
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+        let _ = tessera_engine::slurmrest::parse_jobs(&v);
+        if let Ok(nodes) = tessera_engine::slurmrest::parse_nodes(&v) {
+            for n in nodes {
+                assert!(n.chips_used <= n.chips);
+            }
+        }
+    }
 });

@@ -53,6 +53,11 @@ fn free_port() -> u16 {
 
 impl Server {
     fn new(test: &str, policy: &str) -> Server {
+        Server::with_engine(test, policy, "")
+    }
+
+    /// A server whose engine has these extra configuration lines.
+    fn with_engine(test: &str, policy: &str, engine_extra: &str) -> Server {
         let dir =
             std::env::temp_dir().join(format!("tessera-server-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -71,6 +76,7 @@ max-body-bytes = 65536
 [[engine]]
 name = "slurm"
 kind = "slurm"
+{engine_extra}
 
 [[pool]]
 name = "ascend"
@@ -868,4 +874,67 @@ fn a_serving_job_runs_scales_and_cancels_on_slurm() {
     )
     .unwrap();
     assert_eq!(r.status, 409, "an ended job does not scale: {}", r.body);
+}
+
+/// The same server dispatching through slurmrestd (`rest-url`): a job of each vendor's
+/// pool runs on its partition with its device variable, and a cancel reaches Slurm.
+#[test]
+fn jobs_run_through_slurmrestd() {
+    if !have_slurm("jobs_run_through_slurmrestd") {
+        return;
+    }
+    let (Ok(url), Ok(user)) = (
+        std::env::var("SLURMRESTD_URL"),
+        std::env::var("SLURM_LOCAL_USER"),
+    ) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("jobs_run_through_slurmrestd: no slurmrestd (SLURMRESTD_URL) under CI=true");
+        }
+        eprintln!("jobs_run_through_slurmrestd: skipped, no slurmrestd");
+        return;
+    };
+    let _one = serial();
+    let s = Server::with_engine(
+        "rest",
+        "fifo-perf",
+        &format!(
+            "rest-url = \"{url}\"\nrest-user = \"{user}\"\nrest-token-env = \"SLURM_LOCAL_JWT\"\n"
+        ),
+    );
+    let mut ids = Vec::new();
+    for (chip, var) in [
+        ("910b2", "ASCEND_RT_VISIBLE_DEVICES"),
+        ("a800", "CUDA_VISIBLE_DEVICES"),
+        ("kunlunxin-p800", "XPU_VISIBLE_DEVICES"),
+    ] {
+        ids.push((
+            s.submit(&batch(chip, 2, chip, &format!("echo \"devices=${var}\""))),
+            chip,
+        ));
+    }
+    for (id, chip) in ids {
+        let v = s.wait_final(id);
+        assert_eq!(v["state"], "succeeded", "{chip}: {v}\n{}", s.log());
+        let out = output_of(&s, &v);
+        let devs = out
+            .lines()
+            .find_map(|l| l.strip_prefix("devices="))
+            .unwrap_or_else(|| panic!("{chip}: {out}"));
+        assert_eq!(devs.split(',').count(), 2, "{chip}: {out}");
+    }
+    let id = s.submit(&batch("long", 1, "a800", "sleep 120"));
+    wait_until("job running", 60, || s.job(id)["state"] == "running");
+    let r = request(
+        &s.addr,
+        "DELETE",
+        &format!("/api/v1/jobs/{id}"),
+        Some(TOKEN),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 202, "{}", r.body);
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "cancelled", "{v}");
+    let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
+    assert!(r.body.contains("\"ok\""), "{}", r.body);
 }

@@ -13,7 +13,9 @@
 //! an argument vector.
 
 pub mod fake;
+pub mod http;
 pub mod slurm;
+pub mod slurmrest;
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -114,8 +116,9 @@ pub enum EngineState {
     /// Finished otherwise (non-zero exit, node failure, timeout, bad request).
     Failed,
     Cancelled,
-    /// Ended because its node failed (Slurm's NODE_FAIL, BOOT_FAIL): not the job's
-    /// fault, so the scheduler runs it again.
+    /// Ended by the engine, not by the job: its node failed (Slurm's NODE_FAIL,
+    /// BOOT_FAIL), or Slurm requeued it by itself and the wrapper ran nothing. Not the
+    /// job's fault, so the scheduler runs it again as a new attempt.
     NodeFailed,
 }
 

@@ -86,6 +86,44 @@ impl SlurmEngine {
         ))
     }
 
+    /// The spool directory.
+    pub fn spool_dir(&self) -> &Path {
+        &self.spool
+    }
+
+    /// Completes what the engine listed with what the spool knows: a finished job's exit
+    /// code, and an attempt Slurm requeued by itself (the wrapper's `.requeued` marker)
+    /// as ended by the engine.
+    pub fn settle(&self, j: &mut EngineJob) {
+        let Some(t) = j.tag else { return };
+        if !j.state.is_terminal() {
+            return;
+        }
+        if self.spool_file(t, "requeued").exists() {
+            j.state = EngineState::NodeFailed;
+            j.detail = format!(
+                "{}; Slurm requeued the attempt by itself and the wrapper ran nothing",
+                j.detail
+            );
+            return;
+        }
+        j.exit_code = self.exit_code(t);
+    }
+
+    /// What the spool says of an attempt Slurm no longer lists: its exit code.
+    pub fn outcome(&self, tag: Tag) -> Option<i32> {
+        if self.spool_file(tag, "requeued").exists() {
+            return None;
+        }
+        self.exit_code(tag)
+    }
+
+    /// The attempt that finished the job for this one, if this one ran nothing.
+    pub fn finished_by(&self, tag: Tag) -> Option<u32> {
+        let p = self.spool_file(tag, "finished-by");
+        std::fs::read_to_string(p).ok()?.trim().parse().ok()
+    }
+
     /// The exit code the wrapper wrote for an attempt, if it finished.
     pub fn exit_code(&self, tag: Tag) -> Option<i32> {
         let p = self.spool_file(tag, "exit");
@@ -104,6 +142,8 @@ pub struct AttemptFiles {
     pub lock: PathBuf,
     /// Written instead of running the script when a lost attempt had finished the job.
     pub finished_by: PathBuf,
+    /// Written when Slurm requeued the attempt by itself (the wrapper then runs nothing).
+    pub requeued: PathBuf,
     /// The exit files of the attempts tessera declared lost.
     pub lost_exits: Vec<(u32, PathBuf)>,
 }
@@ -119,6 +159,7 @@ impl SlurmEngine {
                 .spool
                 .join(format!("{:08x}-{}.lock", d.tag.instance, d.tag.job)),
             finished_by: self.spool_file(d.tag, "finished-by"),
+            requeued: self.spool_file(d.tag, "requeued"),
             lost_exits: d
                 .lost_attempts
                 .iter()
@@ -130,6 +171,9 @@ impl SlurmEngine {
 
 /// Exit code of a wrapper that could not take its job's lock.
 pub const LOCK_FAILED_EXIT: i32 = 97;
+
+/// Exit code of a wrapper Slurm started again under the same attempt (a requeue).
+pub const REQUEUED_EXIT: i32 = 98;
 
 /// The batch script for a dispatch: tessera's variables; the job's lock, so that no two
 /// attempts of one job ever run at once (an attempt Slurm forgot across a controller
@@ -148,6 +192,14 @@ pub fn wrapper_script(d: &Dispatch, f: &AttemptFiles) -> String {
     }
     let exit = q(&f.exit);
     let lock = q(&f.lock);
+    // Slurm reruns a job it requeued (after a node or launch failure) under the same id
+    // and tag; new attempts are tessera's to start, so a rerun runs nothing.
+    s.push_str(&format!(
+        "if [ \"${{SLURM_RESTART_COUNT:-0}}\" != 0 ]; then\n  \
+         echo \"tessera: Slurm requeued this attempt (restart $SLURM_RESTART_COUNT); tessera starts new attempts itself\" >&2\n  \
+         : > {rq}\n  exit {REQUEUED_EXIT}\nfi\n",
+        rq = q(&f.requeued)
+    ));
     // flock killed by a signal (a checkpoint signal while it waits) is tried again;
     // any other failure ends the attempt: running unfenced could run the job twice.
     s.push_str(&format!(
@@ -290,7 +342,7 @@ pub fn node_state(word: &str) -> NodeState {
 
 /// `gpu:a800:8` or `gpu:a800:8(S:0-1)` → ("gpu", "a800", 8); GRES of other shapes
 /// (untyped, several kinds) give `None` for that entry. The first typed GRES wins.
-fn gres_entry(s: &str) -> Option<(String, String, u32)> {
+pub(crate) fn gres_entry(s: &str) -> Option<(String, String, u32)> {
     for part in s.split(',') {
         let part = part.split('(').next()?.trim();
         let f: Vec<&str> = part.split(':').collect();
@@ -412,22 +464,17 @@ impl Engine for SlurmEngine {
             message,
         })?;
         for j in &mut jobs {
-            if let Some(t) = j.tag
-                && j.state.is_terminal()
-            {
-                j.exit_code = self.exit_code(t);
-            }
+            self.settle(j);
         }
         Ok(jobs)
     }
 
     fn outcome(&self, tag: Tag) -> Option<i32> {
-        self.exit_code(tag)
+        SlurmEngine::outcome(self, tag)
     }
 
     fn finished_by(&self, tag: Tag) -> Option<u32> {
-        let p = self.spool_file(tag, "finished-by");
-        std::fs::read_to_string(p).ok()?.trim().parse().ok()
+        SlurmEngine::finished_by(self, tag)
     }
 
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError> {
@@ -620,6 +667,35 @@ mod tests {
         let text = std::fs::read_to_string(&runs).unwrap();
         assert_eq!(text, "start 2\nend 2\nstart 3\nend 3\n");
         assert_eq!(e.finished_by(d3.tag), None);
+        // Slurm rerunning attempt 3 by itself (a requeue): the rerun runs nothing and
+        // leaves the marker that makes the attempt "ended by the engine".
+        std::fs::remove_file(&runs).unwrap();
+        let f = e.attempt_files(&d3);
+        let w = dir.join("3-again.sh");
+        std::fs::write(&w, wrapper_script(&d3, &f)).unwrap();
+        let st = std::process::Command::new("bash")
+            .arg(&w)
+            .env("SLURM_RESTART_COUNT", "1")
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(REQUEUED_EXIT));
+        assert!(!runs.exists(), "the rerun ran the script");
+        let mut j = EngineJob {
+            engine_id: "9".into(),
+            tag: Some(d3.tag),
+            state: EngineState::Failed,
+            detail: "FAILED NonZeroExitCode".into(),
+            partition: "p".into(),
+            nodes: "n".into(),
+            exit_code: None,
+        };
+        e.settle(&mut j);
+        assert_eq!(j.state, EngineState::NodeFailed, "{j:?}");
+        assert_eq!(
+            e.outcome(d3.tag),
+            None,
+            "no outcome: the attempt did not finish"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

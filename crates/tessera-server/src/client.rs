@@ -1,17 +1,9 @@
-//! A small blocking HTTP/1.1 client for the CLI (`tessera submit`, `jobs`, `job`,
-//! `cancel`) and the tests: plain HTTP to the server's address (it listens on
-//! 127.0.0.1 by default), one request per connection.
+//! The CLI's client of `tessera server` (`tessera submit`, `jobs`, `job`, `cancel`,
+//! `scale`) and the tests': plain HTTP to the server's address (it listens on
+//! 127.0.0.1 by default), over [`tessera_engine::http`].
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-/// A response: status and body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub status: u16,
-    pub body: String,
-}
+use tessera_engine::http::HttpError;
+pub use tessera_engine::http::Response;
 
 /// Client failures: the server could not be reached, or answered something that is
 /// not HTTP.
@@ -30,25 +22,13 @@ pub enum ClientError {
 
 /// A server address from `http://HOST:PORT` (a trailing slash is fine).
 pub fn parse_url(url: &str) -> Result<String, ClientError> {
-    let bad = |m: &str| ClientError::Url {
+    tessera_engine::http::parse_url(url).map_err(|message| ClientError::Url {
         url: url.to_string(),
-        message: m.to_string(),
-    };
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| bad("expected http://HOST:PORT (https is not supported by this client)"))?;
-    let rest = rest.trim_end_matches('/');
-    if rest.is_empty() || rest.contains('/') {
-        return Err(bad("expected http://HOST:PORT with no path"));
-    }
-    Ok(if rest.contains(':') {
-        rest.to_string()
-    } else {
-        format!("{rest}:80")
+        message,
     })
 }
 
-/// Sends one request and reads the whole answer.
+/// Sends one request, with the bearer token if any, and reads the whole answer.
 pub fn request(
     addr: &str,
     method: &str,
@@ -56,98 +36,14 @@ pub fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Result<Response, ClientError> {
-    let conn = |source| ClientError::Connect {
-        addr: addr.to_string(),
-        source,
-    };
-    let proto = |m: String| ClientError::Protocol {
-        addr: addr.to_string(),
-        message: m,
-    };
-    let mut s = TcpStream::connect(addr).map_err(conn)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(conn)?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n"
-    );
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    let b = body.unwrap_or("");
-    if body.is_some() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n", b.len()));
-    s.write_all(req.as_bytes()).map_err(conn)?;
-    s.write_all(b.as_bytes()).map_err(conn)?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).map_err(conn)?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| proto(format!("status line `{}`", line.trim())))?;
-    let (mut length, mut chunked) = (None, false);
-    loop {
-        line.clear();
-        if r.read_line(&mut line).map_err(conn)? == 0 {
-            break;
-        }
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "content-length" {
-                length = v.parse::<usize>().ok();
-            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            }
-        }
-    }
-    let mut raw = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            r.read_line(&mut line).map_err(conn)?;
-            let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|_| proto(format!("chunk size `{}`", line.trim())))?;
-            if n == 0 {
-                break;
-            }
-            let mut chunk = vec![0u8; n];
-            r.read_exact(&mut chunk).map_err(conn)?;
-            raw.extend_from_slice(&chunk);
-            line.clear();
-            r.read_line(&mut line).map_err(conn)?;
-        }
-    } else if let Some(n) = length {
-        raw.resize(n, 0);
-        r.read_exact(&mut raw).map_err(conn)?;
-    } else {
-        r.read_to_end(&mut raw).map_err(conn)?;
-    }
-    Ok(Response {
-        status,
-        body: String::from_utf8_lossy(&raw).into_owned(),
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| ("Authorization", a))
+        .into_iter()
+        .collect();
+    tessera_engine::http::request(addr, method, path, &headers, body).map_err(|e| match e {
+        HttpError::Connect { addr, source } => ClientError::Connect { addr, source },
+        HttpError::Protocol { addr, message } => ClientError::Protocol { addr, message },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls() {
-        assert_eq!(
-            parse_url("http://127.0.0.1:8473/").ok().as_deref(),
-            Some("127.0.0.1:8473")
-        );
-        assert_eq!(parse_url("http://host").ok().as_deref(), Some("host:80"));
-        assert!(parse_url("https://h:1").is_err());
-        assert!(parse_url("http://h:1/api").is_err());
-        assert!(parse_url("h:1").is_err());
-    }
 }

@@ -74,6 +74,19 @@ pub struct EngineConfig {
     /// Directory of the Slurm tools; absent: PATH.
     #[serde(default)]
     pub bin: Option<String>,
+    /// slurmrestd's `http://HOST:PORT`: dispatch through Slurm's REST API (v0.0.38)
+    /// instead of the command-line tools.
+    #[serde(default)]
+    pub rest_url: Option<String>,
+    /// The Slurm user the REST calls are made as (`X-SLURM-USER-NAME`).
+    #[serde(default)]
+    pub rest_user: Option<String>,
+    /// A file holding the JWT (`scontrol token` output), read again for every call.
+    #[serde(default)]
+    pub rest_token_file: Option<String>,
+    /// Or the environment variable holding the JWT, read at start.
+    #[serde(default)]
+    pub rest_token_env: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -138,6 +151,37 @@ impl ServerConfig {
                     "engine {}: kind `{}` is not supported yet; use slurm",
                     e.name, e.kind
                 )));
+            }
+            let rest_keys = [
+                e.rest_user.is_some(),
+                e.rest_token_file.is_some(),
+                e.rest_token_env.is_some(),
+            ];
+            match &e.rest_url {
+                Some(u) => {
+                    if let Err(m) = tessera_engine::http::parse_url(u) {
+                        return Err(err(format!("engine {}: rest-url `{u}`: {m}", e.name)));
+                    }
+                    if e.rest_user.is_none() {
+                        return Err(err(format!(
+                            "engine {}: rest-url needs rest-user (the Slurm user the calls are made as)",
+                            e.name
+                        )));
+                    }
+                    if e.rest_token_file.is_some() == e.rest_token_env.is_some() {
+                        return Err(err(format!(
+                            "engine {}: rest-url needs exactly one of rest-token-file and rest-token-env",
+                            e.name
+                        )));
+                    }
+                }
+                None if rest_keys.iter().any(|&k| k) => {
+                    return Err(err(format!(
+                        "engine {}: rest-user, rest-token-file and rest-token-env need rest-url",
+                        e.name
+                    )));
+                }
+                None => {}
             }
         }
         for p in &c.pool {
@@ -310,5 +354,61 @@ impl Tokens {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn load(engine_lines: &str) -> Result<ServerConfig, ConfigError> {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-config-{}-{}",
+            std::process::id(),
+            hash_token(engine_lines)[0]
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("tessera.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "tokens = \"t.toml\"\n[[engine]]\nname = \"s\"\nkind = \"slurm\"\n{engine_lines}\n[[pool]]\nname = \"a\"\nchip = \"a800\"\nengine = \"s\"\npartition = \"p\"\ngres = \"gpu:a800\"\n"
+            ),
+        )
+        .unwrap();
+        ServerConfig::load(&p)
+    }
+
+    #[test]
+    fn rest_engines_need_a_url_a_user_and_one_token() {
+        let ok = load(
+            "rest-url = \"http://127.0.0.1:16820\"\nrest-user = \"root\"\nrest-token-file = \"jwt\"",
+        )
+        .unwrap();
+        assert_eq!(ok.engine[0].rest_user.as_deref(), Some("root"));
+        for (lines, says) in [
+            (
+                "rest-url = \"http://h:1\"\nrest-token-env = \"T\"",
+                "rest-user",
+            ),
+            (
+                "rest-url = \"http://h:1\"\nrest-user = \"u\"",
+                "exactly one of rest-token-file and rest-token-env",
+            ),
+            (
+                "rest-url = \"http://h:1\"\nrest-user = \"u\"\nrest-token-env = \"T\"\nrest-token-file = \"f\"",
+                "exactly one",
+            ),
+            (
+                "rest-url = \"https://h:1\"\nrest-user = \"u\"\nrest-token-env = \"T\"",
+                "https",
+            ),
+            ("rest-user = \"u\"", "need rest-url"),
+            ("rest-colour = 1", "rest-colour"),
+        ] {
+            let e = load(lines).expect_err(lines);
+            assert!(e.to_string().contains(says), "{lines}: {e}");
+        }
     }
 }

@@ -71,18 +71,42 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     };
     let store = Arc::new(Mutex::new(store));
     let spool = dir.join(&cfg.spool);
-    let engines: Vec<Arc<dyn tessera_engine::Engine>> = cfg
-        .engine
-        .iter()
-        .map(|e| {
-            Arc::new(tessera_engine::slurm::SlurmEngine::new(
+    let mut engines: Vec<Arc<dyn tessera_engine::Engine>> = Vec::new();
+    for e in &cfg.engine {
+        let spool = spool.join(&e.name);
+        let engine: Arc<dyn tessera_engine::Engine> = match &e.rest_url {
+            None => Arc::new(tessera_engine::slurm::SlurmEngine::new(
                 &e.name,
                 e.slurm_conf.as_ref().map(|c| dir.join(c)),
                 e.bin.as_ref().map(|b| dir.join(b)),
-                spool.join(&e.name),
-            )) as Arc<dyn tessera_engine::Engine>
-        })
-        .collect();
+                spool,
+            )),
+            Some(url) => {
+                use tessera_engine::slurmrest::{SlurmRestEngine, Token};
+                let token = match (&e.rest_token_file, &e.rest_token_env) {
+                    (Some(f), _) => Token::File(dir.join(f)),
+                    (None, Some(var)) => Token::Value(std::env::var(var).map_err(|_| {
+                        ServerError::Setup(format!(
+                            "engine {}: rest-token-env names ${var}, which is not set",
+                            e.name
+                        ))
+                    })?),
+                    (None, None) => {
+                        return Err(ServerError::Setup(format!(
+                            "engine {}: no REST token",
+                            e.name
+                        )));
+                    }
+                };
+                let user = e.rest_user.as_deref().unwrap_or("root");
+                Arc::new(
+                    SlurmRestEngine::new(&e.name, url, user, token, spool)
+                        .map_err(|m| ServerError::Setup(format!("engine {}: {m}", e.name)))?,
+                )
+            }
+        };
+        engines.push(engine);
+    }
     let policy = tessera_sched::sim::Policy::parse(&cfg.policy)
         .ok_or_else(|| ServerError::Setup(format!("policy `{}`", cfg.policy)))?;
     let snapshot = Arc::new(Mutex::new(live::Snapshot::default()));
