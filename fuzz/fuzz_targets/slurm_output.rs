@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_engine::slurm::{parse_sbatch, parse_sinfo, parse_squeue};
+use tessera_engine::slurm::{parse_sacct, parse_sbatch, parse_sinfo, parse_squeue};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = parse_sbatch(&text);
+    let _ = parse_sacct(&text);
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
         let _ = tessera_engine::slurmrest::parse_jobs(&v);
         if let Ok(nodes) = tessera_engine::slurmrest::parse_nodes(&v) {

@@ -15,6 +15,63 @@ use std::process::Command;
 /// Field separator in the squeue and sinfo formats tessera asks for.
 const SEP: char = '|';
 
+/// Whether the cluster keeps accounting (`sacct` works), found on first use.
+#[derive(Debug, Default)]
+struct Accounting(std::sync::OnceLock<bool>);
+
+impl Clone for Accounting {
+    fn clone(&self) -> Self {
+        let a = Accounting::default();
+        if let Some(&v) = self.0.get() {
+            let _ = a.0.set(v);
+        }
+        a
+    }
+}
+
+/// The sacct fields tessera reads.
+pub const SACCT_FORMAT: &str = "JobID,JobName,State,ExitCode,Comment";
+
+/// What `sacct` says of one tagged job: its final state and exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SacctRecord {
+    pub engine_id: String,
+    pub tag: Option<Tag>,
+    pub state: EngineState,
+    pub exit_code: Option<i32>,
+}
+
+/// Reads `sacct -n -P -X -o SACCT_FORMAT` output (`|`-separated; `ExitCode` as
+/// `code:signal`). A line of another shape or an unknown state is an error naming it.
+pub fn parse_sacct(out: &str) -> Result<Vec<SacctRecord>, String> {
+    let mut v = Vec::new();
+    for (n, line) in out.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(SEP).collect();
+        if f.len() != 5 {
+            return Err(format!(
+                "sacct line {}: expected 5 fields separated by '|', found {}: `{line}`",
+                n + 1,
+                f.len()
+            ));
+        }
+        // "CANCELLED by 0" carries the canceller.
+        let word = f[2].split_whitespace().next().unwrap_or("");
+        let state = job_state(word)
+            .ok_or_else(|| format!("sacct line {}: unknown job state `{}`", n + 1, f[2]))?;
+        let exit_code = f[3].split(':').next().and_then(|c| c.trim().parse().ok());
+        v.push(SacctRecord {
+            engine_id: f[0].trim().to_string(),
+            tag: Tag::parse(f[4], f[1]),
+            state,
+            exit_code,
+        });
+    }
+    Ok(v)
+}
+
 /// How to reach a Slurm cluster.
 #[derive(Debug, Clone)]
 pub struct SlurmEngine {
@@ -25,6 +82,7 @@ pub struct SlurmEngine {
     bin: Option<PathBuf>,
     /// Where scripts, outputs and exit files go (must be visible to the compute nodes).
     spool: PathBuf,
+    accounting: Accounting,
 }
 
 impl SlurmEngine {
@@ -34,7 +92,47 @@ impl SlurmEngine {
             conf,
             bin,
             spool,
+            accounting: Accounting::default(),
         }
+    }
+
+    /// Whether the cluster keeps accounting: `sacct` answers (asked once; a cluster
+    /// without it prints "Slurm accounting storage is disabled").
+    pub fn has_accounting(&self) -> bool {
+        if let Some(&v) = self.accounting.0.get() {
+            return v;
+        }
+        let mut c = self.tool("sacct");
+        c.args(["-n", "-X", "-j", "1", "-o", "JobID"]);
+        let Ok(o) = c.output() else { return false };
+        let definite = if o.status.success() {
+            Some(true)
+        } else if String::from_utf8_lossy(&o.stderr).contains("accounting storage is disabled") {
+            Some(false)
+        } else {
+            None // slurmdbd unreachable now: ask again next time
+        };
+        if let Some(v) = definite {
+            let _ = self.accounting.0.set(v);
+        }
+        definite.unwrap_or(false)
+    }
+
+    /// What accounting recorded of an attempt's engine job, when the cluster keeps it:
+    /// the newest record whose tag is this one.
+    pub fn sacct(&self, tag: Tag) -> Option<SacctRecord> {
+        if !self.has_accounting() {
+            return None;
+        }
+        let mut c = self.tool("sacct");
+        c.args(["-n", "-P", "-X", "-S", "2000-01-01", "-o", SACCT_FORMAT])
+            .arg(format!("--name={}", tag.name()));
+        let out = self.run(c, |_| false).ok()?;
+        parse_sacct(&out)
+            .ok()?
+            .into_iter()
+            .filter(|r| r.tag == Some(tag))
+            .max_by_key(|r| r.engine_id.parse::<u64>().unwrap_or(0))
     }
 
     fn tool(&self, tool: &str) -> Command {
@@ -111,11 +209,31 @@ impl SlurmEngine {
     }
 
     /// What the spool says of an attempt Slurm no longer lists: its exit code.
-    pub fn outcome(&self, tag: Tag) -> Option<i32> {
+    pub fn spool_outcome(&self, tag: Tag) -> Option<i32> {
         if self.spool_file(tag, "requeued").exists() {
             return None;
         }
         self.exit_code(tag)
+    }
+
+    /// The outcome of an attempt squeue no longer lists: the exit file, else what
+    /// accounting recorded when the cluster keeps it. A job that ended without running
+    /// to its end by its own doing (a timeout or out-of-memory kill that left no exit
+    /// file) gets its exit code from sacct, or 1; one that ended by the engine (node
+    /// failure, cancelled) has none, so the caller treats it as lost.
+    pub fn outcome_with_accounting(&self, tag: Tag) -> Option<i32> {
+        if let Some(c) = self.spool_outcome(tag) {
+            return Some(c);
+        }
+        if self.spool_file(tag, "requeued").exists() {
+            return None;
+        }
+        let r = self.sacct(tag)?;
+        match r.state {
+            EngineState::Succeeded => Some(0),
+            EngineState::Failed => Some(r.exit_code.filter(|&c| c != 0).unwrap_or(1)),
+            _ => None,
+        }
     }
 
     /// The attempt that finished the job for this one, if this one ran nothing.
@@ -470,7 +588,7 @@ impl Engine for SlurmEngine {
     }
 
     fn outcome(&self, tag: Tag) -> Option<i32> {
-        SlurmEngine::outcome(self, tag)
+        self.outcome_with_accounting(tag)
     }
 
     fn finished_by(&self, tag: Tag) -> Option<u32> {
@@ -556,6 +674,25 @@ mod tests {
         assert_eq!(n[2].state, NodeState::Down);
         assert_eq!(n[2].gres_type, "ascend910b");
         assert!(parse_sinfo("a|b").is_err());
+    }
+
+    #[test]
+    fn reads_sacct() {
+        let out = "41|tessera-0000000a-3-1|TIMEOUT|0:15|tessera:0000000a:3:1\n\
+                   42|tessera-0000000a-3-2|CANCELLED by 0|0:15|tessera:0000000a:3:2\n\
+                   43|tessera-0000000a-4-1|FAILED|7:0|tessera:0000000a:4:1\n\
+                   44|other|COMPLETED|0:0|\n";
+        let r = parse_sacct(out).unwrap();
+        assert_eq!(r.len(), 4);
+        assert_eq!((r[0].state, r[0].exit_code), (EngineState::Failed, Some(0)));
+        assert_eq!(r[1].state, EngineState::Cancelled);
+        assert_eq!(
+            (r[2].tag.map(|t| t.job), r[2].exit_code),
+            (Some(4), Some(7))
+        );
+        assert_eq!((r[3].tag, r[3].state), (None, EngineState::Succeeded));
+        assert!(parse_sacct("1|x|SOMETHING|0:0|").is_err());
+        assert!(parse_sacct("1|x").is_err());
     }
 
     #[test]
@@ -706,6 +843,7 @@ mod tests {
             let _ = parse_squeue(&s);
             let _ = parse_sinfo(&s);
             let _ = parse_sbatch(&s);
+            let _ = parse_sacct(&s);
             let _ = node_state(&s);
         }
     }

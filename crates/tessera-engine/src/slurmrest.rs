@@ -314,7 +314,7 @@ impl Engine for SlurmRestEngine {
     }
 
     fn outcome(&self, tag: Tag) -> Option<i32> {
-        self.files.outcome(tag)
+        self.files.spool_outcome(tag)
     }
 
     fn finished_by(&self, tag: Tag) -> Option<u32> {

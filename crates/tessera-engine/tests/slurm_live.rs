@@ -199,3 +199,39 @@ fn refusals_and_cancels() {
     assert!(e.cancel("12;rm").is_err(), "not a job id");
     assert!(e.signal_checkpoint("").is_err(), "not a job id");
 }
+
+/// An outcome squeue no longer shows comes from the exit file, else from accounting
+/// when the cluster keeps it (`sacct`); the engine finds out which by itself. The CI
+/// cluster has no accounting (the fallback is checked); with
+/// `SLURM_LOCAL_ACCOUNTING=1` the sacct path is.
+#[test]
+fn outcomes_come_from_accounting_when_the_cluster_keeps_it() {
+    let Some(e) = engine("outcomes_come_from_accounting_when_the_cluster_keeps_it") else {
+        return;
+    };
+    let conf = std::fs::read_to_string(std::env::var("SLURM_CONF").unwrap()).unwrap();
+    let configured = !conf.contains("accounting_storage/none");
+    assert_eq!(e.has_accounting(), configured, "sacct detection");
+    let t = tag(40);
+    e.submit(&dispatch(t, "nvidia", "a800", 1, "exit 4"))
+        .unwrap();
+    let j = wait_terminal(&e, t);
+    assert_eq!(j.exit_code, Some(4));
+    assert_eq!(e.outcome(t), Some(4), "from the exit file");
+    std::fs::remove_file(e.spool_file(t, "exit")).unwrap();
+    if configured {
+        // slurmdbd may take a moment to hold the record.
+        let until = Instant::now() + Duration::from_secs(30);
+        while e.outcome(t).is_none() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert_eq!(e.outcome(t), Some(4), "from sacct");
+        assert_eq!(e.sacct(t).map(|r| r.state), Some(EngineState::Failed));
+    } else {
+        assert_eq!(
+            e.outcome(t),
+            None,
+            "no exit file and no accounting: unknown"
+        );
+    }
+}
