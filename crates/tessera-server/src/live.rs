@@ -151,6 +151,8 @@ pub struct Live {
     left: HashMap<u64, f64>,
     /// Serving jobs the planner could not size now, and why.
     serve_unsched: BTreeMap<u64, String>,
+    /// The last read of the open jobs, with the store's write count then.
+    open_cache: Option<(u64, Arc<Vec<JobRecord>>)>,
 }
 
 impl std::fmt::Debug for Live {
@@ -250,6 +252,7 @@ impl Live {
             plans: HashMap::new(),
             left: HashMap::new(),
             serve_unsched: BTreeMap::new(),
+            open_cache: None,
         })
     }
 
@@ -288,17 +291,38 @@ impl Live {
     /// One pass of the loop at time `now`.
     pub fn tick(&mut self, now: f64) -> Result<(), LiveError> {
         let jobs_by_engine = self.refresh(now);
-        let open = lock(&self.store).open_jobs()?;
+        // Each step reads the open jobs as the last one left them; a read is reused
+        // while nothing has been written since (most ticks change little).
+        let mut cache = self.open_cache.take();
+        let open = self.open_jobs(&mut cache)?;
         self.reconcile(now, &open, &jobs_by_engine)?;
-        let open = lock(&self.store).open_jobs()?;
+        let open = self.open_jobs(&mut cache)?;
         self.serving(now, &open)?;
-        let open = lock(&self.store).open_jobs()?;
+        let open = self.open_jobs(&mut cache)?;
         self.cancels(now, &open)?;
-        let open = lock(&self.store).open_jobs()?;
+        let open = self.open_jobs(&mut cache)?;
         self.admit(now, &open)?;
         self.rounds(now, &open)?;
+        self.open_cache = cache;
         lock(&self.snapshot).last_tick_at = now;
         Ok(())
+    }
+
+    /// The open jobs: the cached read while the store's write count says it is current.
+    fn open_jobs(
+        &self,
+        cache: &mut Option<(u64, Arc<Vec<JobRecord>>)>,
+    ) -> Result<Arc<Vec<JobRecord>>, LiveError> {
+        let mut st = lock(&self.store);
+        let n = st.write_count();
+        if let Some((m, jobs)) = cache.as_ref()
+            && *m == n
+        {
+            return Ok(jobs.clone());
+        }
+        let jobs = Arc::new(st.open_jobs()?);
+        *cache = Some((n, jobs.clone()));
+        Ok(jobs)
     }
 
     /// Capacity and engine jobs, per engine (`None` where the engine failed).

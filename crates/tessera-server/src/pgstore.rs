@@ -55,6 +55,8 @@ const MIGRATIONS: &[&str] = &[
 /// The PostgreSQL store.
 pub struct PgStore {
     db: Client,
+    /// Write calls made through this connection (see [`Store::write_count`]).
+    writes: u64,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -95,7 +97,7 @@ impl PgStore {
             )?;
         }
         tx.commit()?;
-        Ok(PgStore { db })
+        Ok(PgStore { db, writes: 0 })
     }
 
     /// Drops tessera's tables (tests: a clean database per run).
@@ -107,30 +109,40 @@ impl PgStore {
         Ok(())
     }
 
-    fn attempts(&mut self, id: u64) -> Result<Vec<Attempt>, StoreError> {
+    /// The attempts of these jobs, in one query, by job.
+    fn attempts_of(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<u64, Vec<Attempt>>, StoreError> {
+        let mut by: std::collections::HashMap<u64, Vec<Attempt>> = Default::default();
+        if ids.is_empty() {
+            return Ok(by);
+        }
         let rows = self.db.query(
-            "SELECT attempt, pool, engine, engine_id, state, chips, nodes, dispatched_at,
+            "SELECT job, attempt, pool, engine, engine_id, state, chips, nodes, dispatched_at,
                     started_at, ended_at, exit_code, stop_at
-             FROM attempts WHERE job = $1 ORDER BY attempt",
-            &[&(id as i64)],
+             FROM attempts WHERE job = ANY($1) ORDER BY job, attempt",
+            &[&ids],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| Attempt {
-                attempt: r.get::<_, i64>(0) as u32,
-                pool: r.get(1),
-                engine: r.get(2),
-                engine_id: r.get(3),
-                state: r.get(4),
-                chips: r.get::<_, i64>(5) as u32,
-                nodes: r.get(6),
-                dispatched_at: r.get(7),
-                started_at: r.get(8),
-                ended_at: r.get(9),
-                exit_code: r.get(10),
-                stop_at: r.get(11),
-            })
-            .collect())
+        for r in rows {
+            by.entry(r.get::<_, i64>(0) as u64)
+                .or_default()
+                .push(Attempt {
+                    attempt: r.get::<_, i64>(1) as u32,
+                    pool: r.get(2),
+                    engine: r.get(3),
+                    engine_id: r.get(4),
+                    state: r.get(5),
+                    chips: r.get::<_, i64>(6) as u32,
+                    nodes: r.get(7),
+                    dispatched_at: r.get(8),
+                    started_at: r.get(9),
+                    ended_at: r.get(10),
+                    exit_code: r.get(11),
+                    stop_at: r.get(12),
+                });
+        }
+        Ok(by)
     }
 
     fn read_jobs(
@@ -139,9 +151,9 @@ impl PgStore {
         p: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<JobRecord>, StoreError> {
         let rows = self.db.query(sql, p)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let raw = RawJob {
+        let raw: Vec<RawJob> = rows
+            .iter()
+            .map(|r| RawJob {
                 id: r.get::<_, i64>(0) as u64,
                 owner: r.get(1),
                 spec: r.get(2),
@@ -149,11 +161,16 @@ impl PgStore {
                 submitted_at: r.get(4),
                 updated_at: r.get(5),
                 cancel_requested: r.get(6),
-            };
-            let attempts = self.attempts(raw.id)?;
-            out.push(raw.decode(attempts)?);
-        }
-        Ok(out)
+            })
+            .collect();
+        let ids: Vec<i64> = raw.iter().map(|j| j.id as i64).collect();
+        let mut by = self.attempts_of(&ids)?;
+        raw.into_iter()
+            .map(|j| {
+                let a = by.remove(&j.id).unwrap_or_default();
+                j.decode(a)
+            })
+            .collect()
     }
 }
 
@@ -173,6 +190,7 @@ impl Store for PgStore {
     }
 
     fn insert_job(&mut self, owner: &str, spec: &JobSpec, now: f64) -> Result<u64, StoreError> {
+        self.writes += 1;
         let text = crate::store::spec_text(spec)?;
         let mut tx = self.db.transaction()?;
         let id: i64 = tx
@@ -217,6 +235,10 @@ impl Store for PgStore {
         )
     }
 
+    fn write_count(&mut self) -> u64 {
+        self.writes
+    }
+
     fn children(&mut self, parent: u64) -> Result<Vec<JobRecord>, StoreError> {
         self.read_jobs(
             &format!("{JOB_COLUMNS} WHERE parent = $1 ORDER BY id"),
@@ -225,6 +247,7 @@ impl Store for PgStore {
     }
 
     fn set_spec(&mut self, id: u64, spec: &JobSpec, now: f64) -> Result<(), StoreError> {
+        self.writes += 1;
         let text = crate::store::spec_text(spec)?;
         let n = self.db.execute(
             "UPDATE jobs SET spec = $1, updated_at = $2 WHERE id = $3",
@@ -240,6 +263,7 @@ impl Store for PgStore {
     }
 
     fn set_state(&mut self, id: u64, s: JobState, now: f64) -> Result<(), StoreError> {
+        self.writes += 1;
         let mut tx = self.db.transaction()?;
         let old: Option<String> = tx
             .query_opt(
@@ -262,6 +286,7 @@ impl Store for PgStore {
     }
 
     fn request_cancel(&mut self, id: u64, now: f64) -> Result<(), StoreError> {
+        self.writes += 1;
         let mut tx = self.db.transaction()?;
         tx.execute(
             "UPDATE jobs SET cancel_requested = TRUE, updated_at = $2 WHERE id = $1",
@@ -276,6 +301,7 @@ impl Store for PgStore {
     }
 
     fn begin_attempt(&mut self, id: u64, a: &Attempt) -> Result<(), StoreError> {
+        self.writes += 1;
         let mut tx = self.db.transaction()?;
         tx.execute(
             "INSERT INTO attempts (job, attempt, pool, engine, engine_id, state, chips, nodes,
@@ -310,6 +336,7 @@ impl Store for PgStore {
     }
 
     fn update_attempt(&mut self, id: u64, a: &Attempt) -> Result<(), StoreError> {
+        self.writes += 1;
         self.db.execute(
             "UPDATE attempts SET engine_id = $3, state = $4, nodes = $5, started_at = $6,
                 ended_at = $7, exit_code = $8, stop_at = $9
@@ -336,6 +363,7 @@ impl Store for PgStore {
         kind: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
+        self.writes += 1;
         self.db.execute(
             "INSERT INTO events (at, job, kind, detail) VALUES ($1, $2, $3, $4)",
             &[&at, &job.map(|j| j as i64), &kind, &detail],

@@ -135,6 +135,10 @@ pub trait Store: Send {
     fn children(&mut self, parent: u64) -> Result<Vec<JobRecord>, StoreError>;
     /// Replaces a job's spec (a serving job's replica count when it is scaled).
     fn set_spec(&mut self, id: u64, spec: &JobSpec, now: f64) -> Result<(), StoreError>;
+    /// A number that grows with every write made through this store (by the server's
+    /// loop and its API alike): equal numbers mean nothing was written in between, so a
+    /// read made then is still current.
+    fn write_count(&mut self) -> u64;
 }
 
 /// A job row as both stores read it, its spec and state still text.
@@ -294,29 +298,45 @@ impl SqliteStore {
         Ok(SqliteStore { db })
     }
 
-    fn attempts(&self, id: u64) -> Result<Vec<Attempt>, StoreError> {
-        let mut st = self.db.prepare_cached(
-            "SELECT attempt, pool, engine, engine_id, state, chips, nodes, dispatched_at,
-                    started_at, ended_at, exit_code, stop_at
-             FROM attempts WHERE job = ?1 ORDER BY attempt",
-        )?;
-        let rows = st.query_map([id as i64], |r| {
-            Ok(Attempt {
-                attempt: r.get::<_, i64>(0)? as u32,
-                pool: r.get(1)?,
-                engine: r.get(2)?,
-                engine_id: r.get(3)?,
-                state: r.get(4)?,
-                chips: r.get::<_, i64>(5)? as u32,
-                nodes: r.get(6)?,
-                dispatched_at: r.get(7)?,
-                started_at: r.get(8)?,
-                ended_at: r.get(9)?,
-                exit_code: r.get(10)?,
-                stop_at: r.get(11)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// The attempts of these jobs, by job: one query per 500 jobs, not one per job.
+    fn attempts_of(
+        &self,
+        ids: &[u64],
+    ) -> Result<std::collections::HashMap<u64, Vec<Attempt>>, StoreError> {
+        let mut by: std::collections::HashMap<u64, Vec<Attempt>> = Default::default();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut st = self.db.prepare_cached(&format!(
+                "SELECT job, attempt, pool, engine, engine_id, state, chips, nodes, dispatched_at,
+                        started_at, ended_at, exit_code, stop_at
+                 FROM attempts WHERE job IN ({marks}) ORDER BY job, attempt"
+            ))?;
+            let params: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
+            let rows = st.query_map(rusqlite::params_from_iter(params), |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    Attempt {
+                        attempt: r.get::<_, i64>(1)? as u32,
+                        pool: r.get(2)?,
+                        engine: r.get(3)?,
+                        engine_id: r.get(4)?,
+                        state: r.get(5)?,
+                        chips: r.get::<_, i64>(6)? as u32,
+                        nodes: r.get(7)?,
+                        dispatched_at: r.get(8)?,
+                        started_at: r.get(9)?,
+                        ended_at: r.get(10)?,
+                        exit_code: r.get(11)?,
+                        stop_at: r.get(12)?,
+                    },
+                ))
+            })?;
+            for row in rows {
+                let (job, a) = row?;
+                by.entry(job).or_default().push(a);
+            }
+        }
+        Ok(by)
     }
 
     fn read_jobs(
@@ -338,10 +358,12 @@ impl SqliteStore {
         })?;
         let raw: Vec<RawJob> = rows.collect::<Result<_, _>>()?;
         drop(st);
+        let ids: Vec<u64> = raw.iter().map(|j| j.id).collect();
+        let mut by = self.attempts_of(&ids)?;
         raw.into_iter()
             .map(|j| {
-                let attempts = self.attempts(j.id)?;
-                j.decode(attempts)
+                let a = by.remove(&j.id).unwrap_or_default();
+                j.decode(a)
             })
             .collect()
     }
@@ -404,6 +426,10 @@ impl Store for SqliteStore {
             ),
             &[],
         )
+    }
+
+    fn write_count(&mut self) -> u64 {
+        self.db.total_changes()
     }
 
     fn children(&mut self, parent: u64) -> Result<Vec<JobRecord>, StoreError> {

@@ -166,6 +166,16 @@ fn suite(s: &mut dyn Store, name: &str) {
     );
     assert_eq!(j.updated_at, 54.0);
     assert!(s.set_spec(999_999, &j.spec, 55.0).is_err(), "{name}");
+    // The write count moves with writes only, so a read can be reused while it holds.
+    let n = s.write_count();
+    let _ = s.open_jobs().unwrap();
+    let _ = s.jobs(&JobFilter::default()).unwrap();
+    assert_eq!(s.write_count(), n, "{name}: reads are not writes");
+    s.log(56.0, None, "note", "x").unwrap();
+    let m = s.write_count();
+    assert!(m > n, "{name}");
+    s.set_state(r1, JobState::Running, 57.0).unwrap();
+    assert!(s.write_count() > m, "{name}");
 }
 
 #[test]
