@@ -98,6 +98,10 @@ chip = "kunlunxin-p800"
 engine = "slurm"
 partition = "baidu"
 gres = "gpu:p800"
+
+[[link]]
+pools = ["ascend", "a800"]
+gb-s = 12.5
 "#
             ),
         )
@@ -314,6 +318,12 @@ fn jobs_of_each_vendor_run_where_they_should() {
     assert!(!p["plans"].as_array().unwrap().is_empty(), "{p}");
     assert_eq!(p["pools"].as_array().unwrap().len(), 3, "{p}");
     assert!(p["plans"][0]["chips"].as_u64().unwrap() <= 8);
+    // The configured link between the Ascend and A800 pools gives mixed-vendor plans.
+    let mixed = p["mixed"].as_array().unwrap();
+    assert!(!mixed.is_empty(), "{p}");
+    let (st, pools) = s.call("GET", "/api/v1/pools", None, None);
+    assert_eq!(st, 200);
+    assert_eq!(pools["links"][0]["gb-s"], 12.5, "{pools}");
     let (st, p) = s.call(
         "POST",
         "/api/v1/plan/serve",

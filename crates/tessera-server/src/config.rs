@@ -44,6 +44,19 @@ pub struct ServerConfig {
     pub engine: Vec<EngineConfig>,
     #[serde(default)]
     pub pool: Vec<PoolConfig>,
+    /// Links between pools, for mixed-vendor plans over the live fleet.
+    #[serde(default)]
+    pub link: Vec<LinkConfig>,
+}
+
+/// The bandwidth between two pools, as in a fleet file's `[[link]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LinkConfig {
+    /// The two pools' names.
+    pub pools: Vec<String>,
+    /// GB/s per chip between them.
+    pub gb_s: f64,
 }
 
 fn default_listen() -> String {
@@ -199,6 +212,28 @@ impl ServerConfig {
         }
         if c.pool.is_empty() {
             return Err(err("no [[pool]]: the server needs at least one".into()));
+        }
+        for (i, l) in c.link.iter().enumerate() {
+            if l.pools.len() != 2 || l.pools[0] == l.pools[1] {
+                return Err(err(format!(
+                    "link {}: pools must name exactly two different pools",
+                    i + 1
+                )));
+            }
+            if let Some(n) = l
+                .pools
+                .iter()
+                .find(|n| !c.pool.iter().any(|p| &p.name == *n))
+            {
+                return Err(err(format!("link {}: no pool named `{n}`", i + 1)));
+            }
+            if !(l.gb_s.is_finite() && l.gb_s > 0.0 && l.gb_s <= 10_000.0) {
+                return Err(err(format!(
+                    "link {}: gb-s valid range (0, 10000] GB/s per chip, not {}",
+                    i + 1,
+                    l.gb_s
+                )));
+            }
         }
         if c.max_body_bytes < 1024 {
             return Err(err("max-body-bytes: at least 1024".into()));
@@ -381,6 +416,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_loads() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/server/tessera.toml");
+        let c = ServerConfig::load(&p).unwrap();
+        assert_eq!(c.pool.len(), 3);
+        assert_eq!(c.link.len(), 1);
+        assert_eq!(c.link[0].gb_s, 12.5);
+    }
+
+    #[test]
     fn rest_engines_need_a_url_a_user_and_one_token() {
         let ok = load(
             "rest-url = \"http://127.0.0.1:16820\"\nrest-user = \"root\"\nrest-token-file = \"jwt\"",
@@ -406,6 +450,14 @@ mod tests {
             ),
             ("rest-user = \"u\"", "need rest-url"),
             ("rest-colour = 1", "rest-colour"),
+            (
+                "[[link]]\npools = [\"a\", \"a\"]\ngb-s = 1",
+                "two different pools",
+            ),
+            (
+                "[[link]]\npools = [\"a\", \"b\"]\ngb-s = 1",
+                "no pool named `b`",
+            ),
         ] {
             let e = load(lines).expect_err(lines);
             assert!(e.to_string().contains(says), "{lines}: {e}");

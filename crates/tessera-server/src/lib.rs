@@ -109,7 +109,10 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     }
     let policy = tessera_sched::sim::Policy::parse(&cfg.policy)
         .ok_or_else(|| ServerError::Setup(format!("policy `{}`", cfg.policy)))?;
-    let snapshot = Arc::new(Mutex::new(live::Snapshot::default()));
+    let snapshot = Arc::new(Mutex::new(live::Snapshot {
+        links: cfg.link.clone(),
+        ..live::Snapshot::default()
+    }));
     let mut sched = live::Live::new(
         store.clone(),
         engines,

@@ -122,6 +122,8 @@ pub struct Snapshot {
     pub last_tick_at: f64,
     /// Jobs no pool can hold, and why.
     pub unschedulable: BTreeMap<u64, String>,
+    /// The configured links between pools (for mixed-vendor plans).
+    pub links: Vec<crate::config::LinkConfig>,
 }
 
 /// The live scheduler.
@@ -1391,8 +1393,8 @@ pub fn max_replica_failures(replicas: u32) -> usize {
     2 * replicas as usize + 3
 }
 
-/// The live pools (nodes up now) as a fleet for the planners. The configuration states
-/// no links between pools, so the planners make no mixed plans over it.
+/// The live pools (nodes up now) and the configured links between them as a fleet for
+/// the planners (mixed-vendor plans need a link).
 pub fn fleet_of(snap: &Snapshot) -> tessera_core::fleet::Fleet {
     tessera_core::fleet::Fleet {
         id: "live".into(),
@@ -1411,7 +1413,21 @@ pub fn fleet_of(snap: &Snapshot) -> tessera_core::fleet::Fleet {
                 scale_out_gb_s: None,
             })
             .collect(),
-        links: Vec::new(),
+        // Links between two pools that are both up now.
+        links: snap
+            .links
+            .iter()
+            .filter(|l| {
+                l.pools
+                    .iter()
+                    .all(|n| snap.pools.iter().any(|p| &p.name == n && p.nodes_up > 0))
+            })
+            .map(|l| tessera_core::fleet::PoolLink {
+                a: l.pools[0].clone(),
+                b: l.pools[1].clone(),
+                gb_s_per_chip: l.gb_s,
+            })
+            .collect(),
     }
 }
 
