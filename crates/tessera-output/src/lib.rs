@@ -9,6 +9,7 @@
 
 pub mod plan;
 pub mod procure;
+pub mod simulate;
 pub mod train;
 
 /// The version of the training output types (`schema_version` in their JSON).

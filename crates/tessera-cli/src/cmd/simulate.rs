@@ -3,7 +3,6 @@
 use crate::cli::{Format, SimulateArgs};
 use crate::exit::{CliError, Result};
 use crate::out::{self, num};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -16,26 +15,6 @@ use tessera_plan::speed::SpeedTable;
 use tessera_sched::replay::{Replay, STREAM_LIMIT, Stream, replay};
 use tessera_sched::sim::{CoLocation, Policy, SimConfig, SimJob, SimResult};
 use tessera_sched::workload::JobType;
-
-#[derive(Serialize)]
-struct SimOut<'a> {
-    trace: &'a str,
-    cluster: Vec<(String, u32)>,
-    policy: &'static str,
-    round_s: f64,
-    jobs_in_trace: usize,
-    skipped_missing_throughput: usize,
-    window: Option<(usize, usize)>,
-    /// Over the window's finished jobs only.
-    window_avg_jct_s: Option<f64>,
-    window_jobs: Option<usize>,
-    window_finished: Option<usize>,
-    wall_time_s: f64,
-    /// One line per unschedulable job (same order as `unschedulable`).
-    unschedulable_reasons: Vec<String>,
-    #[serde(flatten)]
-    result: &'a SimResult,
-}
 
 fn read(path: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
@@ -171,26 +150,27 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     let window_avg = window_stats.as_ref().map(|w| w.avg_jct_s);
     let window_jobs = window_stats.as_ref().map(|w| w.jobs);
     let window_finished = window_stats.as_ref().map(|w| w.finished);
-    let o = SimOut {
-        trace: &source,
-        cluster: cluster.types.clone(),
-        policy: policy.name(),
-        round_s: a.round_s,
-        jobs_in_trace: in_file,
-        skipped_missing_throughput: missing.len(),
-        window,
-        window_avg_jct_s: window_avg,
-        window_jobs,
-        window_finished,
-        wall_time_s: wall,
-        unschedulable_reasons: r
-            .unschedulable
-            .iter()
-            .filter_map(|&i| jobs.iter().find(|j| j.id == i))
-            .map(|j| format!("job {}: {}", j.id, unschedulable_reason(j, &cluster.types)))
-            .collect(),
-        result: &r,
-    };
+    let o = tessera_output::simulate::SimulateV1::new(
+        tessera_output::simulate::SimulateInputs {
+            trace: source.to_string(),
+            cluster: cluster.types.clone(),
+            round_s: a.round_s,
+            jobs_in_trace: in_file,
+            skipped_missing_throughput: missing.len(),
+            window,
+            window_avg_jct_s: window_avg,
+            window_jobs,
+            window_finished,
+            wall_time_s: wall,
+            unschedulable_reasons: r
+                .unschedulable
+                .iter()
+                .filter_map(|&i| jobs.iter().find(|j| j.id == i))
+                .map(|j| format!("job {}: {}", j.id, unschedulable_reason(j, &cluster.types)))
+                .collect(),
+        },
+        &r,
+    );
     if fmt == Format::Json {
         return out::print_json(&o);
     }

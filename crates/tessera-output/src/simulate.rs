@@ -1,0 +1,114 @@
+//! `tessera simulate --format json`: the replay's inputs, its summary and each job's
+//! outcome (docs/json-output.md). Its own type, so that a change of the simulator's
+//! result struct does not change the contract.
+
+use serde::Serialize;
+use tessera_sched::sim::SimResult;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimulateV1 {
+    pub schema_version: u32,
+    pub trace: String,
+    pub cluster: Vec<(String, u32)>,
+    pub policy: String,
+    pub round_s: f64,
+    pub jobs_in_trace: usize,
+    pub skipped_missing_throughput: usize,
+    pub window: Option<(usize, usize)>,
+    /// Over the window's finished jobs only.
+    pub window_avg_jct_s: Option<f64>,
+    pub window_jobs: Option<usize>,
+    pub window_finished: Option<usize>,
+    pub wall_time_s: f64,
+    /// One line per unschedulable job (same order as `unschedulable`).
+    pub unschedulable_reasons: Vec<String>,
+    pub makespan_s: f64,
+    pub avg_jct_s: f64,
+    pub median_jct_s: f64,
+    pub p99_jct_s: f64,
+    pub utilization: Vec<f64>,
+    pub rounds: u64,
+    pub allocations_solved: u64,
+    pub preemptions: u64,
+    pub spread_placements: u64,
+    pub cost_usd: Option<f64>,
+    pub ftf_rho_max: f64,
+    pub ftf_rho_mean: f64,
+    pub unschedulable: Vec<usize>,
+    pub arrivals_exhausted: bool,
+    pub jobs_arrived: usize,
+    pub jobs: Vec<SimJobV1>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimJobV1 {
+    pub id: usize,
+    pub arrival_s: f64,
+    pub finish_s: Option<f64>,
+    pub jct_s: Option<f64>,
+    pub preemptions: u32,
+    pub ftf_rho: Option<f64>,
+}
+
+/// What the replay was run on, besides its result.
+#[derive(Debug, Clone)]
+pub struct SimulateInputs {
+    pub trace: String,
+    pub cluster: Vec<(String, u32)>,
+    pub round_s: f64,
+    pub jobs_in_trace: usize,
+    pub skipped_missing_throughput: usize,
+    pub window: Option<(usize, usize)>,
+    pub window_avg_jct_s: Option<f64>,
+    pub window_jobs: Option<usize>,
+    pub window_finished: Option<usize>,
+    pub wall_time_s: f64,
+    pub unschedulable_reasons: Vec<String>,
+}
+
+impl SimulateV1 {
+    pub fn new(i: SimulateInputs, r: &SimResult) -> SimulateV1 {
+        SimulateV1 {
+            schema_version: crate::SCHEMA_VERSION,
+            trace: i.trace,
+            cluster: i.cluster,
+            policy: r.policy.to_string(),
+            round_s: i.round_s,
+            jobs_in_trace: i.jobs_in_trace,
+            skipped_missing_throughput: i.skipped_missing_throughput,
+            window: i.window,
+            window_avg_jct_s: i.window_avg_jct_s,
+            window_jobs: i.window_jobs,
+            window_finished: i.window_finished,
+            wall_time_s: i.wall_time_s,
+            unschedulable_reasons: i.unschedulable_reasons,
+            makespan_s: r.makespan_s,
+            avg_jct_s: r.avg_jct_s,
+            median_jct_s: r.median_jct_s,
+            p99_jct_s: r.p99_jct_s,
+            utilization: r.utilization.clone(),
+            rounds: r.rounds,
+            allocations_solved: r.allocations_solved,
+            preemptions: r.preemptions,
+            spread_placements: r.spread_placements,
+            cost_usd: r.cost_usd,
+            ftf_rho_max: r.ftf_rho_max,
+            ftf_rho_mean: r.ftf_rho_mean,
+            unschedulable: r.unschedulable.clone(),
+            arrivals_exhausted: r.arrivals_exhausted,
+            jobs_arrived: r.jobs_arrived,
+            jobs: r
+                .jobs
+                .iter()
+                .map(|j| SimJobV1 {
+                    id: j.id,
+                    arrival_s: j.arrival_s,
+                    finish_s: j.finish_s,
+                    jct_s: j.jct_s,
+                    preemptions: j.preemptions,
+                    ftf_rho: j.ftf_rho,
+                })
+                .collect(),
+        }
+    }
+}
