@@ -186,11 +186,127 @@ pub struct ServePlanV1 {
     /// Replicas needed for the rate.
     pub replicas: u64,
     pub chips: u64,
-    pub per_replica: tessera_perf::serve::ServeEstimate,
+    pub per_replica: ServeEstimateV1,
     /// The chips' cost per hour (amortised price plus energy), USD, if known.
     pub usd_per_hour: Option<f64>,
     pub usd_per_million_output_tokens: Option<f64>,
     pub launch: ServeLaunchV1,
+}
+
+/// A serving estimate of one replica (seconds, tokens/s, bytes; the memory in bytes per
+/// chip), the fields of tessera-perf's `ServeEstimate` as this contract fixes them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeEstimateV1 {
+    pub ttft_s: f64,
+    pub ttft_p90_s: f64,
+    pub e2e_p90_s: f64,
+    pub tpot_s: f64,
+    pub ttft_p50_s: f64,
+    pub ttft_p99_s: f64,
+    pub tpot_p50_s: f64,
+    pub tpot_p99_s: f64,
+    pub utilization: f64,
+    pub e2e_latency_s: f64,
+    pub output_tokens_per_s: f64,
+    pub total_tokens_per_s: f64,
+    pub output_tokens_per_s_per_chip: f64,
+    pub requests_per_s: f64,
+    pub batch_per_replica: f64,
+    pub max_concurrency: f64,
+    pub kv_bytes_per_token: f64,
+    pub memory: ServeMemoryV1,
+    pub decode_step: StepCostV1,
+    pub prefill_s_per_request: f64,
+    pub prefill_tokens_per_s_per_chip: f64,
+    /// `compute`, `memory-bandwidth` or `communication`.
+    pub bottleneck: &'static str,
+    pub fits: bool,
+    /// Why the layout cannot run, in words (`null` for a plan: plans run).
+    pub infeasible: Option<String>,
+    pub chips: u64,
+    pub calibrated: bool,
+}
+
+/// Memory per chip, bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeMemoryV1 {
+    pub weights: f64,
+    pub kv_cache: f64,
+    pub reserved: f64,
+    pub total: f64,
+    pub capacity: f64,
+}
+
+/// One decode step at the operating point's batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepCostV1 {
+    pub time_s: f64,
+    pub compute_s: f64,
+    pub memory_s: f64,
+    pub comm_s: f64,
+    pub overhead_s: f64,
+    pub experts_touched: f64,
+    pub weight_bytes_read: f64,
+    pub kv_bytes_read: f64,
+}
+
+impl From<&tessera_perf::serve::StepCost> for StepCostV1 {
+    fn from(c: &tessera_perf::serve::StepCost) -> Self {
+        StepCostV1 {
+            time_s: c.time_s,
+            compute_s: c.compute_s,
+            memory_s: c.memory_s,
+            comm_s: c.comm_s,
+            overhead_s: c.overhead_s,
+            experts_touched: c.experts_touched,
+            weight_bytes_read: c.weight_bytes_read,
+            kv_bytes_read: c.kv_bytes_read,
+        }
+    }
+}
+
+impl From<&tessera_perf::serve::ServeEstimate> for ServeEstimateV1 {
+    fn from(e: &tessera_perf::serve::ServeEstimate) -> Self {
+        use tessera_perf::serve::Bottleneck;
+        ServeEstimateV1 {
+            ttft_s: e.ttft_s,
+            ttft_p90_s: e.ttft_p90_s,
+            e2e_p90_s: e.e2e_p90_s,
+            tpot_s: e.tpot_s,
+            ttft_p50_s: e.ttft_p50_s,
+            ttft_p99_s: e.ttft_p99_s,
+            tpot_p50_s: e.tpot_p50_s,
+            tpot_p99_s: e.tpot_p99_s,
+            utilization: e.utilization,
+            e2e_latency_s: e.e2e_latency_s,
+            output_tokens_per_s: e.output_tokens_per_s,
+            total_tokens_per_s: e.total_tokens_per_s,
+            output_tokens_per_s_per_chip: e.output_tokens_per_s_per_chip,
+            requests_per_s: e.requests_per_s,
+            batch_per_replica: e.batch_per_replica,
+            max_concurrency: e.max_concurrency,
+            kv_bytes_per_token: e.kv_bytes_per_token,
+            memory: ServeMemoryV1 {
+                weights: e.memory.weights,
+                kv_cache: e.memory.kv_cache,
+                reserved: e.memory.reserved,
+                total: e.memory.total,
+                capacity: e.memory.capacity,
+            },
+            decode_step: (&e.decode_step).into(),
+            prefill_s_per_request: e.prefill_s_per_request,
+            prefill_tokens_per_s_per_chip: e.prefill_tokens_per_s_per_chip,
+            bottleneck: match e.bottleneck {
+                Bottleneck::Compute => "compute",
+                Bottleneck::MemoryBandwidth => "memory-bandwidth",
+                Bottleneck::Communication => "communication",
+            },
+            fits: e.fits,
+            infeasible: e.infeasible.map(|i| i.to_string()),
+            chips: e.chips,
+            calibrated: e.calibrated,
+        }
+    }
 }
 
 /// A serving engine's arguments.
@@ -213,7 +329,7 @@ impl From<&RankedServePlan> for ServePlanV1 {
             layout: (&p.plan.layout).into(),
             replicas: p.plan.replicas,
             chips: p.plan.chips,
-            per_replica: p.plan.per_replica,
+            per_replica: (&p.plan.per_replica).into(),
             usd_per_hour: p.plan.usd_per_hour,
             usd_per_million_output_tokens: p.plan.usd_per_million_output_tokens,
             launch: ServeLaunchV1 {
