@@ -270,6 +270,16 @@ pub struct PlanTrainArgs {
     /// what it can run. Default: mindspeed-llm on Huawei, else megatron-lm.
     #[arg(long)]
     pub framework: Option<String>,
+    /// Write a launch file for the best plan: `--emit slurm DIR` writes an sbatch script
+    /// into DIR (created if needed). Ray and Kubernetes files are to come.
+    #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
+    pub emit: Option<Vec<String>>,
+    /// With --emit slurm: the partition the script asks for (default: the cluster's).
+    #[arg(long, requires = "emit")]
+    pub partition: Option<String>,
+    /// With --emit slurm: the GRES type of the chips (`gpu:TYPE:N`; default untyped `gpu:N`).
+    #[arg(long, requires = "emit")]
+    pub gres_type: Option<String>,
 }
 
 #[derive(Debug, Args)]

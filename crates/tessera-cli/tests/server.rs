@@ -948,3 +948,109 @@ fn jobs_run_through_slurmrestd() {
     let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
     assert!(r.body.contains("\"ok\""), "{}", r.body);
 }
+
+/// `tessera plan train --emit slurm DIR` writes an sbatch script that runs on Slurm as
+/// it is: the GRES and partition asked for, srun starting the launcher once per node with
+/// the planned arguments, and the chip's device variable set (a stand-in launcher records
+/// what it got).
+#[test]
+fn an_emitted_sbatch_script_runs_on_slurm() {
+    if !have_slurm("an_emitted_sbatch_script_runs_on_slurm") {
+        return;
+    }
+    let _one = serial();
+    let dir = std::env::temp_dir().join(format!("tessera-emit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let standin = dir.join("launcher.sh");
+    std::fs::write(
+        &standin,
+        "#!/bin/bash\necho \"launcher: $*\"\necho \"cuda=${CUDA_VISIBLE_DEVICES:-} ascend=${ASCEND_RT_VISIBLE_DEVICES:-} master=$MASTER_ADDR:$MASTER_PORT\"\n",
+    )
+    .unwrap();
+    assert!(
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&standin)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (chip, part, gres, var, fw_flag) in [
+        (
+            "a800",
+            "nvidia",
+            "a800",
+            "cuda",
+            "--tensor-model-parallel-size",
+        ),
+        (
+            "910b2",
+            "huawei",
+            "ascend910b",
+            "ascend",
+            "--tensor-model-parallel-size",
+        ),
+    ] {
+        let out_dir = dir.join(chip);
+        let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([
+                "plan",
+                "train",
+                "--model",
+                "llama3-8b",
+                "--chip",
+                chip,
+                "--chips",
+                "8",
+                "--global-batch",
+                "256",
+                "--emit",
+                "slurm",
+            ])
+            .arg(&out_dir)
+            .args(["--partition", part, "--gres-type", gres])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let script = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.path().extension().is_some_and(|x| x == "sbatch"))
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(&script).unwrap();
+        assert!(
+            text.contains(&format!("#SBATCH --gres=gpu:{gres}:8")),
+            "{text}"
+        );
+        let st = Command::new("sbatch")
+            .arg("--wait")
+            .arg(format!("--chdir={}", out_dir.display()))
+            .arg(&script)
+            .env("TESSERA_LAUNCHER", &standin)
+            .env("TESSERA_ENTRYPOINT", "train.py")
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{chip}: sbatch: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let out = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.path().extension().is_some_and(|x| x == "out"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .unwrap();
+        assert!(out.contains("--nproc-per-node 8"), "{chip}: {out}");
+        assert!(out.contains("train.py"), "{chip}: {out}");
+        assert!(out.contains(fw_flag), "{chip}: {out}");
+        let devs = out
+            .split(&format!("{var}="))
+            .nth(1)
+            .and_then(|x| x.split_whitespace().next())
+            .unwrap_or("");
+        assert_eq!(devs.split(',').count(), 8, "{chip}: {out}");
+    }
+}

@@ -4,6 +4,7 @@
 //! performance models, combines pools of different vendors into one job where that pays,
 //! and writes the launch arguments of real frameworks for the winner. Pure: no IO.
 
+pub mod emit;
 pub mod fleet;
 pub mod launch;
 pub mod mixed;

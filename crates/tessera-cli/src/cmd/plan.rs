@@ -103,6 +103,58 @@ fn framework_arg(arg: Option<&str>) -> Result<Option<TrainFramework>> {
     .transpose()
 }
 
+/// `--emit KIND DIR`: the best plan's launch file.
+fn emit_slurm(
+    cat: &Catalog,
+    fleet: &tessera_core::fleet::Fleet,
+    plan: &tessera_plan::fleet::FleetTrainPlan,
+    model: &str,
+    e: &[String],
+    a: &PlanTrainArgs,
+) -> Result<()> {
+    let [kind, dir] = e else {
+        return Err(CliError::Usage("--emit takes KIND and DIR".into()));
+    };
+    if kind != "slurm" {
+        return Err(CliError::Usage(format!(
+            "--emit: `{kind}` is not supported yet; use slurm (Ray and Kubernetes files are to come)"
+        )));
+    }
+    let best = plan.plans.first().ok_or_else(|| {
+        CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
+    })?;
+    let chip = cat.chip(&best.chip)?;
+    let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
+    let text = tessera_plan::emit::slurm_script(
+        best,
+        model,
+        chip,
+        &tessera_plan::emit::SlurmEmit {
+            partition: a.partition.clone(),
+            gres_type: a.gres_type.clone(),
+            chips_per_node: cpn,
+        },
+    )
+    .map_err(|m| CliError::Usage(format!("--emit slurm: {m}")))?;
+    let dir = std::path::Path::new(dir);
+    let io = |p: &std::path::Path, e: std::io::Error| {
+        CliError::Catalog(tessera_catalog::CatalogError::Io {
+            path: p.display().to_string(),
+            source: e,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let file = dir.join(format!("{model}-{}.sbatch", best.pool));
+    std::fs::write(&file, text).map_err(|e| io(&file, e))?;
+    eprintln!(
+        "wrote {} (the plan ranked 1: {} chips of {})",
+        file.display(),
+        best.chips,
+        best.chip
+    );
+    Ok(())
+}
+
 pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     let model: ModelArch = cat.model(&a.model)?;
     crate::cmd::check_seq_len(&model, a.seq_len)?;
@@ -142,6 +194,9 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     let started = Instant::now();
     let plan = plan_train(&model, &fleet, &pools, &request);
     let out = FleetTrainV1::new(&plan, started.elapsed().as_secs_f64());
+    if let Some(e) = &a.emit {
+        emit_slurm(cat, &fleet, &plan, &model.id, e, a)?;
+    }
     if fmt == Format::Json {
         return out::print_json(&out);
     }

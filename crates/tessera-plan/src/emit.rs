@@ -1,0 +1,293 @@
+//! Launch files a user submits by hand (`tessera plan train --emit slurm DIR`): an
+//! sbatch script for a training plan, with the GRES, nodes and tasks per node, `srun`
+//! starting the framework's launcher once per node with the planned arguments, and the
+//! chip's device variable. Pure: the caller writes the text where it wants.
+
+use crate::fleet::RankedTrainPlan;
+use tessera_core::Chip;
+
+/// Where and how the script asks Slurm for the chips.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlurmEmit {
+    /// The partition (`#SBATCH --partition`); `None`: the cluster's default.
+    pub partition: Option<String>,
+    /// The GRES type of the chips (`gpu:TYPE:N`); `None`: untyped `gpu:N`.
+    pub gres_type: Option<String>,
+    /// Accelerators per node the cluster has.
+    pub chips_per_node: u32,
+}
+
+/// The device variable a chip's runtime reads (the first word of the catalog's
+/// `visible-devices-env`), if the catalog says.
+pub fn device_variable(chip: &Chip) -> Option<String> {
+    let v = chip.visible_devices_env.as_deref()?;
+    let w = v.split_whitespace().next()?.trim_end_matches([';', ',']);
+    (!w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+    .then(|| w.to_string())
+}
+
+/// A string as one single-quoted shell word.
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The sbatch script of a training plan, or why there is none (a framework that does
+/// not launch with torchrun, a plan that is not whole nodes, a bad GRES name).
+pub fn slurm_script(
+    p: &RankedTrainPlan,
+    model: &str,
+    chip: &Chip,
+    o: &SlurmEmit,
+) -> Result<String, String> {
+    if !matches!(
+        p.launch.framework,
+        "megatron-lm" | "megatron-fsdp" | "mindspeed-llm"
+    ) {
+        return Err(format!(
+            "--emit slurm launches Megatron-LM, Megatron-FSDP and MindSpeed-LLM with torchrun; {} starts from its own runner and config (in the plan's JSON)",
+            p.launch.framework
+        ));
+    }
+    let cpn = o.chips_per_node.max(1) as u64;
+    let (nodes, per_node) = if p.chips > cpn {
+        if !p.chips.is_multiple_of(cpn) {
+            return Err(format!(
+                "the plan uses {} chips, not whole nodes of {cpn}",
+                p.chips
+            ));
+        }
+        (p.chips / cpn, cpn)
+    } else {
+        (1, p.chips)
+    };
+    let word_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    for (what, v) in [("--partition", &o.partition), ("--gres-type", &o.gres_type)] {
+        if let Some(v) = v
+            && !word_ok(v)
+        {
+            return Err(format!(
+                "{what} `{v}`: letters, digits, '-', '_' and '.' only"
+            ));
+        }
+    }
+    let l = &p.plan.layout;
+    let e = &p.plan.estimate;
+    let name: String = format!("{model}-{}", p.pool)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!(
+        "# Written by `tessera plan train --emit slurm`: {model} on {} {} (pool {}), the plan ranked {}.\n\
+         # Layout TP {} PP {} DP {} CP {} EP {} (VPP {}), micro-batch {}, global batch {} x {} tokens;\n\
+         # predicted {:.0} tokens/s, MFU {:.1}% ({}).\n",
+        p.chips,
+        chip.id,
+        p.pool,
+        p.rank,
+        l.tp,
+        l.pp,
+        l.dp,
+        l.cp,
+        l.ep,
+        l.vpp,
+        l.micro_batch,
+        p.plan.global_batch,
+        p.seq_len,
+        e.tokens_per_s,
+        e.mfu * 100.0,
+        if p.calibrated { "calibrated" } else { "not calibrated for this chip" },
+    ));
+    s.push_str(&format!("#SBATCH --job-name={name}\n"));
+    if let Some(part) = &o.partition {
+        s.push_str(&format!("#SBATCH --partition={part}\n"));
+    }
+    s.push_str(&format!(
+        "#SBATCH --nodes={nodes}\n#SBATCH --ntasks-per-node=1\n"
+    ));
+    match &o.gres_type {
+        Some(t) => s.push_str(&format!("#SBATCH --gres=gpu:{t}:{per_node}\n")),
+        None => s.push_str(&format!("#SBATCH --gres=gpu:{per_node}\n")),
+    }
+    s.push_str(&format!("#SBATCH --output={name}-%j.out\n"));
+    s.push_str(
+        "set -euo pipefail\n\
+         # The launcher and the training script; set these to run something else.\n\
+         LAUNCHER=${TESSERA_LAUNCHER:-torchrun}\n\
+         ENTRYPOINT=${TESSERA_ENTRYPOINT:-pretrain_gpt.py}\n\
+         MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\n\
+         export MASTER_ADDR\n\
+         export MASTER_PORT=${MASTER_PORT:-29500}\n",
+    );
+    match device_variable(chip) {
+        Some(v) if v != "CUDA_VISIBLE_DEVICES" => s.push_str(&format!(
+            "# {}'s runtime reads {v}; Slurm's GPU GRES binding sets CUDA_VISIBLE_DEVICES.\n\
+             export {v}=${{{v}:-${{CUDA_VISIBLE_DEVICES:-}}}}\n",
+            chip.vendor
+        )),
+        Some(_) => {}
+        None => s.push_str("# The catalog does not name this chip's device variable.\n"),
+    }
+    for n in &p.launch.notes {
+        s.push_str(&format!("# note: {n}\n"));
+    }
+    s.push_str("ARGS=(\n");
+    // One option per line, with its values.
+    let mut line: Vec<String> = Vec::new();
+    for a in &p.launch.args {
+        if a.starts_with("--") && !line.is_empty() {
+            s.push_str(&format!("  {}\n", line.join(" ")));
+            line.clear();
+        }
+        line.push(quote(a));
+    }
+    if !line.is_empty() {
+        s.push_str(&format!("  {}\n", line.join(" ")));
+    }
+    s.push_str(")\n");
+    s.push_str(&format!(
+        "srun --kill-on-bad-exit=1 \"$LAUNCHER\" --nnodes \"$SLURM_NNODES\" --nproc-per-node {per_node} \\\n  \
+         --rdzv-backend c10d --rdzv-endpoint \"$MASTER_ADDR:$MASTER_PORT\" --rdzv-id \"$SLURM_JOB_ID\" \\\n  \
+         \"$ENTRYPOINT\" \"${{ARGS[@]}}\"\n"
+    ));
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The best plan of a model on `chips` chips of one type, as `plan train` makes it.
+    fn best(
+        model: &str,
+        chip: &str,
+        chips: u32,
+        framework: Option<&str>,
+    ) -> (RankedTrainPlan, Chip) {
+        use crate::fleet::{Objective, PoolChip, TrainRequest, plan_train};
+        let cat = tessera_catalog::Catalog::builtin().unwrap();
+        let m = cat.model(model).unwrap();
+        let c = cat.chip(chip).unwrap().clone();
+        let fleet = tessera_core::fleet::Fleet {
+            id: "t".into(),
+            name: "t".into(),
+            description: None,
+            pools: vec![tessera_core::fleet::Pool {
+                name: "p".into(),
+                chip: c.id.clone(),
+                nodes: chips.div_ceil(8),
+                chips_per_node: chips.min(8),
+                scale_up_domain: None,
+                scale_out_gb_s: None,
+            }],
+            links: vec![],
+        };
+        let r = TrainRequest {
+            seq_len: 4096,
+            global_batch: Some(256),
+            precision: tessera_perf::train::TrainPrecision::Bf16,
+            tokens: None,
+            top: 1,
+            objective: Objective::Time,
+            stack: None,
+            framework: framework.map(|f| crate::launch::TrainFramework::parse(f).unwrap()),
+        };
+        let pools = [PoolChip {
+            pool: &fleet.pools[0],
+            chip: &c,
+        }];
+        let p = plan_train(&m, &fleet, &pools, &r);
+        (p.plans[0].clone(), c)
+    }
+
+    #[test]
+    fn a_two_node_plan_asks_for_two_nodes_and_starts_one_launcher_per_node() {
+        let (p, c) = best("llama3-8b", "nvidia-a800-sxm4-80gb", 16, None);
+        assert_eq!(p.chips, 16);
+        let o = SlurmEmit {
+            partition: Some("nvidia".into()),
+            gres_type: Some("a800".into()),
+            chips_per_node: 8,
+        };
+        let s = slurm_script(&p, "llama3-8b", &c, &o).unwrap();
+        for want in [
+            "#SBATCH --nodes=2\n",
+            "#SBATCH --ntasks-per-node=1\n",
+            "#SBATCH --gres=gpu:a800:8\n",
+            "#SBATCH --partition=nvidia\n",
+            "--nproc-per-node 8",
+            "--tensor-model-parallel-size",
+        ] {
+            assert!(s.contains(want), "{want}: {s}");
+        }
+        assert!(!s.contains("ASCEND"), "CUDA needs no mapping");
+        let bad = SlurmEmit {
+            partition: Some("x; rm -rf /".into()),
+            ..o.clone()
+        };
+        assert!(slurm_script(&p, "llama3-8b", &c, &bad).is_err());
+        let odd = SlurmEmit {
+            chips_per_node: 6,
+            ..o
+        };
+        assert!(
+            slurm_script(&p, "llama3-8b", &c, &odd)
+                .unwrap_err()
+                .contains("whole nodes")
+        );
+    }
+
+    #[test]
+    fn ascend_maps_its_device_variable_and_flagscale_is_refused() {
+        let (p, c) = best("llama3-8b", "huawei-ascend-910b2", 8, None);
+        let o = SlurmEmit {
+            chips_per_node: 8,
+            ..SlurmEmit::default()
+        };
+        let s = slurm_script(&p, "llama3-8b", &c, &o).unwrap();
+        assert!(s.contains("export ASCEND_RT_VISIBLE_DEVICES="), "{s}");
+        assert!(s.contains("#SBATCH --gres=gpu:8\n"), "{s}");
+        assert!(!s.contains("--partition"), "{s}");
+        let (f, c) = best("llama3-8b", "nvidia-a800-sxm4-80gb", 8, Some("flagscale"));
+        assert!(
+            slurm_script(&f, "llama3-8b", &c, &o)
+                .unwrap_err()
+                .contains("flagscale")
+        );
+    }
+
+    #[test]
+    fn device_variables_from_the_catalog_text() {
+        let mut c = Chip::new("x", "X", "Huawei");
+        c.visible_devices_env = Some(
+            "ASCEND_RT_VISIBLE_DEVICES (CANN runtime); ASCEND_VISIBLE_DEVICES (container)".into(),
+        );
+        assert_eq!(
+            device_variable(&c).as_deref(),
+            Some("ASCEND_RT_VISIBLE_DEVICES")
+        );
+        c.visible_devices_env = Some("XPU_VISIBLE_DEVICES".into());
+        assert_eq!(device_variable(&c).as_deref(), Some("XPU_VISIBLE_DEVICES"));
+        c.visible_devices_env = Some("see the docs".into());
+        assert_eq!(device_variable(&c), None);
+    }
+}
