@@ -318,6 +318,16 @@ pub struct PlanServeArgs {
     /// How many plans to show (1 to 1000).
     #[arg(long, default_value_t = 5, value_parser = parse_top)]
     pub top: usize,
+    /// Write a launch file for the best plan: `--emit slurm DIR` writes an sbatch job
+    /// array, one task per replica, into DIR. Ray and Kubernetes files are to come.
+    #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
+    pub emit: Option<Vec<String>>,
+    /// With --emit slurm: the partition the script asks for (default: the cluster's).
+    #[arg(long, requires = "emit")]
+    pub partition: Option<String>,
+    /// With --emit slurm: the GRES type of the chips (`gpu:TYPE:N`; default untyped `gpu:N`).
+    #[arg(long, requires = "emit")]
+    pub gres_type: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

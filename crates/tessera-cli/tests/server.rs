@@ -1053,4 +1053,73 @@ fn an_emitted_sbatch_script_runs_on_slurm() {
             .unwrap_or("");
         assert_eq!(devs.split(',').count(), 8, "{chip}: {out}");
     }
+    // A serving plan: a job array, one replica per task, each on its own port.
+    let out_dir = dir.join("serve");
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "plan",
+            "serve",
+            "--model",
+            "llama3-8b",
+            "--chip",
+            "a800",
+            "--chips",
+            "8",
+            "--rate",
+            "10",
+            "--input-len",
+            "1000",
+            "--output-len",
+            "200",
+            "--emit",
+            "slurm",
+        ])
+        .arg(&out_dir)
+        .args(["--partition", "nvidia", "--gres-type", "a800"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "sbatch"))
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&script).unwrap();
+    let last: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#SBATCH --array=0-"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no array line: {text}"));
+    let st = Command::new("sbatch")
+        .arg("--wait")
+        .arg(format!("--chdir={}", out_dir.display()))
+        .arg(&script)
+        .env("TESSERA_LAUNCHER", &standin)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "serve: sbatch: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let outs: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "out"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(outs.len(), last + 1, "one output per replica: {outs:?}");
+    for k in 0..=last {
+        let port = format!("--port {}", 8000 + k);
+        assert!(
+            outs.iter()
+                .any(|o| o.contains("launcher: serve llama3-8b") && o.contains(&port)),
+            "replica {k}: {outs:?}"
+        );
+    }
+    assert!(
+        outs.iter().all(|o| o.contains("--tensor-parallel-size")),
+        "{outs:?}"
+    );
 }

@@ -171,6 +171,109 @@ pub fn slurm_script(
     Ok(s)
 }
 
+/// The sbatch script of a serving plan: a job array of one task per replica, each
+/// starting the serving engine (vLLM, vllm-ascend) on its replica's chips with the
+/// planned arguments, on port 8000 + the task's index. A replica larger than one node
+/// runs on a Ray cluster (vLLM's multi-node mode), which a plain sbatch script does not
+/// start: that is refused.
+pub fn slurm_serve_script(
+    p: &crate::fleet::RankedServePlan,
+    model: &str,
+    chip: &Chip,
+    o: &SlurmEmit,
+) -> Result<String, String> {
+    let per = p.plan.layout.chips_per_replica().max(1);
+    let cpn = o.chips_per_node.max(1) as u64;
+    if per > cpn {
+        return Err(format!(
+            "a replica of {per} chips spans nodes of {cpn}: vLLM runs it on a Ray cluster, which this script does not start"
+        ));
+    }
+    let word_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    for (what, v) in [("--partition", &o.partition), ("--gres-type", &o.gres_type)] {
+        if let Some(v) = v
+            && !word_ok(v)
+        {
+            return Err(format!(
+                "{what} `{v}`: letters, digits, '-', '_' and '.' only"
+            ));
+        }
+    }
+    let replicas = p.plan.replicas.max(1);
+    let l = &p.plan.layout;
+    let e = &p.plan.per_replica;
+    let name: String = format!("{model}-{}-serve", p.pool)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!(
+        "# Written by `tessera plan serve --emit slurm`: {model} on {} (pool {}), the plan ranked {}:\n\
+         # {replicas} replica(s) of TP {} PP {} DP {} EP {} on {per} chip(s) each; per replica\n\
+         # {:.0} output tokens/s, TTFT p99 {:.3} s, TPOT p99 {:.4} s at the planned rate.\n",
+        chip.id, p.pool, p.rank, l.tp, l.pp, l.attn_dp, l.ep, e.output_tokens_per_s, e.ttft_p99_s, e.tpot_p99_s,
+    ));
+    s.push_str(&format!("#SBATCH --job-name={name}\n"));
+    if let Some(part) = &o.partition {
+        s.push_str(&format!("#SBATCH --partition={part}\n"));
+    }
+    s.push_str(&format!(
+        "#SBATCH --array=0-{}\n#SBATCH --nodes=1\n#SBATCH --ntasks=1\n",
+        replicas - 1
+    ));
+    match &o.gres_type {
+        Some(t) => s.push_str(&format!("#SBATCH --gres=gpu:{t}:{per}\n")),
+        None => s.push_str(&format!("#SBATCH --gres=gpu:{per}\n")),
+    }
+    s.push_str(&format!("#SBATCH --output={name}-%A-%a.out\n"));
+    s.push_str(
+        "set -euo pipefail\n\
+         # The serving engine and the model to load (a checkpoint path or a Hugging Face id).\n\
+         LAUNCHER=${TESSERA_LAUNCHER:-vllm}\n",
+    );
+    s.push_str(&format!("MODEL=${{TESSERA_MODEL:-{}}}\n", quote(model)));
+    s.push_str("PORT=$((${TESSERA_BASE_PORT:-8000} + SLURM_ARRAY_TASK_ID))\n");
+    match device_variable(chip) {
+        Some(v) if v != "CUDA_VISIBLE_DEVICES" => s.push_str(&format!(
+            "# {}'s runtime reads {v}; Slurm's GPU GRES binding sets CUDA_VISIBLE_DEVICES.\n\
+             export {v}=${{{v}:-${{CUDA_VISIBLE_DEVICES:-}}}}\n",
+            chip.vendor
+        )),
+        Some(_) => {}
+        None => s.push_str("# The catalog does not name this chip's device variable.\n"),
+    }
+    for n in &p.launch.notes {
+        s.push_str(&format!("# note: {n}\n"));
+    }
+    s.push_str("ARGS=(\n");
+    let mut line: Vec<String> = Vec::new();
+    for a in &p.launch.args {
+        if a.starts_with("--") && !line.is_empty() {
+            s.push_str(&format!("  {}\n", line.join(" ")));
+            line.clear();
+        }
+        line.push(quote(a));
+    }
+    if !line.is_empty() {
+        s.push_str(&format!("  {}\n", line.join(" ")));
+    }
+    s.push_str(")\n");
+    s.push_str(
+        "exec \"$LAUNCHER\" serve \"$MODEL\" --host 0.0.0.0 --port \"$PORT\" \"${ARGS[@]}\"\n",
+    );
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -273,6 +376,63 @@ mod tests {
                 .unwrap_err()
                 .contains("flagscale")
         );
+    }
+
+    #[test]
+    fn a_serving_plan_is_a_job_array_of_its_replicas() {
+        use crate::fleet::{PoolChip, ServeRequest, plan_serve_fleet};
+        let cat = tessera_catalog::Catalog::builtin().unwrap();
+        let m = cat.model("llama3-8b").unwrap();
+        let c = cat.chip("huawei-ascend-910b2").unwrap().clone();
+        let fleet = tessera_core::fleet::Fleet {
+            id: "t".into(),
+            name: "t".into(),
+            description: None,
+            pools: vec![tessera_core::fleet::Pool {
+                name: "p".into(),
+                chip: c.id.clone(),
+                nodes: 4,
+                chips_per_node: 8,
+                scale_up_domain: None,
+                scale_out_gb_s: None,
+            }],
+            links: vec![],
+        };
+        let r = ServeRequest {
+            rate: 20.0,
+            input_len: 1000,
+            output_len: 200,
+            precision: tessera_perf::serve::ServePrecision::Bf16,
+            ttft_slo_s: None,
+            tpot_slo_s: Some(0.2),
+            top: 1,
+            stack: None,
+        };
+        let pools = [PoolChip {
+            pool: &fleet.pools[0],
+            chip: &c,
+        }];
+        let p = plan_serve_fleet(&m, &fleet, &pools, &r).plans[0].clone();
+        let o = SlurmEmit {
+            chips_per_node: 8,
+            ..SlurmEmit::default()
+        };
+        let s = slurm_serve_script(&p, "llama3-8b", &c, &o).unwrap();
+        let per = p.plan.layout.chips_per_replica();
+        assert!(
+            s.contains(&format!("#SBATCH --array=0-{}\n", p.plan.replicas - 1)),
+            "{s}"
+        );
+        assert!(s.contains(&format!("#SBATCH --gres=gpu:{per}\n")), "{s}");
+        assert!(s.contains("export ASCEND_RT_VISIBLE_DEVICES="), "{s}");
+        assert!(s.contains("--tensor-parallel-size"), "{s}");
+        let small = SlurmEmit {
+            chips_per_node: 0,
+            ..o
+        };
+        if per > 1 {
+            assert!(slurm_serve_script(&p, "llama3-8b", &c, &small).is_err());
+        }
     }
 
     #[test]

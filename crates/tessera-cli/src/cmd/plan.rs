@@ -103,15 +103,8 @@ fn framework_arg(arg: Option<&str>) -> Result<Option<TrainFramework>> {
     .transpose()
 }
 
-/// `--emit KIND DIR`: the best plan's launch file.
-fn emit_slurm(
-    cat: &Catalog,
-    fleet: &tessera_core::fleet::Fleet,
-    plan: &tessera_plan::fleet::FleetTrainPlan,
-    model: &str,
-    e: &[String],
-    a: &PlanTrainArgs,
-) -> Result<()> {
+/// `--emit KIND DIR`: checks the kind and gives the directory.
+fn emit_dir(e: &[String]) -> Result<&std::path::Path> {
     let [kind, dir] = e else {
         return Err(CliError::Usage("--emit takes KIND and DIR".into()));
     };
@@ -120,6 +113,34 @@ fn emit_slurm(
             "--emit: `{kind}` is not supported yet; use slurm (Ray and Kubernetes files are to come)"
         )));
     }
+    Ok(std::path::Path::new(dir))
+}
+
+/// Writes a launch file into `dir` (created if needed) and says so on stderr.
+fn write_launch_file(dir: &std::path::Path, name: &str, text: &str, what: &str) -> Result<()> {
+    let io = |p: &std::path::Path, e: std::io::Error| {
+        CliError::Catalog(tessera_catalog::CatalogError::Io {
+            path: p.display().to_string(),
+            source: e,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let file = dir.join(name);
+    std::fs::write(&file, text).map_err(|e| io(&file, e))?;
+    eprintln!("wrote {} ({what})", file.display());
+    Ok(())
+}
+
+/// `--emit slurm DIR` of `plan train`: the best plan's sbatch script.
+fn emit_train(
+    cat: &Catalog,
+    fleet: &tessera_core::fleet::Fleet,
+    plan: &tessera_plan::fleet::FleetTrainPlan,
+    model: &str,
+    e: &[String],
+    a: &PlanTrainArgs,
+) -> Result<()> {
+    let dir = emit_dir(e)?;
     let best = plan.plans.first().ok_or_else(|| {
         CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
     })?;
@@ -136,23 +157,49 @@ fn emit_slurm(
         },
     )
     .map_err(|m| CliError::Usage(format!("--emit slurm: {m}")))?;
-    let dir = std::path::Path::new(dir);
-    let io = |p: &std::path::Path, e: std::io::Error| {
-        CliError::Catalog(tessera_catalog::CatalogError::Io {
-            path: p.display().to_string(),
-            source: e,
-        })
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let file = dir.join(format!("{model}-{}.sbatch", best.pool));
-    std::fs::write(&file, text).map_err(|e| io(&file, e))?;
-    eprintln!(
-        "wrote {} (the plan ranked 1: {} chips of {})",
-        file.display(),
-        best.chips,
-        best.chip
-    );
-    Ok(())
+    write_launch_file(
+        dir,
+        &format!("{model}-{}.sbatch", best.pool),
+        &text,
+        &format!("the plan ranked 1: {} chips of {}", best.chips, best.chip),
+    )
+}
+
+/// `--emit slurm DIR` of `plan serve`: the best plan's sbatch job array.
+fn emit_serve(
+    cat: &Catalog,
+    fleet: &tessera_core::fleet::Fleet,
+    plan: &tessera_plan::fleet::FleetServePlan,
+    model: &str,
+    e: &[String],
+    a: &PlanServeArgs,
+) -> Result<()> {
+    let dir = emit_dir(e)?;
+    let best = plan.plans.first().ok_or_else(|| {
+        CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
+    })?;
+    let chip = cat.chip(&best.chip)?;
+    let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
+    let text = tessera_plan::emit::slurm_serve_script(
+        best,
+        model,
+        chip,
+        &tessera_plan::emit::SlurmEmit {
+            partition: a.partition.clone(),
+            gres_type: a.gres_type.clone(),
+            chips_per_node: cpn,
+        },
+    )
+    .map_err(|m| CliError::Usage(format!("--emit slurm: {m}")))?;
+    write_launch_file(
+        dir,
+        &format!("{model}-{}-serve.sbatch", best.pool),
+        &text,
+        &format!(
+            "the plan ranked 1: {} replica(s) on {} chips of {}",
+            best.plan.replicas, best.plan.chips, best.chip
+        ),
+    )
 }
 
 pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
@@ -195,7 +242,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
     let plan = plan_train(&model, &fleet, &pools, &request);
     let out = FleetTrainV1::new(&plan, started.elapsed().as_secs_f64());
     if let Some(e) = &a.emit {
-        emit_slurm(cat, &fleet, &plan, &model.id, e, a)?;
+        emit_train(cat, &fleet, &plan, &model.id, e, a)?;
     }
     if fmt == Format::Json {
         return out::print_json(&out);
@@ -325,6 +372,9 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &PlanServeArgs) -> Result<()> {
     let pools = resolve(cat, &pools)?;
     let plan = plan_serve_fleet(&model, &fleet, &pools, &request);
     let out = FleetServeV1::new(&plan, &request);
+    if let Some(e) = &a.emit {
+        emit_serve(cat, &fleet, &plan, &model.id, e, a)?;
+    }
     if fmt == Format::Json {
         return out::print_json(&out);
     }
