@@ -60,3 +60,16 @@ if [ "${TESSERA_SCHEMATHESIS:-1}" = 1 ]; then
         exit "$rc"
     fi
 fi
+
+# The emitted Kubernetes manifests against the official and Volcano's schemas (needs
+# python3 and PyPI; under CI=true a failure to install fails the run).
+if [ "${TESSERA_K8S_VALIDATE:-1}" = 1 ]; then
+    echo "== Kubernetes manifests against their schemas (tools/k8s-validate.sh)"
+    rc=0
+    bash tools/k8s-validate.sh || rc=$?
+    if [ "$rc" = 3 ] && [ "${CI:-}" != true ]; then
+        echo "k8s-validate: skipped, kubernetes-validate could not be installed (python3 -m venv and PyPI needed)"
+    elif [ "$rc" != 0 ]; then
+        exit "$rc"
+    fi
+fi

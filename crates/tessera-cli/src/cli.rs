@@ -270,8 +270,9 @@ pub struct PlanTrainArgs {
     /// what it can run. Default: mindspeed-llm on Huawei, else megatron-lm.
     #[arg(long)]
     pub framework: Option<String>,
-    /// Write a launch file for the best plan: `--emit slurm DIR` writes an sbatch script
-    /// into DIR (created if needed). Ray and Kubernetes files are to come.
+    /// Write launch files for the best plan into DIR (created if needed): `--emit slurm
+    /// DIR` an sbatch script; `--emit k8s DIR` Kubernetes manifests (a headless Service, a
+    /// Volcano PodGroup, an indexed Job). Ray job specs are to come.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
     /// With --emit slurm: the partition the script asks for (default: the cluster's).
@@ -280,6 +281,15 @@ pub struct PlanTrainArgs {
     /// With --emit slurm: the GRES type of the chips (`gpu:TYPE:N`; default untyped `gpu:N`).
     #[arg(long, requires = "emit")]
     pub gres_type: Option<String>,
+    /// With --emit k8s: the container image (default: a placeholder to replace).
+    #[arg(long, requires = "emit")]
+    pub image: Option<String>,
+    /// With --emit k8s: the Volcano queue (default `default`).
+    #[arg(long, requires = "emit")]
+    pub queue: Option<String>,
+    /// With --emit k8s: the namespace (default: none, kubectl's current one).
+    #[arg(long, requires = "emit")]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2327,3 +2327,98 @@ fn serving_launch_arguments_follow_the_engine() {
     ]);
     assert!(v["output_tokens_per_s"].as_f64().unwrap() > 0.0, "{v}");
 }
+
+/// `--emit`: Kubernetes manifests for a training plan (a Service, a PodGroup and an
+/// indexed Job, whose gang and resources match the plan), and kinds not written for a
+/// command refused with exit 2.
+#[test]
+fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-emit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let r = tessera(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "kunlunxin-p800",
+        "--chips",
+        "16",
+        "--global-batch",
+        "256",
+        "--emit",
+        "k8s",
+        &d,
+        "--queue",
+        "q1",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let read = |suffix: &str| -> Value {
+        let f = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no *{suffix} in {d}"));
+        serde_json::from_str(&std::fs::read_to_string(f.path()).unwrap()).unwrap()
+    };
+    let (pg, job) = (read("-podgroup.json"), read("-job.json"));
+    let _ = read("-service.json");
+    assert_eq!(
+        (
+            pg["spec"]["minMember"].as_u64(),
+            pg["spec"]["queue"].as_str()
+        ),
+        (Some(2), Some("q1"))
+    );
+    assert_eq!(pg["spec"]["minResources"]["kunlunxin.com/xpu"], "16");
+    assert_eq!(job["spec"]["completions"], 2);
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["resources"]["limits"]["kunlunxin.com/xpu"], "8");
+    let cmd: Vec<&str> = c["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        cmd.windows(2).any(|w| w == ["--nproc-per-node", "8"]),
+        "{cmd:?}"
+    );
+    assert!(cmd.contains(&"--tensor-model-parallel-size"), "{cmd:?}");
+    for args in [
+        vec![
+            "plan",
+            "train",
+            "--model",
+            "llama3-8b",
+            "--chip",
+            "a800",
+            "--chips",
+            "8",
+            "--emit",
+            "ray",
+            &d,
+        ],
+        vec![
+            "plan",
+            "serve",
+            "--model",
+            "llama3-8b",
+            "--chip",
+            "a800",
+            "--chips",
+            "8",
+            "--rate",
+            "5",
+            "--emit",
+            "k8s",
+            &d,
+        ],
+    ] {
+        let r = tessera(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("not supported here"), "{}", r.stderr);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,6 +14,7 @@
 
 pub mod fake;
 pub mod http;
+pub mod k8s;
 pub mod slurm;
 pub mod slurmrest;
 

@@ -103,17 +103,99 @@ fn framework_arg(arg: Option<&str>) -> Result<Option<TrainFramework>> {
     .transpose()
 }
 
-/// `--emit KIND DIR`: checks the kind and gives the directory.
-fn emit_dir(e: &[String]) -> Result<&std::path::Path> {
+/// `--emit KIND DIR`: checks the kind against those supported and gives the directory.
+fn emit_dir<'a>(e: &'a [String], kinds: &[&str]) -> Result<(&'a str, &'a std::path::Path)> {
     let [kind, dir] = e else {
         return Err(CliError::Usage("--emit takes KIND and DIR".into()));
     };
-    if kind != "slurm" {
+    if !kinds.contains(&kind.as_str()) {
         return Err(CliError::Usage(format!(
-            "--emit: `{kind}` is not supported yet; use slurm (Ray and Kubernetes files are to come)"
+            "--emit: `{kind}` is not supported here; use {} (Ray job specs are to come)",
+            kinds.join(" or ")
         )));
     }
-    Ok(std::path::Path::new(dir))
+    Ok((kind.as_str(), std::path::Path::new(dir)))
+}
+
+/// Default image of emitted Kubernetes manifests: a placeholder the user replaces.
+const PLACEHOLDER_IMAGE: &str = "registry.example.com/replace-with-your-training-image:latest";
+
+/// `--emit k8s DIR` of `plan train`: the best plan as Kubernetes manifests.
+fn emit_train_k8s(
+    dir: &std::path::Path,
+    best: &tessera_plan::fleet::RankedTrainPlan,
+    model: &str,
+    chip: &tessera_core::Chip,
+    cpn: u32,
+    a: &PlanTrainArgs,
+) -> Result<()> {
+    let resource = chip
+        .k8s_resource
+        .as_deref()
+        .and_then(|r| r.split_whitespace().next())
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--emit k8s: the catalog names no device-plugin resource for {}",
+                chip.id
+            ))
+        })?;
+    let cpn = cpn.max(1) as u64;
+    let (nodes, per) = if best.chips > cpn {
+        if !best.chips.is_multiple_of(cpn) {
+            return Err(CliError::Usage(format!(
+                "--emit k8s: the plan uses {} chips, not whole nodes of {cpn}",
+                best.chips
+            )));
+        }
+        (best.chips / cpn, cpn)
+    } else {
+        (1, best.chips)
+    };
+    let mut command: Vec<String> = [
+        "torchrun",
+        "--nnodes",
+        &nodes.to_string(),
+        "--nproc-per-node",
+        &per.to_string(),
+        "--node-rank",
+        "$(JOB_COMPLETION_INDEX)",
+        "--master-addr",
+        "$(MASTER_ADDR)",
+        "--master-port",
+        "$(MASTER_PORT)",
+        "pretrain_gpt.py",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    command.extend(best.launch.args.iter().cloned());
+    let l = &best.plan.layout;
+    let gang = tessera_engine::k8s::Gang {
+        name: tessera_engine::k8s::to_dns_label(&format!("{model}-{}", best.pool)),
+        namespace: a.namespace.clone(),
+        queue: a.queue.clone().unwrap_or_else(|| "default".into()),
+        chip: chip.id.clone(),
+        resource: resource.to_string(),
+        nodes: nodes as u32,
+        chips_per_node: per as u32,
+        image: a.image.clone().unwrap_or_else(|| PLACEHOLDER_IMAGE.into()),
+        command,
+        env: vec![
+            ("TESSERA_FRAMEWORK".into(), best.launch.framework.into()),
+            ("TESSERA_TP".into(), l.tp.to_string()),
+            ("TESSERA_PP".into(), l.pp.to_string()),
+            ("TESSERA_DP".into(), l.dp.to_string()),
+        ],
+        labels: vec![],
+    };
+    let objects = tessera_engine::k8s::manifests(&gang)
+        .map_err(|m| CliError::Usage(format!("--emit k8s: {m}")))?;
+    for (stem, v) in objects {
+        let text =
+            serde_json::to_string_pretty(&v).map_err(|e| CliError::Internal(e.to_string()))?;
+        write_launch_file(dir, &format!("{stem}.json"), &text, "Kubernetes manifest")?;
+    }
+    Ok(())
 }
 
 /// Writes a launch file into `dir` (created if needed) and says so on stderr.
@@ -140,12 +222,15 @@ fn emit_train(
     e: &[String],
     a: &PlanTrainArgs,
 ) -> Result<()> {
-    let dir = emit_dir(e)?;
+    let (kind, dir) = emit_dir(e, &["slurm", "k8s"])?;
     let best = plan.plans.first().ok_or_else(|| {
         CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
     })?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
+    if kind == "k8s" {
+        return emit_train_k8s(dir, best, model, chip, cpn, a);
+    }
     let text = tessera_plan::emit::slurm_script(
         best,
         model,
@@ -174,7 +259,7 @@ fn emit_serve(
     e: &[String],
     a: &PlanServeArgs,
 ) -> Result<()> {
-    let dir = emit_dir(e)?;
+    let (_, dir) = emit_dir(e, &["slurm"])?;
     let best = plan.plans.first().ok_or_else(|| {
         CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
     })?;

@@ -1,0 +1,241 @@
+//! Kubernetes manifests for one gang: a headless Service (stable pod names for the
+//! rendezvous), a Volcano `PodGroup` (the gang: `minMember` pods start together or not
+//! at all) and an indexed `batch/v1` Job of one pod per node, scheduled by Volcano, on
+//! nodes labelled with the chip type, each pod asking for the node's accelerators under
+//! the vendor device plugin's resource name. JSON (which kubectl takes as YAML).
+//! Validated in CI against the Kubernetes schemas (kubernetes-validate) and Volcano's own
+//! PodGroup CRD schema (`tools/k8s-schemas/`).
+
+use serde_json::{Value, json};
+
+/// The node label tessera selects a chip type by.
+pub const CHIP_LABEL: &str = "tessera.io/chip";
+
+/// One gang to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gang {
+    /// A DNS-1123 name for the Job, its Service and its PodGroup.
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Volcano queue.
+    pub queue: String,
+    /// Catalog chip id (the value of [`CHIP_LABEL`] on its nodes).
+    pub chip: String,
+    /// The device plugin's extended resource (`nvidia.com/gpu`, `huawei.com/Ascend910`).
+    pub resource: String,
+    pub nodes: u32,
+    pub chips_per_node: u32,
+    pub image: String,
+    /// The container's command, one argument per entry; `$(JOB_COMPLETION_INDEX)` is the
+    /// pod's index and `$(MASTER_ADDR)` the first pod's name.
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Labels on every object and pod (tessera's job id and attempt when the server
+    /// dispatches).
+    pub labels: Vec<(String, String)>,
+}
+
+/// A valid DNS-1123 label (lower-case letters, digits, '-'; at most 63; alphanumeric ends).
+pub fn dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// The name made a DNS-1123 label: lower case, other characters as '-', at most 50 so
+/// that pod names (`NAME-INDEX-xxxxx`) stay valid.
+pub fn to_dns_label(s: &str) -> String {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    out.truncate(50);
+    let t = out.trim_matches('-').to_string();
+    if t.is_empty() { "tessera".into() } else { t }
+}
+
+/// The manifests of a gang, in the order to apply them: (file stem, object).
+pub fn manifests(g: &Gang) -> Result<Vec<(String, Value)>, String> {
+    if !dns_label(&g.name) || g.name.len() > 50 {
+        return Err(format!(
+            "`{}` is not a DNS-1123 label of at most 50 characters",
+            g.name
+        ));
+    }
+    if g.nodes == 0 || g.chips_per_node == 0 {
+        return Err("a gang needs at least one node and one chip per node".into());
+    }
+    if g.resource.is_empty() || g.resource.contains(char::is_whitespace) {
+        return Err(format!("`{}` is not an extended resource name", g.resource));
+    }
+    if let Some(ns) = &g.namespace
+        && !dns_label(ns)
+    {
+        return Err(format!("namespace `{ns}` is not a DNS-1123 label"));
+    }
+    let mut labels = serde_json::Map::new();
+    labels.insert("app.kubernetes.io/managed-by".into(), "tessera".into());
+    labels.insert("tessera.io/name".into(), g.name.clone().into());
+    for (k, v) in &g.labels {
+        labels.insert(k.clone(), v.clone().into());
+    }
+    let meta = |name: &str| {
+        let mut m = json!({ "name": name, "labels": labels });
+        if let Some(ns) = &g.namespace {
+            m["namespace"] = ns.clone().into();
+        }
+        m
+    };
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(&g.name),
+        "spec": {
+            "clusterIP": "None",
+            "selector": { "tessera.io/name": g.name },
+            "publishNotReadyAddresses": true,
+        },
+    });
+    let total = g.nodes as u64 * g.chips_per_node as u64;
+    let podgroup = json!({
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "PodGroup",
+        "metadata": meta(&g.name),
+        "spec": {
+            "minMember": g.nodes,
+            "queue": g.queue,
+            "minResources": { g.resource.clone(): total.to_string() },
+        },
+    });
+    let mut env = vec![
+        json!({ "name": "MASTER_ADDR", "value": format!("{}-0.{}", g.name, g.name) }),
+        json!({ "name": "MASTER_PORT", "value": "29500" }),
+        json!({ "name": "TESSERA_CHIP", "value": g.chip }),
+    ];
+    for (k, v) in &g.env {
+        env.push(json!({ "name": k, "value": v }));
+    }
+    let mut pod_labels = labels.clone();
+    pod_labels.insert("tessera.io/name".into(), g.name.clone().into());
+    let job = json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta(&g.name),
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": g.nodes,
+            "parallelism": g.nodes,
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": { "scheduling.k8s.io/group-name": g.name },
+                },
+                "spec": {
+                    "schedulerName": "volcano",
+                    "subdomain": g.name,
+                    "restartPolicy": "Never",
+                    "nodeSelector": { CHIP_LABEL: g.chip },
+                    "containers": [{
+                        "name": "main",
+                        "image": g.image,
+                        "command": g.command,
+                        "env": env,
+                        "resources": {
+                            "limits": { g.resource.clone(): g.chips_per_node.to_string() },
+                            "requests": { g.resource.clone(): g.chips_per_node.to_string() },
+                        },
+                    }],
+                },
+            },
+        },
+    });
+    Ok(vec![
+        (format!("{}-service", g.name), service),
+        (format!("{}-podgroup", g.name), podgroup),
+        (format!("{}-job", g.name), job),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn gang() -> Gang {
+        Gang {
+            name: "llama3-8b-ascend".into(),
+            namespace: Some("team-a".into()),
+            queue: "training".into(),
+            chip: "huawei-ascend-910b2".into(),
+            resource: "huawei.com/Ascend910".into(),
+            nodes: 2,
+            chips_per_node: 8,
+            image: "example.com/mindspeed:latest".into(),
+            command: vec![
+                "torchrun".into(),
+                "--node-rank".into(),
+                "$(JOB_COMPLETION_INDEX)".into(),
+            ],
+            env: vec![("TESSERA_TP".into(), "2".into())],
+            labels: vec![("tessera.io/job".into(), "7".into())],
+        }
+    }
+
+    #[test]
+    fn a_gang_is_a_service_a_podgroup_and_an_indexed_job() {
+        let m = manifests(&gang()).unwrap();
+        let kinds: Vec<&str> = m.iter().map(|(_, v)| v["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["Service", "PodGroup", "Job"]);
+        let (pg, job) = (&m[1].1, &m[2].1);
+        assert_eq!(pg["spec"]["minMember"], 2);
+        assert_eq!(pg["spec"]["minResources"]["huawei.com/Ascend910"], "16");
+        assert_eq!(job["spec"]["completions"], 2);
+        assert_eq!(job["spec"]["completionMode"], "Indexed");
+        let pod = &job["spec"]["template"];
+        assert_eq!(
+            pod["metadata"]["annotations"]["scheduling.k8s.io/group-name"],
+            "llama3-8b-ascend"
+        );
+        assert_eq!(pod["spec"]["schedulerName"], "volcano");
+        assert_eq!(
+            pod["spec"]["nodeSelector"][CHIP_LABEL],
+            "huawei-ascend-910b2"
+        );
+        let c = &pod["spec"]["containers"][0];
+        assert_eq!(c["resources"]["limits"]["huawei.com/Ascend910"], "8");
+        assert_eq!(c["command"][2], "$(JOB_COMPLETION_INDEX)");
+        assert_eq!(pod["metadata"]["labels"]["tessera.io/job"], "7");
+        assert!(
+            m.iter()
+                .all(|(_, v)| v["metadata"]["namespace"] == "team-a")
+        );
+    }
+
+    #[test]
+    fn bad_names_and_shapes_are_refused() {
+        for g in [
+            Gang {
+                name: "Bad_Name".into(),
+                ..gang()
+            },
+            Gang { nodes: 0, ..gang() },
+            Gang {
+                resource: "a b".into(),
+                ..gang()
+            },
+            Gang {
+                namespace: Some("NS".into()),
+                ..gang()
+            },
+        ] {
+            assert!(manifests(&g).is_err(), "{g:?}");
+        }
+        assert_eq!(to_dns_label("Llama3_8B on 910B2!"), "llama3-8b-on-910b2");
+        assert!(dns_label(&to_dns_label(&"x".repeat(100))));
+    }
+}
