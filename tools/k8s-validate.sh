@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Validates the Kubernetes manifests `tessera plan train --emit k8s` writes: the built-in
-# kinds (Service, batch/v1 Job) against the official schemas with kubernetes-validate
-# (PyPI, pinned; Kubernetes 1.33, strict: unknown fields are errors), and Volcano's
+# Validates the Kubernetes manifests `tessera plan train|serve --emit k8s` write: the
+# built-in kinds (Service, batch/v1 Job, apps/v1 Deployment) against the official schemas
+# with kubernetes-validate (PyPI, pinned; Kubernetes 1.33, strict: unknown fields are
+# errors), and Volcano's
 # PodGroup against Volcano's own CRD schema (tools/k8s-schemas/volcano/, copied from
 # volcano-sh/volcano with its source), strictly too. Two broken manifests must be
 # rejected, so that a validator that accepts anything fails this script. Used by
@@ -33,6 +34,9 @@ for spec in "nvidia-a800-sxm4-80gb 16" "huawei-ascend-910b2 8" "kunlunxin-p800 8
     "$bin" plan train --model llama3-8b --chip "$1" --chips "$2" --global-batch 256 \
         --emit k8s "$dir/$1" --queue training --namespace team-a >/dev/null 2>&1
 done
+# And a serving plan: a Deployment of its replicas behind a Service.
+"$bin" plan serve --model llama3-8b --chip huawei-ascend-910b2 --chips 16 --rate 10 \
+    --input-len 1000 --output-len 200 --emit k8s "$dir/serve" >/dev/null 2>&1
 builtin=$(find "$dir" -name '*.json' ! -name '*-podgroup.json' | sort)
 podgroups=$(find "$dir" -name '*-podgroup.json' | sort)
 [ -n "$builtin" ] && [ -n "$podgroups" ] || { echo "k8s-validate: no manifests written" >&2; exit 1; }

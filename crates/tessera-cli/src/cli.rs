@@ -328,10 +328,17 @@ pub struct PlanServeArgs {
     /// How many plans to show (1 to 1000).
     #[arg(long, default_value_t = 5, value_parser = parse_top)]
     pub top: usize,
-    /// Write a launch file for the best plan: `--emit slurm DIR` writes an sbatch job
-    /// array, one task per replica, into DIR. Ray and Kubernetes files are to come.
+    /// Write launch files for the best plan into DIR: `--emit slurm DIR` an sbatch job
+    /// array, one task per replica; `--emit k8s DIR` a Deployment of the replicas and a
+    /// Service. Ray job specs are to come.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
+    /// With --emit k8s: the container image (default: a placeholder to replace).
+    #[arg(long, requires = "emit")]
+    pub image: Option<String>,
+    /// With --emit k8s: the namespace (default: none, kubectl's current one).
+    #[arg(long, requires = "emit")]
+    pub namespace: Option<String>,
     /// With --emit slurm: the partition the script asks for (default: the cluster's).
     #[arg(long, requires = "emit")]
     pub partition: Option<String>,

@@ -2412,7 +2412,7 @@ fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
             "--rate",
             "5",
             "--emit",
-            "k8s",
+            "ray",
             &d,
         ],
     ] {
@@ -2420,5 +2420,50 @@ fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains("not supported here"), "{}", r.stderr);
     }
+    // A serving plan: a Deployment of the planned replicas behind a Service.
+    let sd = dir.join("serve").display().to_string();
+    let r = tessera(&[
+        "plan",
+        "serve",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "a800",
+        "--chips",
+        "8",
+        "--rate",
+        "10",
+        "--input-len",
+        "1000",
+        "--output-len",
+        "200",
+        "--emit",
+        "k8s",
+        &sd,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dep: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::fs::read_dir(&sd)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .find(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .ends_with("-deployment.json")
+                })
+                .unwrap()
+                .path(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(dep["spec"]["replicas"].as_u64().unwrap() >= 1, "{dep}");
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["command"][1], "serve");
+    assert!(
+        c["resources"]["limits"]["nvidia.com/gpu"].is_string(),
+        "{c}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

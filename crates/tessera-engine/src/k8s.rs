@@ -161,6 +161,102 @@ pub fn manifests(g: &Gang) -> Result<Vec<(String, Value)>, String> {
     ])
 }
 
+/// A serving deployment: `replicas` identical pods of one replica's chips each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replicas {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub chip: String,
+    pub resource: String,
+    pub replicas: u32,
+    pub chips_per_replica: u32,
+    pub image: String,
+    /// The serving engine's command, one argument per entry.
+    pub command: Vec<String>,
+    /// The port it listens on.
+    pub port: u16,
+    pub env: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+}
+
+/// The manifests of a serving deployment: an `apps/v1` Deployment of the replicas and a
+/// Service in front of them.
+pub fn serving_manifests(r: &Replicas) -> Result<Vec<(String, Value)>, String> {
+    if !dns_label(&r.name) || r.name.len() > 50 {
+        return Err(format!(
+            "`{}` is not a DNS-1123 label of at most 50 characters",
+            r.name
+        ));
+    }
+    if r.replicas == 0 || r.chips_per_replica == 0 || r.port == 0 {
+        return Err("a deployment needs replicas, chips per replica and a port".into());
+    }
+    if r.resource.is_empty() || r.resource.contains(char::is_whitespace) {
+        return Err(format!("`{}` is not an extended resource name", r.resource));
+    }
+    if let Some(ns) = &r.namespace
+        && !dns_label(ns)
+    {
+        return Err(format!("namespace `{ns}` is not a DNS-1123 label"));
+    }
+    let mut labels = serde_json::Map::new();
+    labels.insert("app.kubernetes.io/managed-by".into(), "tessera".into());
+    labels.insert("tessera.io/name".into(), r.name.clone().into());
+    for (k, v) in &r.labels {
+        labels.insert(k.clone(), v.clone().into());
+    }
+    let meta = |name: &str| {
+        let mut m = json!({ "name": name, "labels": labels });
+        if let Some(ns) = &r.namespace {
+            m["namespace"] = ns.clone().into();
+        }
+        m
+    };
+    let mut env = vec![json!({ "name": "TESSERA_CHIP", "value": r.chip })];
+    for (k, v) in &r.env {
+        env.push(json!({ "name": k, "value": v }));
+    }
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(&r.name),
+        "spec": {
+            "selector": { "tessera.io/name": r.name },
+            "ports": [{ "name": "http", "port": r.port, "targetPort": r.port }],
+        },
+    });
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(&r.name),
+        "spec": {
+            "replicas": r.replicas,
+            "selector": { "matchLabels": { "tessera.io/name": r.name } },
+            "template": {
+                "metadata": { "labels": labels },
+                "spec": {
+                    "nodeSelector": { CHIP_LABEL: r.chip },
+                    "containers": [{
+                        "name": "serve",
+                        "image": r.image,
+                        "command": r.command,
+                        "ports": [{ "containerPort": r.port }],
+                        "env": env,
+                        "resources": {
+                            "limits": { r.resource.clone(): r.chips_per_replica.to_string() },
+                            "requests": { r.resource.clone(): r.chips_per_replica.to_string() },
+                        },
+                    }],
+                },
+            },
+        },
+    });
+    Ok(vec![
+        (format!("{}-service", r.name), service),
+        (format!("{}-deployment", r.name), deployment),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -214,6 +310,29 @@ mod tests {
             m.iter()
                 .all(|(_, v)| v["metadata"]["namespace"] == "team-a")
         );
+    }
+
+    #[test]
+    fn serving_is_a_deployment_behind_a_service() {
+        let r = Replicas {
+            name: "chat".into(),
+            namespace: None,
+            chip: "nvidia-a800-sxm4-80gb".into(),
+            resource: "nvidia.com/gpu".into(),
+            replicas: 3,
+            chips_per_replica: 2,
+            image: "vllm/vllm-openai:latest".into(),
+            command: vec!["vllm".into(), "serve".into(), "m".into()],
+            port: 8000,
+            env: vec![],
+            labels: vec![],
+        };
+        let m = serving_manifests(&r).unwrap();
+        assert_eq!(m[1].1["spec"]["replicas"], 3);
+        let c = &m[1].1["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["resources"]["limits"]["nvidia.com/gpu"], "2");
+        assert_eq!(m[0].1["spec"]["ports"][0]["port"], 8000);
+        assert!(serving_manifests(&Replicas { replicas: 0, ..r }).is_err());
     }
 
     #[test]

@@ -117,8 +117,23 @@ fn emit_dir<'a>(e: &'a [String], kinds: &[&str]) -> Result<(&'a str, &'a std::pa
     Ok((kind.as_str(), std::path::Path::new(dir)))
 }
 
-/// Default image of emitted Kubernetes manifests: a placeholder the user replaces.
+/// Default images of emitted Kubernetes manifests: placeholders the user replaces.
 const PLACEHOLDER_IMAGE: &str = "registry.example.com/replace-with-your-training-image:latest";
+const PLACEHOLDER_SERVE_IMAGE: &str = "registry.example.com/replace-with-your-serving-image:latest";
+
+/// The device plugin's resource of a chip: the first name of the catalog's `k8s-resource`.
+fn device_resource(chip: &tessera_core::Chip) -> Result<String> {
+    chip.k8s_resource
+        .as_deref()
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--emit k8s: the catalog names no device-plugin resource for {}",
+                chip.id
+            ))
+        })
+}
 
 /// `--emit k8s DIR` of `plan train`: the best plan as Kubernetes manifests.
 fn emit_train_k8s(
@@ -129,16 +144,7 @@ fn emit_train_k8s(
     cpn: u32,
     a: &PlanTrainArgs,
 ) -> Result<()> {
-    let resource = chip
-        .k8s_resource
-        .as_deref()
-        .and_then(|r| r.split_whitespace().next())
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "--emit k8s: the catalog names no device-plugin resource for {}",
-                chip.id
-            ))
-        })?;
+    let resource = device_resource(chip)?;
     let cpn = cpn.max(1) as u64;
     let (nodes, per) = if best.chips > cpn {
         if !best.chips.is_multiple_of(cpn) {
@@ -175,7 +181,7 @@ fn emit_train_k8s(
         namespace: a.namespace.clone(),
         queue: a.queue.clone().unwrap_or_else(|| "default".into()),
         chip: chip.id.clone(),
-        resource: resource.to_string(),
+        resource,
         nodes: nodes as u32,
         chips_per_node: per as u32,
         image: a.image.clone().unwrap_or_else(|| PLACEHOLDER_IMAGE.into()),
@@ -259,12 +265,53 @@ fn emit_serve(
     e: &[String],
     a: &PlanServeArgs,
 ) -> Result<()> {
-    let (_, dir) = emit_dir(e, &["slurm"])?;
+    let (kind, dir) = emit_dir(e, &["slurm", "k8s"])?;
     let best = plan.plans.first().ok_or_else(|| {
         CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
     })?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
+    if kind == "k8s" {
+        let resource = device_resource(chip)?;
+        let per = best.plan.layout.chips_per_replica().max(1);
+        if per > cpn.max(1) as u64 {
+            return Err(CliError::Usage(format!(
+                "--emit k8s: a replica of {per} chips spans nodes of {cpn}: vLLM runs it on a Ray cluster, which these manifests do not start"
+            )));
+        }
+        let mut command: Vec<String> = [
+            "vllm", "serve", "$(MODEL)", "--host", "0.0.0.0", "--port", "8000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        command.extend(best.launch.args.iter().cloned());
+        let r = tessera_engine::k8s::Replicas {
+            name: tessera_engine::k8s::to_dns_label(&format!("{model}-{}-serve", best.pool)),
+            namespace: a.namespace.clone(),
+            chip: chip.id.clone(),
+            resource,
+            replicas: best.plan.replicas.clamp(1, u32::MAX as u64) as u32,
+            chips_per_replica: per as u32,
+            image: a
+                .image
+                .clone()
+                .unwrap_or_else(|| PLACEHOLDER_SERVE_IMAGE.into()),
+            command,
+            port: 8000,
+            // The model to load: replace with a checkpoint path or a Hugging Face id.
+            env: vec![("MODEL".into(), model.into())],
+            labels: vec![],
+        };
+        let objects = tessera_engine::k8s::serving_manifests(&r)
+            .map_err(|m| CliError::Usage(format!("--emit k8s: {m}")))?;
+        for (stem, v) in objects {
+            let text =
+                serde_json::to_string_pretty(&v).map_err(|e| CliError::Internal(e.to_string()))?;
+            write_launch_file(dir, &format!("{stem}.json"), &text, "Kubernetes manifest")?;
+        }
+        return Ok(());
+    }
     let text = tessera_plan::emit::slurm_serve_script(
         best,
         model,
