@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tessera_engine::slurm::SlurmEngine;
-use tessera_engine::{Dispatch, Engine, EngineError, EngineState, NodeState, Tag, Target};
+use tessera_engine::{Engine, EngineError, EngineState, NodeState, Tag};
 
 fn engine(test: &str) -> Option<SlurmEngine> {
     let conf = std::env::var_os("SLURM_CONF").map(PathBuf::from);
@@ -32,35 +32,14 @@ fn engine(test: &str) -> Option<SlurmEngine> {
     Some(SlurmEngine::new("slurm", conf, None, spool))
 }
 
-/// Tags unique to this run, so reruns against the same cluster never collide.
+mod common;
+
+/// This file's tags.
 fn tag(n: u32) -> Tag {
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
-    Tag {
-        instance: 0x7e57_0001,
-        job: run,
-        attempt: n,
-    }
+    common::tag(0x7e57_0001, n)
 }
 
-fn dispatch(tag: Tag, partition: &str, gres: &str, chips: u32, script: &str) -> Dispatch {
-    Dispatch {
-        tag,
-        target: Target {
-            partition: partition.into(),
-            gres_type: gres.into(),
-            gres_name: "gpu".into(),
-        },
-        nodes: 1,
-        chips_per_node: chips,
-        script: script.into(),
-        env: vec![("TESSERA_JOB_ID".into(), tag.job.to_string())],
-        grace_s: 0,
-        lost_attempts: vec![],
-    }
-}
+use common::dispatch;
 
 /// Polls squeue until the tagged job is in a terminal state (60 s at most: a liveness
 /// bound, not a speed check).

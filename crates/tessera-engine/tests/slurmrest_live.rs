@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 use tessera_engine::slurmrest::{SlurmRestEngine, Token};
-use tessera_engine::{Dispatch, Engine, EngineError, EngineState, NodeState, Tag, Target};
+use tessera_engine::{Engine, EngineError, EngineState, NodeState, Tag};
 
 fn engine(test: &str) -> Option<(SlurmRestEngine, std::path::PathBuf)> {
     let (Ok(url), Ok(user), Ok(jwt)) = (
@@ -37,34 +37,14 @@ fn engine(test: &str) -> Option<(SlurmRestEngine, std::path::PathBuf)> {
     Some((e, spool))
 }
 
+mod common;
+
+/// This file's tags.
 fn tag(n: u32) -> Tag {
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
-    Tag {
-        instance: 0x7e57_0002,
-        job: run,
-        attempt: n,
-    }
+    common::tag(0x7e57_0002, n)
 }
 
-fn dispatch(tag: Tag, partition: &str, gres: &str, chips: u32, script: &str) -> Dispatch {
-    Dispatch {
-        tag,
-        target: Target {
-            partition: partition.into(),
-            gres_type: gres.into(),
-            gres_name: "gpu".into(),
-        },
-        nodes: 1,
-        chips_per_node: chips,
-        script: script.into(),
-        env: vec![("TESSERA_JOB_ID".into(), tag.job.to_string())],
-        grace_s: 0,
-        lost_attempts: vec![],
-    }
-}
+use common::dispatch;
 
 fn wait_for(
     e: &SlurmRestEngine,

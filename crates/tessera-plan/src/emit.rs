@@ -28,8 +28,8 @@ pub fn device_variable(chip: &Chip) -> Option<String> {
     .then(|| w.to_string())
 }
 
-/// A string as one single-quoted shell word.
-fn quote(s: &str) -> String {
+/// A string as one shell word: as it is when it is plain, else single-quoted.
+pub fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
@@ -37,6 +37,90 @@ fn quote(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A gang of `chips` on nodes of `per_node`: (nodes, chips on each), or why not whole
+/// nodes.
+pub fn whole_nodes(chips: u64, per_node: u64) -> Result<(u64, u64), String> {
+    let cpn = per_node.max(1);
+    if chips <= cpn {
+        return Ok((1, chips));
+    }
+    if !chips.is_multiple_of(cpn) {
+        return Err(format!(
+            "the plan uses {chips} chips, not whole nodes of {cpn}"
+        ));
+    }
+    Ok((chips / cpn, cpn))
+}
+
+/// Partition and GRES names go into `#SBATCH` lines: letters, digits, '-', '_', '.'.
+fn check_names(o: &SlurmEmit) -> Result<(), String> {
+    let word_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    for (what, v) in [("--partition", &o.partition), ("--gres-type", &o.gres_type)] {
+        if let Some(v) = v
+            && !word_ok(v)
+        {
+            return Err(format!(
+                "{what} `{v}`: letters, digits, '-', '_' and '.' only"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A Slurm job name: other characters than letters, digits, '-', '_', '.' as '-'.
+fn job_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The lines that set the chip's device variable from Slurm's GPU binding, where its
+/// runtime reads another one than CUDA_VISIBLE_DEVICES.
+fn device_lines(chip: &Chip) -> String {
+    match device_variable(chip) {
+        Some(v) if v != "CUDA_VISIBLE_DEVICES" => format!(
+            "# {}'s runtime reads {v}; Slurm's GPU GRES binding sets CUDA_VISIBLE_DEVICES.\n\
+             export {v}=${{{v}:-${{CUDA_VISIBLE_DEVICES:-}}}}\n",
+            chip.vendor
+        ),
+        Some(_) => String::new(),
+        None => "# The catalog does not name this chip's device variable.\n".into(),
+    }
+}
+
+/// The launch's notes as comments, then its arguments as a bash array, one option per
+/// line with its values.
+fn args_block(launch: &crate::launch::Launch) -> String {
+    let mut s = String::new();
+    for n in &launch.notes {
+        s.push_str(&format!("# note: {n}\n"));
+    }
+    s.push_str("ARGS=(\n");
+    let mut line: Vec<String> = Vec::new();
+    for a in &launch.args {
+        if a.starts_with("--") && !line.is_empty() {
+            s.push_str(&format!("  {}\n", line.join(" ")));
+            line.clear();
+        }
+        line.push(quote(a));
+    }
+    if !line.is_empty() {
+        s.push_str(&format!("  {}\n", line.join(" ")));
+    }
+    s.push_str(")\n");
+    s
 }
 
 /// The sbatch script of a training plan, or why there is none (a framework that does
@@ -57,43 +141,11 @@ pub fn slurm_script(
         ));
     }
     let cpn = o.chips_per_node.max(1) as u64;
-    let (nodes, per_node) = if p.chips > cpn {
-        if !p.chips.is_multiple_of(cpn) {
-            return Err(format!(
-                "the plan uses {} chips, not whole nodes of {cpn}",
-                p.chips
-            ));
-        }
-        (p.chips / cpn, cpn)
-    } else {
-        (1, p.chips)
-    };
-    let word_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    for (what, v) in [("--partition", &o.partition), ("--gres-type", &o.gres_type)] {
-        if let Some(v) = v
-            && !word_ok(v)
-        {
-            return Err(format!(
-                "{what} `{v}`: letters, digits, '-', '_' and '.' only"
-            ));
-        }
-    }
+    let (nodes, per_node) = whole_nodes(p.chips, cpn)?;
+    check_names(o)?;
     let l = &p.plan.layout;
     let e = &p.plan.estimate;
-    let name: String = format!("{model}-{}", p.pool)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = job_name(&format!("{model}-{}", p.pool));
     let mut s = String::from("#!/bin/bash\n");
     s.push_str(&format!(
         "# Written by `tessera plan train --emit slurm`: {model} on {} {} (pool {}), the plan ranked {}.\n\
@@ -137,32 +189,8 @@ pub fn slurm_script(
          export MASTER_ADDR\n\
          export MASTER_PORT=${MASTER_PORT:-29500}\n",
     );
-    match device_variable(chip) {
-        Some(v) if v != "CUDA_VISIBLE_DEVICES" => s.push_str(&format!(
-            "# {}'s runtime reads {v}; Slurm's GPU GRES binding sets CUDA_VISIBLE_DEVICES.\n\
-             export {v}=${{{v}:-${{CUDA_VISIBLE_DEVICES:-}}}}\n",
-            chip.vendor
-        )),
-        Some(_) => {}
-        None => s.push_str("# The catalog does not name this chip's device variable.\n"),
-    }
-    for n in &p.launch.notes {
-        s.push_str(&format!("# note: {n}\n"));
-    }
-    s.push_str("ARGS=(\n");
-    // One option per line, with its values.
-    let mut line: Vec<String> = Vec::new();
-    for a in &p.launch.args {
-        if a.starts_with("--") && !line.is_empty() {
-            s.push_str(&format!("  {}\n", line.join(" ")));
-            line.clear();
-        }
-        line.push(quote(a));
-    }
-    if !line.is_empty() {
-        s.push_str(&format!("  {}\n", line.join(" ")));
-    }
-    s.push_str(")\n");
+    s.push_str(&device_lines(chip));
+    s.push_str(&args_block(&p.launch));
     s.push_str(&format!(
         "srun --kill-on-bad-exit=1 \"$LAUNCHER\" --nnodes \"$SLURM_NNODES\" --nproc-per-node {per_node} \\\n  \
          --rdzv-backend c10d --rdzv-endpoint \"$MASTER_ADDR:$MASTER_PORT\" --rdzv-id \"$SLURM_JOB_ID\" \\\n  \
@@ -189,33 +217,11 @@ pub fn slurm_serve_script(
             "a replica of {per} chips spans nodes of {cpn}: vLLM runs it on a Ray cluster, which this script does not start"
         ));
     }
-    let word_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    for (what, v) in [("--partition", &o.partition), ("--gres-type", &o.gres_type)] {
-        if let Some(v) = v
-            && !word_ok(v)
-        {
-            return Err(format!(
-                "{what} `{v}`: letters, digits, '-', '_' and '.' only"
-            ));
-        }
-    }
+    check_names(o)?;
     let replicas = p.plan.replicas.max(1);
     let l = &p.plan.layout;
     let e = &p.plan.per_replica;
-    let name: String = format!("{model}-{}-serve", p.pool)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = job_name(&format!("{model}-{}-serve", p.pool));
     let mut s = String::from("#!/bin/bash\n");
     s.push_str(&format!(
         "# Written by `tessera plan serve --emit slurm`: {model} on {} (pool {}), the plan ranked {}:\n\
@@ -243,31 +249,8 @@ pub fn slurm_serve_script(
     );
     s.push_str(&format!("MODEL=${{TESSERA_MODEL:-{}}}\n", quote(model)));
     s.push_str("PORT=$((${TESSERA_BASE_PORT:-8000} + SLURM_ARRAY_TASK_ID))\n");
-    match device_variable(chip) {
-        Some(v) if v != "CUDA_VISIBLE_DEVICES" => s.push_str(&format!(
-            "# {}'s runtime reads {v}; Slurm's GPU GRES binding sets CUDA_VISIBLE_DEVICES.\n\
-             export {v}=${{{v}:-${{CUDA_VISIBLE_DEVICES:-}}}}\n",
-            chip.vendor
-        )),
-        Some(_) => {}
-        None => s.push_str("# The catalog does not name this chip's device variable.\n"),
-    }
-    for n in &p.launch.notes {
-        s.push_str(&format!("# note: {n}\n"));
-    }
-    s.push_str("ARGS=(\n");
-    let mut line: Vec<String> = Vec::new();
-    for a in &p.launch.args {
-        if a.starts_with("--") && !line.is_empty() {
-            s.push_str(&format!("  {}\n", line.join(" ")));
-            line.clear();
-        }
-        line.push(quote(a));
-    }
-    if !line.is_empty() {
-        s.push_str(&format!("  {}\n", line.join(" ")));
-    }
-    s.push_str(")\n");
+    s.push_str(&device_lines(chip));
+    s.push_str(&args_block(&p.launch));
     s.push_str(
         "exec \"$LAUNCHER\" serve \"$MODEL\" --host 0.0.0.0 --port \"$PORT\" \"${ARGS[@]}\"\n",
     );

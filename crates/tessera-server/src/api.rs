@@ -162,7 +162,7 @@ pub struct JobV1 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<u64>,
     /// A serving job's replica jobs, every one it had, oldest first (in `GET
-    /// /api/v1/jobs/{id}` and the answers of cancel and scale).
+    /// /api/v1/jobs/{id}` and the answer of scale).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicas: Option<Vec<ReplicaV1>>,
 }
@@ -244,6 +244,17 @@ fn job_v1(j: &JobRecord, snap: &Snapshot) -> JobV1 {
         parent: j.spec.parent(),
         replicas: None,
     }
+}
+
+/// A job as the caller may see it: any job without a token (reads open), an admin's any,
+/// a team's its own; `None` for the others, which answer 404 as unknown ids do.
+fn visible_job(
+    s: &mut Box<dyn Store>,
+    id: u64,
+    who: Option<&Caller>,
+) -> Result<Option<JobRecord>, StoreError> {
+    Ok(s.job(id)?
+        .filter(|j| who.is_none_or(|c| c.admin || c.team == j.owner)))
 }
 
 /// A job as `GET /api/v1/jobs/{id}` shows it: a serving job with its replicas.
@@ -423,12 +434,9 @@ async fn get_job(
     let snap = lock(&st.snapshot).clone();
     let j = blocking(move || {
         let mut s = lock(&store);
-        let Some(j) = s.job(id)? else {
+        let Some(j) = visible_job(&mut s, id, who.as_ref())? else {
             return Ok(None);
         };
-        if !who.as_ref().is_none_or(|c| c.admin || c.team == j.owner) {
-            return Ok(None);
-        }
         Ok(Some(job_detail(&mut s, &j, &snap)?))
     })
     .await?
@@ -461,12 +469,9 @@ async fn scale(
     let snap = lock(&st.snapshot).clone();
     let j = blocking(move || {
         let mut s = lock(&store);
-        let Some(j) = s.job(id)? else {
+        let Some(j) = visible_job(&mut s, id, Some(&who))? else {
             return Ok(Err(ApiError::new(404, "not_found", format!("no job {id}"))));
         };
-        if !(who.admin || who.team == j.owner) {
-            return Ok(Err(ApiError::new(404, "not_found", format!("no job {id}"))));
-        }
         let JobSpec::Serve(mut v) = j.spec.clone() else {
             return Ok(Err(ApiError {
                 field: Some("replicas".into()),
@@ -519,12 +524,9 @@ async fn cancel(
     let store = st.store.clone();
     let j = blocking(move || {
         let mut s = lock(&store);
-        let Some(j) = s.job(id)? else {
+        let Some(j) = visible_job(&mut s, id, Some(&who))? else {
             return Ok(None);
         };
-        if !(who.admin || who.team == j.owner) {
-            return Ok(None);
-        }
         if !j.state.is_final() && !j.cancel_requested {
             s.request_cancel(id, now)?;
         }

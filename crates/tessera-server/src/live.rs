@@ -901,7 +901,12 @@ impl Live {
         let cpn = pool.chips_per_node.max(1);
         let nodes = per.div_ceil(cpn);
         let replicas = best.plan.replicas.clamp(1, crate::job::MAX_REPLICAS as u64) as u32;
-        let quoted: Vec<String> = best.launch.args.iter().map(|a| shell_word(a)).collect();
+        let quoted: Vec<String> = best
+            .launch
+            .args
+            .iter()
+            .map(|a| tessera_plan::emit::quote(a))
+            .collect();
         let command = v
             .entrypoint
             .replace("{launch}", &quoted.join(" "))
@@ -1292,7 +1297,11 @@ impl Live {
             JobSpec::Train(t) => match self.plans.get(&(j.id, pool)) {
                 Some(Ok((plan, launch))) => {
                     let l = &plan.layout;
-                    let quoted: Vec<String> = launch.args.iter().map(|a| shell_word(a)).collect();
+                    let quoted: Vec<String> = launch
+                        .args
+                        .iter()
+                        .map(|a| tessera_plan::emit::quote(a))
+                        .collect();
                     env.push(("TESSERA_FRAMEWORK".into(), launch.framework.to_string()));
                     env.push(("TESSERA_LAUNCH_ARGS".into(), quoted.join(" ")));
                     for (k, v) in [
@@ -1429,15 +1438,4 @@ pub fn fleet_of(snap: &Snapshot) -> tessera_core::fleet::Fleet {
             })
             .collect(),
     }
-}
-
-/// One shell word: as it is when it is plain, else single-quoted.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }

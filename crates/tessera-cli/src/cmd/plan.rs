@@ -145,18 +145,8 @@ fn emit_train_k8s(
     a: &PlanTrainArgs,
 ) -> Result<()> {
     let resource = device_resource(chip)?;
-    let cpn = cpn.max(1) as u64;
-    let (nodes, per) = if best.chips > cpn {
-        if !best.chips.is_multiple_of(cpn) {
-            return Err(CliError::Usage(format!(
-                "--emit k8s: the plan uses {} chips, not whole nodes of {cpn}",
-                best.chips
-            )));
-        }
-        (best.chips / cpn, cpn)
-    } else {
-        (1, best.chips)
-    };
+    let (nodes, per) = tessera_plan::emit::whole_nodes(best.chips, cpn as u64)
+        .map_err(|m| CliError::Usage(format!("--emit k8s: {m}")))?;
     let mut command: Vec<String> = [
         "torchrun",
         "--nnodes",
@@ -196,12 +186,7 @@ fn emit_train_k8s(
     };
     let objects = tessera_engine::k8s::manifests(&gang)
         .map_err(|m| CliError::Usage(format!("--emit k8s: {m}")))?;
-    for (stem, v) in objects {
-        let text =
-            serde_json::to_string_pretty(&v).map_err(|e| CliError::Internal(e.to_string()))?;
-        write_launch_file(dir, &format!("{stem}.json"), &text, "Kubernetes manifest")?;
-    }
-    Ok(())
+    write_manifests(dir, objects)
 }
 
 /// Writes a launch file into `dir` (created if needed) and says so on stderr.
@@ -216,6 +201,16 @@ fn write_launch_file(dir: &std::path::Path, name: &str, text: &str, what: &str) 
     let file = dir.join(name);
     std::fs::write(&file, text).map_err(|e| io(&file, e))?;
     eprintln!("wrote {} ({what})", file.display());
+    Ok(())
+}
+
+/// Kubernetes objects as `DIR/<stem>.json`.
+fn write_manifests(dir: &std::path::Path, objects: Vec<(String, serde_json::Value)>) -> Result<()> {
+    for (stem, v) in objects {
+        let text =
+            serde_json::to_string_pretty(&v).map_err(|e| CliError::Internal(e.to_string()))?;
+        write_launch_file(dir, &format!("{stem}.json"), &text, "Kubernetes manifest")?;
+    }
     Ok(())
 }
 
@@ -305,12 +300,7 @@ fn emit_serve(
         };
         let objects = tessera_engine::k8s::serving_manifests(&r)
             .map_err(|m| CliError::Usage(format!("--emit k8s: {m}")))?;
-        for (stem, v) in objects {
-            let text =
-                serde_json::to_string_pretty(&v).map_err(|e| CliError::Internal(e.to_string()))?;
-            write_launch_file(dir, &format!("{stem}.json"), &text, "Kubernetes manifest")?;
-        }
-        return Ok(());
+        return write_manifests(dir, objects);
     }
     let text = tessera_plan::emit::slurm_serve_script(
         best,
