@@ -225,7 +225,7 @@ fn emit_train(
 ) -> Result<()> {
     let (kind, dir) = emit_dir(e, &["slurm", "k8s"])?;
     let best = plan.plans.first().ok_or_else(|| {
-        CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
+        CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
     })?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
@@ -262,7 +262,7 @@ fn emit_serve(
 ) -> Result<()> {
     let (kind, dir) = emit_dir(e, &["slurm", "k8s"])?;
     let best = plan.plans.first().ok_or_else(|| {
-        CliError::Usage("--emit: no plan fits, so there is nothing to launch".into())
+        CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
     })?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
