@@ -2189,6 +2189,53 @@ fn training_json_snapshots() {
     insta::assert_json_snapshot!("validate_train_mape", val["mape"]);
 }
 
+/// The JSON of the catalog commands, `export-check`, `estimate serve` and `validate serve`,
+/// held as snapshots like the training ones: each is tessera-output's own type, so a
+/// change to the performance model's structs cannot change these keys unnoticed.
+#[test]
+fn catalog_export_and_serving_json_snapshots() {
+    insta::assert_json_snapshot!(
+        "chips_show_ascend_910b2",
+        json(&["chips", "show", "huawei-ascend-910b2"])
+    );
+    insta::assert_json_snapshot!(
+        "models_show_deepseek_v3",
+        json(&["models", "show", "deepseek-v3"])
+    );
+    insta::assert_json_snapshot!(
+        "export_check_h20_2024",
+        json(&["export-check", "nvidia-h20", "--date", "2024-06-01"])
+    );
+    insta::assert_json_snapshot!(
+        "estimate_serve_llama3_70b_rate",
+        json(&[
+            "estimate",
+            "serve",
+            "--model",
+            "llama3-70b",
+            "--chip",
+            "h100",
+            "--chips",
+            "8",
+            "--tp",
+            "8",
+            "--rate",
+            "10",
+            "--ttft-slo",
+            "2s",
+            "--tpot-slo",
+            "50ms",
+        ])
+    );
+    let val = json(&["validate", "serve"]);
+    assert!(val["mape"].as_array().is_some_and(|m| !m.is_empty()));
+    insta::assert_json_snapshot!("validate_serve_mape", val["mape"]);
+    let list = json(&["chips", "list"]);
+    let rows = list["chips"].as_array().expect("chips");
+    assert!(rows.len() >= 30, "{} chips", rows.len());
+    insta::assert_json_snapshot!("chips_list_first_row", rows[0]);
+}
+
 /// Serving limits take units; a bare number implausible as seconds is refused with a
 /// hint; plan serve applies a stated default TPOT limit; empty plans say why.
 #[test]

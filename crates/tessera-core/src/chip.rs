@@ -1,12 +1,10 @@
 //! Accelerators and their figures.
 
 use crate::figure::{Figure, Status};
-use serde::Serialize;
 use std::fmt;
 
 /// A number format a chip computes in. Peaks are dense (no sparsity).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Precision {
     Fp32,
     Bf16,
@@ -63,7 +61,7 @@ impl fmt::Display for Precision {
 }
 
 /// A reported price range.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Price {
     pub low: f64,
     pub high: f64,
@@ -72,7 +70,6 @@ pub struct Price {
     pub date: String,
     pub status: Status,
     pub source: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
 }
 
@@ -83,42 +80,28 @@ impl Price {
 }
 
 /// One accelerator model. Figures that are not known are `None`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Chip {
     pub id: String,
     pub name: String,
     pub vendor: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub release_year: Option<u16>,
     /// When the chip was announced and could be ordered, where known (a month: day 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub announced: Option<crate::date::Date>,
     pub segment: String,
     /// Designed or marketed for datacenters (the export rules' Note 2 turns on this).
     pub datacenter: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scale_up_kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub die_area_basis: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub collective_lib: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub visible_devices_env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub k8s_resource: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub software_stack: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub export_notes: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 
     /// Dense peak, TFLOP/s.
@@ -150,7 +133,6 @@ pub struct Chip {
     pub die_area_mm2: Option<Figure<f64>>,
     pub price: Option<Price>,
     /// TPP as the research notes computed it, kept to cross-check tessera's own arithmetic.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_tpp: Option<f64>,
 }
 

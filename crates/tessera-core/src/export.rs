@@ -14,7 +14,6 @@
 
 use crate::chip::{Chip, Precision};
 use crate::date::Date;
-use serde::Serialize;
 
 pub const TPP_A1: f64 = 4800.0;
 pub const TPP_FLOOR: f64 = 1600.0;
@@ -33,7 +32,7 @@ pub const HBM_RULE_EFFECTIVE: Date = Date::new(2024, 12, 2);
 pub const CHINA_BAND_EFFECTIVE: Date = Date::new(2026, 1, 15);
 
 /// One format's contribution to TPP.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TppTerm {
     pub precision: Precision,
     pub dense_peak: f64,
@@ -42,7 +41,7 @@ pub struct TppTerm {
 }
 
 /// TPP and the arithmetic behind it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tpp {
     pub terms: Vec<TppTerm>,
     /// `None` when the chip has no known compute figure.
@@ -83,8 +82,7 @@ pub fn performance_density(tpp: Option<f64>, area_mm2: Option<f64>) -> Option<f6
 }
 
 /// The outcome of one prong of a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Prong {
     Met,
     NotMet,
@@ -92,14 +90,12 @@ pub enum Prong {
     /// (and, for the `.b` prongs, above `min_area_mm2` when given).
     DependsOnArea {
         max_area_mm2: f64,
-        #[serde(skip_serializing_if = "Option::is_none")]
         min_area_mm2: Option<f64>,
     },
 }
 
 /// Verdict under the October 2023 rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class2023 {
     /// 3A090.a (a.1 and/or a.2).
     A,
@@ -113,7 +109,7 @@ pub enum Class2023 {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict2023 {
     pub class: Class2023,
     /// A one-line reading, e.g. "3A090.a.1" or "3A090.a.2 if die area <= 757 mm2, else 3A090.b.2".
@@ -131,7 +127,7 @@ pub struct Verdict2023 {
     pub nac_eligible: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cutoff {
     pub prong: &'static str,
     /// PD threshold the prong needs.
@@ -321,8 +317,7 @@ pub fn classify_2023(chip: &Chip) -> Verdict2023 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class2022 {
     Controlled,
     NotControlled,
@@ -330,7 +325,7 @@ pub enum Class2022 {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict2022 {
     pub class: Class2022,
     pub summary: String,
@@ -412,7 +407,7 @@ pub fn classify_2022(chip: &Chip) -> Verdict2022 {
 
 /// The January 2026 China licensing band: 3A090 chips with TPP < 21,000 and DRAM
 /// bandwidth < 6,500 GB/s are reviewed case by case rather than presumed denied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChinaBand2026 {
     pub in_band: Option<bool>,
     pub summary: String,
@@ -450,8 +445,7 @@ pub fn china_band_2026(chip: &Chip, v2023: &Verdict2023) -> ChinaBand2026 {
 }
 
 /// What kind of dated export event this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// A licence now required beyond the ECCN text (an "is-informed" letter).
     LicenceRequired,
@@ -494,7 +488,7 @@ impl EventKind {
 }
 
 /// A dated fact about named chips or vendors, outside the ECCN thresholds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportEvent {
     pub date: Date,
     pub kind: EventKind,
@@ -517,11 +511,9 @@ impl ExportEvent {
 }
 
 /// Which rule a question is asked under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    #[serde(rename = "2022-10")]
     Oct2022,
-    #[serde(rename = "2023-10")]
     Oct2023,
 }
 
@@ -546,7 +538,7 @@ impl Rule {
 }
 
 /// The whole export picture for a chip on a date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportReport {
     pub chip: String,
     pub date: Date,

@@ -1,11 +1,9 @@
 //! A number with its provenance.
 
-use serde::Serialize;
 use std::fmt;
 
 /// How well a figure is established. Mirrors the research notes' per-field status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// Measured or specified exactly (a datasheet's capacity, a die size from the vendor).
     Exact,
@@ -61,12 +59,11 @@ impl fmt::Display for Status {
 
 /// A value with its status and source. An unknown figure is `None` where it is used,
 /// never a zero.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Figure<T> {
     pub value: T,
     pub status: Status,
     pub source: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 

@@ -1,9 +1,7 @@
 //! Fleets: pools of one chip type each, and the links between pools.
 
-use serde::Serialize;
-
 /// A pool of identical chips.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pool {
     pub name: String,
     /// Chip id in the catalog.
@@ -24,14 +22,14 @@ impl Pool {
 
 /// Bandwidth between two pools (different vendors share no fast link: data moves
 /// host-staged over RDMA or TCP), GB/s per chip.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolLink {
     pub a: String,
     pub b: String,
     pub gb_s_per_chip: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fleet {
     pub id: String,
     pub name: String,

@@ -7,11 +7,8 @@
 //! attention scores are counted over the full sequence (no causal halving), which is
 //! the convention the published MFU figures use.
 
-use serde::Serialize;
-
 /// The feed-forward block's shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mlp {
     /// Gated (SwiGLU / GeGLU): gate, up and down projections.
     Gated,
@@ -19,8 +16,7 @@ pub enum Mlp {
     Plain,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
     /// Rotary embeddings: no parameters.
     Rope,
@@ -30,8 +26,7 @@ pub enum Position {
     Alibi,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Norm {
     /// RMSNorm: a weight vector.
     Rms,
@@ -40,7 +35,7 @@ pub enum Norm {
 }
 
 /// Mixture-of-experts feed-forward layers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moe {
     /// Routed experts per MoE layer.
     pub experts: u64,
@@ -59,7 +54,7 @@ pub struct Moe {
 }
 
 /// Multi-head latent attention (DeepSeek-V2/V3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mla {
     /// Low-rank query compression; `None` projects queries directly.
     pub q_lora_rank: Option<u64>,
@@ -70,19 +65,17 @@ pub struct Mla {
 }
 
 /// A published parameter count, to check tessera's arithmetic against.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Published {
     pub total_b: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub active_b: Option<f64>,
     pub source: String,
     /// The authors' figure is a rounded label (e.g. "21B"), not a count.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub rounded: bool,
 }
 
 /// A decoder-only transformer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelArch {
     pub id: String,
     pub name: String,
@@ -109,15 +102,12 @@ pub struct ModelArch {
     pub embedding_norm: bool,
     pub moe: Option<Moe>,
     pub mla: Option<Mla>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub published: Option<Published>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
 
 /// Bytes per element for weights or cache in a precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     Fp32,
     Bf16,
@@ -163,7 +153,7 @@ impl DType {
 }
 
 /// Parameter counts split the way the performance model needs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ParamBreakdown {
     /// Token embedding (and learned positions).
     pub embedding: u64,

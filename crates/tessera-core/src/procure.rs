@@ -1,9 +1,8 @@
 //! Purchase scenarios: what a buyer needs, may buy, already owns, and can spend.
 
 use crate::date::Date;
-use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainNeed {
     pub model: String,
     pub tokens: f64,
@@ -11,7 +10,7 @@ pub struct TrainNeed {
     pub seq_len: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServeNeed {
     pub model: String,
     /// Requests per second.
@@ -22,13 +21,13 @@ pub struct ServeNeed {
     pub tpot_slo_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Owned {
     pub chip: String,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub chip: String,
     /// Price per chip in the scenario's currency (server share included if the buyer says
@@ -40,7 +39,7 @@ pub struct Candidate {
     pub node_size: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub id: String,
     pub name: String,
@@ -65,7 +64,7 @@ pub struct Scenario {
 }
 
 /// A fixed purchase to evaluate beside the planner's choice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
     pub name: String,
     /// Chip id and count.

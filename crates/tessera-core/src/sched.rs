@@ -1,11 +1,10 @@
 //! Scheduling inputs: jobs of a trace, per-type throughputs, and a cluster of accelerator
 //! types. (The policies and the simulator build on these; see issue 5.)
 
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// One job of a trace, in Gavel's terms.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TraceJob {
     /// Job type: the key into the throughput table, e.g. `ResNet-18 (batch size 64)`.
     pub job_type: String,
@@ -31,12 +30,11 @@ pub type PairThroughputs = BTreeMap<(JobKey, JobKey), (f64, f64)>;
 
 /// Throughput in steps per second of each (job type, scale factor) on each worker type,
 /// alone and, where measured, co-located with another job.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Throughputs {
     /// Worker type -> (job type, scale factor) -> steps/s running alone.
     pub isolated: BTreeMap<String, BTreeMap<JobKey, f64>>,
     /// Worker type -> ((job, sf), (other job, sf)) -> (own steps/s, other's steps/s).
-    #[serde(skip)]
     pub pairs: BTreeMap<String, PairThroughputs>,
 }
 
@@ -56,7 +54,7 @@ impl Throughputs {
 }
 
 /// A cluster: accelerators per type, and chips per server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClusterSpec {
     /// (worker type, count), in the order given.
     pub types: Vec<(String, u32)>,
@@ -90,7 +88,7 @@ pub fn jobs_without_throughput(
 
 /// An LLM training job for the simulator: its speed per chip type comes from the
 /// training performance model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LlmJob {
     pub model: String,
     pub chips: u32,

@@ -7,10 +7,14 @@
 //! Architecture invariant: this crate does no IO and holds no logic beyond unit
 //! conversion and renaming.
 
+pub mod catalog;
+pub mod estimate;
+pub mod export;
 pub mod plan;
 pub mod procure;
 pub mod simulate;
 pub mod train;
+pub mod validate;
 
 /// The version of the training output types (`schema_version` in their JSON).
 pub const SCHEMA_VERSION: u32 = 1;

@@ -3,12 +3,10 @@
 //! `docs/accuracy.md` records how.
 
 use crate::train::TrainPrecision;
-use serde::Serialize;
 use tessera_core::chip::Chip;
 
 /// The training software stack, where efficiency differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stack {
     /// Megatron-LM as of 2021-2022 (Narayanan et al. 2021; Korthikanti et al. 2022):
     /// no fused flash attention, little communication overlap.
@@ -61,8 +59,7 @@ impl Stack {
 }
 
 /// A chip family, for choosing efficiency parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     NvidiaAmpere,
     NvidiaHopper,
@@ -92,7 +89,7 @@ impl Family {
 }
 
 /// The efficiency parameters. Fractions are of the hardware peak unless noted.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Efficiency {
     /// Fraction of the dense peak a large GEMM reaches.
     pub gemm_max: f64,
@@ -343,8 +340,7 @@ pub fn calibration_source(family: Family, stack: Stack) -> (Family, Stack) {
 const HOPPER_BF16: (f64, f64, f64, f64, f64, f64) = (8.061e5, 0.30, 1.478, 0.0557, 0.1869, 0.1267);
 
 /// The serving engine, where efficiency differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServeStack {
     TensorrtLlm,
     Vllm,

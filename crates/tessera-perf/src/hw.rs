@@ -1,11 +1,10 @@
 //! The figures of a chip the performance model needs, taken from the catalog.
 
-use serde::Serialize;
 use tessera_core::chip::{Chip, Precision};
 use tessera_core::money::to_usd;
 
 /// Hardware figures in the units the model computes with.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hardware {
     /// Dense 16-bit peak, FLOP/s (bf16, else fp16).
     pub peak_16: f64,

@@ -9,13 +9,11 @@
 //! and a fixed per-step overhead. Prefill is compute-bound work, batched for throughput.
 
 use crate::hw::Hardware;
-use serde::Serialize;
 use std::fmt;
 use tessera_core::model::{Mlp, ModelArch};
 
 /// Weight and activation precision of the served model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServePrecision {
     /// 16-bit weights and activations.
     Bf16,
@@ -61,7 +59,7 @@ impl ServePrecision {
 }
 
 /// The serving layout of one replica, and how many replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeLayout {
     pub tp: u32,
     pub pp: u32,
@@ -98,7 +96,7 @@ impl ServeLayout {
 }
 
 /// Efficiency parameters of a serving stack on a chip family.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeEfficiency {
     /// Fraction of memory bandwidth reached streaming weights and KV cache.
     pub mem_eff: f64,
@@ -155,8 +153,7 @@ impl ServeEfficiency {
 }
 
 /// Why a serving layout cannot run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ServeInfeasible {
     ZeroDegree,
     HeadsNotDivisible {
@@ -256,8 +253,7 @@ impl fmt::Display for ServeInfeasible {
 }
 
 /// What limits a decode step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bottleneck {
     Compute,
     MemoryBandwidth,
@@ -265,8 +261,7 @@ pub enum Bottleneck {
 }
 
 /// How the load is given.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Load {
     /// Best throughput within memory (MLPerf Offline).
     Offline,
@@ -276,7 +271,7 @@ pub enum Load {
     Rate { per_s: f64 },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeJob {
     pub input_len: u32,
     pub output_len: u32,
@@ -293,7 +288,7 @@ pub struct ServeJob {
 }
 
 /// Moments of a request-length distribution, which is all the model needs of it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LengthStats {
     pub mean_input: f64,
     pub mean_output: f64,
@@ -336,7 +331,7 @@ impl LengthStats {
 }
 
 /// Decode step cost at one batch size.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct StepCost {
     pub time_s: f64,
     pub compute_s: f64,
@@ -350,7 +345,7 @@ pub struct StepCost {
     pub kv_bytes_read: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ServeMemory {
     pub weights: f64,
     pub kv_cache: f64,
@@ -359,7 +354,7 @@ pub struct ServeMemory {
     pub capacity: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeEstimate {
     pub ttft_s: f64,
     /// TTFT of the 90th-percentile prompt (equals `ttft_s` for fixed lengths).

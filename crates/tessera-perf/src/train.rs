@@ -11,12 +11,10 @@
 
 use crate::calib::Efficiency;
 use crate::hw::Hardware;
-use serde::Serialize;
 use std::fmt;
 use tessera_core::model::{Mlp, ModelArch};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recompute {
     None,
     /// Recompute the attention core (Korthikanti et al.'s selective recompute).
@@ -40,15 +38,14 @@ impl Recompute {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrainPrecision {
     Bf16,
     Fp8,
 }
 
 /// A parallel layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub tp: u32,
     pub pp: u32,
@@ -78,7 +75,7 @@ impl Layout {
 }
 
 /// What is trained, on what batch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainJob {
     pub seq_len: u32,
     pub global_batch: u32,
@@ -90,8 +87,7 @@ pub struct TrainJob {
 }
 
 /// Why a layout cannot run. Carries numbers, not text, so the hot path does not allocate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Infeasible {
     ZeroDegree,
     ChipCount {
@@ -218,7 +214,7 @@ impl fmt::Display for Infeasible {
 }
 
 /// Where a step's time goes, in seconds on the critical path.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Breakdown {
     pub forward_s: f64,
     pub backward_s: f64,
@@ -237,7 +233,7 @@ pub struct Breakdown {
 }
 
 /// Memory per chip (the busiest pipeline stage), in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Memory {
     pub weights: f64,
     pub gradients: f64,
@@ -250,7 +246,7 @@ pub struct Memory {
 }
 
 /// The result for one layout.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
     pub step_time_s: f64,
     pub tokens_per_s: f64,

@@ -11,7 +11,6 @@ use crate::launch::{Launch, TrainFramework, serve_args, train_args};
 use crate::mixed::{MixedPlan, PoolBest, data_parallel, pipeline};
 use crate::serve::{ServePlan, ServeTarget, chip_hour_usd, plan_serve, why_no_plan};
 use crate::train::{Plan, Rejected, SearchOptions, search_pool};
-use serde::Serialize;
 use tessera_core::chip::{Chip, Precision};
 use tessera_core::fleet::{Fleet, Pool};
 use tessera_core::model::ModelArch;
@@ -32,7 +31,7 @@ pub struct PoolChip<'a> {
 }
 
 /// What the ranking of training plans optimises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Objective {
     /// Most tokens per second.
     Time,
@@ -101,7 +100,7 @@ pub struct RankedTrainPlan {
 }
 
 /// What became of one pool: its best throughput, or why it has no plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolNote {
     pub pool: String,
     pub chip: String,

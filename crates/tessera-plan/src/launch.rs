@@ -1,6 +1,5 @@
 //! Launch arguments for real frameworks, from a planned layout.
 
-use serde::Serialize;
 use tessera_core::model::ModelArch;
 use tessera_perf::serve::{ServeLayout, ServePrecision};
 use tessera_perf::train::{Layout, Recompute, TrainPrecision};
@@ -42,8 +41,7 @@ pub fn serve_argument_values(ascend: bool, flag: &str) -> Vec<&'static str> {
 }
 
 /// A training framework tessera writes launch arguments for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrainFramework {
     /// Megatron-LM with its distributed optimizer (ZeRO-1 at most).
     MegatronLm,
@@ -58,7 +56,7 @@ pub enum TrainFramework {
 }
 
 /// What a framework can run; the planner searches only this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
     /// Highest ZeRO stage: Megatron's distributed optimizer shards optimizer states (1);
     /// Megatron-FSDP also gradients (2, `optim_grads`) and parameters (3,
@@ -185,7 +183,7 @@ impl TrainFramework {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Launch {
     pub framework: &'static str,
     pub args: Vec<String>,

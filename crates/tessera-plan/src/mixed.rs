@@ -7,11 +7,10 @@
 //! Both start from each pool's best homogeneous plan and report the combined throughput
 //! as a fraction of the sum of the pools' homogeneous throughputs.
 
-use serde::Serialize;
 use tessera_core::model::ModelArch;
 
 /// A pool's best homogeneous plan, summarised.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolBest {
     pub pool: String,
     pub chips: u64,
@@ -25,7 +24,7 @@ pub struct PoolBest {
     pub state_gib_per_chip: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MixedPlan {
     pub form: &'static str,
     pub pools: Vec<String>,

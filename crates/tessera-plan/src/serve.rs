@@ -1,14 +1,13 @@
 //! Serving plans: how many chips of which type, the layout per replica, and the cost per
 //! million output tokens, to carry a request rate within latency limits.
 
-use serde::Serialize;
 use tessera_core::model::ModelArch;
 use tessera_perf::Hardware;
 use tessera_perf::serve::{
     Load, ServeEfficiency, ServeEstimate, ServeJob, ServeLayout, estimate_serve,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServePlan {
     pub layout: ServeLayout,
     /// Replicas needed for the rate (the layout's `replicas` is 1).
@@ -62,7 +61,7 @@ pub fn candidates(m: &ModelArch, domain: u32) -> Vec<ServeLayout> {
 }
 
 /// What a serving plan must deliver, and with what.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeTarget {
     /// Requests per second.
     pub rate: f64,

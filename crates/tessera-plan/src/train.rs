@@ -1,14 +1,12 @@
 //! Training layout search on one pool.
 
-use serde::Serialize;
 use tessera_core::model::ModelArch;
 use tessera_perf::Hardware;
 use tessera_perf::calib::Efficiency;
 use tessera_perf::train::{Estimate, Infeasible, Layout, Recompute, TrainJob, estimate_train};
 
 /// What to optimise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Objective {
     /// Highest throughput (shortest time to train).
     Time,
@@ -17,7 +15,7 @@ pub enum Objective {
 }
 
 /// A ranked layout.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plan {
     pub layout: Layout,
     pub estimate: Estimate,
@@ -28,14 +26,14 @@ pub struct Plan {
 
 /// A layout that was faster on paper than the winner but cannot run, or a runner-up and
 /// what it lost on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {
     pub layout: Layout,
     pub tokens_per_s: f64,
     pub why: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
     pub plans: Vec<Plan>,
     /// Layouts estimated.
@@ -46,7 +44,7 @@ pub struct SearchResult {
 }
 
 /// Which techniques the search may use (restrict it to what a framework supports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchOptions {
     /// Highest ZeRO stage to try (0: plain DP, 1: distributed optimizer, 2: + sharded
     /// gradients, 3: + sharded parameters).
@@ -495,7 +493,7 @@ pub fn chip_counts(chips: u64, domain: u32) -> Vec<u64> {
 }
 
 /// Chips a pool's best plan leaves idle, and what they could do on their own.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Idle {
     pub chips: u64,
     /// The best tokens/s the same job would get on the idle chips alone, if any layout fits.
@@ -503,7 +501,7 @@ pub struct Idle {
 }
 
 /// A pool's search over the chip counts of [`chip_counts`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolSearch {
     /// Plans over every count tried, best first (a plan's `layout.chips()` says how many
     /// chips it uses); `rejected` explains the search on all the pool's chips.

@@ -18,10 +18,9 @@ pub mod sim;
 pub mod workload;
 
 use good_lp::{Expression, ResolutionError, SolverModel, Variable, microlp, variable, variables};
-use serde::Serialize;
 
 /// One job as the policies see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
     /// Steps/s on each accelerator type, in the cluster's type order; 0 where it cannot run.
     pub throughput: Vec<f64>,
@@ -32,7 +31,7 @@ pub struct JobRow {
 }
 
 /// Time fractions per job and type (`x[job][type]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Allocation {
     pub x: Vec<Vec<f64>>,
 }
@@ -52,8 +51,7 @@ pub enum PolicyError {
 }
 
 /// Whether a policy uses the measured throughputs or treats the types as alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Awareness {
     Agnostic,
     Aware,

@@ -6,13 +6,12 @@
 
 use crate::round::{Event, Reaction, RoundCore};
 use crate::{Awareness, PolicyError};
-use serde::Serialize;
 use std::collections::HashMap;
 
 pub use crate::round::PACK_PARTNERS;
 
 /// A job to replay.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimJob {
     pub id: usize,
     pub arrival_s: f64,
@@ -33,7 +32,7 @@ pub struct SimJob {
 }
 
 /// Policies, named as Gavel names them (kebab-case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// First come, first served, non-preemptive; agnostic places on any free type,
     /// aware on the fastest free type.
@@ -141,7 +140,7 @@ impl Policy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     pub policy: Policy,
     pub round_s: f64,
@@ -166,7 +165,6 @@ pub struct SimConfig {
     /// the stream. `None`: replay every job to completion.
     pub stop_after: Option<(usize, usize)>,
     /// Measured throughputs of job kinds sharing workers, for the packed policy.
-    #[serde(skip)]
     pub colocation: Option<CoLocation>,
 }
 
@@ -191,7 +189,7 @@ impl CoLocation {
 }
 
 /// One job's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobResult {
     pub id: usize,
     pub arrival_s: f64,
@@ -206,7 +204,7 @@ pub struct JobResult {
     pub ftf_rho: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimResult {
     pub policy: &'static str,
     pub makespan_s: f64,
@@ -236,7 +234,6 @@ pub struct SimResult {
     pub jobs: Vec<JobResult>,
     /// Per round: its start, its length, and the busy fraction of each type during it
     /// (for charts; not in the JSON).
-    #[serde(skip)]
     pub timeline: Vec<(f64, f64, Vec<f64>)>,
 }
 

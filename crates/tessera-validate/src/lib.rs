@@ -9,7 +9,7 @@ pub mod csv;
 pub mod fit;
 pub mod serve;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tessera_catalog::Catalog;
 use tessera_core::model::ModelArch;
 use tessera_perf::Hardware;
@@ -20,7 +20,7 @@ pub const MEASUREMENTS: &str = include_str!("../data/measurements.csv");
 pub const TRAIN_ROWS: &str = include_str!("../data/train-rows.toml");
 
 /// One published figure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Measurement {
     pub id: String,
     pub category: String,
@@ -85,7 +85,7 @@ pub fn read_measurements(name: &str, text: &str) -> Result<Vec<Measurement>, Str
     Ok(out)
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct LayoutSpec {
     #[serde(default = "one")]
@@ -117,7 +117,7 @@ fn one() -> u32 {
 }
 
 /// How tessera predicts one row.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RowSpec {
     pub id: String,
@@ -180,7 +180,7 @@ pub fn group(m: &ModelArch, chip_vendor: &str) -> &'static str {
 }
 
 /// A predicted row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RowResult {
     pub id: String,
     pub group: &'static str,
@@ -203,13 +203,13 @@ pub struct RowResult {
     pub memory_gib_per_chip: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Skipped {
     pub id: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Mape {
     pub split: String,
     pub group: String,
@@ -218,7 +218,7 @@ pub struct Mape {
     pub max_abs_error_pct: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Report {
     pub rows: Vec<RowResult>,
     pub skipped: Vec<Skipped>,

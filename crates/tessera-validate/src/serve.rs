@@ -2,7 +2,7 @@
 //! measurement is predicted, or why it cannot be.
 
 use crate::{Mape, Measurement, Skipped, mape_by_group};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tessera_catalog::Catalog;
 use tessera_core::chip::Precision;
 use tessera_perf::Hardware;
@@ -13,7 +13,7 @@ use tessera_perf::serve::{
 
 pub const SERVE_ROWS: &str = include_str!("../data/serve-rows.toml");
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ServeLayoutSpec {
     pub tp: Option<u32>,
@@ -23,7 +23,7 @@ pub struct ServeLayoutSpec {
     pub replicas: Option<u32>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ServeRowSpec {
     pub id: String,
@@ -53,7 +53,7 @@ pub fn read_serve_rows(name: &str, text: &str) -> Result<Vec<ServeRowSpec>, Stri
     crate::read_toml_rows(name, text)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ServeRowResult {
     pub id: String,
     pub group: &'static str,
@@ -71,7 +71,7 @@ pub struct ServeRowResult {
     pub assume: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ServeReport {
     pub rows: Vec<ServeRowResult>,
     pub skipped: Vec<Skipped>,

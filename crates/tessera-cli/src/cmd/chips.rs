@@ -4,12 +4,15 @@ use crate::cli::{ChipsCmd, Format};
 use crate::cmd::date_arg;
 use crate::exit::Result;
 use crate::out::{self, num, opt};
-use serde::Serialize;
 use tessera_catalog::Catalog;
 use tessera_core::chip::{Chip, FIGURE_KEYS, Precision};
 use tessera_core::date::Date;
 use tessera_core::export::{self, china_status, classify_2022, classify_2023};
 use tessera_core::money::{to_usd, usd_per_unit};
+use tessera_output::catalog::{
+    ChipCompareV1, ChipDerivedV1, ChipListV1, ChipRowV1, ChipShowV1, ChipV1, CompareRowV1,
+    CompareTextV1,
+};
 
 /// The chips of Baidu's November 2023 decision: the Ascend 910B it ordered and the
 /// Nvidia parts it could (A800, H800: until 2023-11-17) or still could (H20) buy.
@@ -40,25 +43,6 @@ pub fn run(cat: &Catalog, fmt: Format, cmd: ChipsCmd) -> Result<()> {
     }
 }
 
-#[derive(Serialize)]
-struct ListRow<'a> {
-    id: &'a str,
-    name: &'a str,
-    vendor: &'a str,
-    variant: Option<&'a str>,
-    bf16_tflops: Option<f64>,
-    fp16_tflops: Option<f64>,
-    fp8_tflops: Option<f64>,
-    int8_tops: Option<f64>,
-    memory_gb: Option<f64>,
-    memory_bw_tb_s: Option<f64>,
-    scale_up_gb_s: Option<f64>,
-    tdp_w: Option<f64>,
-    price_low: Option<f64>,
-    price_high: Option<f64>,
-    price_currency: Option<&'a str>,
-}
-
 fn v(f: &Option<tessera_core::Figure<f64>>) -> Option<f64> {
     f.as_ref().map(|f| f.value)
 }
@@ -76,31 +60,9 @@ fn list(cat: &Catalog, fmt: Format, vendor: Option<&str>) -> Result<()> {
         })
         .collect();
     if fmt == Format::Json {
-        let rows: Vec<ListRow> = chips
-            .iter()
-            .map(|c| ListRow {
-                id: &c.id,
-                name: &c.name,
-                vendor: &c.vendor,
-                variant: c.variant.as_deref(),
-                bf16_tflops: v(&c.bf16_tflops),
-                fp16_tflops: v(&c.fp16_tflops),
-                fp8_tflops: v(&c.fp8_tflops),
-                int8_tops: v(&c.int8_tops),
-                memory_gb: v(&c.memory_gb),
-                memory_bw_tb_s: v(&c.memory_bw_tb_s),
-                scale_up_gb_s: v(&c.scale_up_gb_s),
-                tdp_w: v(&c.tdp_w),
-                price_low: c.price.as_ref().map(|p| p.low),
-                price_high: c.price.as_ref().map(|p| p.high),
-                price_currency: c.price.as_ref().map(|p| p.currency.as_str()),
-            })
-            .collect();
-        #[derive(Serialize)]
-        struct List<'a> {
-            chips: Vec<ListRow<'a>>,
-        }
-        return out::print_json(&List { chips: rows });
+        return out::print_json(&ChipListV1 {
+            chips: chips.iter().map(|c| ChipRowV1::from(*c)).collect(),
+        });
     }
     let mut t = out::table(&[
         "id",
@@ -136,21 +98,12 @@ fn list(cat: &Catalog, fmt: Format, vendor: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct Derived {
-    tpp: Option<f64>,
-    tpp_from: Option<Precision>,
-    performance_density: Option<f64>,
-    eccn_oct2022: String,
-    eccn_oct2023: String,
-}
-
-fn derived(c: &Chip) -> Derived {
+fn derived(c: &Chip) -> ChipDerivedV1 {
     let t = export::tpp(c);
     let v23 = classify_2023(c);
-    Derived {
+    ChipDerivedV1 {
         tpp: t.value,
-        tpp_from: t.from,
+        tpp_from: t.from.map(|p| p.as_str()),
         performance_density: v23.pd,
         eccn_oct2022: classify_2022(c).summary,
         eccn_oct2023: v23.summary,
@@ -161,14 +114,9 @@ fn show(cat: &Catalog, fmt: Format, id: &str) -> Result<()> {
     let c = cat.chip(id)?;
     let d = derived(c);
     if fmt == Format::Json {
-        #[derive(Serialize)]
-        struct ShowJson<'a> {
-            chip: &'a Chip,
-            derived: &'a Derived,
-        }
-        return out::print_json(&ShowJson {
-            chip: c,
-            derived: &d,
+        return out::print_json(&ChipShowV1 {
+            chip: ChipV1::from(c),
+            derived: d,
         });
     }
     crate::outln!("{} — {}", c.id, c.label());
@@ -275,34 +223,6 @@ fn show(cat: &Catalog, fmt: Format, id: &str) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct CompareRow {
-    metric: String,
-    unit: String,
-    /// One value per chip, `null` where unknown.
-    values: Vec<Option<f64>>,
-    /// Ratio to the first chip, `null` where either is unknown.
-    ratios: Vec<Option<f64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-#[derive(Serialize)]
-struct CompareText {
-    metric: String,
-    values: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Compare {
-    chips: Vec<String>,
-    baseline: String,
-    date: Date,
-    rows: Vec<CompareRow>,
-    export: Vec<CompareText>,
-    notes: Vec<String>,
-}
-
 /// Dense 16-bit peak: bf16, else fp16 (some vendors publish only fp16).
 fn peak16(c: &Chip) -> Option<f64> {
     c.peak(Precision::Bf16)
@@ -331,7 +251,7 @@ fn compare(cat: &Catalog, fmt: Format, ids: &[String], date: Date) -> Result<()>
                     _ => None,
                 })
                 .collect();
-            rows.push(CompareRow {
+            rows.push(CompareRowV1 {
                 metric: metric.into(),
                 unit: unit.into(),
                 values,
@@ -388,15 +308,15 @@ fn compare(cat: &Catalog, fmt: Format, ids: &[String], date: Date) -> Result<()>
     );
 
     let export_rows = vec![
-        CompareText {
+        CompareTextV1 {
             metric: "3A090, Oct 2022 rule".into(),
             values: chips.iter().map(|c| classify_2022(c).summary).collect(),
         },
-        CompareText {
+        CompareTextV1 {
             metric: "3A090, Oct 2023 rule".into(),
             values: chips.iter().map(|c| classify_2023(c).summary).collect(),
         },
-        CompareText {
+        CompareTextV1 {
             metric: format!("buyer in China on {date}"),
             values: chips
                 .iter()
@@ -420,10 +340,10 @@ fn compare(cat: &Catalog, fmt: Format, ids: &[String], date: Date) -> Result<()>
             ));
         }
     }
-    let cmp = Compare {
+    let cmp = ChipCompareV1 {
         chips: ids.to_vec(),
         baseline: ids[0].clone(),
-        date,
+        date: date.to_string(),
         rows,
         export: export_rows,
         notes,

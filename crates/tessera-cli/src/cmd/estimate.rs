@@ -3,74 +3,13 @@
 use crate::cli::{Format, PrecisionArg, RecomputeArg, TrainArgs};
 use crate::exit::{CliError, Result};
 use crate::out::{self, num};
-use serde::Serialize;
 use tessera_catalog::Catalog;
-use tessera_output::train::{BreakdownV1, MemoryGibV1};
+use tessera_output::estimate::{
+    EstimateLayoutV1, EstimateTrainV1, TrainingCostV1, recompute, train_precision,
+};
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
 use tessera_perf::train::{Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
-
-#[derive(Serialize)]
-struct LayoutOut {
-    tp: u32,
-    pp: u32,
-    dp: u32,
-    cp: u32,
-    ep: u32,
-    etp: u32,
-    vpp: u32,
-    micro_batch: u32,
-    global_batch: u32,
-    seq_len: u32,
-    microbatches_per_step: Option<u32>,
-    sequence_parallel: bool,
-    zero: u8,
-    recompute: Recompute,
-    uneven_pp: bool,
-}
-
-#[derive(Serialize)]
-struct Training {
-    tokens: f64,
-    days: f64,
-    chip_hours: f64,
-    /// Chip TDP only: host, network and cooling are not included.
-    energy_mwh: Option<f64>,
-    energy_cost_usd: Option<f64>,
-    /// Chip price amortised over `amortization_years`, per chip-hour used.
-    capital_cost_usd: Option<f64>,
-    total_cost_usd: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Out {
-    schema_version: u32,
-    model: String,
-    chip: String,
-    chips: u64,
-    stack: &'static str,
-    precision: TrainPrecision,
-    layout: LayoutOut,
-    feasible: bool,
-    fits: bool,
-    reason: Option<String>,
-    step_time_s: Option<f64>,
-    tokens_per_s: Option<f64>,
-    tokens_per_s_per_chip: Option<f64>,
-    model_tflops_per_chip: Option<f64>,
-    hardware_tflops_per_chip: Option<f64>,
-    mfu: Option<f64>,
-    hfu: Option<f64>,
-    memory_gib_per_chip: Option<f64>,
-    /// GiB per chip on the busiest pipeline rank (keys end in `_gib`).
-    memory: Option<MemoryGibV1>,
-    breakdown: Option<BreakdownV1>,
-    calibrated: bool,
-    calibration_note: String,
-    /// Catalog figures this estimate rests on that are neither exact nor vendor-claimed.
-    unverified_inputs: Vec<String>,
-    training: Option<Training>,
-}
 
 pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
     let model = cat.model(&a.model)?;
@@ -137,14 +76,14 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         tessera_perf::calib::calibration_note(family, stack, precision),
         &unverified_inputs,
     );
-    let mut out = Out {
+    let mut out = EstimateTrainV1 {
         schema_version: tessera_output::SCHEMA_VERSION,
         model: model.id.clone(),
         chip: chip.id.clone(),
         chips: a.chips,
         stack: stack.as_str(),
-        precision,
-        layout: LayoutOut {
+        precision: train_precision(precision),
+        layout: EstimateLayoutV1 {
             tp: layout.tp,
             pp: layout.pp,
             dp: layout.dp,
@@ -158,7 +97,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
             microbatches_per_step: None,
             sequence_parallel: layout.sequence_parallel,
             zero: layout.zero,
-            recompute: layout.recompute,
+            recompute: recompute(layout.recompute),
             uneven_pp: layout.uneven_pp,
         },
         feasible: false,
@@ -213,7 +152,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
                     let capital = hw
                         .price_usd
                         .map(|p| chip_hours * p / (a.amortization_years * 365.0 * 24.0));
-                    out.training = Some(Training {
+                    out.training = Some(TrainingCostV1 {
                         tokens,
                         days: secs / 86_400.0,
                         chip_hours,
@@ -243,10 +182,10 @@ fn opt_num(v: Option<f64>, unit: &str) -> String {
     )
 }
 
-fn print_table(o: &Out) {
+fn print_table(o: &EstimateTrainV1) {
     let l = &o.layout;
     crate::outln!(
-        "{} on {} x {} ({}, {:?}): tp{} pp{} dp{} cp{} ep{} vpp{} mb{} gb{} seq{} recompute={:?} zero{}{}",
+        "{} on {} x {} ({}, {}): tp{} pp{} dp{} cp{} ep{} vpp{} mb{} gb{} seq{} recompute={} zero{}{}",
         o.model,
         o.chips,
         o.chip,

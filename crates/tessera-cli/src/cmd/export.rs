@@ -4,16 +4,9 @@ use crate::cli::{ExportCheckArgs, Format, RuleArg};
 use crate::cmd::date_arg;
 use crate::exit::Result;
 use crate::out::{self, num};
-use serde::Serialize;
 use tessera_catalog::Catalog;
-use tessera_core::export::{self, ExportReport, Prong, Rule, china_status};
-
-#[derive(Serialize)]
-struct Report {
-    #[serde(flatten)]
-    report: ExportReport,
-    china_buyer_status: String,
-}
+use tessera_core::export::{self, Prong, Rule, china_status};
+use tessera_output::export::ExportCheckV1;
 
 fn prong(p: Prong) -> String {
     match p {
@@ -40,10 +33,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: ExportCheckArgs) -> Result<()> {
     let r = export::report(chip, date, rule, &cat.events);
     let status = china_status(chip, date, &cat.events);
     if fmt == Format::Json {
-        return out::print_json(&Report {
-            report: r,
-            china_buyer_status: status,
-        });
+        return out::print_json(&ExportCheckV1::new(&r, status));
     }
     crate::outln!("{} on {} — {}", chip.id, date, r.verdict);
     crate::outln!();

@@ -3,9 +3,11 @@
 use crate::cli::{Format, ModelsCmd};
 use crate::exit::Result;
 use crate::out::{self, billions, bytes, num};
-use serde::Serialize;
 use tessera_catalog::Catalog;
-use tessera_core::model::{DType, ModelArch, ParamBreakdown};
+use tessera_core::model::DType;
+use tessera_output::catalog::{
+    ModelListV1, ModelRowV1, ModelShowV1, ModelV1, ParamsV1, PerDTypeV1,
+};
 
 pub fn run(cat: &Catalog, fmt: Format, cmd: ModelsCmd) -> Result<()> {
     match cmd {
@@ -14,41 +16,10 @@ pub fn run(cat: &Catalog, fmt: Format, cmd: ModelsCmd) -> Result<()> {
     }
 }
 
-#[derive(Serialize)]
-struct ListRow<'a> {
-    id: &'a str,
-    name: &'a str,
-    family: &'a str,
-    kind: &'a str,
-    attention: &'a str,
-    params_total: u64,
-    params_active: u64,
-    layers: u64,
-    hidden: u64,
-}
-
 fn list(cat: &Catalog, fmt: Format) -> Result<()> {
-    let rows: Vec<ListRow> = cat
-        .models
-        .iter()
-        .map(|m| ListRow {
-            id: &m.id,
-            name: &m.name,
-            family: &m.family,
-            kind: m.kind(),
-            attention: m.attention_kind(),
-            params_total: m.total_params(),
-            params_active: m.active_param_count(),
-            layers: m.layers,
-            hidden: m.hidden,
-        })
-        .collect();
+    let rows: Vec<ModelRowV1> = cat.models.iter().map(ModelRowV1::from).collect();
     if fmt == Format::Json {
-        #[derive(Serialize)]
-        struct List<'a> {
-            models: &'a [ListRow<'a>],
-        }
-        return out::print_json(&List { models: &rows });
+        return out::print_json(&ModelListV1 { models: rows });
     }
     let mut t = out::table(&[
         "id",
@@ -80,47 +51,18 @@ fn list(cat: &Catalog, fmt: Format) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct PerDType {
-    dtype: &'static str,
-    weight_bytes: f64,
-    kv_cache_bytes_per_token: f64,
-}
-
-#[derive(Serialize)]
-struct Show<'a> {
-    model: &'a ModelArch,
-    kind: &'static str,
-    attention: &'static str,
-    params_total: u64,
-    params_active: u64,
-    params: ParamBreakdown,
-    active_params: ParamBreakdown,
-    moe_layers: u64,
-    seq_len: u64,
-    /// Forward + backward FLOPs per token, attention over the full sequence, no recompute.
-    train_flops_per_token: f64,
-    /// The attention share of those FLOPs.
-    train_attention_flops_per_token: f64,
-    /// 6 x active parameters, the common approximation, for comparison.
-    six_n_flops_per_token: f64,
-    kv_cache_elems_per_token: u64,
-    per_dtype: Vec<PerDType>,
-    published_error_pct: Option<f64>,
-}
-
 fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
     let m = cat.model(model)?;
     let total = m.total_params();
     let active = m.active_param_count();
-    let s = Show {
-        model: &m,
+    let s = ModelShowV1 {
+        model: ModelV1::from(&m),
         kind: m.kind(),
         attention: m.attention_kind(),
         params_total: total,
         params_active: active,
-        params: m.params(),
-        active_params: m.active_params(),
+        params: ParamsV1::from(&m.params()),
+        active_params: ParamsV1::from(&m.active_params()),
         moe_layers: m.moe_layers(),
         seq_len,
         train_flops_per_token: m.train_flops_per_token(seq_len),
@@ -129,7 +71,7 @@ fn show(cat: &Catalog, fmt: Format, model: &str, seq_len: u64) -> Result<()> {
         kv_cache_elems_per_token: m.kv_cache_elems_per_token(),
         per_dtype: DType::ALL
             .iter()
-            .map(|d| PerDType {
+            .map(|d| PerDTypeV1 {
                 dtype: d.as_str(),
                 weight_bytes: m.weight_bytes(*d),
                 kv_cache_bytes_per_token: m.kv_cache_bytes_per_token(*d),

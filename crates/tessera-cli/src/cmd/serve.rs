@@ -3,70 +3,20 @@
 use crate::cli::{Format, KvPrecisionArg, ServeArgs, ServePrecisionArg};
 use crate::exit::{CliError, Result};
 use crate::out::{self, num};
-use serde::Serialize;
 use tessera_catalog::Catalog;
 use tessera_core::chip::Precision;
+use tessera_output::estimate::{
+    EstimateServeV1, LengthStatsV1, ServeMemoryGibV1, bottleneck, serve_precision,
+};
+use tessera_output::plan::{ServeLayoutV1, StepCostV1};
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Family, ServeStack, serve_efficiency};
 use tessera_perf::serve::{
-    Bottleneck, LengthStats, Load, ServeEstimate, ServeJob, ServeLayout, ServePrecision, StepCost,
+    LengthStats, Load, ServeEstimate, ServeJob, ServeLayout, ServePrecision,
     estimate_disaggregated, estimate_serve,
 };
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-
-#[derive(Serialize)]
-struct MemoryGib {
-    weights: f64,
-    kv_cache: f64,
-    reserved: f64,
-    total: f64,
-    capacity: f64,
-}
-
-#[derive(Serialize)]
-struct Out {
-    model: String,
-    chip: String,
-    chips: u64,
-    stack: &'static str,
-    precision: ServePrecision,
-    kv_bytes_per_element: f64,
-    layout: ServeLayout,
-    prefill_layout: Option<ServeLayout>,
-    mode: &'static str,
-    input_len: u32,
-    output_len: u32,
-    fits: bool,
-    reason: Option<String>,
-    lengths: Option<LengthStats>,
-    ttft_s: Option<f64>,
-    ttft_p90_s: Option<f64>,
-    e2e_p90_s: Option<f64>,
-    tpot_s: Option<f64>,
-    /// Under Poisson arrivals at --rate (the means in the other modes).
-    ttft_p50_s: Option<f64>,
-    ttft_p99_s: Option<f64>,
-    tpot_p50_s: Option<f64>,
-    tpot_p99_s: Option<f64>,
-    utilization: Option<f64>,
-    e2e_latency_s: Option<f64>,
-    output_tokens_per_s: Option<f64>,
-    output_tokens_per_s_per_chip: Option<f64>,
-    total_tokens_per_s: Option<f64>,
-    requests_per_s: Option<f64>,
-    batch_per_replica: Option<f64>,
-    max_concurrency: Option<f64>,
-    kv_bytes_per_token: Option<f64>,
-    bottleneck: Option<Bottleneck>,
-    memory_gib_per_chip: Option<MemoryGib>,
-    decode_step: Option<StepCost>,
-    prefill_tokens_per_s_per_chip: Option<f64>,
-    calibrated: bool,
-    calibration_note: String,
-    /// Catalog figures this estimate rests on that are neither exact nor vendor-claimed.
-    unverified_inputs: Vec<String>,
-}
 
 pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     let model = cat.model(&a.model)?;
@@ -168,21 +118,21 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     let unverified_inputs =
         tessera_perf::hw::unverified_inputs(chip, matches!(precision, ServePrecision::Fp8));
     let calibration_note = crate::cmd::with_unverified(calibration_note, &unverified_inputs);
-    let mut out = Out {
+    let mut out = EstimateServeV1 {
         model: model.id.clone(),
         chip: chip.id.clone(),
         chips: a.chips,
         stack: stack.as_str(),
-        precision,
+        precision: serve_precision(precision),
         kv_bytes_per_element: kv_bytes,
-        layout,
-        prefill_layout,
+        layout: ServeLayoutV1::from(&layout),
+        prefill_layout: prefill_layout.as_ref().map(ServeLayoutV1::from),
         mode,
         input_len: a.input_len,
         output_len: a.output_len,
         fits: false,
         reason: None,
-        lengths: job.lengths,
+        lengths: job.lengths.as_ref().map(LengthStatsV1::from),
         ttft_s: None,
         ttft_p90_s: None,
         ttft_p50_s: None,
@@ -243,15 +193,15 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
                 out.batch_per_replica = Some(e.batch_per_replica);
                 out.max_concurrency = Some(e.max_concurrency);
                 out.kv_bytes_per_token = Some(e.kv_bytes_per_token);
-                out.bottleneck = Some(e.bottleneck);
-                out.memory_gib_per_chip = Some(MemoryGib {
+                out.bottleneck = Some(bottleneck(e.bottleneck));
+                out.memory_gib_per_chip = Some(ServeMemoryGibV1 {
                     weights: e.memory.weights / GIB,
                     kv_cache: e.memory.kv_cache / GIB,
                     reserved: e.memory.reserved / GIB,
                     total: e.memory.total / GIB,
                     capacity: e.memory.capacity / GIB,
                 });
-                out.decode_step = Some(e.decode_step);
+                out.decode_step = Some(StepCostV1::from(&e.decode_step));
                 out.prefill_tokens_per_s_per_chip = Some(e.prefill_tokens_per_s_per_chip);
             }
         }
@@ -261,7 +211,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     }
     let l = &out.layout;
     crate::outln!(
-        "{} on {} x {} ({}, {:?} weights, {} KV), {} mode: {} replicas of tp{} pp{} ep{} attn-dp{}, input {} / output {} tokens",
+        "{} on {} x {} ({}, {} weights, {} KV), {} mode: {} replicas of tp{} pp{} ep{} attn-dp{}, input {} / output {} tokens",
         out.model,
         out.chips,
         out.chip,
@@ -371,8 +321,7 @@ pub fn serve(cat: &Catalog, fmt: Format, a: &ServeArgs) -> Result<()> {
     ]);
     t.add_row(vec![
         "decode bottleneck".to_string(),
-        out.bottleneck
-            .map_or("unknown".into(), |b| format!("{b:?}")),
+        out.bottleneck.unwrap_or("unknown").to_string(),
     ]);
     crate::outln!("{t}");
     if let (Some(m), Some(s)) = (&out.memory_gib_per_chip, &out.decode_step) {

@@ -3,31 +3,15 @@
 use crate::cli::Format;
 use crate::exit::{CliError, Result};
 use crate::out;
-use serde::Serialize;
 use std::path::Path;
 use tessera_catalog::{Catalog, CatalogError};
+use tessera_output::validate::{
+    EfficiencyV1, ServeEfficiencyV1, ServeFitV1, TrainFitV1, ValidateServeV1, ValidateTrainV1,
+};
 use tessera_perf::calib::Efficiency;
 use tessera_perf::calib::serve_efficiency;
-use tessera_validate::serve::{ServeReport, fit_serve, read_serve_rows, run_serve};
-use tessera_validate::{Report, fit, read_measurements, read_rows, run};
-
-#[derive(Serialize)]
-struct Fitted {
-    family: String,
-    stack: &'static str,
-    precisions: Vec<String>,
-    calibration_mape_before_pct: f64,
-    calibration_mape_after_pct: f64,
-    parameters: Efficiency,
-}
-
-#[derive(Serialize)]
-struct Out<'a> {
-    schema_version: u32,
-    #[serde(flatten)]
-    report: &'a Report,
-    fitted: Option<Vec<Fitted>>,
-}
+use tessera_validate::serve::{fit_serve, read_serve_rows, run_serve};
+use tessera_validate::{fit, read_measurements, read_rows, run};
 
 pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> Result<()> {
     let invalid = |m: String| {
@@ -73,22 +57,18 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
         let (table, summary) = fit::fit(cat, &specs, &meas);
         summary
             .into_iter()
-            .map(|(f, s, p, b, a)| Fitted {
+            .map(|(f, s, p, b, a)| TrainFitV1 {
                 family: format!("{f:?}"),
                 stack: s.as_str(),
                 precisions: p.iter().map(|x| format!("{x:?}").to_lowercase()).collect(),
                 calibration_mape_before_pct: b,
                 calibration_mape_after_pct: a,
-                parameters: table.get(f, s, p[0]),
+                parameters: EfficiencyV1::from(&table.get(f, s, p[0])),
             })
             .collect::<Vec<_>>()
     });
     if fmt == Format::Json {
-        return out::print_json(&Out {
-            schema_version: tessera_output::SCHEMA_VERSION,
-            report: &report,
-            fitted,
-        });
+        return out::print_json(&ValidateTrainV1::new(&report, fitted));
     }
     let mut t = out::wide_table(&[
         "row",
@@ -137,22 +117,6 @@ pub fn train(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
     Ok(())
 }
 
-#[derive(Serialize)]
-struct ServeOut<'a> {
-    #[serde(flatten)]
-    report: &'a ServeReport,
-    fitted: Option<Vec<ServeFitted>>,
-}
-
-#[derive(Serialize)]
-struct ServeFitted {
-    family: String,
-    stack: &'static str,
-    calibration_mape_before_pct: f64,
-    calibration_mape_after_pct: f64,
-    parameters: tessera_perf::serve::ServeEfficiency,
-}
-
 pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> Result<()> {
     let shown = data.map_or_else(
         || "<built-in serve-rows.toml>".to_string(),
@@ -190,20 +154,17 @@ pub fn serve(cat: &Catalog, fmt: Format, data: Option<&Path>, do_fit: bool) -> R
     let fitted = do_fit.then(|| {
         fit_serve(cat, &specs, &meas)
             .into_iter()
-            .map(|(f, st, e, b, a)| ServeFitted {
+            .map(|(f, st, e, b, a)| ServeFitV1 {
                 family: format!("{f:?}"),
                 stack: st.as_str(),
                 calibration_mape_before_pct: b,
                 calibration_mape_after_pct: a,
-                parameters: e,
+                parameters: ServeEfficiencyV1::from(&e),
             })
             .collect::<Vec<_>>()
     });
     if fmt == Format::Json {
-        return out::print_json(&ServeOut {
-            report: &report,
-            fitted,
-        });
+        return out::print_json(&ValidateServeV1::new(&report, fitted));
     }
     let mut t = out::wide_table(&[
         "row",

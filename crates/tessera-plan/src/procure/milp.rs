@@ -10,10 +10,9 @@
 use good_lp::{
     Expression, ResolutionError, Solution as _, SolverModel, Variable, microlp, variable, variables,
 };
-use serde::Serialize;
 
 /// One chip type as the solver sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TypeCoef {
     pub chip: String,
     pub node_size: u64,
@@ -27,13 +26,13 @@ pub struct TypeCoef {
 }
 
 /// What one serving option gives on one type.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeCoef {
     pub chips_per_replica: u64,
     pub rps_per_replica: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub types: Vec<TypeCoef>,
     /// Per training job, per type: chips needed to meet the deadline (`None`: cannot).
@@ -45,7 +44,7 @@ pub struct Problem {
     pub power_cap_kw: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Solution {
     pub nodes: Vec<u64>,
     /// Per training job, the index of the type it runs on.

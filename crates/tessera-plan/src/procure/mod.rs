@@ -12,7 +12,6 @@
 pub mod milp;
 
 use milp::{Problem, ServeCoef, Solution, SolverError, TypeCoef};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use tessera_core::Chip;
 use tessera_core::Precision;
@@ -52,7 +51,7 @@ pub struct Inputs<'a> {
 }
 
 /// What one chip type can do, before any purchase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TypeReport {
     pub chip: String,
     pub owned: u64,
@@ -80,7 +79,7 @@ pub struct TypeReport {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainOption {
     pub chips: u64,
     pub days: f64,
@@ -92,7 +91,7 @@ pub struct TrainOption {
     pub mfu: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeOption {
     pub tp: u32,
     pub ep: u32,
@@ -103,7 +102,7 @@ pub struct ServeOption {
 }
 
 /// A purchase and what it achieves.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub label: String,
     /// Chip id to chips bought.
@@ -123,7 +122,7 @@ pub struct Outcome {
     pub serve_capacity_rps: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainAssignment {
     pub model: String,
     pub chip: String,
@@ -132,7 +131,7 @@ pub struct TrainAssignment {
     pub deadline_days: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServeAssignment {
     pub model: String,
     /// Chip id to (replicas, chips).
@@ -142,7 +141,7 @@ pub struct ServeAssignment {
 }
 
 /// A constraint that shapes the optimum.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     pub constraint: String,
     pub detail: String,
@@ -152,7 +151,7 @@ pub struct Binding {
 }
 
 /// What a change to the scenario does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sensitivity {
     pub change: String,
     pub feasible: bool,
@@ -164,7 +163,7 @@ pub struct Sensitivity {
 }
 
 /// Why a scenario has no feasible purchase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Infeasibility {
     pub reason: String,
     /// Single relaxations that would make it feasible, and at what cost.
@@ -172,7 +171,7 @@ pub struct Infeasibility {
 }
 
 /// A fixed purchase evaluated beside the optimum.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceReport {
     pub name: String,
     pub feasible: bool,
@@ -182,7 +181,7 @@ pub struct ReferenceReport {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProcureReport {
     pub scenario: String,
     pub currency: String,
