@@ -1,7 +1,7 @@
 //! Training estimates and plans.
 
 use serde::Serialize;
-use tessera_perf::train::{Breakdown, Estimate, Layout, Memory, Recompute};
+use tessera_perf::train::{Breakdown, Estimate, Layout, Memory};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -39,12 +39,7 @@ impl From<&Layout> for LayoutV1 {
             micro_batch: l.micro_batch,
             sequence_parallel: l.sequence_parallel && l.tp > 1,
             zero: l.zero,
-            recompute: match l.recompute {
-                Recompute::None => "none",
-                Recompute::Selective => "selective",
-                Recompute::MlaUpProj => "mla-up-proj",
-                Recompute::Full => "full",
-            },
+            recompute: crate::estimate::recompute(l.recompute),
             uneven_pp: l.uneven_pp,
             chips: l.chips(),
         }
