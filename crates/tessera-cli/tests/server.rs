@@ -692,6 +692,75 @@ fn preemption_moves_a_job_on_slurm() {
     );
 }
 
+/// A node that fails under a running job (an operator marks it DOWN: Slurm ends the job
+/// with NODE_FAIL) costs the job its attempt, not its run: tessera records the attempt
+/// as lost with the node's reason and starts a new one, which finishes the job once.
+#[test]
+fn a_failed_node_requeues_its_job_on_slurm() {
+    if !have_slurm("a_failed_node_requeues_its_job_on_slurm") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("nodefail", "fifo");
+    // (agnostic FIFO on purpose: it once left a pool-restricted job unplaced)
+    let log = s.dir.join("runs.txt");
+    let scontrol = |state: &str| {
+        Command::new("scontrol")
+            .args(["update", "nodename=n-kunlun", &format!("state={state}")])
+            .args(if state == "down" {
+                vec!["reason=tessera-test"]
+            } else {
+                vec![]
+            })
+            .output()
+            .expect("scontrol")
+    };
+    // Puts the node back whatever happens below.
+    struct Resume<F: Fn(&str) -> std::process::Output>(F);
+    impl<F: Fn(&str) -> std::process::Output> Drop for Resume<F> {
+        fn drop(&mut self) {
+            let _ = (self.0)("resume");
+        }
+    }
+    let _resume = Resume(scontrol);
+    let id = s.submit(&batch(
+        "on-a-failing-node",
+        2,
+        "kunlunxin-p800",
+        &format!(
+            "echo \"start $TESSERA_ATTEMPT\" >> {l}\nsleep 6\necho \"end $TESSERA_ATTEMPT\" >> {l}",
+            l = log.display()
+        ),
+    ));
+    wait_until("the first attempt runs", 60, || {
+        s.job(id)["state"] == "running"
+    });
+    let out = (_resume.0)("down");
+    assert!(
+        out.status.success(),
+        "scontrol: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("a second attempt", 60, || {
+        s.job(id)["attempts"]
+            .as_array()
+            .is_some_and(|a| a.len() >= 2)
+    });
+    let _ = (_resume.0)("resume");
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts[0]["state"], "lost", "{v}");
+    let (_, ev) = s.call("GET", "/api/v1/events?limit=1000", Some(TOKEN), None);
+    assert!(
+        ev.to_string().contains("ended with its node"),
+        "no node-failure event: {ev}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let ends = text.lines().filter(|l| l.starts_with("end ")).count();
+    assert_eq!(ends, 1, "the job finished {ends} times:\n{text}");
+}
+
 /// The event stream: a client that connects, then sees the submission it makes, as a
 /// server-sent event with the log's sequence number as its id. Needs no Slurm: with no
 /// reachable engine the server still takes jobs, and says it is degraded.

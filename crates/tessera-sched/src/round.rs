@@ -1066,16 +1066,20 @@ fn fifo_allocation(
     }
     for &i in &queue {
         let sf = jobs[i].scale_factor as u64;
-        let fits: Vec<usize> = (0..nt).filter(|&t| free[t] >= sf).collect();
+        // Among the types with room that the job can use. (Gavel's FIFO draws among all
+        // types with room and skips a draw the job cannot use; since an allocation is
+        // only recomputed when a job arrives or ends, a job that some types cannot run
+        // could then wait for an unrelated event, as a pool-restricted job did under
+        // `tessera server` with `policy = "fifo"`.)
+        let fits: Vec<usize> = (0..nt)
+            .filter(|&t| free[t] >= sf && jobs[i].throughput[t] > 0.0)
+            .collect();
         if fits.is_empty() {
             break;
         }
-        // Gavel's FIFO picks among types with room, then skips a pick the job cannot use.
         let t = pick_type(&jobs[i], &fits, a, rng);
-        if jobs[i].throughput[t] > 0.0 {
-            on[i] = Some(t);
-            free[t] -= sf;
-        }
+        on[i] = Some(t);
+        free[t] -= sf;
     }
     one_hot(active, on, nt)
 }
