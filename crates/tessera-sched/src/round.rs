@@ -1071,11 +1071,17 @@ fn fifo_allocation(
         // only recomputed when a job arrives or ends, a job that some types cannot run
         // could then wait for an unrelated event, as a pool-restricted job did under
         // `tessera server` with `policy = "fifo"`.)
-        let fits: Vec<usize> = (0..nt)
-            .filter(|&t| free[t] >= sf && jobs[i].throughput[t] > 0.0)
+        let room: Vec<usize> = (0..nt).filter(|&t| free[t] >= sf).collect();
+        if room.is_empty() {
+            break;
+        }
+        let fits: Vec<usize> = room
+            .into_iter()
+            .filter(|&t| jobs[i].throughput[t] > 0.0)
             .collect();
         if fits.is_empty() {
-            break;
+            // Its types are full; a later job may run on another.
+            continue;
         }
         let t = pick_type(&jobs[i], &fits, a, rng);
         on[i] = Some(t);
@@ -1284,6 +1290,31 @@ mod tests {
         }
         assert_eq!(on, [0, 1, 0, 1]);
         assert!((core.allocation(a).unwrap()[0] - 0.5).abs() < 1e-9);
+    }
+
+    /// FIFO over pools that only some jobs can use (as under `tessera server`): a job
+    /// goes to a type it can run on in its first allocation, whatever the draw, and a
+    /// job whose only type is full does not hold up a later job of another type.
+    #[test]
+    fn fifo_places_pool_restricted_jobs() {
+        for policy in ["fifo", "fifo-perf"] {
+            for seed in 0..16 {
+                let mut c = cfg(policy);
+                c.seed = seed;
+                let mut core = RoundCore::new(&[1, 1, 1], &c);
+                let a = core.add(job(0, 1e9, 1, &[0.0, 0.0, 1.0]));
+                let b = core.add(job(1, 1e9, 1, &[0.0, 0.0, 1.0]));
+                let d = core.add(job(2, 1e9, 1, &[1.0, 0.0, 0.0]));
+                for j in [a, b, d] {
+                    core.handle(Event::Arrived { job: j }).unwrap();
+                }
+                let p = round(&mut core, 0.0);
+                let mut placed: Vec<(usize, usize)> =
+                    p.placements.iter().map(|pl| (pl.job, pl.ty)).collect();
+                placed.sort_unstable();
+                assert_eq!(placed, [(0, 2), (2, 0)], "{policy} seed {seed}");
+            }
+        }
     }
 
     /// A job whose node fails is placed again as a restart, and the move counts as a
