@@ -3,7 +3,8 @@
 # of the workspace, and stops what it started.
 #
 # As root on Debian 12 it installs and starts a single-host Slurm with fake Ascend,
-# Nvidia and Kunlun nodes (tools/slurm-local) and a PostgreSQL (tools/pg-local), and
+# Nvidia and Kunlun nodes (tools/slurm-local) and a PostgreSQL (tools/pg-local); anywhere
+# with python3 and PyPI a Ray head (tools/ray-local); and
 # afterwards fuzzes the server's API with schemathesis (tools/schemathesis.sh). Elsewhere, or with TESSERA_SERVICES=0,
 # it starts nothing and the live tests say they skipped (under CI=true they fail).
 # Extra arguments go to `cargo test`.
@@ -16,6 +17,7 @@ cleanup() {
         case $s in
         slurm) bash tools/slurm-local/stop.sh --purge >/dev/null 2>&1 || true ;;
         postgres) bash tools/pg-local/stop.sh --purge >/dev/null 2>&1 || true ;;
+        ray) bash tools/ray-local/stop.sh --purge >/dev/null 2>&1 || true ;;
         esac
     done
 }
@@ -44,6 +46,30 @@ if [ "${TESSERA_SERVICES:-1}" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get 
     source "$PG_LOCAL_DIR/env.sh"
 else
     echo "== no services started (needs root on Debian; TESSERA_SERVICES=${TESSERA_SERVICES:-1}): live tests will skip"
+fi
+
+# A Ray head for the Ray engine's live tests (no root needed: a venv from PyPI). Under
+# CI=true a Ray that cannot be installed fails the run; elsewhere the tests skip.
+if [ "${TESSERA_SERVICES:-1}" = 1 ] && [ "${TESSERA_RAY:-1}" = 1 ]; then
+    export RAY_LOCAL_DIR="${RAY_LOCAL_DIR:-/tmp/tessera-test-ray}"
+    if [ -f "$RAY_LOCAL_DIR/env.sh" ]; then
+        echo "== Ray already running in $RAY_LOCAL_DIR; using it"
+    else
+        echo "== starting a Ray head (tools/ray-local)"
+        rc=0
+        bash tools/ray-local/start.sh || rc=$?
+        if [ "$rc" = 0 ]; then
+            started+=(ray)
+        elif [ "$rc" = 3 ] && [ "${CI:-}" != true ]; then
+            echo "ray-local: Ray could not be installed (python3 -m venv and PyPI needed); its live tests will skip"
+        else
+            exit "$rc"
+        fi
+    fi
+    if [ -f "$RAY_LOCAL_DIR/env.sh" ]; then
+        # shellcheck disable=SC1091
+        source "$RAY_LOCAL_DIR/env.sh"
+    fi
 fi
 
 cargo test --workspace "$@"

@@ -58,22 +58,11 @@ impl Server {
 
     /// A server whose engine has these extra configuration lines.
     fn with_engine(test: &str, policy: &str, engine_extra: &str) -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("tessera-server-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        std::fs::write(
-            dir.join("tessera.toml"),
-            format!(
-                r#"listen = "{addr}"
-state = "sqlite:state.db"
-tokens = "tokens.toml"
-policy = "{policy}"
-round-s = 1
-max-body-bytes = 65536
-
-[[engine]]
+        Server::with_fleet(
+            test,
+            policy,
+            &format!(
+                r#"[[engine]]
 name = "slurm"
 kind = "slurm"
 {engine_extra}
@@ -105,7 +94,33 @@ gb-s = 12.5
 "#
             ),
         )
+    }
+
+    /// A server with these engines and pools.
+    fn with_fleet(test: &str, policy: &str, fleet: &str) -> Server {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-server-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        std::fs::write(
+            dir.join("tessera.toml"),
+            format!(
+                r#"listen = "{addr}"
+state = "sqlite:state.db"
+tokens = "tokens.toml"
+policy = "{policy}"
+round-s = 1
+max-body-bytes = 65536
+
+{fleet}"#
+            ),
+        )
         .unwrap();
+        Server::in_dir(dir, addr)
+    }
+
+    fn in_dir(dir: PathBuf, addr: String) -> Server {
         std::fs::write(
             dir.join("tokens.toml"),
             format!(
@@ -759,6 +774,102 @@ fn a_failed_node_requeues_its_job_on_slurm() {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let ends = text.lines().filter(|l| l.starts_with("end ")).count();
     assert_eq!(ends, 1, "the job finished {ends} times:\n{text}");
+}
+
+fn have_ray(test: &str) -> Option<String> {
+    match std::env::var("TESSERA_RAY_URL") {
+        Ok(u) => Some(u),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: no Ray head (TESSERA_RAY_URL unset) under CI=true")
+        }
+        Err(_) => {
+            eprintln!("{test}: skipped, no Ray head (tools/ray-local/start.sh)");
+            None
+        }
+    }
+}
+
+/// The server on three Ray pools of one head (Ray's GPU and NPU resources, a custom
+/// P800 one): capacity from Ray's resources, each vendor's job run with its device
+/// variable (Kunlun's set by tessera), a cancel of a running job.
+#[test]
+fn jobs_run_on_ray_pools() {
+    let Some(url) = have_ray("jobs_run_on_ray_pools") else {
+        return;
+    };
+    let s = Server::with_fleet(
+        "ray",
+        "fifo-perf",
+        &format!(
+            r#"[[engine]]
+name = "ray"
+kind = "ray"
+url = "{url}"
+
+[[pool]]
+name = "ray-a800"
+chip = "a800"
+engine = "ray"
+resource = "GPU"
+
+[[pool]]
+name = "ray-ascend"
+chip = "910b2"
+engine = "ray"
+resource = "NPU"
+
+[[pool]]
+name = "ray-p800"
+chip = "kunlunxin-p800"
+engine = "ray"
+resource = "P800"
+"#
+        ),
+    );
+    wait_until("Ray's resources make the pools", 30, || {
+        let (_, p) = s.call("GET", "/api/v1/pools", None, None);
+        p["pools"]
+            .as_array()
+            .is_some_and(|v| v.len() == 3 && v.iter().all(|x| x["chips"] == 8))
+    });
+    let out = |n: &str| s.dir.join(format!("{n}.txt"));
+    let mut ids = Vec::new();
+    for (name, chip, var) in [
+        ("nvidia", "a800", "CUDA_VISIBLE_DEVICES"),
+        ("ascend", "huawei-ascend-910b2", "ASCEND_RT_VISIBLE_DEVICES"),
+        ("kunlun", "kunlunxin-p800", "XPU_VISIBLE_DEVICES"),
+    ] {
+        let cmd = format!("echo \"${var} $TESSERA_JOB_ID\" > {}", out(name).display());
+        ids.push((name, s.submit(&batch(name, 2, chip, &cmd))));
+    }
+    for (name, id) in &ids {
+        let v = s.wait_final(*id);
+        assert_eq!(v["state"], "succeeded", "{name}: {v}\n{}", s.log());
+        assert_eq!(
+            v["attempts"][0]["pool"],
+            format!(
+                "ray-{}",
+                match *name {
+                    "nvidia" => "a800",
+                    "ascend" => "ascend",
+                    _ => "p800",
+                }
+            ),
+            "{v}"
+        );
+        let text = std::fs::read_to_string(out(name)).unwrap();
+        let mut w = text.split_whitespace();
+        let devices = w.next().unwrap_or("");
+        assert_eq!(devices.split(',').count(), 2, "{name}: `{text}`");
+        assert_eq!(w.next(), Some(id.to_string().as_str()), "{name}: `{text}`");
+    }
+    let long = s.submit(&batch("long", 1, "kunlunxin-p800", "sleep 120"));
+    wait_until("the long job runs", 60, || {
+        s.job(long)["state"] == "running"
+    });
+    let (st, _) = s.call("DELETE", &format!("/api/v1/jobs/{long}"), Some(TOKEN), None);
+    assert_eq!(st, 202);
+    assert_eq!(s.wait_final(long)["state"], "cancelled");
 }
 
 /// The event stream: a client that connects, then sees the submission it makes, as a

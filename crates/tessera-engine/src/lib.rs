@@ -15,6 +15,7 @@
 pub mod fake;
 pub mod http;
 pub mod k8s;
+pub mod ray;
 pub mod slurm;
 pub mod slurmrest;
 
@@ -79,6 +80,10 @@ pub struct Target {
     pub gres_type: String,
     /// The GRES name (`gpu` for every vendor on the reference cluster).
     pub gres_name: String,
+    /// The variable the pool's chips are selected by (`XPU_VISIBLE_DEVICES` for Kunlun),
+    /// from the catalog: set by an engine that hands out device indices itself (Ray's
+    /// custom resources); engines whose device plugins set it ignore it.
+    pub visible_devices_env: Option<String>,
 }
 
 /// One attempt of one job, ready for an engine.
@@ -217,6 +222,12 @@ pub trait Engine: Send + Sync {
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError>;
     /// Cancels a job by the engine's handle.
     fn cancel(&self, engine_id: &str) -> Result<(), EngineError>;
+    /// Drops a finished job from the engine's own records (Ray keeps every job until
+    /// deleted). The server calls it once the attempt's end is durable in its store and
+    /// the engine still lists the job; engines that forget by themselves do nothing.
+    fn forget(&self, _engine_id: &str) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -299,6 +299,17 @@ pub const REQUEUED_EXIT: i32 = 98;
 /// of them finished is not run again; the user's script run by bash from its own file;
 /// and its exit code written atomically next to it.
 pub fn wrapper_script(d: &Dispatch, f: &AttemptFiles) -> String {
+    let run = format!(
+        "bash {} 9>&-\nrc=$?\n",
+        shell_quote(&f.user.display().to_string())
+    );
+    wrapper_with(d, f, "", &run)
+}
+
+/// The wrapper with engine-specific lines: `preamble` runs first (after the exports),
+/// `run` starts the job's own script (with fd 9, the lock, closed) and leaves its exit
+/// status in `rc`.
+pub(crate) fn wrapper_with(d: &Dispatch, f: &AttemptFiles, preamble: &str, run: &str) -> String {
     let q = |p: &Path| shell_quote(&p.display().to_string());
     let mut s = String::from(
         "#!/bin/bash\n# written by tessera; the job's own script is beside it\n\
@@ -308,6 +319,7 @@ pub fn wrapper_script(d: &Dispatch, f: &AttemptFiles) -> String {
     for (k, v) in &d.env {
         s.push_str(&format!("export {}={}\n", k, shell_quote(v)));
     }
+    s.push_str(preamble);
     let exit = q(&f.exit);
     let lock = q(&f.lock);
     // Slurm reruns a job it requeued (after a node or launch failure) under the same id
@@ -339,9 +351,9 @@ pub fn wrapper_script(d: &Dispatch, f: &AttemptFiles) -> String {
     }
     // The job's script does not inherit the lock: a process it leaves behind must not
     // hold up the job's next attempt.
+    s.push_str(run);
     s.push_str(&format!(
-        "bash {} 9>&-\nrc=$?\necho \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n",
-        q(&f.user),
+        "echo \"$rc\" > {exit}.tmp && mv {exit}.tmp {exit}\nexit \"$rc\"\n"
     ));
     s
 }
@@ -355,7 +367,7 @@ pub fn valid_env_name(k: &str) -> bool {
 }
 
 /// A string as one single-quoted shell word.
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -707,6 +719,7 @@ mod tests {
                 partition: "huawei".into(),
                 gres_type: "ascend910b".into(),
                 gres_name: "gpu".into(),
+                visible_devices_env: None,
             },
             nodes: 1,
             chips_per_node: 2,
@@ -748,6 +761,7 @@ mod tests {
                 partition: "p".into(),
                 gres_type: "t".into(),
                 gres_name: "gpu".into(),
+                visible_devices_env: None,
             },
             nodes: 1,
             chips_per_node: 1,

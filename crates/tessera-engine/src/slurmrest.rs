@@ -389,6 +389,7 @@ mod tests {
                 partition: "huawei".into(),
                 gres_type: "ascend910b".into(),
                 gres_name: "gpu".into(),
+                visible_devices_env: None,
             },
             nodes: 2,
             chips_per_node: 8,

@@ -36,6 +36,7 @@ fn pool(name: &str, chip: &str, part: &str, gres: &str) -> PoolConfig {
         engine: "fake".into(),
         partition: part.into(),
         gres: format!("gpu:{gres}"),
+        resource: None,
     }
 }
 

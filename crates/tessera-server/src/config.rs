@@ -79,8 +79,11 @@ fn default_body() -> usize {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EngineConfig {
     pub name: String,
-    /// `slurm` (Ray and Kubernetes are to come).
+    /// `slurm` or `ray` (Kubernetes is to come).
     pub kind: String,
+    /// Ray: the dashboard's `http://HOST:PORT` (its Jobs API; 8265 by default).
+    #[serde(default)]
+    pub url: Option<String>,
     /// `SLURM_CONF` for this engine; absent: the environment's.
     #[serde(default)]
     pub slurm_conf: Option<String>,
@@ -110,14 +113,24 @@ pub struct PoolConfig {
     pub chip: String,
     /// The engine's name.
     pub engine: String,
+    /// Slurm: the partition.
+    #[serde(default)]
     pub partition: String,
-    /// `NAME:TYPE` (`gpu:ascend910b`) or just the type (the name is then `gpu`).
+    /// Slurm: `NAME:TYPE` (`gpu:ascend910b`) or just the type (the name is then `gpu`).
+    #[serde(default)]
     pub gres: String,
+    /// Ray: the resource the pool's chips are counted in (`GPU`, `NPU`, or a custom one
+    /// such as `P800`).
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 impl PoolConfig {
-    /// (GRES name, GRES type).
+    /// (GRES name, GRES type); for a Ray pool `("ray", resource)`.
     pub fn gres_parts(&self) -> (String, String) {
+        if let Some(r) = &self.resource {
+            return ("ray".into(), r.clone());
+        }
         match self.gres.split_once(':') {
             Some((n, t)) => (n.to_string(), t.to_string()),
             None => ("gpu".into(), self.gres.clone()),
@@ -159,10 +172,46 @@ impl ServerConfig {
             )));
         }
         for e in &c.engine {
+            if e.kind == "ray" {
+                let slurm_keys = [
+                    ("slurm-conf", e.slurm_conf.is_some()),
+                    ("bin", e.bin.is_some()),
+                    ("rest-url", e.rest_url.is_some()),
+                    ("rest-user", e.rest_user.is_some()),
+                    ("rest-token-file", e.rest_token_file.is_some()),
+                    ("rest-token-env", e.rest_token_env.is_some()),
+                ];
+                if let Some((k, _)) = slurm_keys.iter().find(|(_, set)| *set) {
+                    return Err(err(format!(
+                        "engine {}: `{k}` is a Slurm key; a ray engine takes `url`",
+                        e.name
+                    )));
+                }
+                match &e.url {
+                    None => {
+                        return Err(err(format!(
+                            "engine {}: kind ray needs url (the dashboard's http://HOST:PORT)",
+                            e.name
+                        )));
+                    }
+                    Some(u) => {
+                        if let Err(m) = tessera_engine::http::parse_url(u) {
+                            return Err(err(format!("engine {}: url `{u}`: {m}", e.name)));
+                        }
+                    }
+                }
+                continue;
+            }
             if e.kind != "slurm" {
                 return Err(err(format!(
-                    "engine {}: kind `{}` is not supported yet; use slurm",
+                    "engine {}: kind `{}` is not supported; use slurm or ray",
                     e.name, e.kind
+                )));
+            }
+            if e.url.is_some() {
+                return Err(err(format!(
+                    "engine {}: `url` is for ray engines; slurmrestd is `rest-url`",
+                    e.name
                 )));
             }
             let rest_keys = [
@@ -198,11 +247,50 @@ impl ServerConfig {
             }
         }
         for p in &c.pool {
-            if !c.engine.iter().any(|e| e.name == p.engine) {
+            let Some(e) = c.engine.iter().find(|e| e.name == p.engine) else {
                 return Err(err(format!(
                     "pool {}: no engine named `{}`",
                     p.name, p.engine
                 )));
+            };
+            if e.kind == "ray" {
+                if !p.partition.is_empty() || !p.gres.is_empty() {
+                    return Err(err(format!(
+                        "pool {}: engine {} is a ray engine: give `resource` (GPU, NPU or a custom resource), not partition or gres",
+                        p.name, e.name
+                    )));
+                }
+                match p.resource.as_deref() {
+                    Some(r)
+                        if !r.is_empty()
+                            && r.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {}
+                    Some(r) => {
+                        return Err(err(format!(
+                            "pool {}: resource `{r}`: letters, digits, `_` and `-` only",
+                            p.name
+                        )));
+                    }
+                    None => {
+                        return Err(err(format!(
+                            "pool {}: a pool on ray engine {} needs `resource` (GPU, NPU or a custom resource)",
+                            p.name, e.name
+                        )));
+                    }
+                }
+            } else {
+                if p.resource.is_some() {
+                    return Err(err(format!(
+                        "pool {}: `resource` is for ray pools; a Slurm pool has partition and gres",
+                        p.name
+                    )));
+                }
+                if p.partition.is_empty() || p.gres.is_empty() {
+                    return Err(err(format!(
+                        "pool {}: a Slurm pool needs partition and gres",
+                        p.name
+                    )));
+                }
             }
         }
         let mut names: Vec<&str> = c.pool.iter().map(|p| p.name.as_str()).collect();
@@ -462,5 +550,63 @@ mod tests {
             let e = load(lines).expect_err(lines);
             assert!(e.to_string().contains(says), "{lines}: {e}");
         }
+    }
+
+    fn load_text(name: &str, text: &str) -> Result<ServerConfig, ConfigError> {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("tessera.toml");
+        std::fs::write(&p, text).unwrap();
+        ServerConfig::load(&p)
+    }
+
+    #[test]
+    fn ray_engines_take_a_url_and_pools_a_resource() {
+        let ray = |engine: &str, pool: &str| {
+            format!(
+                "tokens = \"t.toml\"\n[[engine]]\nname = \"r\"\nkind = \"ray\"\n{engine}\n[[pool]]\nname = \"p\"\nchip = \"kunlunxin-p800\"\nengine = \"r\"\n{pool}\n"
+            )
+        };
+        let ok = load_text(
+            "ray-ok",
+            &ray("url = \"http://127.0.0.1:8265\"", "resource = \"P800\""),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.pool[0].gres_parts(),
+            ("ray".to_string(), "P800".to_string())
+        );
+        for (i, (engine, pool, says)) in [
+            ("", "resource = \"P800\"", "needs url"),
+            ("url = \"https://h:1\"", "resource = \"P800\"", "https"),
+            (
+                "url = \"http://h:1\"\nrest-url = \"http://h:2\"",
+                "resource = \"P800\"",
+                "`rest-url` is a Slurm key",
+            ),
+            ("url = \"http://h:1\"", "", "needs `resource`"),
+            (
+                "url = \"http://h:1\"",
+                "resource = \"P800\"\npartition = \"x\"",
+                "not partition or gres",
+            ),
+            (
+                "url = \"http://h:1\"",
+                "resource = \"a b\"",
+                "letters, digits",
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let e = load_text(&format!("ray-bad-{i}"), &ray(engine, pool)).expect_err(pool);
+            assert!(e.to_string().contains(says), "{engine} / {pool}: {e}");
+        }
+        let e = load("url = \"http://h:1\"").unwrap_err();
+        assert!(e.to_string().contains("`url` is for ray engines"), "{e}");
+        let slurm_with_resource = "tokens = \"t.toml\"\n[[engine]]\nname = \"s\"\nkind = \"slurm\"\n[[pool]]\nname = \"a\"\nchip = \"a800\"\nengine = \"s\"\nresource = \"GPU\"\n";
+        let e = load_text("slurm-resource", slurm_with_resource).unwrap_err();
+        assert!(e.to_string().contains("`resource` is for ray pools"), "{e}");
     }
 }

@@ -75,6 +75,10 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     for e in &cfg.engine {
         let spool = spool.join(&e.name);
         let engine: Arc<dyn tessera_engine::Engine> = match &e.rest_url {
+            None if e.kind == "ray" => Arc::new(
+                tessera_engine::ray::RayEngine::new(&e.name, e.url.as_deref().unwrap_or(""), spool)
+                    .map_err(|m| ServerError::Setup(format!("engine {}: {m}", e.name)))?,
+            ),
             None => Arc::new(tessera_engine::slurm::SlurmEngine::new(
                 &e.name,
                 e.slurm_conf.as_ref().map(|c| dir.join(c)),

@@ -549,7 +549,18 @@ impl Live {
         for (e, l) in listed.iter().enumerate() {
             for ej in l.iter().flatten() {
                 let Some(tag) = ej.tag else { continue };
-                if ej.state.is_terminal() || known.contains(&(e, tag)) {
+                if known.contains(&(e, tag)) {
+                    continue;
+                }
+                if ej.state.is_terminal() {
+                    // Its end is in the store (the attempt is no longer live): the
+                    // engine may drop its record (Ray keeps every job until deleted).
+                    if tag.instance == self.instance {
+                        let r = self.engines[e].forget(&ej.engine_id);
+                        if let Err(err) = r {
+                            tracing::debug!(engine = %self.engines[e].name(), job = %ej.engine_id, error = %err, "forget");
+                        }
+                    }
                     continue;
                 }
                 let key = format!("{}:{}", self.engines[e].name(), ej.engine_id);
@@ -1337,6 +1348,11 @@ impl Live {
                 partition: p.partition.clone(),
                 gres_type,
                 gres_name,
+                visible_devices_env: self
+                    .catalog
+                    .chip(&self.pool_chip[pool])
+                    .ok()
+                    .and_then(tessera_plan::emit::device_variable),
             },
             nodes,
             chips_per_node: per,

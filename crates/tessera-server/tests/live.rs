@@ -39,6 +39,7 @@ fn pool(name: &str, chip: &str, part: &str, gres: &str) -> PoolConfig {
         engine: "fake".into(),
         partition: part.into(),
         gres: format!("gpu:{gres}"),
+        resource: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn crashes_around_the_dispatch_lose_nothing_and_duplicate_nothing() {
                 partition: "huawei".into(),
                 gres_type: "ascend910b".into(),
                 gres_name: "gpu".into(),
+                visible_devices_env: None,
             },
             nodes: 1,
             chips_per_node: 1,
@@ -246,6 +248,7 @@ fn an_engine_that_forgets_and_reuses_ids_is_reconciled_by_tag() {
                 partition: "nvidia".into(),
                 gres_type: "a800".into(),
                 gres_name: "gpu".into(),
+                visible_devices_env: None,
             },
             nodes: 1,
             chips_per_node: 1,

@@ -26,6 +26,7 @@ pub fn dispatch(tag: Tag, partition: &str, gres: &str, chips: u32, script: &str)
             partition: partition.into(),
             gres_type: gres.into(),
             gres_name: "gpu".into(),
+            visible_devices_env: None,
         },
         nodes: 1,
         chips_per_node: chips,
