@@ -5,7 +5,7 @@
 # declared by hand (this machine has none): 8 `GPU` (Ray's Nvidia manager, which sets
 # CUDA_VISIBLE_DEVICES), 8 `NPU` (Ray's Ascend manager, ASCEND_RT_VISIBLE_DEVICES) and
 # 8 `P800`, a custom resource for Kunlun, which Ray has no manager for. Writes
-# $RAY_LOCAL_DIR/env.sh (TESSERA_RAY_URL) and $RAY_LOCAL_DIR/sid (the head's session, for
+# $RAY_LOCAL_DIR/env.sh (TESSERA_RAY_URL, and TESSERA_RAY_VENV for the `ray` CLI) and $RAY_LOCAL_DIR/sid (the head's session, for
 # stop.sh). Exit 3: Ray could not be installed (no python3 venv or no PyPI).
 #
 # Recipe after ../shared/engines/README.md, section 2 (Ray 2.60 on a CI-sized box):
@@ -59,7 +59,7 @@ RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 \
 }
 for _ in $(seq 1 60); do
     if get "$url/api/version" && get "$url/api/v0/nodes?detail=1" '"P800"'; then
-        echo "export TESSERA_RAY_URL=$url" >"$DIR/env.sh"
+        printf 'export TESSERA_RAY_URL=%s\nexport TESSERA_RAY_VENV=%s\n' "$url" "$VENV" >"$DIR/env.sh"
         echo "ray-local: head up at $url (GPU 8, NPU 8, P800 8)"
         exit 0
     fi

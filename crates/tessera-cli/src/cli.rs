@@ -271,8 +271,10 @@ pub struct PlanTrainArgs {
     #[arg(long)]
     pub framework: Option<String>,
     /// Write launch files for the best plan into DIR (created if needed): `--emit slurm
-    /// DIR` an sbatch script; `--emit k8s DIR` Kubernetes manifests (a headless Service, a
-    /// Volcano PodGroup, an indexed Job). Ray job specs are to come.
+    /// DIR` an sbatch script; `--emit ray DIR` a Ray driver (a placement group of one
+    /// bundle per node, torchrun on each) and the `ray job submit` line that sends it;
+    /// `--emit k8s DIR` Kubernetes manifests (a headless Service, a Volcano PodGroup, an
+    /// indexed Job).
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
     /// With --emit slurm: the partition the script asks for (default: the cluster's).
@@ -281,6 +283,10 @@ pub struct PlanTrainArgs {
     /// With --emit slurm: the GRES type of the chips (`gpu:TYPE:N`; default untyped `gpu:N`).
     #[arg(long, requires = "emit")]
     pub gres_type: Option<String>,
+    /// With --emit ray: the Ray resource of the chips (default `GPU` for Nvidia, `NPU`
+    /// for Ascend; required for chips Ray has no manager for, such as Kunlun's).
+    #[arg(long, requires = "emit")]
+    pub ray_resource: Option<String>,
     /// With --emit k8s: the container image (default: a placeholder to replace).
     #[arg(long, requires = "emit")]
     pub image: Option<String>,
@@ -329,8 +335,9 @@ pub struct PlanServeArgs {
     #[arg(long, default_value_t = 5, value_parser = parse_top)]
     pub top: usize,
     /// Write launch files for the best plan into DIR: `--emit slurm DIR` an sbatch job
-    /// array, one task per replica; `--emit k8s DIR` a Deployment of the replicas and a
-    /// Service. Ray job specs are to come.
+    /// array, one task per replica; `--emit ray DIR` a Ray driver (one task per replica)
+    /// and its `ray job submit` line; `--emit k8s DIR` a Deployment of the replicas and a
+    /// Service.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
     /// With --emit k8s: the container image (default: a placeholder to replace).
@@ -345,6 +352,10 @@ pub struct PlanServeArgs {
     /// With --emit slurm: the GRES type of the chips (`gpu:TYPE:N`; default untyped `gpu:N`).
     #[arg(long, requires = "emit")]
     pub gres_type: Option<String>,
+    /// With --emit ray: the Ray resource of the chips (default `GPU` for Nvidia, `NPU`
+    /// for Ascend; required for chips Ray has no manager for, such as Kunlun's).
+    #[arg(long, requires = "emit")]
+    pub ray_resource: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2444,7 +2444,7 @@ fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
             "--chips",
             "8",
             "--emit",
-            "ray",
+            "flux",
             &d,
         ],
         vec![
@@ -2459,7 +2459,7 @@ fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
             "--rate",
             "5",
             "--emit",
-            "ray",
+            "flux",
             &d,
         ],
     ] {
@@ -2467,6 +2467,22 @@ fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains("not supported here"), "{}", r.stderr);
     }
+    // Ray needs the resource name for chips it has no manager for.
+    let r = tessera(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "kunlunxin-p800",
+        "--chips",
+        "8",
+        "--emit",
+        "ray",
+        &d,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--ray-resource"), "{}", r.stderr);
     // A serving plan: a Deployment of the planned replicas behind a Service.
     let sd = dir.join("serve").display().to_string();
     let r = tessera(&[

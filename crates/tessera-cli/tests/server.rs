@@ -797,6 +797,7 @@ fn jobs_run_on_ray_pools() {
     let Some(url) = have_ray("jobs_run_on_ray_pools") else {
         return;
     };
+    let _one = serial();
     let s = Server::with_fleet(
         "ray",
         "fifo-perf",
@@ -870,6 +871,178 @@ resource = "P800"
     let (st, _) = s.call("DELETE", &format!("/api/v1/jobs/{long}"), Some(TOKEN), None);
     assert_eq!(st, 202);
     assert_eq!(s.wait_final(long)["state"], "cancelled");
+    // The job mix of the Slurm tests: a training job with its planned launch on the
+    // Ascend pool ...
+    let f = out("train");
+    let train = serde_json::json!({
+        "kind": "train",
+        "name": "llama3-8b on ray ascend",
+        "model": "llama3-8b",
+        "steps": 100,
+        "global-batch": 256,
+        "resources": {"chips": 8, "chip-types": ["910b2"]},
+        "entrypoint": format!(
+            "echo \"fw={{framework}} tp={{tp}} devices=$ASCEND_RT_VISIBLE_DEVICES\" > {f}\necho {{launch}} >> {f}",
+            f = f.display()
+        ),
+    })
+    .to_string();
+    let id = s.submit(&train);
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains("fw=mindspeed-llm"), "{text}");
+    assert!(text.contains("devices=0,1,2,3,4,5,6,7"), "{text}");
+    assert!(text.contains("--global-batch-size 256"), "{text}");
+    // ... and a serving job whose replica runs with vLLM's arguments on one GPU, then
+    // is cancelled with its job.
+    let f = out("serve");
+    let serve = serde_json::json!({
+        "kind": "serve",
+        "name": "chat",
+        "model": "llama3-8b",
+        "rate": 2,
+        "input-len": 1000,
+        "output-len": 200,
+        "replicas": 1,
+        "chip-types": ["a800"],
+        "entrypoint": format!(
+            "echo \"replica {{replica}} of {{replicas}} devices=$CUDA_VISIBLE_DEVICES\" > {f}\necho {{launch}} >> {f}\nsleep 300",
+            f = f.display()
+        ),
+    })
+    .to_string();
+    let id = s.submit(&serve);
+    wait_until("the replica's launch line", 60, || {
+        std::fs::read_to_string(&f).is_ok_and(|t| t.contains("--tensor-parallel-size"))
+    });
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains("replica 0 of 1 devices="), "{text}");
+    let v = s.job(id);
+    assert_eq!(v["replicas"][0]["pool"], "ray-a800", "{v}");
+    let (st, _) = s.call("DELETE", &format!("/api/v1/jobs/{id}"), Some(TOKEN), None);
+    assert_eq!(st, 202);
+    wait_until("the serving job cancelled", 60, || {
+        s.job(id)["state"] == "cancelled"
+    });
+}
+
+/// `plan train|serve --emit ray DIR` on the CI Ray head: the driver's placement group,
+/// one task per node (training: torchrun's node rank and master) or per replica
+/// (serving: vLLM's port), the planned arguments and each vendor's device variable,
+/// sent with the emitted `ray job submit` line, a stand-in launcher in place of torchrun
+/// and vLLM.
+#[test]
+fn emitted_ray_jobs_run_on_ray() {
+    let Some(url) = have_ray("emitted_ray_jobs_run_on_ray") else {
+        return;
+    };
+    let _one = serial();
+    let venv =
+        std::env::var("TESSERA_RAY_VENV").expect("TESSERA_RAY_VENV (tools/ray-local/env.sh)");
+    let dir = std::env::temp_dir().join(format!("tessera-emit-ray-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let standin = dir.join("launcher.sh");
+    std::fs::write(
+        &standin,
+        "#!/bin/bash\necho \"launcher: $*\"\necho \"devices: ascend=${ASCEND_RT_VISIBLE_DEVICES:-} cuda=${CUDA_VISIBLE_DEVICES:-} xpu=${XPU_VISIBLE_DEVICES:-}\"\n",
+    )
+    .unwrap();
+    assert!(
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&standin)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cases: [(&str, &[&str], &str, &str); 3] = [
+        (
+            "train",
+            &["--chip", "910b2", "--chips", "8", "--global-batch", "256"],
+            "ascend=0,1,2,3,4,5,6,7",
+            "--nnodes 1 --node-rank 0 --nproc-per-node 8 --master-addr 127.0.0.1",
+        ),
+        (
+            "train",
+            &[
+                "--chip",
+                "kunlunxin-p800",
+                "--chips",
+                "8",
+                "--global-batch",
+                "256",
+                "--ray-resource",
+                "P800",
+            ],
+            "xpu=0,1,2,3,4,5,6,7",
+            "--tensor-model-parallel-size",
+        ),
+        (
+            "serve",
+            &[
+                "--chip",
+                "a800",
+                "--chips",
+                "8",
+                "--rate",
+                "2",
+                "--input-len",
+                "1000",
+                "--output-len",
+                "200",
+            ],
+            "cuda=",
+            "serve llama3-8b --host 0.0.0.0 --port 8000",
+        ),
+    ];
+    for (i, (what, args, devices, line)) in cases.iter().enumerate() {
+        let out_dir = dir.join(format!("case{i}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["plan", what, "--model", "llama3-8b"])
+            .args(*args)
+            .arg("--emit")
+            .arg("ray")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let submit = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("-ray-submit.sh"))
+            .expect("a submit script");
+        let path = format!("{venv}/bin:{}", std::env::var("PATH").unwrap_or_default());
+        let o = Command::new("bash")
+            .arg(&submit)
+            .env("PATH", path)
+            .env("RAY_ADDRESS", &url)
+            .env("TESSERA_LAUNCHER", &standin)
+            .env("TESSERA_RAY_PYTHON", format!("{venv}/bin/python"))
+            .env("TESSERA_RAY_WAIT_S", "60")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "case {i}: {text}");
+        assert!(
+            text.contains("tessera: exit codes [0]") || text.contains("tessera: exit codes [0, "),
+            "case {i}: {text}"
+        );
+        assert!(text.contains(devices), "case {i}: no `{devices}` in {text}");
+        assert!(text.contains(line), "case {i}: no `{line}` in {text}");
+        let fw = if *what == "train" {
+            "--global-batch-size 256"
+        } else {
+            "--tensor-parallel-size"
+        };
+        assert!(text.contains(fw), "case {i}: no `{fw}` in {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The event stream: a client that connects, then sees the submission it makes, as a

@@ -2,8 +2,13 @@
 //! talks to `tessera server` with it, and the Slurm REST engine to slurmrestd.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+/// How long a connection may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a peer may stay silent mid-request.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A response: status and body.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,9 +61,25 @@ pub fn request(
         addr: addr.to_string(),
         message: m,
     };
-    let mut s = TcpStream::connect(addr).map_err(conn)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(conn)?;
+    // Bounded waits: an engine that does not answer is unavailable, not a hung server.
+    let mut last = None;
+    let mut stream = None;
+    for a in addr.to_socket_addrs().map_err(conn)? {
+        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let mut s = stream.ok_or_else(|| {
+        conn(
+            last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address")),
+        )
+    })?;
+    s.set_read_timeout(Some(READ_TIMEOUT)).map_err(conn)?;
+    s.set_write_timeout(Some(READ_TIMEOUT)).map_err(conn)?;
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n"
     );

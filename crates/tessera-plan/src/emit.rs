@@ -257,6 +257,299 @@ pub fn slurm_serve_script(
     Ok(s)
 }
 
+/// How a Ray job spec asks for the chips.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RayEmit {
+    /// The Ray resource the chips are counted in (`GPU`, `NPU`, or a custom one).
+    pub resource: String,
+}
+
+/// The Ray resource of a chip by default: `GPU` for Nvidia (Ray's GPU manager), `NPU`
+/// for Huawei Ascend (Ray's Ascend manager); other vendors have no Ray manager, so the
+/// cluster's custom resource name must be given.
+pub fn ray_resource(chip: &Chip) -> Option<&'static str> {
+    let v = chip.vendor.to_ascii_lowercase();
+    if v.contains("nvidia") {
+        Some("GPU")
+    } else if v.contains("huawei") {
+        Some("NPU")
+    } else {
+        None
+    }
+}
+
+/// A string as a Python string literal (JSON's escapes, which Python reads alike).
+fn py_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// The Ray driver: a placement group of one bundle per node (training, STRICT_SPREAD)
+/// or per replica (serving, PACK), then one task per bundle that runs the launcher with
+/// the planned arguments. Ray sets the device variable for `GPU` and `NPU` tasks; for
+/// other resources the driver gives each bundle on a node its own indices.
+#[allow(clippy::too_many_arguments)]
+fn ray_driver(
+    header: &str,
+    kind: &str,
+    bundles: u64,
+    chips: u64,
+    resource: &str,
+    device_var: Option<&str>,
+    args: &[String],
+    model: &str,
+) -> String {
+    let args_py: Vec<String> = args.iter().map(|a| format!("    {},", py_str(a))).collect();
+    let dv = match device_var {
+        Some(v) if resource != "GPU" && resource != "NPU" => py_str(v),
+        _ => "None".into(),
+    };
+    format!(
+        r#"#!/usr/bin/env python3
+{header}
+import os
+import subprocess
+import sys
+
+import ray
+from ray.util.placement_group import placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+KIND = {kind}
+BUNDLES = {bundles}  # nodes of the gang (train) or replicas (serve)
+CHIPS = {chips}  # per bundle
+RESOURCE = {resource}
+# Set by this driver for resources Ray has no device manager for (None: Ray sets it).
+DEVICE_VAR = {dv}
+MODEL = {model}
+ARGS = [
+{args}
+]
+
+
+def demand():
+    return {{"num_gpus": CHIPS}} if RESOURCE == "GPU" else {{"resources": {{RESOURCE: CHIPS}}}}
+
+
+@ray.remote(num_cpus=0)
+def where():
+    return ray.util.get_node_ip_address()
+
+
+@ray.remote(num_cpus=0)
+def run(argv, env):
+    e = dict(os.environ)
+    e.update(env)
+    shown = DEVICE_VAR or ("CUDA_VISIBLE_DEVICES" if RESOURCE == "GPU" else "ASCEND_RT_VISIBLE_DEVICES")
+    print("tessera: on", ray.util.get_node_ip_address(), shown + "=" + e.get(shown, ""), flush=True)
+    return subprocess.call(argv, env=e)
+
+
+def main():
+    ray.init()
+    strategy = "STRICT_SPREAD" if KIND == "train" and BUNDLES > 1 else "PACK"
+    pg = placement_group([{{RESOURCE: CHIPS}}] * BUNDLES, strategy=strategy)
+    wait_s = float(os.environ.get("TESSERA_RAY_WAIT_S", "600"))
+    ready, _ = ray.wait([pg.ready()], timeout=wait_s)
+    if not ready:
+        sys.exit(f"tessera: {{BUNDLES}} bundle(s) of {{CHIPS}} {{RESOURCE}} ({{strategy}}) not available within {{wait_s:.0f}} s")
+    on = lambda i: PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i)
+    ips = ray.get([where.options(scheduling_strategy=on(i)).remote() for i in range(BUNDLES)])
+    envs = [{{}} for _ in range(BUNDLES)]
+    if DEVICE_VAR:
+        # Bundles on one node get disjoint indices; this assumes the job holds the
+        # node's devices of this kind alone (Ray counts them but does not assign them).
+        seen = {{}}
+        for i, ip in enumerate(ips):
+            k = seen.get(ip, 0)
+            seen[ip] = k + 1
+            envs[i][DEVICE_VAR] = ",".join(str(d) for d in range(k * CHIPS, (k + 1) * CHIPS))
+    if KIND == "train":
+        launcher = os.environ.get("TESSERA_LAUNCHER", "torchrun")
+        entry = os.environ.get("TESSERA_ENTRYPOINT", "pretrain_gpt.py")
+        port = os.environ.get("MASTER_PORT", "29500")
+        argvs = [
+            [launcher, "--nnodes", str(BUNDLES), "--node-rank", str(i), "--nproc-per-node", str(CHIPS),
+             "--master-addr", ips[0], "--master-port", port, entry] + ARGS
+            for i in range(BUNDLES)
+        ]
+        for e in envs:
+            e.update({{"MASTER_ADDR": ips[0], "MASTER_PORT": port}})
+    else:
+        launcher = os.environ.get("TESSERA_LAUNCHER", "vllm")
+        model = os.environ.get("TESSERA_MODEL", MODEL)
+        base = int(os.environ.get("TESSERA_BASE_PORT", "8000"))
+        argvs = [[launcher, "serve", model, "--host", "0.0.0.0", "--port", str(base + i)] + ARGS for i in range(BUNDLES)]
+    refs = [run.options(scheduling_strategy=on(i), **demand()).remote(argvs[i], envs[i]) for i in range(BUNDLES)]
+    codes = ray.get(refs)
+    print("tessera: exit codes", codes, flush=True)
+    sys.exit(1 if any(c != 0 for c in codes) else 0)
+
+
+if __name__ == "__main__":
+    main()
+"#,
+        kind = py_str(kind),
+        resource = py_str(resource),
+        model = py_str(model),
+        args = args_py.join("\n"),
+    )
+}
+
+/// `submit.sh`: `ray job submit` of the driver beside it, with the working directory
+/// uploaded and the launcher settings passed in.
+fn ray_submit(header: &str, driver: &str) -> String {
+    format!(
+        r#"#!/bin/bash
+{header}
+# Submits {driver} (beside this file) to the Ray cluster at $RAY_ADDRESS (the dashboard,
+# default http://127.0.0.1:8265) and waits for it. TESSERA_LAUNCHER, TESSERA_ENTRYPOINT,
+# TESSERA_MODEL, TESSERA_BASE_PORT and MASTER_PORT, when set, go to the job; set
+# TESSERA_RAY_PYTHON to the cluster's Python if it is not `python`.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+env_json=$(python3 -c 'import json, os, sys; print(json.dumps({{"env_vars": {{k: os.environ[k] for k in sys.argv[1:] if k in os.environ}}}}))' \
+  TESSERA_LAUNCHER TESSERA_ENTRYPOINT TESSERA_MODEL TESSERA_BASE_PORT MASTER_PORT TESSERA_RAY_WAIT_S)
+exec ray job submit --address "${{RAY_ADDRESS:-http://127.0.0.1:8265}}" --working-dir "$here" \
+  --runtime-env-json "$env_json" --entrypoint-num-cpus 0 -- "${{TESSERA_RAY_PYTHON:-python}}" {driver}
+"#
+    )
+}
+
+/// The Ray launch files of a training plan: (file name, text) for the driver and
+/// `submit.sh`.
+pub fn ray_train_files(
+    p: &RankedTrainPlan,
+    model: &str,
+    chip: &Chip,
+    o: &RayEmit,
+    chips_per_node: u32,
+) -> Result<Vec<(String, String)>, String> {
+    if !matches!(
+        p.launch.framework,
+        "megatron-lm" | "megatron-fsdp" | "mindspeed-llm"
+    ) {
+        return Err(format!(
+            "--emit ray launches Megatron-LM, Megatron-FSDP and MindSpeed-LLM with torchrun; {} starts from its own runner and config (in the plan's JSON)",
+            p.launch.framework
+        ));
+    }
+    check_resource(&o.resource)?;
+    let (nodes, per_node) = whole_nodes(p.chips, chips_per_node.max(1) as u64)?;
+    let l = &p.plan.layout;
+    let header = format!(
+        "# Written by `tessera plan train --emit ray`: {model} on {} {} (pool {}), the plan ranked {};\n\
+         # TP {} PP {} DP {}, global batch {} x {} tokens; Ray resource `{}`.",
+        p.chips,
+        chip.id,
+        p.pool,
+        p.rank,
+        l.tp,
+        l.pp,
+        l.dp,
+        p.plan.global_batch,
+        p.seq_len,
+        o.resource
+    );
+    let name = job_name(&format!("{model}-{}", p.pool));
+    let driver_name = format!("{name}-ray-driver.py");
+    let (bundles, chips) = (nodes, per_node);
+    let dv = device_variable(chip);
+    Ok(vec![
+        (
+            driver_name.clone(),
+            ray_driver(
+                &header,
+                "train",
+                bundles,
+                chips,
+                &o.resource,
+                dv.as_deref(),
+                &p.launch.args,
+                model,
+            ),
+        ),
+        (
+            format!("{name}-ray-submit.sh"),
+            ray_submit(&header, &driver_name),
+        ),
+    ])
+}
+
+/// The Ray launch files of a serving plan: one task per replica running the serving
+/// engine on its chips, ports 8000 + the replica's index.
+pub fn ray_serve_files(
+    p: &crate::fleet::RankedServePlan,
+    model: &str,
+    chip: &Chip,
+    o: &RayEmit,
+    chips_per_node: u32,
+) -> Result<Vec<(String, String)>, String> {
+    check_resource(&o.resource)?;
+    let per = p.plan.layout.chips_per_replica().max(1);
+    let cpn = chips_per_node.max(1) as u64;
+    if per > cpn {
+        return Err(format!(
+            "a replica of {per} chips spans nodes of {cpn}: vLLM's own Ray mode runs such a replica, which this driver does not start"
+        ));
+    }
+    let replicas = p.plan.replicas.max(1);
+    let l = &p.plan.layout;
+    let header = format!(
+        "# Written by `tessera plan serve --emit ray`: {model} on {} (pool {}), the plan ranked {}:\n\
+         # {replicas} replica(s) of TP {} PP {} EP {} on {per} chip(s) each; Ray resource `{}`.",
+        chip.id, p.pool, p.rank, l.tp, l.pp, l.ep, o.resource
+    );
+    let name = job_name(&format!("{model}-{}-serve", p.pool));
+    let driver_name = format!("{name}-ray-driver.py");
+    let dv = device_variable(chip);
+    Ok(vec![
+        (
+            driver_name.clone(),
+            ray_driver(
+                &header,
+                "serve",
+                replicas,
+                per,
+                &o.resource,
+                dv.as_deref(),
+                &p.launch.args,
+                model,
+            ),
+        ),
+        (
+            format!("{name}-ray-submit.sh"),
+            ray_submit(&header, &driver_name),
+        ),
+    ])
+}
+
+/// A Ray resource name: letters, digits, '_' and '-'.
+fn check_resource(r: &str) -> Result<(), String> {
+    if r.is_empty()
+        || !r
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "--ray-resource `{r}`: letters, digits, '_' and '-' only"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -432,5 +725,62 @@ mod tests {
         assert_eq!(device_variable(&c).as_deref(), Some("XPU_VISIBLE_DEVICES"));
         c.visible_devices_env = Some("see the docs".into());
         assert_eq!(device_variable(&c), None);
+    }
+
+    #[test]
+    fn ray_drivers_spread_a_gang_and_set_the_devices_ray_does_not() {
+        let (p, c) = best("llama3-8b", "nvidia-a800-sxm4-80gb", 16, None);
+        let o = RayEmit {
+            resource: ray_resource(&c).unwrap().into(),
+        };
+        let files = ray_train_files(&p, "llama3-8b", &c, &o, 8).unwrap();
+        assert_eq!(files.len(), 2);
+        let driver = &files[0].1;
+        for want in [
+            "BUNDLES = 2 ",
+            "CHIPS = 8 ",
+            "RESOURCE = \"GPU\"",
+            "DEVICE_VAR = None",
+            "STRICT_SPREAD",
+            "\"--tensor-model-parallel-size\",",
+        ] {
+            assert!(driver.contains(want), "{want}: {driver}");
+        }
+        assert!(files[1].1.contains("ray job submit"), "{}", files[1].1);
+        assert!(
+            files[1].1.contains(&files[0].0),
+            "the submit line names the driver"
+        );
+        assert!(
+            ray_train_files(&p, "llama3-8b", &c, &o, 6)
+                .unwrap_err()
+                .contains("whole nodes")
+        );
+        let bad = RayEmit {
+            resource: "GPU; rm".into(),
+        };
+        assert!(ray_train_files(&p, "llama3-8b", &c, &bad, 8).is_err());
+        // Kunlun: no Ray manager, so no default resource, and the driver sets the
+        // chip's variable itself.
+        let (k, kc) = best("llama3-8b", "kunlunxin-p800", 8, None);
+        assert_eq!(ray_resource(&kc), None);
+        let o = RayEmit {
+            resource: "P800".into(),
+        };
+        let d = &ray_train_files(&k, "llama3-8b", &kc, &o, 8).unwrap()[0].1;
+        assert!(d.contains("DEVICE_VAR = \"XPU_VISIBLE_DEVICES\""), "{d}");
+        let (f, fc) = best("llama3-8b", "nvidia-a800-sxm4-80gb", 8, Some("flagscale"));
+        assert!(
+            ray_train_files(&f, "llama3-8b", &fc, &o, 8)
+                .unwrap_err()
+                .contains("flagscale")
+        );
+    }
+
+    #[test]
+    fn python_literals_escape_what_they_must() {
+        assert_eq!(py_str("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(py_str("\u{1}"), "\"\\u0001\"");
+        assert_eq!(py_str("--x=1"), "\"--x=1\"");
     }
 }

@@ -110,7 +110,7 @@ fn emit_dir<'a>(e: &'a [String], kinds: &[&str]) -> Result<(&'a str, &'a std::pa
     };
     if !kinds.contains(&kind.as_str()) {
         return Err(CliError::Usage(format!(
-            "--emit: `{kind}` is not supported here; use {} (Ray job specs are to come)",
+            "--emit: `{kind}` is not supported here; use {}",
             kinds.join(" or ")
         )));
     }
@@ -204,6 +204,35 @@ fn write_launch_file(dir: &std::path::Path, name: &str, text: &str, what: &str) 
     Ok(())
 }
 
+/// The Ray resource for `--emit ray`: the option, else the vendor's default.
+fn ray_emit(chip: &tessera_core::Chip, given: Option<&str>) -> Result<tessera_plan::emit::RayEmit> {
+    let resource = match given {
+        Some(r) => r.to_string(),
+        None => tessera_plan::emit::ray_resource(chip)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--emit ray: Ray has no device manager for {} ({}); give --ray-resource NAME, the custom resource your cluster counts these chips in",
+                    chip.id, chip.vendor
+                ))
+            })?
+            .to_string(),
+    };
+    Ok(tessera_plan::emit::RayEmit { resource })
+}
+
+/// The Ray driver and its submit script; the script made executable.
+fn write_ray_files(dir: &std::path::Path, files: Vec<(String, String)>, what: &str) -> Result<()> {
+    for (name, text) in files {
+        write_launch_file(dir, &name, &text, what)?;
+        if name.ends_with(".sh") {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.join(&name);
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    Ok(())
+}
+
 /// Kubernetes objects as `DIR/<stem>.json`.
 fn write_manifests(dir: &std::path::Path, objects: Vec<(String, serde_json::Value)>) -> Result<()> {
     for (stem, v) in objects {
@@ -223,7 +252,7 @@ fn emit_train(
     e: &[String],
     a: &PlanTrainArgs,
 ) -> Result<()> {
-    let (kind, dir) = emit_dir(e, &["slurm", "k8s"])?;
+    let (kind, dir) = emit_dir(e, &["slurm", "ray", "k8s"])?;
     let best = plan.plans.first().ok_or_else(|| {
         CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
     })?;
@@ -231,6 +260,16 @@ fn emit_train(
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
     if kind == "k8s" {
         return emit_train_k8s(dir, best, model, chip, cpn, a);
+    }
+    if kind == "ray" {
+        let o = ray_emit(chip, a.ray_resource.as_deref())?;
+        let files = tessera_plan::emit::ray_train_files(best, model, chip, &o, cpn)
+            .map_err(|m| CliError::Usage(format!("--emit ray: {m}")))?;
+        return write_ray_files(
+            dir,
+            files,
+            &format!("the plan ranked 1: {} chips of {}", best.chips, best.chip),
+        );
     }
     let text = tessera_plan::emit::slurm_script(
         best,
@@ -260,12 +299,25 @@ fn emit_serve(
     e: &[String],
     a: &PlanServeArgs,
 ) -> Result<()> {
-    let (kind, dir) = emit_dir(e, &["slurm", "k8s"])?;
+    let (kind, dir) = emit_dir(e, &["slurm", "ray", "k8s"])?;
     let best = plan.plans.first().ok_or_else(|| {
         CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
     })?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
+    if kind == "ray" {
+        let o = ray_emit(chip, a.ray_resource.as_deref())?;
+        let files = tessera_plan::emit::ray_serve_files(best, model, chip, &o, cpn)
+            .map_err(|m| CliError::Usage(format!("--emit ray: {m}")))?;
+        return write_ray_files(
+            dir,
+            files,
+            &format!(
+                "the plan ranked 1: {} replica(s) on {} chips of {}",
+                best.plan.replicas, best.plan.chips, best.chip
+            ),
+        );
+    }
     if kind == "k8s" {
         let resource = device_resource(chip)?;
         let per = best.plan.layout.chips_per_replica().max(1);
