@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-120}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-for t in catalog_toml hf_config date lengths_csv validation_rows measurements_csv fleet_toml scenario_toml gavel_trace gavel_throughputs jobs_toml slurm_output server_job; do
+for t in catalog_toml hf_config date lengths_csv validation_rows measurements_csv fleet_toml scenario_toml gavel_trace gavel_throughputs jobs_toml slurm_output server_job engine_json; do
     mkdir -p "corpus/$t"
     seeds=()
     [ -d "seeds/$t" ] && seeds=("seeds/$t")

@@ -74,6 +74,12 @@ fi
 
 cargo test --workspace "$@"
 
+# The Kubernetes engine (cargo feature `kube`, kube-rs): its conversation with an API
+# server, request by request, and the live test, which runs only when KUBECONFIG names a
+# cluster (none can be installed here) and otherwise says it skipped.
+echo "== the Kubernetes engine (--features kube)"
+cargo test -p tessera-engine --features kube --test kube_conversation "$@"
+
 # The API fuzzed from its OpenAPI document (needs python3 and PyPI; under CI=true a
 # failure to install fails the run, elsewhere it is skipped with a note).
 if [ "${TESSERA_SCHEMATHESIS:-1}" = 1 ]; then

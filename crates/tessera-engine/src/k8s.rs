@@ -33,6 +33,9 @@ pub struct Gang {
     /// Labels on every object and pod (tessera's job id and attempt when the server
     /// dispatches).
     pub labels: Vec<(String, String)>,
+    /// Seconds between SIGTERM and SIGKILL when the pods are deleted (the job's
+    /// checkpoint grace); `None`: Kubernetes' default of 30.
+    pub grace_s: Option<u32>,
 }
 
 /// A valid DNS-1123 label (lower-case letters, digits, '-'; at most 63; alphanumeric ends).
@@ -130,6 +133,15 @@ pub fn manifests(g: &Gang) -> Result<Vec<(String, Value)>, String> {
             "completions": g.nodes,
             "parallelism": g.nodes,
             "backoffLimit": 0,
+            // A pod ended by a disruption (its node lost, a preemption, an eviction)
+            // fails the Job with reason PodFailurePolicy, not BackoffLimitExceeded:
+            // tessera reads that as the engine's doing and starts a new attempt.
+            "podFailurePolicy": {
+                "rules": [{
+                    "action": "FailJob",
+                    "onPodConditions": [{ "type": "DisruptionTarget", "status": "True" }],
+                }],
+            },
             "template": {
                 "metadata": {
                     "labels": pod_labels,
@@ -139,6 +151,7 @@ pub fn manifests(g: &Gang) -> Result<Vec<(String, Value)>, String> {
                     "schedulerName": "volcano",
                     "subdomain": g.name,
                     "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": g.grace_s.unwrap_or(30),
                     "nodeSelector": { CHIP_LABEL: g.chip },
                     "containers": [{
                         "name": "main",
@@ -257,6 +270,201 @@ pub fn serving_manifests(r: &Replicas) -> Result<Vec<(String, Value)>, String> {
     ])
 }
 
+/// What the live engine reads from the API server: the answers of `GET /api/v1/nodes`,
+/// `GET /api/v1/pods` and `GET /apis/batch/v1/namespaces/NS/jobs`, turned into the
+/// engine's terms. Pure, so that any JSON can be fed to them (property tests).
+pub mod read {
+    use crate::{EngineJob, EngineState, Node, NodeState, Tag};
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    fn items(v: &Value) -> Result<&Vec<Value>, String> {
+        v.get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| "no `items` list".to_string())
+    }
+
+    /// A quantity as Kubernetes prints a count of devices (`"8"`; `"8k"` and friends are
+    /// not device counts and are ignored).
+    fn count(v: &Value) -> Option<u32> {
+        match v {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_u64().and_then(|x| u32::try_from(x).ok()),
+            _ => None,
+        }
+    }
+
+    /// Chips of each extended resource requested by the live pods on each node:
+    /// (node, resource) -> chips.
+    pub fn usage(pods: &Value) -> Result<BTreeMap<(String, String), u32>, String> {
+        let mut m = BTreeMap::new();
+        for p in items(pods)? {
+            let phase = p
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if matches!(phase, "Succeeded" | "Failed") {
+                continue;
+            }
+            let Some(node) = p.pointer("/spec/nodeName").and_then(Value::as_str) else {
+                continue;
+            };
+            for c in p
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(req) = c.pointer("/resources/requests").and_then(Value::as_object) {
+                    for (k, v) in req.iter().filter(|(k, _)| k.contains('/')) {
+                        if let Some(n) = count(v) {
+                            *m.entry((node.to_string(), k.clone())).or_insert(0) += n;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// The nodes: one entry per extended resource (a name with a '/': `nvidia.com/gpu`)
+    /// a node has allocatable, its `tessera.io/chip` label as the partition.
+    pub fn nodes(
+        nodes: &Value,
+        used: &BTreeMap<(String, String), u32>,
+    ) -> Result<Vec<Node>, String> {
+        let mut out = Vec::new();
+        for n in items(nodes)? {
+            let name = n
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let chip = n
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(super::CHIP_LABEL))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let ready = n
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            let cordoned = n.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+            let state = match (ready, cordoned) {
+                (true, false) => NodeState::Up,
+                (true, true) => NodeState::Drained,
+                (false, _) => NodeState::Down,
+            };
+            let Some(alloc) = n.pointer("/status/allocatable").and_then(Value::as_object) else {
+                continue;
+            };
+            for (k, v) in alloc.iter().filter(|(k, _)| k.contains('/')) {
+                let Some(chips) = count(v).filter(|&c| c > 0) else {
+                    continue;
+                };
+                let u = used.get(&(name.clone(), k.clone())).copied().unwrap_or(0);
+                out.push(Node {
+                    name: name.clone(),
+                    partition: chip.clone(),
+                    gres_name: "k8s".into(),
+                    gres_type: k.clone(),
+                    chips,
+                    chips_used: u.min(chips),
+                    state,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// tessera's Jobs in the engine's terms. A Job failed by its pod-failure policy
+    /// (a disruption: a lost node, an eviction) ended by the engine's doing.
+    pub fn jobs(jobs: &Value) -> Result<Vec<EngineJob>, String> {
+        let mut out = Vec::new();
+        for j in items(jobs)? {
+            let name = j
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let st = |k: &str| {
+                j.pointer(&format!("/status/{k}"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
+            let completions = j
+                .pointer("/spec/completions")
+                .and_then(Value::as_u64)
+                .unwrap_or(1);
+            let cond = |t: &str| {
+                j.pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["type"] == t && c["status"] == "True")
+                    .map(|c| {
+                        (
+                            c["reason"].as_str().unwrap_or("").to_string(),
+                            c["message"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+            };
+            let (state, detail) = if let Some((r, m)) = cond("Failed") {
+                let s = if r == "PodFailurePolicy" {
+                    EngineState::NodeFailed
+                } else {
+                    EngineState::Failed
+                };
+                (s, format!("Failed: {r}: {m}"))
+            } else if cond("Complete").is_some() || st("succeeded") >= completions {
+                (EngineState::Succeeded, "Complete".to_string())
+            } else if st("ready") > 0 {
+                (
+                    EngineState::Running,
+                    format!("{} of {} pods ready", st("ready"), completions),
+                )
+            } else {
+                (
+                    EngineState::Pending,
+                    format!("{} active, {} ready", st("active"), st("ready")),
+                )
+            };
+            out.push(EngineJob {
+                engine_id: name.to_string(),
+                tag: Tag::parse("", name),
+                state,
+                detail,
+                partition: j
+                    .pointer("/spec/template/spec/nodeSelector")
+                    .and_then(|s| s.get(super::CHIP_LABEL))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                nodes: String::new(),
+                exit_code: match state {
+                    EngineState::Succeeded => Some(0),
+                    _ => None,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// The status of a Kubernetes error answer (`{"kind": "Status", "reason": ...}`).
+    pub fn status_reason(body: &str) -> (String, String) {
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        (
+            v["reason"].as_str().unwrap_or("").to_string(),
+            v["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| body.chars().take(200).collect()),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -264,6 +472,7 @@ mod tests {
 
     fn gang() -> Gang {
         Gang {
+            grace_s: None,
             name: "llama3-8b-ascend".into(),
             namespace: Some("team-a".into()),
             queue: "training".into(),
@@ -356,5 +565,23 @@ mod tests {
         }
         assert_eq!(to_dns_label("Llama3_8B on 910B2!"), "llama3-8b-on-910b2");
         assert!(dns_label(&to_dns_label(&"x".repeat(100))));
+    }
+
+    proptest::proptest! {
+        /// The readers of API-server answers never panic, and never count more chips
+        /// in use than a node has.
+        #[test]
+        fn readers_take_any_json(s in "\\PC{0,200}") {
+            let _ = read::status_reason(&s);
+            if let Ok(v) = serde_json::from_str::<Value>(&s) {
+                let used = read::usage(&v).unwrap_or_default();
+                if let Ok(nodes) = read::nodes(&v, &used) {
+                    for n in nodes {
+                        proptest::prop_assert!(n.chips_used <= n.chips);
+                    }
+                }
+                let _ = read::jobs(&v);
+            }
+        }
     }
 }

@@ -15,6 +15,8 @@
 pub mod fake;
 pub mod http;
 pub mod k8s;
+#[cfg(feature = "kube")]
+pub mod kube;
 pub mod ray;
 pub mod slurm;
 pub mod slurmrest;

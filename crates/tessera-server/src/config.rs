@@ -79,11 +79,24 @@ fn default_body() -> usize {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EngineConfig {
     pub name: String,
-    /// `slurm` or `ray` (Kubernetes is to come).
+    /// `slurm`, `ray` or `kubernetes`.
     pub kind: String,
     /// Ray: the dashboard's `http://HOST:PORT` (its Jobs API; 8265 by default).
     #[serde(default)]
     pub url: Option<String>,
+    /// Kubernetes: the kubeconfig file; absent: `KUBECONFIG`, `~/.kube/config`, or the
+    /// in-cluster service account.
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
+    /// Kubernetes: the namespace of tessera's objects.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Kubernetes: the Volcano queue of the gangs' PodGroups.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Kubernetes: the image a job's script runs in (it needs bash).
+    #[serde(default)]
+    pub image: Option<String>,
     /// `SLURM_CONF` for this engine; absent: the environment's.
     #[serde(default)]
     pub slurm_conf: Option<String>,
@@ -120,16 +133,18 @@ pub struct PoolConfig {
     #[serde(default)]
     pub gres: String,
     /// Ray: the resource the pool's chips are counted in (`GPU`, `NPU`, or a custom one
-    /// such as `P800`).
+    /// such as `P800`); Kubernetes: the device plugin's extended resource
+    /// (`nvidia.com/gpu`, `huawei.com/Ascend910`).
     #[serde(default)]
     pub resource: Option<String>,
 }
 
 impl PoolConfig {
-    /// (GRES name, GRES type); for a Ray pool `("ray", resource)`.
+    /// (GRES name, GRES type); for a Ray or Kubernetes pool `("ray" or "k8s", resource)`.
     pub fn gres_parts(&self) -> (String, String) {
         if let Some(r) = &self.resource {
-            return ("ray".into(), r.clone());
+            let kind = if r.contains('/') { "k8s" } else { "ray" };
+            return (kind.into(), r.clone());
         }
         match self.gres.split_once(':') {
             Some((n, t)) => (n.to_string(), t.to_string()),
@@ -172,6 +187,52 @@ impl ServerConfig {
             )));
         }
         for e in &c.engine {
+            let k8s_keys = [
+                ("kubeconfig", e.kubeconfig.is_some()),
+                ("namespace", e.namespace.is_some()),
+                ("queue", e.queue.is_some()),
+                ("image", e.image.is_some()),
+            ];
+            if e.kind == "kubernetes" {
+                let other = [
+                    ("url", e.url.is_some()),
+                    ("slurm-conf", e.slurm_conf.is_some()),
+                    ("bin", e.bin.is_some()),
+                    ("rest-url", e.rest_url.is_some()),
+                    ("rest-user", e.rest_user.is_some()),
+                    ("rest-token-file", e.rest_token_file.is_some()),
+                    ("rest-token-env", e.rest_token_env.is_some()),
+                ];
+                if let Some((k, _)) = other.iter().find(|(_, set)| *set) {
+                    return Err(err(format!(
+                        "engine {}: `{k}` is not a kubernetes engine key (kubeconfig, namespace, queue, image)",
+                        e.name
+                    )));
+                }
+                if e.image.as_deref().is_none_or(str::is_empty) {
+                    return Err(err(format!(
+                        "engine {}: kind kubernetes needs image (what a job's script runs in; it needs bash)",
+                        e.name
+                    )));
+                }
+                for (k, v) in [("namespace", &e.namespace), ("queue", &e.queue)] {
+                    if let Some(v) = v
+                        && !tessera_engine::k8s::dns_label(v)
+                    {
+                        return Err(err(format!(
+                            "engine {}: {k} `{v}` is not a DNS-1123 label",
+                            e.name
+                        )));
+                    }
+                }
+                continue;
+            }
+            if let Some((k, _)) = k8s_keys.iter().find(|(_, set)| *set) {
+                return Err(err(format!(
+                    "engine {}: `{k}` is a kubernetes engine key",
+                    e.name
+                )));
+            }
             if e.kind == "ray" {
                 let slurm_keys = [
                     ("slurm-conf", e.slurm_conf.is_some()),
@@ -204,7 +265,7 @@ impl ServerConfig {
             }
             if e.kind != "slurm" {
                 return Err(err(format!(
-                    "engine {}: kind `{}` is not supported; use slurm or ray",
+                    "engine {}: kind `{}` is not supported; use slurm, ray or kubernetes",
                     e.name, e.kind
                 )));
             }
@@ -253,7 +314,33 @@ impl ServerConfig {
                     p.name, p.engine
                 )));
             };
-            if e.kind == "ray" {
+            if e.kind == "kubernetes" {
+                if !p.partition.is_empty() || !p.gres.is_empty() {
+                    return Err(err(format!(
+                        "pool {}: engine {} is a kubernetes engine: give `resource` (the device plugin's, e.g. nvidia.com/gpu), not partition or gres; nodes are chosen by their tessera.io/chip label",
+                        p.name, e.name
+                    )));
+                }
+                match p.resource.as_deref() {
+                    Some(r)
+                        if !r.is_empty()
+                            && r.contains('/')
+                            && r.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) => {}
+                    Some(r) => {
+                        return Err(err(format!(
+                            "pool {}: resource `{r}` is not an extended resource name (vendor-domain/name, e.g. huawei.com/Ascend910)",
+                            p.name
+                        )));
+                    }
+                    None => {
+                        return Err(err(format!(
+                            "pool {}: a pool on kubernetes engine {} needs `resource` (the device plugin's, e.g. nvidia.com/gpu)",
+                            p.name, e.name
+                        )));
+                    }
+                }
+            } else if e.kind == "ray" {
                 if !p.partition.is_empty() || !p.gres.is_empty() {
                     return Err(err(format!(
                         "pool {}: engine {} is a ray engine: give `resource` (GPU, NPU or a custom resource), not partition or gres",
@@ -608,5 +695,55 @@ mod tests {
         let slurm_with_resource = "tokens = \"t.toml\"\n[[engine]]\nname = \"s\"\nkind = \"slurm\"\n[[pool]]\nname = \"a\"\nchip = \"a800\"\nengine = \"s\"\nresource = \"GPU\"\n";
         let e = load_text("slurm-resource", slurm_with_resource).unwrap_err();
         assert!(e.to_string().contains("`resource` is for ray pools"), "{e}");
+    }
+
+    #[test]
+    fn kubernetes_engines_take_an_image_and_pools_a_device_resource() {
+        let k8s = |engine: &str, pool: &str| {
+            format!(
+                "tokens = \"t.toml\"\n[[engine]]\nname = \"k\"\nkind = \"kubernetes\"\n{engine}\n[[pool]]\nname = \"p\"\nchip = \"910b2\"\nengine = \"k\"\n{pool}\n"
+            )
+        };
+        let ok = load_text(
+            "k8s-ok",
+            &k8s(
+                "image = \"registry.example.com/base:1\"\nnamespace = \"ml\"\nqueue = \"research\"",
+                "resource = \"huawei.com/Ascend910\"",
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok.pool[0].gres_parts().0, "k8s");
+        for (i, (engine, pool, says)) in [
+            ("", "resource = \"huawei.com/Ascend910\"", "needs image"),
+            (
+                "image = \"i\"\nnamespace = \"Not_A_Label\"",
+                "resource = \"huawei.com/Ascend910\"",
+                "DNS-1123",
+            ),
+            (
+                "image = \"i\"\nurl = \"http://h:1\"",
+                "resource = \"huawei.com/Ascend910\"",
+                "not a kubernetes engine key",
+            ),
+            (
+                "image = \"i\"",
+                "resource = \"NPU\"",
+                "extended resource name",
+            ),
+            ("image = \"i\"", "", "needs `resource`"),
+            (
+                "image = \"i\"",
+                "resource = \"huawei.com/Ascend910\"\npartition = \"x\"",
+                "not partition or gres",
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let e = load_text(&format!("k8s-bad-{i}"), &k8s(engine, pool)).expect_err(pool);
+            assert!(e.to_string().contains(says), "{engine} / {pool}: {e}");
+        }
+        let e = load("image = \"i\"").unwrap_err();
+        assert!(e.to_string().contains("kubernetes engine key"), "{e}");
     }
 }

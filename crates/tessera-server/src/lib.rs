@@ -38,6 +38,34 @@ pub enum ServerError {
 
 /// Loads the configuration at `config_path` and runs the server until SIGTERM or
 /// SIGINT.
+/// The Kubernetes engine of an `[[engine]] kind = "kubernetes"`.
+#[cfg(feature = "kube")]
+fn kube_engine(
+    e: &config::EngineConfig,
+    dir: &Path,
+) -> Result<Arc<dyn tessera_engine::Engine>, ServerError> {
+    let kc = e.kubeconfig.as_ref().map(|k| dir.join(k));
+    let s = tessera_engine::kube::KubeSettings {
+        namespace: e.namespace.clone().unwrap_or_else(|| "default".into()),
+        queue: e.queue.clone().unwrap_or_else(|| "default".into()),
+        image: e.image.clone().unwrap_or_default(),
+    };
+    let k = tessera_engine::kube::KubeEngine::connect(&e.name, kc.as_deref(), s)
+        .map_err(|m| ServerError::Setup(format!("engine {}: {m}", e.name)))?;
+    Ok(Arc::new(k))
+}
+
+#[cfg(not(feature = "kube"))]
+fn kube_engine(
+    e: &config::EngineConfig,
+    _dir: &Path,
+) -> Result<Arc<dyn tessera_engine::Engine>, ServerError> {
+    Err(ServerError::Setup(format!(
+        "engine {}: this tessera was built without the Kubernetes engine; build it with `cargo build --release --features kube`",
+        e.name
+    )))
+}
+
 pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), ServerError> {
     init_logs();
     let cfg = config::ServerConfig::load(config_path)?;
@@ -59,6 +87,18 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
         })?;
         chips.push(c.id.clone());
     }
+    // A Kubernetes pool's nodes are those labelled with its chip (tessera.io/chip), so
+    // the chip id is the pool's partition there.
+    let mut pools = cfg.pool.clone();
+    for (p, chip) in pools.iter_mut().zip(&chips) {
+        if cfg
+            .engine
+            .iter()
+            .any(|e| e.name == p.engine && e.kind == "kubernetes")
+        {
+            p.partition = chip.clone();
+        }
+    }
     let state = cfg.state_location(&dir).map_err(|m| {
         ServerError::Config(config::ConfigError {
             path: config_path.display().to_string(),
@@ -75,6 +115,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     for e in &cfg.engine {
         let spool = spool.join(&e.name);
         let engine: Arc<dyn tessera_engine::Engine> = match &e.rest_url {
+            None if e.kind == "kubernetes" => kube_engine(e, &dir)?,
             None if e.kind == "ray" => Arc::new(
                 tessera_engine::ray::RayEngine::new(&e.name, e.url.as_deref().unwrap_or(""), spool)
                     .map_err(|m| ServerError::Setup(format!("engine {}: {m}", e.name)))?,
@@ -120,7 +161,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     let mut sched = live::Live::new(
         store.clone(),
         engines,
-        cfg.pool.clone(),
+        pools,
         chips,
         policy,
         cfg.round_s,

@@ -183,6 +183,7 @@ fn emit_train_k8s(
             ("TESSERA_DP".into(), l.dp.to_string()),
         ],
         labels: vec![],
+        grace_s: None,
     };
     let objects = tessera_engine::k8s::manifests(&gang)
         .map_err(|m| CliError::Usage(format!("--emit k8s: {m}")))?;
