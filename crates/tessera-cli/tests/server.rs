@@ -1045,6 +1045,30 @@ fn emitted_ray_jobs_run_on_ray() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A Ray dashboard that is not there: the server still takes jobs (durably), keeps
+/// them queued, and reports the engine degraded with the request that failed. Needs no
+/// service.
+#[test]
+fn an_unreachable_ray_engine_loses_nothing() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = Server::with_fleet(
+        "ray-down",
+        "fifo-perf",
+        &format!(
+            "[[engine]]\nname = \"ray\"\nkind = \"ray\"\nurl = \"http://127.0.0.1:{port}\"\n\n[[pool]]\nname = \"ray-npu\"\nchip = \"910b2\"\nengine = \"ray\"\nresource = \"NPU\"\n"
+        ),
+    );
+    let id = s.submit(&batch("waits", 1, "910b2", "true"));
+    wait_until("the engine reported degraded", 30, || {
+        let r = request(&s.addr, "GET", "/healthz", None, None).unwrap();
+        r.body.contains("\"degraded\"") && r.body.contains("/api/v0/nodes")
+    });
+    assert_eq!(s.job(id)["state"], "queued");
+}
+
 /// The event stream: a client that connects, then sees the submission it makes, as a
 /// server-sent event with the log's sequence number as its id. Needs no Slurm: with no
 /// reachable engine the server still takes jobs, and says it is degraded.

@@ -231,7 +231,7 @@ impl RayEngine {
         body: Option<&str>,
     ) -> Result<crate::http::Response, EngineError> {
         crate::http::request(&self.addr, method, path, &[], body)
-            .map_err(|e| self.unavailable(e.to_string()))
+            .map_err(|e| self.unavailable(format!("{method} {path}: {e}")))
     }
 
     /// A call whose answer must be JSON with a 2xx status.
@@ -779,6 +779,64 @@ mod tests {
             "a stopped attempt runs nothing"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A one-shot HTTP peer answering `answer` to every connection.
+    fn peer(answer: &'static str) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for c in l.incoming().take(4) {
+                let Ok(mut c) = c else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(answer.as_bytes());
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// Engine faults are reported with the engine and the request: a dashboard that
+    /// answers 503, one that answers text instead of JSON, one that is not there.
+    #[test]
+    fn faults_name_the_request() {
+        let spool = std::env::temp_dir().join("tessera-ray-faults");
+        let down = RayEngine::new(
+            "ray",
+            &peer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"),
+            spool.clone(),
+        )
+        .unwrap();
+        match down.nodes() {
+            Err(EngineError::Unavailable { engine, message }) => {
+                assert_eq!(engine, "ray");
+                assert!(
+                    message.contains("GET /api/v0/nodes") && message.contains("503"),
+                    "{message}"
+                );
+            }
+            r => panic!("{r:?}"),
+        }
+        let text = RayEngine::new(
+            "ray",
+            &peer("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<html>"),
+            spool.clone(),
+        )
+        .unwrap();
+        assert!(
+            matches!(text.jobs(), Err(EngineError::Protocol { message, .. }) if message.contains("/api/jobs/"))
+        );
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let gone = RayEngine::new("ray", &format!("http://127.0.0.1:{port}"), spool).unwrap();
+        assert!(matches!(gone.nodes(), Err(EngineError::Unavailable { .. })));
+        assert!(matches!(
+            gone.cancel("bad id;"),
+            Err(EngineError::Rejected { .. })
+        ));
     }
 
     proptest::proptest! {

@@ -89,7 +89,7 @@ impl SlurmRestEngine {
         ];
         let path = format!("/slurm/{API}{path}");
         let r = crate::http::request(&self.addr, method, &path, &headers, body)
-            .map_err(|e| self.unavailable(e.to_string()))?;
+            .map_err(|e| self.unavailable(format!("{method} {path}: {e}")))?;
         let v: Value = serde_json::from_str(&r.body).map_err(|_| {
             // 401 without a token, 500 for a malformed one, a proxy's HTML: not JSON.
             let text: String = r.body.chars().take(200).collect();

@@ -216,6 +216,17 @@ fn duplicates_checkpoints_and_stuck_pending_jobs() {
     assert_eq!(j.state, EngineState::Succeeded, "{j:?}");
     assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "usr1");
 
+    // A job asking for more than any node has is not sent at all (Ray would keep it
+    // PENDING, even after a stop): the engine says no node has room, and the server
+    // tries again later.
+    let big = tag(13);
+    let r = e.submit(&ray_dispatch(big, "NPU", 16, "true"));
+    assert!(
+        matches!(&r, Err(tessera_engine::EngineError::Unavailable { message, .. }) if message.contains("16 free")),
+        "{r:?}"
+    );
+    assert!(e.jobs().unwrap().iter().all(|j| j.tag != Some(big)));
+
     // Another user's job holds every NPU, so tessera's next NPU job waits in Ray.
     let hog = format!(
         r#"{{"entrypoint": "sleep 120", "submission_id": "not-tessera-{}", "entrypoint_num_cpus": 0, "entrypoint_resources": {{"NPU": 8}}}}"#,

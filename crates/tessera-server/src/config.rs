@@ -333,12 +333,8 @@ impl ServerConfig {
                             p.name
                         )));
                     }
-                    None => {
-                        return Err(err(format!(
-                            "pool {}: a pool on kubernetes engine {} needs `resource` (the device plugin's, e.g. nvidia.com/gpu)",
-                            p.name, e.name
-                        )));
-                    }
+                    // The catalog's device-plugin resource of the chip (filled in at start).
+                    None => {}
                 }
             } else if e.kind == "ray" {
                 if !p.partition.is_empty() || !p.gres.is_empty() {
@@ -730,7 +726,6 @@ mod tests {
                 "resource = \"NPU\"",
                 "extended resource name",
             ),
-            ("image = \"i\"", "", "needs `resource`"),
             (
                 "image = \"i\"",
                 "resource = \"huawei.com/Ascend910\"\npartition = \"x\"",

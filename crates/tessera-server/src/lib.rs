@@ -97,6 +97,28 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
             .any(|e| e.name == p.engine && e.kind == "kubernetes")
         {
             p.partition = chip.clone();
+            if p.resource.is_none() {
+                // The vendor's device-plugin resource from the catalog (its first name).
+                let r = cat
+                    .chip(chip)
+                    .ok()
+                    .and_then(|c| c.k8s_resource.as_deref())
+                    .and_then(|r| r.split_whitespace().next())
+                    .filter(|r| r.contains('/'))
+                    .map(str::to_string);
+                match r {
+                    Some(r) => p.resource = Some(r),
+                    None => {
+                        return Err(ServerError::Config(config::ConfigError {
+                            path: config_path.display().to_string(),
+                            message: format!(
+                                "pool {}: the catalog names no device-plugin resource for {chip}; give `resource`",
+                                p.name
+                            ),
+                        }));
+                    }
+                }
+            }
         }
     }
     let state = cfg.state_location(&dir).map_err(|m| {
