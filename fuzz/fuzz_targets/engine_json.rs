@@ -10,6 +10,7 @@ use tessera_engine::ray;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = read::status_reason(&text);
+    let _ = read::watch_events(&text);
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
         return;
     };

@@ -431,9 +431,27 @@ pub mod read {
                     format!("{} active, {} ready", st("active"), st("ready")),
                 )
             };
+            // tessera's labels first (what reconciliation goes by), the name otherwise.
+            let label = |k: &str| {
+                j.pointer("/metadata/labels")
+                    .and_then(|l| l.get(k))
+                    .and_then(Value::as_str)
+            };
+            let from_labels = match (
+                label("tessera.io/instance").and_then(|i| u32::from_str_radix(i, 16).ok()),
+                label("tessera.io/job").and_then(|x| x.parse().ok()),
+                label("tessera.io/attempt").and_then(|x| x.parse().ok()),
+            ) {
+                (Some(instance), Some(job), Some(attempt)) => Some(Tag {
+                    instance,
+                    job,
+                    attempt,
+                }),
+                _ => None,
+            };
             out.push(EngineJob {
                 engine_id: name.to_string(),
-                tag: Tag::parse("", name),
+                tag: from_labels.or_else(|| Tag::parse("", name)),
                 state,
                 detail,
                 partition: j
@@ -450,6 +468,55 @@ pub mod read {
             });
         }
         Ok(out)
+    }
+
+    /// One event of a watch stream (`{"type": ..., "object": ...}` per line).
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum WatchEvent {
+        /// ADDED or MODIFIED: the object as it is now.
+        Upsert(String, Value),
+        Deleted(String),
+        /// BOOKMARK: nothing changed up to this resource version.
+        Bookmark,
+        /// ERROR: the watch ended; 410 Gone means the version is too old to resume.
+        Error(u64, String),
+    }
+
+    /// The events of a watch answer, in order, and the last resource version seen.
+    pub fn watch_events(body: &str) -> (Vec<WatchEvent>, Option<String>) {
+        let mut out = Vec::new();
+        let mut rv = None;
+        for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let Ok(e) = serde_json::from_str::<Value>(line) else {
+                out.push(WatchEvent::Error(
+                    0,
+                    format!("not JSON: {}", line.chars().take(100).collect::<String>()),
+                ));
+                break;
+            };
+            let obj = &e["object"];
+            if let Some(v) = obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+            {
+                rv = Some(v.to_string());
+            }
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            out.push(match e["type"].as_str().unwrap_or("") {
+                "ADDED" | "MODIFIED" => WatchEvent::Upsert(name, obj.clone()),
+                "DELETED" => WatchEvent::Deleted(name),
+                "BOOKMARK" => WatchEvent::Bookmark,
+                _ => WatchEvent::Error(
+                    obj["code"].as_u64().unwrap_or(0),
+                    obj["message"].as_str().unwrap_or("").to_string(),
+                ),
+            });
+        }
+        (out, rv)
     }
 
     /// The status of a Kubernetes error answer (`{"kind": "Status", "reason": ...}`).
@@ -573,6 +640,7 @@ mod tests {
         #[test]
         fn readers_take_any_json(s in "\\PC{0,200}") {
             let _ = read::status_reason(&s);
+            let _ = read::watch_events(&s);
             if let Ok(v) = serde_json::from_str::<Value>(&s) {
                 let used = read::usage(&v).unwrap_or_default();
                 if let Ok(nodes) = read::nodes(&v, &used) {

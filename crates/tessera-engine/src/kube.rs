@@ -10,6 +10,12 @@
 //! whole conversation with the API server can be checked request by request
 //! (`tests/kube_conversation.rs`).
 //!
+//! Jobs are listed once, then followed with watches: each call to `jobs` resumes a
+//! watch from the last resource version (`watch=1&resourceVersion=RV`, ended by the API
+//! server after `timeoutSeconds=1`) and applies its events to the engine's copy; a 410
+//! Gone (the version compacted away) or a broken stream lists again. So a round costs
+//! the changes since the last one, not the whole list.
+//!
 //! Identity: every object is named by tessera's tag (`tessera-<instance>-<job>-<attempt>`)
 //! and labelled with `tessera.io/instance`, `tessera.io/job` and `tessera.io/attempt`;
 //! an object that already exists (HTTP 409) is the same attempt. The engine is
@@ -20,6 +26,17 @@ use crate::k8s::{self, Gang};
 use crate::{Dispatch, Engine, EngineError, EngineJob, Node, Tag};
 use kube::client::Body;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// The engine's copy of tessera's Jobs, kept current by watches.
+#[derive(Debug, Default)]
+struct JobCache {
+    /// Listed at least once, and the watch not broken since.
+    synced: bool,
+    resource_version: String,
+    jobs: BTreeMap<String, Value>,
+}
 
 /// A Kubernetes cluster reached through its API server.
 pub struct KubeEngine {
@@ -29,6 +46,7 @@ pub struct KubeEngine {
     image: String,
     client: kube::Client,
     rt: tokio::runtime::Runtime,
+    cache: Mutex<JobCache>,
 }
 
 impl std::fmt::Debug for KubeEngine {
@@ -91,6 +109,7 @@ impl KubeEngine {
             image: s.image,
             client,
             rt,
+            cache: Mutex::new(JobCache::default()),
         }
     }
 
@@ -287,11 +306,69 @@ impl Engine for KubeEngine {
     }
 
     fn jobs(&self) -> Result<Vec<EngineJob>, EngineError> {
-        let v = self.get(&format!(
+        use k8s::read::WatchEvent;
+        let base = format!(
             "/apis/batch/v1/namespaces/{}/jobs?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dtessera",
             self.ns()
-        ))?;
-        k8s::read::jobs(&v).map_err(|message| EngineError::Protocol {
+        );
+        let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if c.synced {
+            let path = format!(
+                "{base}&watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion={}",
+                c.resource_version
+            );
+            let (st, body) = self.call("GET", &path, None)?;
+            if st == 200 {
+                let (events, rv) = k8s::read::watch_events(&body);
+                for e in events {
+                    match e {
+                        WatchEvent::Upsert(name, obj) => {
+                            c.jobs.insert(name, obj);
+                        }
+                        WatchEvent::Deleted(name) => {
+                            c.jobs.remove(&name);
+                        }
+                        WatchEvent::Bookmark => {}
+                        // The watch ended (410 Gone: the version was compacted away).
+                        WatchEvent::Error(..) => {
+                            c.synced = false;
+                            break;
+                        }
+                    }
+                }
+                if c.synced
+                    && let Some(rv) = rv
+                {
+                    c.resource_version = rv;
+                }
+            } else {
+                // 410 Gone as a status, or anything else: list afresh.
+                c.synced = false;
+            }
+        }
+        if !c.synced {
+            let v = self.get(&base)?;
+            let items = v
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            c.jobs = items
+                .into_iter()
+                .filter_map(|j| {
+                    let n = j.pointer("/metadata/name")?.as_str()?.to_string();
+                    Some((n, j))
+                })
+                .collect();
+            c.resource_version = v
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            c.synced = !c.resource_version.is_empty();
+        }
+        let list = json!({ "items": c.jobs.values().cloned().collect::<Vec<_>>() });
+        k8s::read::jobs(&list).map_err(|message| EngineError::Protocol {
             engine: self.name.clone(),
             message,
         })

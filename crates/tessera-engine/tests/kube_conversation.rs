@@ -175,6 +175,22 @@ fn the_engine_follows_the_conversation() {
         "a disruption is the engine's doing"
     );
 
+    // The next rounds watch from the list's version: only the changes come.
+    let jobs = e.jobs().unwrap();
+    let has = |job: u64| {
+        jobs.iter()
+            .find(|j| j.tag.is_some_and(|t| t.job == job))
+            .map(|j| j.state)
+    };
+    assert_eq!(has(42), Some(EngineState::Succeeded));
+    assert_eq!(has(43), None, "deleted");
+    assert_eq!(has(48), Some(EngineState::Pending));
+    assert_eq!(has(44), Some(EngineState::Succeeded), "unchanged, kept");
+    // A compacted version ends the watch: the engine lists again.
+    let jobs = e.jobs().unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].tag.map(|t| t.job), Some(48));
+
     // The checkpoint signal has no API call; a cancel deletes the gang.
     assert!(matches!(
         e.signal_checkpoint("tessera-0000beef-42-1"),
