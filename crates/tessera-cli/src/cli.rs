@@ -204,6 +204,11 @@ pub struct SimulateArgs {
     /// Seed for generated jobs and for the random choices of agnostic policies.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The LP method of the LP policies: `simplex` (microlp; a vertex of the optimal set)
+    /// or `interior` (Clarabel's interior-point method; a central point, as Gavel's
+    /// ECOS gives).
+    #[arg(long, default_value = "simplex", value_parser = parse_solver)]
+    pub solver: tessera_sched::Solver,
 }
 
 #[derive(Debug, Args)]
@@ -734,4 +739,13 @@ fn parse_tpot_or_off(s: &str) -> Result<Slo, String> {
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     finite_in(s, 1e-3, 1e6)
+}
+
+fn parse_solver(s: &str) -> Result<tessera_sched::Solver, String> {
+    tessera_sched::Solver::parse(s).ok_or_else(|| {
+        format!(
+            "unknown solver `{s}`; use {}",
+            tessera_sched::Solver::NAMES.join(" or ")
+        )
+    })
 }

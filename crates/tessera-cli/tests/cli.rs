@@ -1200,6 +1200,11 @@ fn gavel(rel: &str) -> String {
 /// tools/gavel_reference.sh: Gavel c4fa400 with ECOS, 360 s rounds), policy by policy:
 /// tessera's makespan and average JCT, as the mean over the same seeds, must land within
 /// 5% of Gavel's.
+/// Rows whose simplex replay lands outside 5% of Gavel (its ECOS is an interior-point
+/// method; the simplex method returns a vertex of the same optimal set).
+const SIMPLEX_OUTSIDE: [(&str, &str, &str); 1] =
+    [("max_min_fairness", "8:16:24", "finish-time-fairness")];
+
 #[test]
 fn simulate_matches_gavel() {
     // (trace, cluster, Gavel policy) -> runs of (seed, makespan_s, avg_jct_s).
@@ -1223,7 +1228,7 @@ fn simulate_matches_gavel() {
     }
     assert!(rows.len() >= 20, "{} rows", rows.len());
     let tput = gavel("simulation_throughputs.json");
-    let ours = |trace: &str, cluster: &str, policy: &str, seed: u64| -> (f64, f64) {
+    let ours = |trace: &str, cluster: &str, policy: &str, seed: u64, solver: &str| -> (f64, f64) {
         let v = json(&[
             "simulate",
             "--trace",
@@ -1236,6 +1241,8 @@ fn simulate_matches_gavel() {
             policy,
             "--seed",
             &seed.to_string(),
+            "--solver",
+            solver,
         ]);
         for key in [
             "makespan_s",
@@ -1269,26 +1276,36 @@ fn simulate_matches_gavel() {
                         let policy = gpolicy
                             .replace("min_total_duration", "min_makespan")
                             .replace('_', "-");
-                        let got: Vec<(f64, f64)> = runs
-                            .iter()
-                            .map(|r| ours(trace, cluster, &policy, r.0))
-                            .collect();
-                        let (m, j) = (
-                            mean(&got.iter().map(|g| g.0).collect::<Vec<_>>()),
-                            mean(&got.iter().map(|g| g.1).collect::<Vec<_>>()),
-                        );
                         let (gm, gj) = (
                             mean(&runs.iter().map(|r| r.1).collect::<Vec<_>>()),
                             mean(&runs.iter().map(|r| r.2).collect::<Vec<_>>()),
                         );
-                        if (m / gm - 1.0).abs() >= bound || (j / gj - 1.0).abs() >= bound {
-                            bad.push(format!(
-                                "{trace} {cluster} {policy}: {:.2} h / {:.2} h vs Gavel {:.2} h / {:.2} h",
-                                m / 3600.0,
-                                j / 3600.0,
-                                gm / 3600.0,
-                                gj / 3600.0
-                            ));
+                        // Gavel solves with ECOS, an interior-point method: every row
+                        // within 5% with tessera's interior-point solver. With the simplex
+                        // method (a vertex of the optimal set, docs/scheduler.md) the named
+                        // rows fall outside; that list may only shrink.
+                        for solver in ["interior", "simplex"] {
+                            let got: Vec<(f64, f64)> = runs
+                                .iter()
+                                .map(|r| ours(trace, cluster, &policy, r.0, solver))
+                                .collect();
+                            let (m, j) = (
+                                mean(&got.iter().map(|g| g.0).collect::<Vec<_>>()),
+                                mean(&got.iter().map(|g| g.1).collect::<Vec<_>>()),
+                            );
+                            let out = (m / gm - 1.0).abs() >= bound || (j / gj - 1.0).abs() >= bound;
+                            let known = solver == "simplex"
+                                && SIMPLEX_OUTSIDE.contains(&(trace.as_str(), cluster.as_str(), policy.as_str()));
+                            if out != known {
+                                bad.push(format!(
+                                    "{trace} {cluster} {policy} --solver {solver}: {:.2} h / {:.2} h vs Gavel {:.2} h / {:.2} h{}",
+                                    m / 3600.0,
+                                    j / 3600.0,
+                                    gm / 3600.0,
+                                    gj / 3600.0,
+                                    if known { " (listed as outside 5%, now within: take it off the list)" } else { "" }
+                                ));
+                            }
                         }
                     }
                     bad

@@ -36,7 +36,15 @@ fn bench(c: &mut Criterion) {
     for n in [50usize, 100, 200] {
         let js = jobs(n);
         g.bench_with_input(BenchmarkId::from_parameter(n), &js, |b, js| {
-            b.iter(|| max_min_fairness(black_box(js), &cap, Awareness::Aware).expect("lp"))
+            b.iter(|| {
+                max_min_fairness(
+                    black_box(js),
+                    &cap,
+                    Awareness::Aware,
+                    tessera_sched::Solver::Simplex,
+                )
+                .expect("lp")
+            })
         });
     }
     // Gavel-like: 500 active jobs drawn from 26 job types, so the LP works on at most 26
@@ -44,7 +52,43 @@ fn bench(c: &mut Criterion) {
     let types = jobs(26);
     let many: Vec<JobRow> = (0..500).map(|i| types[i * 7 % 26].clone()).collect();
     g.bench_with_input(BenchmarkId::new("26-types", 500), &many, |b, js| {
-        b.iter(|| max_min_fairness(black_box(js), &cap, Awareness::Aware).expect("lp"))
+        b.iter(|| {
+            max_min_fairness(
+                black_box(js),
+                &cap,
+                Awareness::Aware,
+                tessera_sched::Solver::Simplex,
+            )
+            .expect("lp")
+        })
+    });
+    g.finish();
+    // The same LPs with the interior-point method, side by side in one run.
+    let mut g = c.benchmark_group("max-min-fairness-perf-interior");
+    for n in [50usize, 100, 200] {
+        let js = jobs(n);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &js, |b, js| {
+            b.iter(|| {
+                max_min_fairness(
+                    black_box(js),
+                    &cap,
+                    Awareness::Aware,
+                    tessera_sched::Solver::Interior,
+                )
+                .expect("lp")
+            })
+        });
+    }
+    g.bench_with_input(BenchmarkId::new("26-types", 500), &many, |b, js| {
+        b.iter(|| {
+            max_min_fairness(
+                black_box(js),
+                &cap,
+                Awareness::Aware,
+                tessera_sched::Solver::Interior,
+            )
+            .expect("lp")
+        })
     });
     g.finish();
 }

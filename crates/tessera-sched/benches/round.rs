@@ -22,6 +22,7 @@ fn core(policy: &str) -> RoundCore {
         prices: None,
         stop_after: None,
         colocation: None,
+        solver: tessera_sched::Solver::Simplex,
     };
     let mut c = RoundCore::new(&[6250; POOLS], &cfg);
     c.set_min_reallocation_s(60.0);

@@ -17,7 +17,111 @@ pub mod round;
 pub mod sim;
 pub mod workload;
 
-use good_lp::{Expression, ResolutionError, SolverModel, Variable, microlp, variable, variables};
+use good_lp::solvers::clarabel::{ClarabelProblem, ClarabelSolution};
+use good_lp::solvers::microlp::{MicroLpProblem, MicroLpSolution};
+use good_lp::variable::UnsolvedProblem;
+use good_lp::{
+    Constraint, Expression, ResolutionError, SolverModel, Variable, clarabel, microlp, variable,
+    variables,
+};
+
+/// Which LP method solves the policies' programs. Programs with many optimal
+/// allocations (max-min fairness, feasibility in the deadline searches) get a vertex of
+/// the optimal set from the simplex method and a central point from an interior-point
+/// method, as Gavel's ECOS returns: the schedules differ though the objective does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Solver {
+    /// microlp's dual simplex (the default).
+    #[default]
+    Simplex,
+    /// Clarabel's interior-point method (pure Rust).
+    Interior,
+}
+
+impl Solver {
+    pub const NAMES: [&'static str; 2] = ["simplex", "interior"];
+
+    pub fn parse(s: &str) -> Option<Solver> {
+        match s {
+            "simplex" => Some(Solver::Simplex),
+            "interior" => Some(Solver::Interior),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Solver::Simplex => "simplex",
+            Solver::Interior => "interior",
+        }
+    }
+}
+
+/// A model of either solver.
+// One model lives per LP solve, moved a few times: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Model {
+    Simplex(MicroLpProblem),
+    Interior(ClarabelProblem),
+}
+
+/// A solution of either solver.
+enum Sol {
+    Simplex(MicroLpSolution),
+    Interior(ClarabelSolution),
+}
+
+impl good_lp::Solution for Sol {
+    fn status(&self) -> good_lp::SolutionStatus {
+        match self {
+            Sol::Simplex(s) => s.status(),
+            Sol::Interior(s) => s.status(),
+        }
+    }
+
+    fn value(&self, v: Variable) -> f64 {
+        match self {
+            Sol::Simplex(s) => s.value(v),
+            // Interior points stop within tolerance of the bounds: snap what is
+            // numerically zero, so that "no time on this type" stays exactly 0.
+            Sol::Interior(s) => {
+                let x = s.value(v);
+                if x.abs() < 1e-7 { 0.0 } else { x }
+            }
+        }
+    }
+}
+
+impl SolverModel for Model {
+    type Solution = Sol;
+    type Error = ResolutionError;
+
+    fn solve(self) -> Result<Sol, ResolutionError> {
+        match self {
+            Model::Simplex(m) => m.solve().map(Sol::Simplex),
+            Model::Interior(m) => m.solve().map(Sol::Interior),
+        }
+    }
+
+    fn add_constraint(&mut self, c: Constraint) -> good_lp::constraint::ConstraintReference {
+        match self {
+            Model::Simplex(m) => m.add_constraint(c),
+            Model::Interior(m) => m.add_constraint(c),
+        }
+    }
+
+    fn name() -> &'static str {
+        "tessera (microlp or clarabel)"
+    }
+}
+
+/// The model builder of a solver, for `UnsolvedProblem::using`.
+fn lp(solver: Solver) -> impl FnMut(UnsolvedProblem) -> Model {
+    move |p| match solver {
+        Solver::Simplex => Model::Simplex(microlp(p)),
+        Solver::Interior => Model::Interior(clarabel(p)),
+    }
+}
 
 /// One job as the policies see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,6 +343,7 @@ pub fn max_min_fairness(
     jobs: &[JobRow],
     capacity: &[u32],
     a: Awareness,
+    solver: Solver,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
     let (of, reps, count) = classes(jobs);
@@ -252,7 +357,7 @@ pub fn max_min_fairness(
     }
     let prop = proportional_over(&t, capacity, jobs.len());
     let z = vars.add(variable().min(0.0));
-    let mut m = vars.maximise(z).using(microlp);
+    let mut m = vars.maximise(z).using(lp(solver));
     for &j in &runnable {
         let k = reps[j].scale_factor as f64 / (reps[j].weight * prop[j].max(1e-12));
         let coef: Vec<f64> = t[j].iter().map(|v| v * k).collect();
@@ -295,6 +400,7 @@ pub fn max_min_fairness_packed(
     jobs: &[JobRow],
     pairs: &[PairRow],
     capacity: &[u32],
+    solver: Solver,
 ) -> Result<PackedAllocation, PolicyError> {
     check(jobs, capacity)?;
     let nt = capacity.len();
@@ -330,7 +436,7 @@ pub fn max_min_fairness_packed(
     }
     let prop = proportional_over(&t, capacity, jobs.len());
     let z = vars.add(variable().min(0.0));
-    let mut m = vars.maximise(z).using(microlp);
+    let mut m = vars.maximise(z).using(lp(solver));
     // Each job's progress (alone and in pairs) and its time.
     let mut progress: Vec<Expression> = (0..jobs.len()).map(|j| row_expr(&x, j, &t[j])).collect();
     let mut time: Vec<Expression> = x
@@ -420,6 +526,7 @@ pub fn max_sum_throughput(
     capacity: &[u32],
     a: Awareness,
     normalise: bool,
+    solver: Solver,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
     let (of, reps, count) = classes(jobs);
@@ -435,7 +542,7 @@ pub fn max_sum_throughput(
         }
     }
     let m = base_constraints(
-        vars.maximise(obj).using(microlp),
+        vars.maximise(obj).using(lp(solver)),
         &x,
         &reps,
         &count,
@@ -454,6 +561,7 @@ pub fn min_cost(
     capacity: &[u32],
     price: &[f64],
     a: Awareness,
+    solver: Solver,
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
     if price.len() != capacity.len() || price.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
@@ -477,7 +585,7 @@ pub fn min_cost(
         }
     }
     let m = base_constraints(
-        vars.maximise(obj).using(microlp),
+        vars.maximise(obj).using(lp(solver)),
         &x,
         &reps,
         &count,
@@ -540,6 +648,7 @@ fn meets_rates(
     need: &[f64],
     capacity: &[u32],
     spare: Spare,
+    solver: Solver,
 ) -> Result<Option<Allocation>, PolicyError> {
     let (mut vars, x) = x_vars(t);
     let relative = |j: usize| -> Vec<f64> { t[j].iter().map(|v| v / need[j].max(1e-12)).collect() };
@@ -562,7 +671,13 @@ fn meets_rates(
         }
     };
     let ones = vec![1u32; jobs.len()];
-    let mut m = base_constraints(vars.maximise(obj).using(microlp), &x, jobs, &ones, capacity);
+    let mut m = base_constraints(
+        vars.maximise(obj).using(lp(solver)),
+        &x,
+        jobs,
+        &ones,
+        capacity,
+    );
     for (j, row) in t.iter().enumerate() {
         m = m.with(row_expr(&x, j, row).geq(need[j]));
         if let (Some(floor), Some(y)) = (floor, gains.get(j)) {
@@ -588,15 +703,18 @@ fn bisect(
     t: &[Vec<f64>],
     jobs: &[JobRow],
     capacity: &[u32],
+    solver: Solver,
     lo: f64,
     spare: Spare,
     need: impl Fn(f64) -> Option<Vec<f64>>,
 ) -> Result<Allocation, PolicyError> {
-    // Feasibility does not depend on where the spare goes: search with the cheapest
-    // LP, then hand out the spare at the value found.
+    // Feasibility does not depend on where the spare goes, nor on the LP method: search
+    // with the cheapest LP (the simplex method: an interior-point method near the edge of
+    // feasibility can stop at its iteration limit without a verdict), then hand out the
+    // spare at the value found with the chosen method.
     let try_at = |v: f64| -> Result<Option<Allocation>, PolicyError> {
         match need(v) {
-            Some(n) => meets_rates(t, jobs, &n, capacity, Spare::Nothing),
+            Some(n) => meets_rates(t, jobs, &n, capacity, Spare::Nothing, Solver::Simplex),
             None => Ok(None),
         }
     };
@@ -627,11 +745,17 @@ fn bisect(
             break;
         }
     }
-    if spare == Spare::Nothing {
+    if spare == Spare::Nothing && solver == Solver::Simplex {
         return Ok(best);
     }
     match need(hi) {
-        Some(n) => Ok(meets_rates(t, jobs, &n, capacity, spare)?.unwrap_or(best)),
+        Some(n) => match meets_rates(t, jobs, &n, capacity, spare, solver) {
+            Ok(a) => Ok(a.unwrap_or(best)),
+            // At the edge of feasibility the interior-point method may stop without a
+            // certificate; the simplex method's allocation at that value stands.
+            Err(_) if solver == Solver::Interior => Ok(best),
+            Err(e) => Err(e),
+        },
         None => Ok(best),
     }
 }
@@ -644,8 +768,9 @@ pub fn min_makespan(
     remaining: &[f64],
     capacity: &[u32],
     a: Awareness,
+    solver: Solver,
 ) -> Result<Allocation, PolicyError> {
-    deadline_allocation(jobs, remaining, capacity, a, |r, rem| {
+    deadline_allocation(jobs, remaining, capacity, solver, a, |r, rem| {
         // No job can beat running alone on its fastest type.
         let lo =
             r.t.iter()
@@ -691,8 +816,9 @@ pub fn finish_time_fairness(
     age_s: &[f64],
     capacity: &[u32],
     a: Awareness,
+    solver: Solver,
 ) -> Result<Allocation, PolicyError> {
-    deadline_allocation(jobs, remaining, capacity, a, |r, rem| {
+    deadline_allocation(jobs, remaining, capacity, solver, a, |r, rem| {
         let rate = isolated_throughput(jobs, capacity, a);
         let terms: Vec<(f64, f64)> = r
             .idx
@@ -718,6 +844,7 @@ fn deadline_allocation(
     jobs: &[JobRow],
     remaining: &[f64],
     capacity: &[u32],
+    solver: Solver,
     a: Awareness,
     terms: impl FnOnce(&Runnable, &[f64]) -> (Vec<(f64, f64)>, f64),
 ) -> Result<Allocation, PolicyError> {
@@ -732,7 +859,7 @@ fn deadline_allocation(
     };
     let rem: Vec<f64> = r.idx.iter().map(|&j| remaining[j].max(0.0)).collect();
     let (ab, lo) = terms(&r, &rem);
-    let mut sub = bisect(&r.t, &r.jobs, capacity, lo, Spare::Central, |v| {
+    let mut sub = bisect(&r.t, &r.jobs, capacity, solver, lo, Spare::Central, |v| {
         rem.iter()
             .zip(&ab)
             .map(|(rem, &(a, b))| {
@@ -838,7 +965,7 @@ mod tests {
     fn two_jobs_share_one_gpu_equally() {
         let jobs = [job(&[2.0], 1, 1.0), job(&[5.0], 1, 1.0)];
         for a in [Awareness::Agnostic, Awareness::Aware] {
-            let al = max_min_fairness(&jobs, &[1], a).unwrap();
+            let al = max_min_fairness(&jobs, &[1], a, Solver::Simplex).unwrap();
             feasible(&jobs, &[1], &al);
             // Normalised by each job's own proportional share, equal time is fair.
             assert!((al.x[0][0] - 0.5).abs() < 1e-6, "{a:?}: {al:?}");
@@ -849,7 +976,7 @@ mod tests {
     #[test]
     fn weights_scale_the_share() {
         let jobs = [job(&[1.0], 1, 1.0), job(&[1.0], 1, 3.0)];
-        let al = max_min_fairness(&jobs, &[1], Awareness::Aware).unwrap();
+        let al = max_min_fairness(&jobs, &[1], Awareness::Aware, Solver::Simplex).unwrap();
         assert!((al.x[0][0] - 0.25).abs() < 1e-6, "{al:?}");
         assert!((al.x[1][0] - 0.75).abs() < 1e-6, "{al:?}");
     }
@@ -860,8 +987,8 @@ mod tests {
         // job B only 2x: the aware allocation gives A the fast type.
         let jobs = [job(&[10.0, 1.0], 1, 1.0), job(&[2.0, 1.0], 1, 1.0)];
         let cap = [1, 1];
-        let aware = max_min_fairness(&jobs, &cap, Awareness::Aware).unwrap();
-        let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic).unwrap();
+        let aware = max_min_fairness(&jobs, &cap, Awareness::Aware, Solver::Simplex).unwrap();
+        let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic, Solver::Simplex).unwrap();
         feasible(&jobs, &cap, &aware);
         feasible(&jobs, &cap, &agn);
         // Normalised by their proportional shares, both jobs end equal at 1.0.
@@ -874,10 +1001,10 @@ mod tests {
             job(&[2.0, 1.9], 1, 1.0),
             job(&[4.0, 0.0], 1, 1.0),
         ];
-        let aware = max_min_fairness(&jobs, &cap, Awareness::Aware).unwrap();
+        let aware = max_min_fairness(&jobs, &cap, Awareness::Aware, Solver::Simplex).unwrap();
         feasible(&jobs, &cap, &aware);
         assert!(aware.x[1][0] < 0.05, "{aware:?}");
-        let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic).unwrap();
+        let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic, Solver::Simplex).unwrap();
         let va = min_normalised_throughput(&jobs, &cap, &aware);
         let vg = min_normalised_throughput(&jobs, &cap, &agn);
         assert!(va >= vg - 1e-9, "aware {va} < agnostic {vg}");
@@ -887,11 +1014,11 @@ mod tests {
     fn multi_gpu_jobs_take_scale_factor_workers() {
         // 4 GPUs; a 4-GPU job and a 1-GPU job.
         let jobs = [job(&[4.0], 4, 1.0), job(&[1.0], 1, 1.0)];
-        let al = max_min_fairness(&jobs, &[4], Awareness::Aware).unwrap();
+        let al = max_min_fairness(&jobs, &[4], Awareness::Aware, Solver::Simplex).unwrap();
         feasible(&jobs, &[4], &al);
         // A job larger than a type cannot be placed there.
         let jobs = [job(&[4.0, 1.0], 8, 1.0)];
-        let al = max_min_fairness(&jobs, &[4, 16], Awareness::Aware).unwrap();
+        let al = max_min_fairness(&jobs, &[4, 16], Awareness::Aware, Solver::Simplex).unwrap();
         assert_eq!(al.x[0][0], 0.0);
         assert!(al.x[0][1] > 0.99);
     }
@@ -923,8 +1050,8 @@ mod tests {
                     )
                 })
                 .collect();
-            let aware = max_min_fairness(&jobs, &cap, Awareness::Aware).unwrap();
-            let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic).unwrap();
+            let aware = max_min_fairness(&jobs, &cap, Awareness::Aware, Solver::Simplex).unwrap();
+            let agn = max_min_fairness(&jobs, &cap, Awareness::Agnostic, Solver::Simplex).unwrap();
             feasible(&jobs, &cap, &aware);
             feasible(&jobs, &cap, &agn);
             let (va, vg) = (
@@ -934,8 +1061,10 @@ mod tests {
             assert!(va >= vg * (1.0 - 1e-6) - 1e-9, "case {case}: {va} < {vg}");
             // Max sum normalised throughput beats both on total normalised throughput,
             // and Gavel's raw sum beats the normalised one on raw steps/s.
-            let ms = max_sum_throughput(&jobs, &cap, Awareness::Aware, true).unwrap();
-            let raw = max_sum_throughput(&jobs, &cap, Awareness::Aware, false).unwrap();
+            let ms =
+                max_sum_throughput(&jobs, &cap, Awareness::Aware, true, Solver::Simplex).unwrap();
+            let raw =
+                max_sum_throughput(&jobs, &cap, Awareness::Aware, false, Solver::Simplex).unwrap();
             feasible(&jobs, &cap, &ms);
             feasible(&jobs, &cap, &raw);
             let raw_total = |al: &Allocation| -> f64 {
@@ -979,18 +1108,18 @@ mod tests {
             b: 1,
             throughput: vec![(r, r)],
         };
-        let good = max_min_fairness_packed(&jobs, &[pair(0.8)], &[1]).unwrap();
+        let good = max_min_fairness_packed(&jobs, &[pair(0.8)], &[1], Solver::Simplex).unwrap();
         assert!(good.pairs[0][0] > 0.99, "{good:?}");
-        let bad = max_min_fairness_packed(&jobs, &[pair(0.3)], &[1]).unwrap();
+        let bad = max_min_fairness_packed(&jobs, &[pair(0.3)], &[1], Solver::Simplex).unwrap();
         assert!(bad.pairs[0][0] < 1e-6, "{bad:?}");
         assert!((bad.single.x[0][0] - 0.5).abs() < 1e-6 && (bad.single.x[1][0] - 0.5).abs() < 1e-6);
         // Different scale factors never pair.
         let mixed = [job(&[1.0], 1, 1.0), job(&[1.0], 2, 1.0)];
-        let r = max_min_fairness_packed(&mixed, &[pair(0.9)], &[2]).unwrap();
+        let r = max_min_fairness_packed(&mixed, &[pair(0.9)], &[2], Solver::Simplex).unwrap();
         assert_eq!(r.pairs[0][0], 0.0);
         // No pairs at all: the same objective as max-min fairness.
-        let plain = max_min_fairness_packed(&jobs, &[], &[1]).unwrap();
-        let mmf = max_min_fairness(&jobs, &[1], Awareness::Aware).unwrap();
+        let plain = max_min_fairness_packed(&jobs, &[], &[1], Solver::Simplex).unwrap();
+        let mmf = max_min_fairness(&jobs, &[1], Awareness::Aware, Solver::Simplex).unwrap();
         assert!(
             (min_normalised_throughput(&jobs, &[1], &plain.single)
                 - min_normalised_throughput(&jobs, &[1], &mmf))
@@ -1004,7 +1133,14 @@ mod tests {
         // One GPU, two jobs of 100 and 300 steps at 1 step/s: the makespan is 400 s
         // whatever the split, so each job gets a share that lets both finish by 400 s.
         let jobs = [job(&[1.0], 1, 1.0), job(&[1.0], 1, 1.0)];
-        let al = min_makespan(&jobs, &[100.0, 300.0], &[1], Awareness::Aware).unwrap();
+        let al = min_makespan(
+            &jobs,
+            &[100.0, 300.0],
+            &[1],
+            Awareness::Aware,
+            Solver::Simplex,
+        )
+        .unwrap();
         feasible(&jobs, &[1], &al);
         assert!(
             al.x[0][0] >= 0.25 - 1e-3 && al.x[1][0] >= 0.75 - 1e-3,
@@ -1012,7 +1148,14 @@ mod tests {
         );
         // Heterogeneous: the aware plan puts the job that gains on the fast type.
         let jobs = [job(&[10.0, 1.0], 1, 1.0), job(&[1.0, 1.0], 1, 1.0)];
-        let al = min_makespan(&jobs, &[1000.0, 100.0], &[1, 1], Awareness::Aware).unwrap();
+        let al = min_makespan(
+            &jobs,
+            &[1000.0, 100.0],
+            &[1, 1],
+            Awareness::Aware,
+            Solver::Simplex,
+        )
+        .unwrap();
         feasible(&jobs, &[1, 1], &al);
         assert!(al.x[0][0] > 0.9, "{al:?}");
     }
@@ -1028,6 +1171,7 @@ mod tests {
             &[0.0, 1000.0],
             &[1],
             Awareness::Aware,
+            Solver::Simplex,
         )
         .unwrap();
         feasible(&jobs, &[1], &al);
@@ -1038,25 +1182,129 @@ mod tests {
     fn min_cost_prefers_progress_per_dollar() {
         // One job; type 0 is 2x faster but 4x dearer: the cheaper type wins.
         let jobs = [job(&[2.0, 1.0], 1, 1.0)];
-        let al = min_cost(&jobs, &[1, 1], &[4.0, 1.0], Awareness::Aware).unwrap();
+        let al = min_cost(
+            &jobs,
+            &[1, 1],
+            &[4.0, 1.0],
+            Awareness::Aware,
+            Solver::Simplex,
+        )
+        .unwrap();
         assert!(al.x[0][1] > 0.99 && al.x[0][0] < 0.01, "{al:?}");
         // At 1.5x the price the faster type gives more progress per dollar.
-        let al = min_cost(&jobs, &[1, 1], &[1.5, 1.0], Awareness::Aware).unwrap();
+        let al = min_cost(
+            &jobs,
+            &[1, 1],
+            &[1.5, 1.0],
+            Awareness::Aware,
+            Solver::Simplex,
+        )
+        .unwrap();
         assert!(al.x[0][0] > 0.99, "{al:?}");
-        assert!(min_cost(&jobs, &[1, 1], &[0.0, 1.0], Awareness::Aware).is_err());
+        assert!(
+            min_cost(
+                &jobs,
+                &[1, 1],
+                &[0.0, 1.0],
+                Awareness::Aware,
+                Solver::Simplex
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn bad_rows_are_errors() {
         assert!(matches!(
-            max_min_fairness(&[job(&[1.0], 1, 1.0)], &[1, 1], Awareness::Aware),
+            max_min_fairness(
+                &[job(&[1.0], 1, 1.0)],
+                &[1, 1],
+                Awareness::Aware,
+                Solver::Simplex
+            ),
             Err(PolicyError::Shape { .. })
         ));
-        assert!(max_min_fairness(&[job(&[1.0], 0, 1.0)], &[1], Awareness::Aware).is_err());
-        assert!(max_min_fairness(&[job(&[1.0], 1, 0.0)], &[1], Awareness::Aware).is_err());
-        assert!(max_min_fairness(&[job(&[-1.0], 1, 1.0)], &[1], Awareness::Aware).is_err());
+        assert!(
+            max_min_fairness(
+                &[job(&[1.0], 0, 1.0)],
+                &[1],
+                Awareness::Aware,
+                Solver::Simplex
+            )
+            .is_err()
+        );
+        assert!(
+            max_min_fairness(
+                &[job(&[1.0], 1, 0.0)],
+                &[1],
+                Awareness::Aware,
+                Solver::Simplex
+            )
+            .is_err()
+        );
+        assert!(
+            max_min_fairness(
+                &[job(&[-1.0], 1, 1.0)],
+                &[1],
+                Awareness::Aware,
+                Solver::Simplex
+            )
+            .is_err()
+        );
         // No job can run: an all-zero allocation, not an error.
-        let al = max_min_fairness(&[job(&[0.0], 1, 1.0)], &[1], Awareness::Aware).unwrap();
+        let al = max_min_fairness(
+            &[job(&[0.0], 1, 1.0)],
+            &[1],
+            Awareness::Aware,
+            Solver::Simplex,
+        )
+        .unwrap();
         assert_eq!(al.x, vec![vec![0.0]]);
+    }
+
+    /// The interior-point method reaches the simplex method's optimum, and where the
+    /// optimum is not unique it returns a central point rather than a vertex.
+    #[test]
+    fn interior_solutions_are_optimal_and_central() {
+        // One job that runs equally fast on two types: every split of its time is optimal.
+        let jobs = [job(&[1.0, 1.0], 1, 1.0)];
+        let v = max_min_fairness(&jobs, &[1, 1], Awareness::Aware, Solver::Simplex).unwrap();
+        let c = max_min_fairness(&jobs, &[1, 1], Awareness::Aware, Solver::Interior).unwrap();
+        let sum = |a: &Allocation| a.x[0].iter().sum::<f64>();
+        assert!(
+            (sum(&v) - 1.0).abs() < 1e-9 && (sum(&c) - 1.0).abs() < 1e-6,
+            "{v:?} {c:?}"
+        );
+        assert!(
+            v.x[0].iter().any(|&x| x > 1.0 - 1e-9),
+            "simplex: a vertex {v:?}"
+        );
+        assert!(
+            c.x[0].iter().all(|&x| (x - 0.5).abs() < 1e-3),
+            "interior: the centre {c:?}"
+        );
+        // On mixed jobs both reach the same objective.
+        let mixed = [
+            job(&[4.0, 1.0, 0.5], 1, 1.0),
+            job(&[2.0, 2.0, 1.0], 2, 1.0),
+            job(&[1.0, 0.0, 1.0], 1, 2.0),
+            job(&[3.0, 1.5, 0.2], 4, 1.0),
+        ];
+        let cap = [4, 4, 8];
+        let s = max_min_fairness(&mixed, &cap, Awareness::Aware, Solver::Simplex).unwrap();
+        let i = max_min_fairness(&mixed, &cap, Awareness::Aware, Solver::Interior).unwrap();
+        feasible(&mixed, &cap, &s);
+        feasible(&mixed, &cap, &i);
+        let (os, oi) = (
+            min_normalised_throughput(&mixed, &cap, &s),
+            min_normalised_throughput(&mixed, &cap, &i),
+        );
+        assert!((os - oi).abs() <= 1e-5 * os.max(1.0), "{os} vs {oi}");
+        let ms =
+            max_sum_throughput(&mixed, &cap, Awareness::Aware, false, Solver::Interior).unwrap();
+        feasible(&mixed, &cap, &ms);
+        assert!(
+            Solver::parse("interior") == Some(Solver::Interior) && Solver::parse("ecos").is_none()
+        );
     }
 }

@@ -146,6 +146,7 @@ mod tests {
             prices: None,
             stop_after: None,
             colocation: None,
+            solver: crate::Solver::Simplex,
         }
     }
 

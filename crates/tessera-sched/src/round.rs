@@ -245,6 +245,11 @@ impl RoundCore {
     /// Sets the least time between two allocations. The simulator keeps Gavel's 1,920 s
     /// (its results are compared with Gavel's); a live scheduler, where a new job should
     /// not wait half an hour for its first allocation, sets its round length.
+    /// The LP method of the LP policies from now on.
+    pub fn set_solver(&mut self, solver: crate::Solver) {
+        self.cfg.solver = solver;
+    }
+
     pub fn set_min_reallocation_s(&mut self, s: f64) {
         if s.is_finite() && s >= 0.0 {
             self.min_realloc_s = s;
@@ -664,7 +669,7 @@ impl RoundCore {
                 .collect();
             let remaining = &self.remaining;
             let x: Allocation = match self.cfg.policy {
-                Policy::MaxMinFairness(_) => max_min_fairness(&rows, &cap, a)?,
+                Policy::MaxMinFairness(_) => max_min_fairness(&rows, &cap, a, self.cfg.solver)?,
                 Policy::MaxMinFairnessPacked => {
                     let co = self
                         .cfg
@@ -685,7 +690,7 @@ impl RoundCore {
                             throughput: rates.clone(),
                         })
                         .collect();
-                    let packed = max_min_fairness_packed(&rows, &pair_rows, &cap)?;
+                    let packed = max_min_fairness_packed(&rows, &pair_rows, &cap, self.cfg.solver)?;
                     for ((a, b, rates), y) in cands.into_iter().zip(packed.pairs) {
                         if y.iter().any(|&v| v > 1e-9) {
                             self.slots.push(PairSlot {
@@ -699,8 +704,12 @@ impl RoundCore {
                     }
                     packed.single
                 }
-                Policy::MaxSumThroughput(_) => max_sum_throughput(&rows, &cap, a, false)?,
-                Policy::MaxSumNormalizedThroughput(_) => max_sum_throughput(&rows, &cap, a, true)?,
+                Policy::MaxSumThroughput(_) => {
+                    max_sum_throughput(&rows, &cap, a, false, self.cfg.solver)?
+                }
+                Policy::MaxSumNormalizedThroughput(_) => {
+                    max_sum_throughput(&rows, &cap, a, true, self.cfg.solver)?
+                }
                 Policy::Fifo(_) => {
                     fifo_allocation(jobs, &group, &cap, a, &mut self.fifo_on, &mut self.rng)
                 }
@@ -741,11 +750,11 @@ impl RoundCore {
                             job: 0,
                             what: "min-cost needs prices per type".into(),
                         })?;
-                    min_cost(&rows, &cap, p, a)?
+                    min_cost(&rows, &cap, p, a, self.cfg.solver)?
                 }
                 Policy::MinMakespan(_) => {
                     let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
-                    min_makespan(&rows, &rem, &cap, a)?
+                    min_makespan(&rows, &rem, &cap, a, self.cfg.solver)?
                 }
                 Policy::FinishTimeFairness(_) => {
                     // Gavel's bookkeeping: the steps done since the last allocation count
@@ -762,7 +771,7 @@ impl RoundCore {
                     for (k, &i) in group.iter().enumerate() {
                         self.ftf_prev[i] = (rate[k] > 0.0).then_some((remaining[i], rate[k]));
                     }
-                    finish_time_fairness(&rows, &rem, &done, &age, &cap, a)?
+                    finish_time_fairness(&rows, &rem, &done, &age, &cap, a, self.cfg.solver)?
                 }
             };
             self.solves += 1;
@@ -1254,6 +1263,7 @@ mod tests {
             prices: None,
             stop_after: None,
             colocation: None,
+            solver: crate::Solver::Simplex,
         }
     }
 

@@ -166,6 +166,8 @@ pub struct SimConfig {
     pub stop_after: Option<(usize, usize)>,
     /// Measured throughputs of job kinds sharing workers, for the packed policy.
     pub colocation: Option<CoLocation>,
+    /// The LP method of the LP policies.
+    pub solver: crate::Solver,
 }
 
 /// Steps/s of two job kinds running together on the same workers: for kinds `(a, b)`,
@@ -547,6 +549,7 @@ mod tests {
             stop_after: None,
             // An empty table: the packed policy runs, with nothing to pack.
             colocation: Some(CoLocation::default()),
+            solver: crate::Solver::Simplex,
         }
     }
 
@@ -767,6 +770,7 @@ mod tests {
         co.pairs.insert((0, 1), vec![(0.8, 0.8)]);
         let cfg = SimConfig {
             colocation: Some(co),
+            solver: crate::Solver::Simplex,
             ..config("max-min-fairness-packed")
         };
         let r = simulate(&jobs, &[1], &cfg, |_, _| {}).unwrap();
@@ -784,6 +788,7 @@ mod tests {
             &[1],
             &SimConfig {
                 colocation: Some(bad),
+                solver: crate::Solver::Simplex,
                 ..config("max-min-fairness-packed")
             },
             |_, _| {},
@@ -793,6 +798,7 @@ mod tests {
         // The policy needs a table.
         let none = SimConfig {
             colocation: None,
+            solver: crate::Solver::Simplex,
             ..config("max-min-fairness-packed")
         };
         assert!(simulate(&jobs, &[1], &none, |_, _| {}).is_err());
@@ -880,6 +886,7 @@ mod tests {
                     chips_per_node: per_node.clone(),
                     prices: Some(vec![1.0; nt]),
                     colocation: Some(co.clone()),
+                    solver: crate::Solver::Simplex,
                     ..config(p)
                 };
                 let r = simulate(&jobs, &cap, &cfg, |_, _| {}).unwrap();

@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// Seconds between scheduling rounds.
     #[serde(default = "default_round")]
     pub round_s: f64,
+    /// The LP method of the LP policies: `simplex` (default) or `interior`.
+    #[serde(default)]
+    pub solver: Option<String>,
     /// Where engine scripts and outputs go (relative to the config file).
     #[serde(default = "default_spool")]
     pub spool: String,
@@ -184,6 +187,14 @@ impl ServerConfig {
                 "policy: unknown policy `{}`; known: {}",
                 c.policy,
                 tessera_sched::sim::Policy::NAMES.join(", ")
+            )));
+        }
+        if let Some(sv) = &c.solver
+            && tessera_sched::Solver::parse(sv).is_none()
+        {
+            return Err(err(format!(
+                "solver: unknown solver `{sv}`; use {}",
+                tessera_sched::Solver::NAMES.join(" or ")
             )));
         }
         for e in &c.engine {
@@ -740,5 +751,18 @@ mod tests {
         }
         let e = load("image = \"i\"").unwrap_err();
         assert!(e.to_string().contains("kubernetes engine key"), "{e}");
+    }
+
+    #[test]
+    fn the_solver_is_simplex_or_interior() {
+        let doc = |v: &str| {
+            format!(
+                "tokens = \"t.toml\"\nsolver = \"{v}\"\n[[engine]]\nname = \"s\"\nkind = \"slurm\"\n[[pool]]\nname = \"a\"\nchip = \"a800\"\nengine = \"s\"\npartition = \"p\"\ngres = \"gpu:a800\"\n"
+            )
+        };
+        let c = load_text("solver-ok", &doc("interior")).unwrap();
+        assert_eq!(c.solver.as_deref(), Some("interior"));
+        let e = load_text("solver-bad", &doc("ecos")).unwrap_err();
+        assert!(e.to_string().contains("use simplex or interior"), "{e}");
     }
 }

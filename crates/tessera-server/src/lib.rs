@@ -191,6 +191,9 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
         Arc::new(cat.clone()),
     )
     .map_err(|e| ServerError::Setup(e.to_string()))?;
+    if let Some(sv) = cfg.solver.as_deref().and_then(tessera_sched::Solver::parse) {
+        sched.set_solver(sv);
+    }
     let clock: Arc<dyn live::Clock> = Arc::new(live::SystemClock);
     let (shut_tx, shut_rx) = tokio::sync::watch::channel(false);
     let app = api::router(

@@ -215,6 +215,7 @@ impl Live {
             prices: None,
             stop_after: None,
             colocation: None,
+            solver: tessera_sched::Solver::Simplex,
         };
         {
             let mut s = lock(&snapshot);
@@ -256,6 +257,12 @@ impl Live {
             serve_unsched: BTreeMap::new(),
             open_cache: None,
         })
+    }
+
+    /// The LP method of the LP policies (the configuration's `solver`).
+    pub fn set_solver(&mut self, solver: tessera_sched::Solver) {
+        self.cfg.solver = solver;
+        self.core.set_solver(solver);
     }
 
     /// The index of the engine an attempt names.

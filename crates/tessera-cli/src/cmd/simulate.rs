@@ -113,6 +113,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         prices,
         stop_after: None,
         colocation,
+        solver: a.solver,
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
