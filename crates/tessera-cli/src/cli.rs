@@ -209,6 +209,12 @@ pub struct SimulateArgs {
     /// ECOS gives).
     #[arg(long, default_value = "simplex", value_parser = parse_solver)]
     pub solver: tessera_sched::Solver,
+    /// Reproduce Gavel's behaviour where tessera corrects it. So far: the agnostic FIFO's
+    /// type choice (Gavel allocates each queued job to the alphabetically last type with
+    /// room, over-subscribing it, and draws from Python's generator seeded by --seed;
+    /// docs/scheduler.md).
+    #[arg(long)]
+    pub gavel_compat: bool,
 }
 
 #[derive(Debug, Args)]

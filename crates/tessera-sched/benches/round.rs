@@ -23,6 +23,7 @@ fn core(policy: &str) -> RoundCore {
         stop_after: None,
         colocation: None,
         solver: tessera_sched::Solver::Simplex,
+        gavel_compat: None,
     };
     let mut c = RoundCore::new(&[6250; POOLS], &cfg);
     c.set_min_reallocation_s(60.0);

@@ -12,6 +12,7 @@
 //! count. The heterogeneity-agnostic forms solve the same programs with every usable
 //! throughput replaced by 1, so that all types look alike.
 
+pub mod pyrandom;
 pub mod replay;
 pub mod round;
 pub mod sim;

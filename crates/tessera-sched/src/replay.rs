@@ -147,6 +147,7 @@ mod tests {
             stop_after: None,
             colocation: None,
             solver: crate::Solver::Simplex,
+            gavel_compat: None,
         }
     }
 

@@ -138,6 +138,8 @@ pub struct RoundCore {
     // FIFO's standing assignment of jobs to types, and the random stream.
     fifo_on: Vec<Option<usize>>,
     rng: Rng,
+    /// Gavel's FIFO generator (`--gavel-compat`): Python's, seeded with the seed.
+    py: crate::pyrandom::PyRandom,
     // Finish-time fairness: isolated-time equivalent of the progress so far, and the
     // remaining steps and isolated rate at the last allocation.
     done_isolated: Vec<f64>,
@@ -187,6 +189,7 @@ impl RoundCore {
             is_active: Vec::new(),
             fifo_on: Vec::new(),
             rng: Rng::with_state(cfg.seed ^ 0x9e37_79b9_7f4a_7c15),
+            py: crate::pyrandom::PyRandom::new(cfg.seed),
             done_isolated: Vec::new(),
             ftf_prev: Vec::new(),
             solves: 0,
@@ -710,9 +713,17 @@ impl RoundCore {
                 Policy::MaxSumNormalizedThroughput(_) => {
                     max_sum_throughput(&rows, &cap, a, true, self.cfg.solver)?
                 }
-                Policy::Fifo(_) => {
-                    fifo_allocation(jobs, &group, &cap, a, &mut self.fifo_on, &mut self.rng)
-                }
+                Policy::Fifo(_) => match (&self.cfg.gavel_compat, a) {
+                    (Some(gc), Awareness::Agnostic) => gavel_fifo_allocation(
+                        jobs,
+                        &group,
+                        &cap,
+                        &gc.type_order,
+                        &mut self.fifo_on,
+                        &mut self.py,
+                    ),
+                    _ => fifo_allocation(jobs, &group, &cap, a, &mut self.fifo_on, &mut self.rng),
+                },
                 Policy::ShortestJobFirst(_) | Policy::LeastAttainedService(_) => {
                     // Order by remaining time (at the job's best or mean speed) or by
                     // GPU-seconds received; ties by arrival.
@@ -1099,6 +1110,77 @@ fn fifo_allocation(
     one_hot(active, on, nt)
 }
 
+/// Gavel's agnostic FIFO as Gavel runs it (`scheduler/policies/fifo.py`, base mode, at
+/// c4fa400), for `--gavel-compat`. Allocations persist; a finished job's type goes to the
+/// queue's head if it fits there; then, for each queued job, Gavel draws an index among
+/// the types with room for it but allocates the job to the last type of its sorted list
+/// of types with free workers (the variable its loop left behind), without checking that
+/// it has room, so that type is over-subscribed; when that type's count reaches exactly
+/// zero it removes the drawn entry from the list, whichever type that is.
+fn gavel_fifo_allocation(
+    jobs: &[SimJob],
+    active: &[usize],
+    capacity: &[u32],
+    type_order: &[usize],
+    on: &mut [Option<usize>],
+    py: &mut crate::pyrandom::PyRandom,
+) -> Allocation {
+    let nt = capacity.len();
+    let mut avail: Vec<i64> = capacity.iter().map(|&c| c as i64).collect();
+    let mut is_active = vec![false; jobs.len()];
+    for &i in active {
+        is_active[i] = true;
+    }
+    let mut queue: Vec<usize> = active
+        .iter()
+        .copied()
+        .filter(|&i| on[i].is_none())
+        .collect();
+    queue.sort_unstable();
+    let scheduled: Vec<usize> = (0..jobs.len()).filter(|&i| on[i].is_some()).collect();
+    for j in scheduled {
+        let Some(t) = on[j] else { continue };
+        if is_active[j] {
+            avail[t] -= jobs[j].scale_factor as i64;
+            continue;
+        }
+        if let Some(&h) = queue.first()
+            && jobs[h].scale_factor as i64 <= avail[t]
+            && jobs[h].throughput[t] > 0.0
+        {
+            queue.remove(0);
+            on[h] = Some(t);
+            avail[t] -= jobs[h].scale_factor as i64;
+        }
+        on[j] = None;
+    }
+    let mut types: Vec<usize> = type_order
+        .iter()
+        .copied()
+        .filter(|&t| t < nt && avail[t] > 0)
+        .collect();
+    while !queue.is_empty() && !types.is_empty() {
+        let j = queue.remove(0);
+        let sf = jobs[j].scale_factor as i64;
+        let with: Vec<usize> = (0..types.len())
+            .filter(|&k| avail[types[k]] >= sf)
+            .collect();
+        if with.is_empty() {
+            break;
+        }
+        let drawn = with[py.randrange(with.len())];
+        let Some(&t) = types.last() else { break };
+        if jobs[j].throughput[t] > 0.0 {
+            on[j] = Some(t);
+            avail[t] -= sf;
+            if avail[t] == 0 {
+                types.remove(drawn);
+            }
+        }
+    }
+    one_hot(active, on, nt)
+}
+
 /// What the priority mechanism reads: the allocation and the time received since it.
 struct Ledger<'a> {
     x_of: &'a [Option<Vec<f64>>],
@@ -1264,6 +1346,7 @@ mod tests {
             stop_after: None,
             colocation: None,
             solver: crate::Solver::Simplex,
+            gavel_compat: None,
         }
     }
 

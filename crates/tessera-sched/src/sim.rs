@@ -168,6 +168,19 @@ pub struct SimConfig {
     pub colocation: Option<CoLocation>,
     /// The LP method of the LP policies.
     pub solver: crate::Solver,
+    /// Gavel's own behaviour where tessera corrects it (`--gavel-compat`); `None`:
+    /// tessera's mechanism.
+    pub gavel_compat: Option<GavelCompat>,
+}
+
+/// What `--gavel-compat` reproduces of Gavel (stanford-futuredata/gavel c4fa400). So far:
+/// the agnostic FIFO's type choice (`scheduler/policies/fifo.py`, base mode), with
+/// Python's random number generator seeded as Gavel seeds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GavelCompat {
+    /// The cluster's types sorted by Gavel's worker-type names (`k80`, `p100`, `v100`),
+    /// as indices into the capacity.
+    pub type_order: Vec<usize>,
 }
 
 /// Steps/s of two job kinds running together on the same workers: for kinds `(a, b)`,
@@ -550,6 +563,7 @@ mod tests {
             // An empty table: the packed policy runs, with nothing to pack.
             colocation: Some(CoLocation::default()),
             solver: crate::Solver::Simplex,
+            gavel_compat: None,
         }
     }
 
@@ -771,6 +785,7 @@ mod tests {
         let cfg = SimConfig {
             colocation: Some(co),
             solver: crate::Solver::Simplex,
+            gavel_compat: None,
             ..config("max-min-fairness-packed")
         };
         let r = simulate(&jobs, &[1], &cfg, |_, _| {}).unwrap();
@@ -789,6 +804,7 @@ mod tests {
             &SimConfig {
                 colocation: Some(bad),
                 solver: crate::Solver::Simplex,
+                gavel_compat: None,
                 ..config("max-min-fairness-packed")
             },
             |_, _| {},
@@ -799,6 +815,7 @@ mod tests {
         let none = SimConfig {
             colocation: None,
             solver: crate::Solver::Simplex,
+            gavel_compat: None,
             ..config("max-min-fairness-packed")
         };
         assert!(simulate(&jobs, &[1], &none, |_, _| {}).is_err());
@@ -887,6 +904,7 @@ mod tests {
                     prices: Some(vec![1.0; nt]),
                     colocation: Some(co.clone()),
                     solver: crate::Solver::Simplex,
+                    gavel_compat: None,
                     ..config(p)
                 };
                 let r = simulate(&jobs, &cap, &cfg, |_, _| {}).unwrap();

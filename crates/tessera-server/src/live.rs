@@ -216,6 +216,7 @@ impl Live {
             stop_after: None,
             colocation: None,
             solver: tessera_sched::Solver::Simplex,
+            gavel_compat: None,
         };
         {
             let mut s = lock(&snapshot);

@@ -42,6 +42,18 @@ fn parse_window(s: &str) -> Result<(usize, usize)> {
     Ok((a, b))
 }
 
+/// `--gavel-compat`: the cluster's types in Gavel's order (sorted by name).
+fn gavel_compat(
+    a: &SimulateArgs,
+    cluster: &ClusterSpec,
+) -> Option<tessera_sched::sim::GavelCompat> {
+    a.gavel_compat.then(|| {
+        let mut order: Vec<usize> = (0..cluster.types.len()).collect();
+        order.sort_by_key(|&t| cluster.types[t].0.to_ascii_lowercase());
+        tessera_sched::sim::GavelCompat { type_order: order }
+    })
+}
+
 pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     let policy = Policy::parse(&a.policy).ok_or_else(|| {
         CliError::Usage(format!(
@@ -114,6 +126,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         stop_after: None,
         colocation,
         solver: a.solver,
+        gavel_compat: gavel_compat(a, &cluster),
     };
     let started = Instant::now();
     // A progress line on stderr for long replays, only when it is a terminal.
