@@ -603,6 +603,11 @@ fn ctld_scenario() {
     // it. Resuming such a node is the operator's part (done here as it happens);
     // replacing the held job is tessera's.
     let mut resumed = 0;
+    // A controller restarted after SIGKILL reloads its last saved state, which can bring
+    // back jobs that had already finished (earlier tests' jobs) as RUNNING for minutes,
+    // holding the node. tessera reports such jobs (`unknown-engine-job`) and leaves them
+    // alone; cancelling them is the operator's part, played here.
+    let mut cancelled = std::collections::BTreeSet::new();
     wait_until("both jobs final", 120, || {
         let drained = Command::new("sinfo")
             .args(["-h", "-N", "-n", "n-a800", "-o", "%T"])
@@ -613,6 +618,24 @@ fn ctld_scenario() {
             let _ = Command::new("scontrol")
                 .args(["update", "nodename=n-a800", "state=resume"])
                 .output();
+        }
+        if let Ok(r) = request(&s.addr, "GET", "/api/v1/events?limit=1000", None, None)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body)
+        {
+            for e in v["events"].as_array().into_iter().flatten() {
+                if e["kind"] != "unknown-engine-job" {
+                    continue;
+                }
+                let detail = e["detail"].as_str().unwrap_or("");
+                if let Some(id) = detail
+                    .strip_prefix("slurm job ")
+                    .and_then(|x| x.split_whitespace().next())
+                    && id.bytes().all(|b| b.is_ascii_digit())
+                    && cancelled.insert(id.to_string())
+                {
+                    let _ = Command::new("scancel").arg(id).output();
+                }
+            }
         }
         [a, b].iter().all(|&id| {
             matches!(
@@ -635,7 +658,8 @@ fn ctld_scenario() {
         .map(|e| format!("  {} {}: {}", e["job"], e["kind"], e["detail"]))
         .collect();
     eprintln!(
-        "slurmctld_killed_and_restarted: resumed n-a800 {resumed} time(s); events other than state changes:\n{}\nthe scripts' own log:\n{}",
+        "slurmctld_killed_and_restarted: resumed n-a800 {resumed} time(s), cancelled {} job(s) the restart brought back; events other than state changes:\n{}\nthe scripts' own log:\n{}",
+        cancelled.len(),
         lost.join("\n"),
         std::fs::read_to_string(&runs).unwrap_or_default()
     );
