@@ -22,7 +22,16 @@ mkdir -p "$DIR"
 
 if [ ! -x "$VENV/bin/ray" ] || ! "$VENV/bin/ray" --version 2>/dev/null | grep -q "$VERSION"; then
     echo "ray-local: installing ray[default]==$VERSION into $VENV"
-    python3 -m venv "$VENV" >/dev/null 2>&1 || exit 3
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+        # Debian's python3 lacks venv until python3-venv is installed.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null || exit 3
+            rm -rf "$VENV"
+            python3 -m venv "$VENV" >/dev/null 2>&1 || exit 3
+        else
+            exit 3
+        fi
+    fi
     "$VENV/bin/pip" install -q "ray[default]==$VERSION" >"$DIR/pip.log" 2>&1 || {
         tail -5 "$DIR/pip.log" >&2
         exit 3

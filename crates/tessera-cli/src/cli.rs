@@ -288,6 +288,16 @@ pub struct PlanTrainArgs {
     /// indexed Job).
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
+    #[command(flatten)]
+    pub launch: EmitOptions,
+    /// With --emit k8s: the Volcano queue (default `default`).
+    #[arg(long, requires = "emit")]
+    pub queue: Option<String>,
+}
+
+/// How `--emit` launch files ask for the chips, for `plan train` and `plan serve`.
+#[derive(Debug, Args)]
+pub struct EmitOptions {
     /// With --emit slurm: the partition the script asks for (default: the cluster's).
     #[arg(long, requires = "emit")]
     pub partition: Option<String>,
@@ -301,9 +311,6 @@ pub struct PlanTrainArgs {
     /// With --emit k8s: the container image (default: a placeholder to replace).
     #[arg(long, requires = "emit")]
     pub image: Option<String>,
-    /// With --emit k8s: the Volcano queue (default `default`).
-    #[arg(long, requires = "emit")]
-    pub queue: Option<String>,
     /// With --emit k8s: the namespace (default: none, kubectl's current one).
     #[arg(long, requires = "emit")]
     pub namespace: Option<String>,
@@ -351,22 +358,8 @@ pub struct PlanServeArgs {
     /// Service.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
-    /// With --emit k8s: the container image (default: a placeholder to replace).
-    #[arg(long, requires = "emit")]
-    pub image: Option<String>,
-    /// With --emit k8s: the namespace (default: none, kubectl's current one).
-    #[arg(long, requires = "emit")]
-    pub namespace: Option<String>,
-    /// With --emit slurm: the partition the script asks for (default: the cluster's).
-    #[arg(long, requires = "emit")]
-    pub partition: Option<String>,
-    /// With --emit slurm: the GRES type of the chips (`gpu:TYPE:N`; default untyped `gpu:N`).
-    #[arg(long, requires = "emit")]
-    pub gres_type: Option<String>,
-    /// With --emit ray: the Ray resource of the chips (default `GPU` for Nvidia, `NPU`
-    /// for Ascend; required for chips Ray has no manager for, such as Kunlun's).
-    #[arg(long, requires = "emit")]
-    pub ray_resource: Option<String>,
+    #[command(flatten)]
+    pub launch: EmitOptions,
 }
 
 #[derive(Debug, Subcommand)]

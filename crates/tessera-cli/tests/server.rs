@@ -267,6 +267,26 @@ fn batch(name: &str, chips: u32, chip: &str, command: &str) -> String {
     .to_string()
 }
 
+/// `DIR/launcher.sh`, an executable stand-in for torchrun or vLLM that prints its
+/// arguments (`launcher: ...`) and then runs `report`.
+fn standin_launcher(dir: &Path, report: &str) -> PathBuf {
+    let p = dir.join("launcher.sh");
+    std::fs::write(
+        &p,
+        format!("#!/bin/bash\necho \"launcher: $*\"\n{report}\n"),
+    )
+    .unwrap();
+    assert!(
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success()
+    );
+    p
+}
+
 fn output_of(s: &Server, v: &serde_json::Value) -> String {
     let a = v["attempts"].as_array().unwrap().last().unwrap();
     let dir = s.dir.join("spool").join("slurm");
@@ -967,19 +987,9 @@ fn emitted_ray_jobs_run_on_ray() {
     let dir = std::env::temp_dir().join(format!("tessera-emit-ray-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let standin = dir.join("launcher.sh");
-    std::fs::write(
-        &standin,
-        "#!/bin/bash\necho \"launcher: $*\"\necho \"devices: ascend=${ASCEND_RT_VISIBLE_DEVICES:-} cuda=${CUDA_VISIBLE_DEVICES:-} xpu=${XPU_VISIBLE_DEVICES:-}\"\n",
-    )
-    .unwrap();
-    assert!(
-        Command::new("chmod")
-            .arg("+x")
-            .arg(&standin)
-            .status()
-            .unwrap()
-            .success()
+    let standin = standin_launcher(
+        &dir,
+        "echo \"devices: ascend=${ASCEND_RT_VISIBLE_DEVICES:-} cuda=${CUDA_VISIBLE_DEVICES:-} xpu=${XPU_VISIBLE_DEVICES:-}\"",
     );
     let cases: [(&str, &[&str], &str, &str); 3] = [
         (
@@ -1363,19 +1373,9 @@ fn an_emitted_sbatch_script_runs_on_slurm() {
     let dir = std::env::temp_dir().join(format!("tessera-emit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let standin = dir.join("launcher.sh");
-    std::fs::write(
-        &standin,
-        "#!/bin/bash\necho \"launcher: $*\"\necho \"cuda=${CUDA_VISIBLE_DEVICES:-} ascend=${ASCEND_RT_VISIBLE_DEVICES:-} master=$MASTER_ADDR:$MASTER_PORT\"\n",
-    )
-    .unwrap();
-    assert!(
-        Command::new("chmod")
-            .arg("+x")
-            .arg(&standin)
-            .status()
-            .unwrap()
-            .success()
+    let standin = standin_launcher(
+        &dir,
+        "echo \"cuda=${CUDA_VISIBLE_DEVICES:-} ascend=${ASCEND_RT_VISIBLE_DEVICES:-} master=$MASTER_ADDR:$MASTER_PORT\"",
     );
     for (chip, part, gres, var, fw_flag) in [
         (

@@ -142,6 +142,20 @@ pub struct PoolConfig {
     pub resource: Option<String>,
 }
 
+impl EngineConfig {
+    /// The Slurm engines' own keys, and whether each is set.
+    fn slurm_keys(&self) -> [(&'static str, bool); 6] {
+        [
+            ("slurm-conf", self.slurm_conf.is_some()),
+            ("bin", self.bin.is_some()),
+            ("rest-url", self.rest_url.is_some()),
+            ("rest-user", self.rest_user.is_some()),
+            ("rest-token-file", self.rest_token_file.is_some()),
+            ("rest-token-env", self.rest_token_env.is_some()),
+        ]
+    }
+}
+
 impl PoolConfig {
     /// (GRES name, GRES type); for a Ray or Kubernetes pool `("ray" or "k8s", resource)`.
     pub fn gres_parts(&self) -> (String, String) {
@@ -205,15 +219,8 @@ impl ServerConfig {
                 ("image", e.image.is_some()),
             ];
             if e.kind == "kubernetes" {
-                let other = [
-                    ("url", e.url.is_some()),
-                    ("slurm-conf", e.slurm_conf.is_some()),
-                    ("bin", e.bin.is_some()),
-                    ("rest-url", e.rest_url.is_some()),
-                    ("rest-user", e.rest_user.is_some()),
-                    ("rest-token-file", e.rest_token_file.is_some()),
-                    ("rest-token-env", e.rest_token_env.is_some()),
-                ];
+                let mut other = e.slurm_keys().to_vec();
+                other.push(("url", e.url.is_some()));
                 if let Some((k, _)) = other.iter().find(|(_, set)| *set) {
                     return Err(err(format!(
                         "engine {}: `{k}` is not a kubernetes engine key (kubeconfig, namespace, queue, image)",
@@ -245,15 +252,7 @@ impl ServerConfig {
                 )));
             }
             if e.kind == "ray" {
-                let slurm_keys = [
-                    ("slurm-conf", e.slurm_conf.is_some()),
-                    ("bin", e.bin.is_some()),
-                    ("rest-url", e.rest_url.is_some()),
-                    ("rest-user", e.rest_user.is_some()),
-                    ("rest-token-file", e.rest_token_file.is_some()),
-                    ("rest-token-env", e.rest_token_env.is_some()),
-                ];
-                if let Some((k, _)) = slurm_keys.iter().find(|(_, set)| *set) {
+                if let Some((k, _)) = e.slurm_keys().iter().find(|(_, set)| *set) {
                     return Err(err(format!(
                         "engine {}: `{k}` is a Slurm key; a ray engine takes `url`",
                         e.name

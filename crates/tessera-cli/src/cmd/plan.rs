@@ -168,13 +168,17 @@ fn emit_train_k8s(
     let l = &best.plan.layout;
     let gang = tessera_engine::k8s::Gang {
         name: tessera_engine::k8s::to_dns_label(&format!("{model}-{}", best.pool)),
-        namespace: a.namespace.clone(),
+        namespace: a.launch.namespace.clone(),
         queue: a.queue.clone().unwrap_or_else(|| "default".into()),
         chip: chip.id.clone(),
         resource,
         nodes: nodes as u32,
         chips_per_node: per as u32,
-        image: a.image.clone().unwrap_or_else(|| PLACEHOLDER_IMAGE.into()),
+        image: a
+            .launch
+            .image
+            .clone()
+            .unwrap_or_else(|| PLACEHOLDER_IMAGE.into()),
         command,
         env: vec![
             ("TESSERA_FRAMEWORK".into(), best.launch.framework.into()),
@@ -244,6 +248,11 @@ fn write_manifests(dir: &std::path::Path, objects: Vec<(String, serde_json::Valu
     Ok(())
 }
 
+/// `--emit` when no plan fits.
+fn no_plan_to_emit() -> CliError {
+    CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
+}
+
 /// `--emit slurm DIR` of `plan train`: the best plan's sbatch script.
 fn emit_train(
     cat: &Catalog,
@@ -254,16 +263,14 @@ fn emit_train(
     a: &PlanTrainArgs,
 ) -> Result<()> {
     let (kind, dir) = emit_dir(e, &["slurm", "ray", "k8s"])?;
-    let best = plan.plans.first().ok_or_else(|| {
-        CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
-    })?;
+    let best = plan.plans.first().ok_or_else(no_plan_to_emit)?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
     if kind == "k8s" {
         return emit_train_k8s(dir, best, model, chip, cpn, a);
     }
     if kind == "ray" {
-        let o = ray_emit(chip, a.ray_resource.as_deref())?;
+        let o = ray_emit(chip, a.launch.ray_resource.as_deref())?;
         let files = tessera_plan::emit::ray_train_files(best, model, chip, &o, cpn)
             .map_err(|m| CliError::Usage(format!("--emit ray: {m}")))?;
         return write_ray_files(
@@ -277,8 +284,8 @@ fn emit_train(
         model,
         chip,
         &tessera_plan::emit::SlurmEmit {
-            partition: a.partition.clone(),
-            gres_type: a.gres_type.clone(),
+            partition: a.launch.partition.clone(),
+            gres_type: a.launch.gres_type.clone(),
             chips_per_node: cpn,
         },
     )
@@ -301,13 +308,11 @@ fn emit_serve(
     a: &PlanServeArgs,
 ) -> Result<()> {
     let (kind, dir) = emit_dir(e, &["slurm", "ray", "k8s"])?;
-    let best = plan.plans.first().ok_or_else(|| {
-        CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
-    })?;
+    let best = plan.plans.first().ok_or_else(no_plan_to_emit)?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
     if kind == "ray" {
-        let o = ray_emit(chip, a.ray_resource.as_deref())?;
+        let o = ray_emit(chip, a.launch.ray_resource.as_deref())?;
         let files = tessera_plan::emit::ray_serve_files(best, model, chip, &o, cpn)
             .map_err(|m| CliError::Usage(format!("--emit ray: {m}")))?;
         return write_ray_files(
@@ -336,12 +341,13 @@ fn emit_serve(
         command.extend(best.launch.args.iter().cloned());
         let r = tessera_engine::k8s::Replicas {
             name: tessera_engine::k8s::to_dns_label(&format!("{model}-{}-serve", best.pool)),
-            namespace: a.namespace.clone(),
+            namespace: a.launch.namespace.clone(),
             chip: chip.id.clone(),
             resource,
             replicas: best.plan.replicas.clamp(1, u32::MAX as u64) as u32,
             chips_per_replica: per as u32,
             image: a
+                .launch
                 .image
                 .clone()
                 .unwrap_or_else(|| PLACEHOLDER_SERVE_IMAGE.into()),
@@ -360,8 +366,8 @@ fn emit_serve(
         model,
         chip,
         &tessera_plan::emit::SlurmEmit {
-            partition: a.partition.clone(),
-            gres_type: a.gres_type.clone(),
+            partition: a.launch.partition.clone(),
+            gres_type: a.launch.gres_type.clone(),
             chips_per_node: cpn,
         },
     )
