@@ -2,7 +2,7 @@
 
 use crate::error::{CatalogError, Source};
 use crate::tomlread::{self, Result, Tbl};
-use tessera_core::fleet::{Fleet, Pool, PoolLink};
+use tessera_core::fleet::{Fleet, LinkKind, Pool, PoolLink};
 
 /// Built-in fleets: (id, TOML).
 pub const BUILTIN_FLEETS: [(&str, &str); 2] = [
@@ -74,7 +74,7 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
     let mut links = Vec::new();
     for (ctx, lt, at) in tomlread::named_tables(src, root, "link")? {
         let l = Tbl::new(src, lt, at, &ctx);
-        l.deny_unknown(&["pools", "gb-s"])?;
+        l.deny_unknown(&["pools", "gb-s", "kind", "latency-us", "copy-gb-s"])?;
         let names = l.opt_str_list("pools")?;
         if names.len() != 2 || names[0] == names[1] {
             return Err(l.err(
@@ -100,11 +100,57 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
                 Some("the bandwidth per chip between the two pools, GB/s".into()),
             )
         })?;
-        links.push(PoolLink {
-            a: names[0].clone(),
-            b: names[1].clone(),
-            gb_s_per_chip: gb,
-        });
+        if !(gb > 0.0 && gb <= 10_000.0) {
+            return Err(l.err(
+                "gb-s",
+                at,
+                format!("valid range (0, 10000] GB/s per chip, not {gb}"),
+                None,
+            ));
+        }
+        let kind = match l.opt_str("kind")? {
+            None => LinkKind::Rdma,
+            Some(k) => LinkKind::parse(&k).ok_or_else(|| {
+                l.err(
+                    "kind",
+                    at,
+                    format!("unknown link kind `{k}`"),
+                    Some(format!("one of {}", LinkKind::NAMES.join(", "))),
+                )
+            })?,
+        };
+        let mut link = PoolLink::new(&names[0], &names[1], gb, kind);
+        if let Some(us) = l.opt_f64("latency-us")? {
+            if us > 1e6 {
+                return Err(l.err(
+                    "latency-us",
+                    at,
+                    format!("valid range [0, 1000000] microseconds, not {us}"),
+                    None,
+                ));
+            }
+            link.latency_s = us * 1e-6;
+        }
+        if let Some(c) = l.opt_f64("copy-gb-s")? {
+            if kind != LinkKind::HostStaged {
+                return Err(l.err(
+                    "copy-gb-s",
+                    at,
+                    "only a host-staged link copies through host memory",
+                    Some("set kind = \"host-staged\" or remove copy-gb-s".into()),
+                ));
+            }
+            if !(c > 0.0 && c <= 10_000.0) {
+                return Err(l.err(
+                    "copy-gb-s",
+                    at,
+                    format!("valid range (0, 10000] GB/s, not {c}"),
+                    None,
+                ));
+            }
+            link.copy_gb_s = c;
+        }
+        links.push(link);
     }
     Ok(Fleet {
         id,
@@ -121,4 +167,75 @@ pub fn builtin_fleet(id: &str) -> Option<std::result::Result<Fleet, CatalogError
         .iter()
         .find(|(i, _)| *i == id)
         .map(|(i, t)| parse_fleet(&format!("<built-in fleet {i}>"), t))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const POOLS: &str = "[[pool]]\nname = \"a\"\nchip = \"x\"\nnodes = 1\nchips-per-node = 8\n\
+                         [[pool]]\nname = \"b\"\nchip = \"y\"\nnodes = 1\nchips-per-node = 8\n";
+
+    fn link(body: &str) -> std::result::Result<Fleet, String> {
+        parse_fleet(
+            "f.toml",
+            &format!("{POOLS}[[link]]\npools = [\"a\", \"b\"]\n{body}"),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn links_have_a_kind_a_latency_and_a_copy_rate() {
+        let f = link("gb-s = 12.5\n").unwrap();
+        let l = &f.links[0];
+        assert_eq!(l.kind, LinkKind::Rdma);
+        assert_eq!(l.latency_s, LinkKind::Rdma.default_latency_s());
+        assert_eq!(l.bytes_per_s(), 12.5e9);
+        let f =
+            link("gb-s = 12.5\nkind = \"host-staged\"\nlatency-us = 80\ncopy-gb-s = 8\n").unwrap();
+        let l = &f.links[0];
+        assert_eq!(l.kind, LinkKind::HostStaged);
+        assert!((l.latency_s - 80e-6).abs() < 1e-15);
+        // The host copies are the slower stage here.
+        assert_eq!(l.bytes_per_s(), 8e9);
+        assert!((l.transfer_s(8e9) - (1.0 + 80e-6)).abs() < 1e-12);
+        assert_eq!(l.transfer_s(0.0), 0.0);
+        let f = link("gb-s = 50\nkind = \"flagcx\"\n").unwrap();
+        assert_eq!(f.links[0].kind, LinkKind::FlagCx);
+    }
+
+    #[test]
+    fn bad_links_name_their_line_and_field() {
+        for (body, field, text) in [
+            ("gb-s = 0\n", "gb-s", "valid range (0, 10000]"),
+            (
+                "gb-s = 1\nkind = \"pcie\"\n",
+                "kind",
+                "unknown link kind `pcie`",
+            ),
+            (
+                "gb-s = 1\ncopy-gb-s = 5\n",
+                "copy-gb-s",
+                "only a host-staged link",
+            ),
+            (
+                "gb-s = 1\nkind = \"host-staged\"\ncopy-gb-s = 0\n",
+                "copy-gb-s",
+                "valid range (0, 10000]",
+            ),
+            (
+                "gb-s = 1\nlatency-us = 2000000\n",
+                "latency-us",
+                "valid range [0, 1000000]",
+            ),
+            ("gb-s = 1\nlatency = 3\n", "latency", "latency"),
+        ] {
+            let e = link(body).unwrap_err();
+            assert!(e.contains("f.toml"), "{e}");
+            assert!(e.contains(field) && e.contains(text), "{body}: {e}");
+        }
+        let e = link("gb-s = 1\nkind = \"pcie\"\n").unwrap_err();
+        assert!(e.contains("rdma, host-staged, flagcx"), "{e}");
+    }
 }

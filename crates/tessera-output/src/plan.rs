@@ -88,24 +88,117 @@ pub struct MixedPlanV1 {
     pub shares: Vec<f64>,
     /// Layers per pool (pipeline form).
     pub layers: Vec<u64>,
-    /// Time per step spent synchronising over the link, seconds.
+    /// Time per step the inter-pool link costs (exposed), seconds.
     pub sync_s: f64,
     pub feasible: bool,
     pub note: String,
+    /// Whether it beats the best single pool alone.
+    pub worthwhile: bool,
+    pub global_batch: u32,
+    /// Micro-batches per step (pipeline form; 0 for data-parallel, whose pools each run
+    /// their own).
+    pub microbatches: u32,
+    pub step_time_s: f64,
+    /// The sum of the pools' own best throughputs, tokens/s.
+    pub parts_tokens_per_s: f64,
+    pub parts: Vec<MixedPartV1>,
+    /// The step time term by term; the seconds add up to `step_time_s`.
+    pub terms: Vec<TermV1>,
+    /// FlagScale's heterogeneous launch (pipeline form).
+    pub launch: Option<LaunchV1>,
+    /// What the launch cannot express.
+    pub cannot_express: Vec<String>,
+}
+
+/// One pool's part of a mixed plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixedPartV1 {
+    pub pool: String,
+    pub chip: String,
+    pub chips: u64,
+    pub layout: LayoutV1,
+    /// Sequences per step through the pool.
+    pub batch: u32,
+    /// Layers on each of the pool's pipeline stages.
+    pub stage_layers: Vec<u64>,
+    /// Data-parallel: the pool's step alone at its share; pipeline: its busiest stage's
+    /// time per micro-batch with link transfers, seconds.
+    pub time_s: f64,
+    pub memory_gib_per_chip: f64,
+    pub capacity_gib: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TermV1 {
+    pub name: &'static str,
+    pub seconds: f64,
+    pub detail: String,
 }
 
 impl From<&MixedPlan> for MixedPlanV1 {
     fn from(m: &MixedPlan) -> Self {
+        let pipeline = m.form == "pipeline";
+        let layers: Vec<u64> = if pipeline {
+            m.parts
+                .iter()
+                .map(|p| p.stage_layers.iter().sum())
+                .collect()
+        } else {
+            vec![]
+        };
+        let shares = if pipeline {
+            let total: u64 = layers.iter().sum();
+            layers
+                .iter()
+                .map(|l| *l as f64 / total.max(1) as f64)
+                .collect()
+        } else {
+            m.parts
+                .iter()
+                .map(|p| p.batch as f64 / m.global_batch.max(1) as f64)
+                .collect()
+        };
         MixedPlanV1 {
             form: m.form,
             pools: m.pools.clone(),
             tokens_per_s: m.tokens_per_s,
             efficiency: m.efficiency,
-            shares: m.shares.clone(),
-            layers: m.layers.clone(),
-            sync_s: m.sync_s,
+            shares,
+            layers,
+            sync_s: m.link_s,
             feasible: m.feasible,
             note: m.note.clone(),
+            worthwhile: m.worthwhile,
+            global_batch: m.global_batch,
+            microbatches: m.microbatches,
+            step_time_s: m.step_time_s,
+            parts_tokens_per_s: m.parts_tokens_per_s,
+            parts: m
+                .parts
+                .iter()
+                .map(|p| MixedPartV1 {
+                    pool: p.pool.clone(),
+                    chip: p.chip.clone(),
+                    chips: p.chips,
+                    layout: (&p.layout).into(),
+                    batch: p.batch,
+                    stage_layers: p.stage_layers.clone(),
+                    time_s: p.time_s,
+                    memory_gib_per_chip: p.memory_gib_per_chip,
+                    capacity_gib: p.capacity_gib,
+                })
+                .collect(),
+            terms: m
+                .terms
+                .iter()
+                .map(|t| TermV1 {
+                    name: t.name,
+                    seconds: t.seconds,
+                    detail: t.detail.clone(),
+                })
+                .collect(),
+            launch: m.launch.as_ref().map(Into::into),
+            cannot_express: m.cannot_express.clone(),
         }
     }
 }

@@ -264,6 +264,39 @@ pub struct Estimate {
     pub infeasible: Option<Infeasible>,
     pub microbatches: u32,
     pub calibrated: bool,
+    /// One micro-batch's forward, backward, recompute and exposed TP/CP/EP/PP traffic on
+    /// the busiest pipeline rank: the time a stage holds the pipeline per micro-batch.
+    pub stage_s_per_microbatch: f64,
+    /// The once-per-step data-parallel traffic before overlap (gradient reduce-scatter or
+    /// all-reduce, parameter all-gather) and the compute it can hide behind (the last
+    /// micro-batch's forward and backward): what a cross-pool exchange added to the same
+    /// window would leave exposed.
+    pub dp_once_raw_s: f64,
+    pub dp_hide_s: f64,
+}
+
+/// A contiguous run of a model's layers placed as one pipeline segment (a heterogeneous
+/// pipeline places one per pool): how many layers, whether it holds the embedding (first)
+/// and the LM head (last), and how many pipeline stages follow it (under 1F1B a stage
+/// holds one micro-batch's activations in flight for each stage from it to the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub layers: u64,
+    pub first: bool,
+    pub last: bool,
+    pub stages_after: u32,
+}
+
+impl Segment {
+    /// The whole model.
+    pub fn whole(m: &ModelArch) -> Segment {
+        Segment {
+            layers: m.layers,
+            first: true,
+            last: true,
+            stages_after: 0,
+        }
+    }
 }
 
 impl Estimate {
@@ -283,6 +316,9 @@ impl Estimate {
             infeasible: Some(why),
             microbatches: 0,
             calibrated: false,
+            stage_s_per_microbatch: 0.0,
+            dp_once_raw_s: 0.0,
+            dp_hide_s: 0.0,
         }
     }
 
@@ -296,6 +332,17 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Checks the layout's structure against the model and job.
 pub fn check_layout(
     m: &ModelArch,
+    job: &TrainJob,
+    l: &Layout,
+    chips: u64,
+) -> Result<u32, Infeasible> {
+    check_layout_of(m, m.layers, job, l, chips)
+}
+
+/// [`check_layout`] for a segment of `layers` layers.
+fn check_layout_of(
+    m: &ModelArch,
+    layers: u64,
     job: &TrainJob,
     l: &Layout,
     chips: u64,
@@ -338,11 +385,8 @@ pub fn check_layout(
         });
     }
     let stages = l.pp * l.vpp;
-    if m.layers < stages as u64 || (!l.uneven_pp && !m.layers.is_multiple_of(stages as u64)) {
-        return Err(Infeasible::LayersNotDivisible {
-            layers: m.layers,
-            stages,
-        });
+    if layers < stages as u64 || (!l.uneven_pp && !layers.is_multiple_of(stages as u64)) {
+        return Err(Infeasible::LayersNotDivisible { layers, stages });
     }
     let per_step = l.dp * l.micro_batch;
     if !job.global_batch.is_multiple_of(per_step) {
@@ -561,14 +605,16 @@ struct RankSplit {
 }
 
 impl RankSplit {
-    fn new(m: &ModelArch, c: &Costs, l: &Layout) -> RankSplit {
+    fn new(m: &ModelArch, c: &Costs, l: &Layout, seg: &Segment) -> RankSplit {
         let stages = l.pp as u64 * l.vpp as u64;
-        let base = m.layers.div_ceil(stages);
-        let deficit = base * stages - m.layers;
+        let base = seg.layers.div_ceil(stages);
+        let deficit = base * stages - seg.layers;
         let p = m.params();
-        let head = if p.lm_head > 0 {
+        let head = if !seg.last {
+            0.0
+        } else if p.lm_head > 0 {
             p.lm_head as f64
-        } else if l.pp > 1 {
+        } else if l.pp > 1 || !seg.first {
             // Tied embeddings: the last stage keeps its own copy for the output layer.
             p.embedding as f64
         } else {
@@ -582,9 +628,10 @@ impl RankSplit {
             stages,
             busiest: 0,
             max_layers: 0.0,
-            dense_per_layer: (c.params_dense - p.embedding as f64 - p.lm_head as f64) / c.layers,
-            expert_per_layer: c.params_expert / c.layers,
-            embed: p.embedding as f64,
+            dense_per_layer: (c.params_dense - p.embedding as f64 - p.lm_head as f64)
+                / m.layers as f64,
+            expert_per_layer: c.params_expert / m.layers as f64,
+            embed: if seg.first { p.embedding as f64 } else { 0.0 },
             head,
         };
         let mut r = 0;
@@ -689,7 +736,31 @@ pub fn estimate_train(
     l: &Layout,
     chips: u64,
 ) -> Estimate {
-    let micro = match check_layout(m, job, l, chips) {
+    estimate_segment(m, hw, eff, job, l, chips, &Segment::whole(m))
+}
+
+/// Estimates one training step of a segment of the model's layers laid out by `l` on
+/// `chips` chips, as one part of a longer pipeline: compute, traffic, memory (with the
+/// activations in flight for the stages after it), data-parallel and optimizer time of
+/// its own parameters. Its `stage_s_per_microbatch` is what a heterogeneous pipeline
+/// balances; its step time and throughput are those of the segment run alone. With
+/// [`Segment::whole`] it is [`estimate_train`]. Never allocates.
+pub fn estimate_segment(
+    m: &ModelArch,
+    hw: &Hardware,
+    eff: &Efficiency,
+    job: &TrainJob,
+    l: &Layout,
+    chips: u64,
+    seg: &Segment,
+) -> Estimate {
+    if seg.layers == 0 || seg.layers > m.layers {
+        return Estimate::infeasible(Infeasible::LayersNotDivisible {
+            layers: seg.layers,
+            stages: l.pp.saturating_mul(l.vpp),
+        });
+    }
+    let micro = match check_layout_of(m, seg.layers, job, l, chips) {
         Ok(v) => v,
         Err(e) => return Estimate::infeasible(e),
     };
@@ -704,7 +775,15 @@ pub fn estimate_train(
         TrainPrecision::Bf16 => 1.0,
         TrainPrecision::Fp8 => eff.fp8_rel,
     };
-    let c = costs(m);
+    let mut c = costs(m);
+    if seg.layers != m.layers {
+        // A segment carries the model's average layer: dense and MoE layers in proportion.
+        let frac = seg.layers as f64 / m.layers as f64;
+        c.layers = seg.layers as f64;
+        c.dense_layers *= frac;
+        c.moe_layers *= frac;
+    }
+    let head_on = if seg.last { 1.0 } else { 0.0 };
     let (tp, pp, dp, cp, ep, etp, vpp) = (
         l.tp as f64,
         l.pp as f64,
@@ -724,7 +803,7 @@ pub fn estimate_train(
     // ---- compute, per micro-batch, per pipeline stage (layers / pp) ----
     // The busiest rank's layers (an uneven split takes layers from the first and last
     // virtual stages, which also hold the embedding and the LM head).
-    let split = RankSplit::new(m, &c, l);
+    let split = RankSplit::new(m, &c, l, seg);
     let layers_stage = split.max_layers;
     let stage_share = layers_stage / c.layers;
     let lin_per_token = c.layers * c.attn_mm / tp
@@ -770,7 +849,7 @@ pub fn estimate_train(
     let t_elem = elem_bytes / hw.mem_bw;
     // LM head on the last stage: forward and backward.
     // fp8 recipes keep the output layer in 16-bit.
-    let head_flops = 2.0 * t * c.vocab * c.h / tp;
+    let head_flops = head_on * 2.0 * t * c.vocab * c.h / tp;
     let t_head_f = head_flops / (hw.peak_16 * gemm_eff / gemm_rel);
     let fwd = t_lin + t_attn + t_elem + t_head_f;
     let bwd = 2.0 * (t_lin + t_attn + t_head_f) + t_elem;
@@ -919,7 +998,7 @@ pub fn estimate_train(
         Recompute::Full => 2.0 * c.h / d_rep,
         _ => (c.dense_layers * dense_layer + c.moe_layers * moe_layer) / c.layers,
     };
-    let logits = 4.0 * 2.0 * t * c.vocab / tp;
+    let logits = head_on * 4.0 * 2.0 * t * c.vocab / tp;
     // ZeRO-2/3 keep only shards, but a layer's full gradients (ZeRO-2/3) and gathered
     // parameters (ZeRO-3) exist while it runs: two layers' worth, double-buffered.
     let (pd_layer, pe_layer) = (
@@ -953,10 +1032,11 @@ pub fn estimate_train(
         let weights = 2.0 * (pd / shard(3, dshard) + pe / shard(3, eshard)) + transient_weights;
         let gradients = 4.0 * (pd / shard(2, dshard) + pe / shard(2, eshard)) + transient_grads;
         let optimizer_bytes = 12.0 * (pd / shard(1, dshard) + pe / shard(1, eshard));
+        let after = seg.stages_after as f64;
         let chunks = if l.vpp > 1 {
-            (2.0 * (pp - r as f64 - 1.0) + (vpp - 1.0) * pp + 1.0).min(mcount * vpp)
+            (2.0 * (pp - r as f64 - 1.0) + (vpp - 1.0) * pp + 1.0 + after * vpp).min(mcount * vpp)
         } else {
-            (pp - r as f64).min(mcount)
+            (pp - r as f64 + after).min(mcount)
         };
         let mut activations = act_layer * layers_r / vpp * chunks;
         if r == l.pp - 1 {
@@ -985,16 +1065,16 @@ pub fn estimate_train(
     let tokens = job.global_batch as f64 * s;
     let tokens_per_s = tokens / step;
     let n = chips as f64;
-    let model_flops_token = 3.0
-        * (2.0 * m.matmul_params_per_token() as f64
-            + m.attention_flops_per_token_fwd(job.seq_len as u64));
+    // A segment's own work: its share of the layers, the LM head if it holds it.
+    let frac = seg.layers as f64 / m.layers as f64;
+    let head_mm = (m.vocab * m.hidden) as f64;
+    let body_mm = m.matmul_params_per_token() as f64 - head_mm;
+    let attn_fwd = m.attention_flops_per_token_fwd(job.seq_len as u64) * frac;
+    let model_flops_token = 3.0 * (2.0 * (body_mm * frac + head_mm * head_on) + attn_fwd);
     let recompute_flops_token = match l.recompute {
         Recompute::None => 0.0,
-        Recompute::Selective => m.attention_flops_per_token_fwd(job.seq_len as u64),
-        Recompute::Full => {
-            2.0 * (m.matmul_params_per_token() - m.vocab * m.hidden) as f64
-                + m.attention_flops_per_token_fwd(job.seq_len as u64)
-        }
+        Recompute::Selective => attn_fwd,
+        Recompute::Full => 2.0 * body_mm * frac + attn_fwd,
         Recompute::MlaUpProj => 2.0 * c.mla_up * c.layers,
     };
     let model_tflops = model_flops_token * tokens_per_s / n / 1e12;
@@ -1036,5 +1116,8 @@ pub fn estimate_train(
         },
         microbatches: micro,
         calibrated: eff.calibrated,
+        stage_s_per_microbatch: per_mb,
+        dp_once_raw_s: dp_once,
+        dp_hide_s: hide_mb,
     }
 }

@@ -8,7 +8,7 @@
 //! error.
 
 use crate::launch::{Launch, TrainFramework, serve_args, train_args};
-use crate::mixed::{MixedPlan, PoolBest, data_parallel, pipeline};
+use crate::mixed::{MixedJob, MixedPlan, MixedPool, data_parallel, pipeline};
 use crate::serve::{ServePlan, ServeTarget, chip_hour_usd, plan_serve, why_no_plan};
 use crate::train::{Plan, Rejected, SearchOptions, search_pool};
 use tessera_core::chip::{Chip, Precision};
@@ -192,7 +192,7 @@ pub fn plan_train(
     let (mut evaluated, mut pruned) = (0u64, 0u64);
     let mut all: Vec<RankedTrainPlan> = Vec::new();
     let mut notes = Vec::new();
-    let mut bests: Vec<PoolBest> = Vec::new();
+    let mut bests: Vec<Searched> = Vec::new();
     let mut rejected = Vec::new();
     for &PoolChip { pool, chip } in pools {
         let n = pool.chips();
@@ -254,17 +254,17 @@ pub fn plan_train(
         match res.plans.first() {
             None => notes.push(note(no_train_plan_reason(model, &hw, n))),
             Some(b) => {
-                let m = &b.estimate.memory;
-                bests.push(PoolBest {
-                    pool: pool.name.clone(),
-                    chips: b.layout.chips(),
+                bests.push(Searched {
+                    name: pool.name.clone(),
+                    chip: chip.id.clone(),
+                    hw,
+                    eff,
+                    chips: n,
+                    opts: SearchOptions {
+                        batch_tolerance_pct: 0,
+                        ..opts
+                    },
                     tokens_per_s: b.estimate.tokens_per_s,
-                    step_time_s: b.estimate.step_time_s,
-                    tp: b.layout.tp,
-                    pp: b.layout.pp,
-                    memory_gib_per_chip: b.estimate.memory_gib_per_chip,
-                    capacity_gib: m.capacity / 1073741824.0,
-                    state_gib_per_chip: (m.weights + m.gradients + m.optimizer) / 1073741824.0,
                 });
                 let cal = with_unverified(
                     calibration_note(Family::of(chip), stack, precision),
@@ -366,44 +366,90 @@ fn rank_train(all: &mut [RankedTrainPlan], objective: Objective) {
     }
 }
 
+/// A pool that has a plan, with what the mixed planner needs of it.
+struct Searched {
+    name: String,
+    chip: String,
+    hw: Hardware,
+    eff: Efficiency,
+    chips: u64,
+    opts: SearchOptions,
+    tokens_per_s: f64,
+}
+
 /// Mixed-vendor plans over the pools that have a plan and a stated link, and the
 /// recommendation they lead to (`None`: fewer than two pools have a plan).
 fn mixed_plans(
     model: &ModelArch,
     fleet: &Fleet,
-    bests: &[PoolBest],
+    bests: &[Searched],
     r: &TrainRequest,
 ) -> (Vec<MixedPlan>, Option<String>) {
     if bests.len() < 2 {
         return (Vec::new(), None);
     }
-    let link = bests
-        .windows(2)
-        .filter_map(|w| fleet.link(&w[0].pool, &w[1].pool))
-        .fold(f64::INFINITY, f64::min);
-    if !link.is_finite() {
+    let linked = bests.iter().enumerate().any(|(i, a)| {
+        bests[i + 1..]
+            .iter()
+            .any(|b| fleet.link(&a.name, &b.name).is_some())
+    });
+    if !linked {
         return (
             Vec::new(),
-            Some(
-                "the fleet states no bandwidth between these pools, so no mixed plan was made"
-                    .into(),
-            ),
+            Some("the fleet states no link between these pools, so no mixed plan was made".into()),
         );
     }
-    let gb_tokens = r.global_batch.unwrap_or(1024) as f64 * r.seq_len as f64;
+    let pools: Vec<MixedPool<'_>> = bests
+        .iter()
+        .map(|b| MixedPool {
+            name: &b.name,
+            chip: &b.chip,
+            hw: &b.hw,
+            eff: &b.eff,
+            chips: b.chips,
+            opts: b.opts,
+            alone_tokens_per_s: b.tokens_per_s,
+        })
+        .collect();
+    let job = MixedJob {
+        seq_len: r.seq_len,
+        global_batch: r.batch(),
+        tolerance_pct: if r.global_batch.is_some() {
+            0
+        } else {
+            BATCH_TOLERANCE_PCT
+        },
+        precision: r.precision,
+    };
     let mixed = vec![
-        data_parallel(model, bests, link, gb_tokens),
-        pipeline(model, bests, link, r.seq_len, 1),
+        data_parallel(model, &pools, &fleet.links, &job),
+        pipeline(model, &pools, &fleet.links, &job),
     ];
     let best_single = bests.iter().map(|b| b.tokens_per_s).fold(0.0, f64::max);
-    let best_mixed = mixed
+    let top = mixed
         .iter()
         .filter(|m| m.feasible)
-        .map(|m| m.tokens_per_s)
-        .fold(0.0, f64::max);
-    let rec = if best_mixed > best_single {
+        .max_by(|a, b| a.tokens_per_s.total_cmp(&b.tokens_per_s));
+    let best_mixed = top.map_or(0.0, |m| m.tokens_per_s);
+    let rec = if let Some(t) = top.filter(|_| best_mixed > best_single) {
+        let launch = if t.launch.is_some() {
+            "FlagScale's heterogeneous config below launches it".to_string()
+        } else {
+            match mixed
+                .iter()
+                .find(|m| m.feasible && m.launch.is_some() && m.tokens_per_s > best_single)
+            {
+                Some(p) => format!(
+                    "it needs a framework with uneven data-parallel batches; FlagScale can launch the {} form at {} tokens/s",
+                    p.form,
+                    num(p.tokens_per_s)
+                ),
+                None => "it needs a framework with uneven data-parallel batches; no plan FlagScale can launch beats the best single pool".into(),
+            }
+        };
         format!(
-            "run one job across the pools: the best mixed plan gives {} tokens/s against {} for the best single pool ({:.0}% more)",
+            "run one job across the pools: the {} plan gives {} tokens/s against {} for the best single pool ({:.0}% more); {launch}",
+            t.form,
             num(best_mixed),
             num(best_single),
             (best_mixed / best_single - 1.0) * 100.0

@@ -5,6 +5,7 @@
 //! and writes the launch arguments of real frameworks for the winner. Pure: no IO.
 
 pub mod emit;
+pub mod flagscale;
 pub mod fleet;
 pub mod launch;
 pub mod mixed;

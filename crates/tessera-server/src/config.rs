@@ -60,6 +60,35 @@ pub struct LinkConfig {
     pub pools: Vec<String>,
     /// GB/s per chip between them.
     pub gb_s: f64,
+    /// `rdma` (default), `host-staged` or `flagcx`, as in a fleet file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Latency of one transfer, microseconds (default: the kind's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<f64>,
+    /// Host-staged links: each host copy's rate, GB/s (default 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_gb_s: Option<f64>,
+}
+
+impl LinkConfig {
+    /// The core link this entry states (validated when the configuration is read).
+    pub fn to_link(&self) -> tessera_core::fleet::PoolLink {
+        use tessera_core::fleet::{LinkKind, PoolLink};
+        let kind = self
+            .kind
+            .as_deref()
+            .and_then(LinkKind::parse)
+            .unwrap_or(LinkKind::Rdma);
+        let mut l = PoolLink::new(&self.pools[0], &self.pools[1], self.gb_s, kind);
+        if let Some(us) = self.latency_us {
+            l.latency_s = us * 1e-6;
+        }
+        if let Some(c) = self.copy_gb_s {
+            l.copy_gb_s = c;
+        }
+        l
+    }
 }
 
 fn default_listen() -> String {
@@ -415,6 +444,32 @@ impl ServerConfig {
                     l.gb_s
                 )));
             }
+            if let Some(k) = &l.kind
+                && tessera_core::fleet::LinkKind::parse(k).is_none()
+            {
+                return Err(err(format!(
+                    "link {}: kind must be one of {}, not `{k}`",
+                    i + 1,
+                    tessera_core::fleet::LinkKind::NAMES.join(", ")
+                )));
+            }
+            if let Some(us) = l.latency_us
+                && !(us.is_finite() && (0.0..=1e6).contains(&us))
+            {
+                return Err(err(format!(
+                    "link {}: latency-us valid range [0, 1000000], not {us}",
+                    i + 1
+                )));
+            }
+            if let Some(c) = l.copy_gb_s
+                && (!(c.is_finite() && c > 0.0 && c <= 10_000.0)
+                    || l.kind.as_deref() != Some("host-staged"))
+            {
+                return Err(err(format!(
+                    "link {}: copy-gb-s is for kind = \"host-staged\" links, in (0, 10000] GB/s, not {c}",
+                    i + 1
+                )));
+            }
         }
         if c.max_body_bytes < 1024 {
             return Err(err("max-body-bytes: at least 1024".into()));
@@ -603,6 +658,9 @@ mod tests {
         assert_eq!(c.pool.len(), 3);
         assert_eq!(c.link.len(), 1);
         assert_eq!(c.link[0].gb_s, 12.5);
+        let l = c.link[0].to_link();
+        assert_eq!(l.kind, tessera_core::fleet::LinkKind::HostStaged);
+        assert_eq!(l.bytes_per_s(), 12.5e9);
     }
 
     #[test]
@@ -638,6 +696,14 @@ mod tests {
             (
                 "[[link]]\npools = [\"a\", \"b\"]\ngb-s = 1",
                 "no pool named `b`",
+            ),
+            (
+                "[[link]]\npools = [\"a\", \"a2\"]\ngb-s = 1\nkind = \"pcie\"\n[[pool]]\nname = \"a2\"\nchip = \"a800\"\nengine = \"s\"\npartition = \"p\"\ngres = \"gpu:a800\"",
+                "kind must be one of rdma, host-staged, flagcx",
+            ),
+            (
+                "[[link]]\npools = [\"a\", \"a2\"]\ngb-s = 1\ncopy-gb-s = 9\n[[pool]]\nname = \"a2\"\nchip = \"a800\"\nengine = \"s\"\npartition = \"p\"\ngres = \"gpu:a800\"",
+                "copy-gb-s is for kind = \"host-staged\"",
             ),
         ] {
             let e = load(lines).expect_err(lines);

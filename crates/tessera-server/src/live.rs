@@ -1455,11 +1455,7 @@ pub fn fleet_of(snap: &Snapshot) -> tessera_core::fleet::Fleet {
                     .iter()
                     .all(|n| snap.pools.iter().any(|p| &p.name == n && p.nodes_up > 0))
             })
-            .map(|l| tessera_core::fleet::PoolLink {
-                a: l.pools[0].clone(),
-                b: l.pools[1].clone(),
-                gb_s_per_chip: l.gb_s,
-            })
+            .map(|l| l.to_link())
             .collect(),
     }
 }

@@ -495,16 +495,68 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
             );
         }
     }
-    for m in &out.mixed {
+    for (m, dm) in out.mixed.iter().zip(&plan.mixed) {
         crate::outln!(
-            "mixed ({}): {} tokens/s over {:?}, {:.1}% of the pools' separate total{}; {}",
+            "mixed ({}): {} tokens/s over {}, {:.1}% of the pools' own best plans together ({} tokens/s){}; {}",
             m.form,
             num(m.tokens_per_s),
-            m.pools,
+            if m.pools.is_empty() {
+                "no pools".to_string()
+            } else {
+                m.pools.join(" + ")
+            },
             m.efficiency * 100.0,
+            num(m.parts_tokens_per_s),
             if m.feasible { "" } else { " (does not fit)" },
             m.note
         );
+        for (p, dp) in m.parts.iter().zip(&dm.parts) {
+            crate::outln!(
+                "  {}: {} x {}, {}, {} sequences per step, {} {:.3} s, {:.1} of {:.1} GiB per chip",
+                p.pool,
+                p.chips,
+                p.chip,
+                tessera_validate::describe(&dp.layout),
+                p.batch,
+                if m.form == "pipeline" {
+                    format!(
+                        "layers per stage {:?}, stage time per micro-batch",
+                        p.stage_layers
+                    )
+                } else {
+                    "step alone".to_string()
+                },
+                p.time_s,
+                p.memory_gib_per_chip,
+                p.capacity_gib
+            );
+        }
+        if !m.terms.is_empty() {
+            crate::outln!(
+                "  step {:.3} s = {}",
+                m.step_time_s,
+                m.terms
+                    .iter()
+                    .map(|t| format!("{:.3} s {}", t.seconds, t.name))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            );
+            for t in &m.terms {
+                crate::outln!("    {}: {}", t.name, t.detail);
+            }
+        }
+        if let Some(l) = &m.launch {
+            crate::outln!("  launch ({}): {}", l.framework, l.args.join(" "));
+            for n in &l.notes {
+                crate::outln!("    note: {n}");
+            }
+            if let Some(c) = &l.config {
+                crate::outln!("  config ({}):\n{c}", l.framework);
+            }
+        }
+        for c in &m.cannot_express {
+            crate::outln!("  cannot express: {c}");
+        }
     }
     crate::outln!("recommendation: {}", out.recommendation);
     if let Some(p) = out.plans.first() {
