@@ -94,62 +94,7 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
                 ));
             }
         }
-        let gb = l.opt_f64("gb-s")?.ok_or_else(|| {
-            l.missing(
-                "gb-s",
-                Some("the bandwidth per chip between the two pools, GB/s".into()),
-            )
-        })?;
-        if !(gb > 0.0 && gb <= 10_000.0) {
-            return Err(l.err(
-                "gb-s",
-                at,
-                format!("valid range (0, 10000] GB/s per chip, not {gb}"),
-                None,
-            ));
-        }
-        let kind = match l.opt_str("kind")? {
-            None => LinkKind::Rdma,
-            Some(k) => LinkKind::parse(&k).ok_or_else(|| {
-                l.err(
-                    "kind",
-                    at,
-                    format!("unknown link kind `{k}`"),
-                    Some(format!("one of {}", LinkKind::NAMES.join(", "))),
-                )
-            })?,
-        };
-        let mut link = PoolLink::new(&names[0], &names[1], gb, kind);
-        if let Some(us) = l.opt_f64("latency-us")? {
-            if us > 1e6 {
-                return Err(l.err(
-                    "latency-us",
-                    at,
-                    format!("valid range [0, 1000000] microseconds, not {us}"),
-                    None,
-                ));
-            }
-            link.latency_s = us * 1e-6;
-        }
-        if let Some(c) = l.opt_f64("copy-gb-s")? {
-            if kind != LinkKind::HostStaged {
-                return Err(l.err(
-                    "copy-gb-s",
-                    at,
-                    "only a host-staged link copies through host memory",
-                    Some("set kind = \"host-staged\" or remove copy-gb-s".into()),
-                ));
-            }
-            if !(c > 0.0 && c <= 10_000.0) {
-                return Err(l.err(
-                    "copy-gb-s",
-                    at,
-                    format!("valid range (0, 10000] GB/s, not {c}"),
-                    None,
-                ));
-            }
-            link.copy_gb_s = c;
-        }
+        let link = link_fields(&l, at, &names[0], &names[1])?;
         links.push(link);
     }
     Ok(Fleet {
@@ -159,6 +104,68 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
         pools,
         links,
     })
+}
+
+/// The fields of a `[[link]]` table beside the two names it joins: `gb-s`, `kind`,
+/// `latency-us`, `copy-gb-s` (fleet files and purchase scenarios share them).
+pub(crate) fn link_fields(l: &Tbl<'_, '_>, at: usize, a: &str, b: &str) -> Result<PoolLink> {
+    let gb = l.opt_f64("gb-s")?.ok_or_else(|| {
+        l.missing(
+            "gb-s",
+            Some("the bandwidth per chip between the two pools, GB/s".into()),
+        )
+    })?;
+    if !(gb > 0.0 && gb <= 10_000.0) {
+        return Err(l.err(
+            "gb-s",
+            at,
+            format!("valid range (0, 10000] GB/s per chip, not {gb}"),
+            None,
+        ));
+    }
+    let kind = match l.opt_str("kind")? {
+        None => LinkKind::Rdma,
+        Some(k) => LinkKind::parse(&k).ok_or_else(|| {
+            l.err(
+                "kind",
+                at,
+                format!("unknown link kind `{k}`"),
+                Some(format!("one of {}", LinkKind::NAMES.join(", "))),
+            )
+        })?,
+    };
+    let mut link = PoolLink::new(a, b, gb, kind);
+    if let Some(us) = l.opt_f64("latency-us")? {
+        if us > 1e6 {
+            return Err(l.err(
+                "latency-us",
+                at,
+                format!("valid range [0, 1000000] microseconds, not {us}"),
+                None,
+            ));
+        }
+        link.latency_s = us * 1e-6;
+    }
+    if let Some(c) = l.opt_f64("copy-gb-s")? {
+        if kind != LinkKind::HostStaged {
+            return Err(l.err(
+                "copy-gb-s",
+                at,
+                "only a host-staged link copies through host memory",
+                Some("set kind = \"host-staged\" or remove copy-gb-s".into()),
+            ));
+        }
+        if !(c > 0.0 && c <= 10_000.0) {
+            return Err(l.err(
+                "copy-gb-s",
+                at,
+                format!("valid range (0, 10000] GB/s, not {c}"),
+                None,
+            ));
+        }
+        link.copy_gb_s = c;
+    }
+    Ok(link)
 }
 
 /// A built-in fleet by id.

@@ -31,6 +31,7 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         "owned",
         "candidate",
         "reference",
+        "link",
     ])?;
     let id = t.opt_str("id")?.unwrap_or_else(|| "scenario".into());
     let date_s = t.req_str("date")?;
@@ -162,6 +163,33 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
             })
         }
     };
+    let mut links = Vec::new();
+    for (ctx, lt, at) in tomlread::named_tables(src, root, "link")? {
+        let l = Tbl::new(src, lt, at, &ctx);
+        l.deny_unknown(&["chips", "gb-s", "kind", "latency-us", "copy-gb-s"])?;
+        let names = l.opt_str_list("chips")?;
+        if names.len() != 2 || names[0] == names[1] {
+            return Err(l.err(
+                "chips",
+                at,
+                "a link joins exactly two different chip types",
+                None,
+            ));
+        }
+        for n in &names {
+            if !candidates.iter().any(|c: &Candidate| &c.chip == n)
+                && !owned.iter().any(|o: &Owned| &o.chip == n)
+            {
+                return Err(l.err(
+                    "chips",
+                    at,
+                    format!("`{n}` is neither [[owned]] nor a [[candidate]]"),
+                    None,
+                ));
+            }
+        }
+        links.push(crate::fleets::link_fields(&l, at, &names[0], &names[1])?);
+    }
     let pue = t.opt_f64("pue")?.unwrap_or(1.0);
     if !(1.0..=3.0).contains(&pue) {
         let pos = t.pos("pue");
@@ -199,6 +227,7 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
         owned,
         candidates,
         reference,
+        links,
     })
 }
 

@@ -61,6 +61,9 @@ pub struct Scenario {
     pub candidates: Vec<Candidate>,
     /// A purchase to compare with the optimum (for example the one actually made).
     pub reference: Option<Reference>,
+    /// Links between chip types (`a` and `b` are chip ids): a training job may then run
+    /// across the owned chips of one and bought chips of the other as one mixed job.
+    pub links: Vec<crate::fleet::PoolLink>,
 }
 
 /// A fixed purchase to evaluate beside the planner's choice.

@@ -31,7 +31,24 @@ pub struct ProcureV1 {
     pub infeasibility: Option<InfeasibilityV1>,
     pub reference: Option<ReferenceV1>,
     pub chips: Vec<ChipReportV1>,
+    /// Per training job, the mixed options considered (scenario links only).
+    pub mixed_train: Vec<Vec<MixedTrainOptionV1>>,
     pub solves: u32,
+}
+
+/// A training job across two chip types, as the purchase planner sized it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixedTrainOptionV1 {
+    pub model: String,
+    /// Chip id to chips.
+    pub parts: Vec<(String, u64)>,
+    /// "data-parallel" or "pipeline".
+    pub form: &'static str,
+    pub tokens_per_s: f64,
+    pub days: f64,
+    pub efficiency: f64,
+    /// Whether FlagScale's heterogeneous mode can launch it.
+    pub flagscale: bool,
 }
 
 /// A purchase and what it achieves.
@@ -52,10 +69,15 @@ pub struct OutcomeV1 {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainAssignmentV1 {
     pub model: String,
+    /// The chip id, or for a mixed job the ids joined by " + ".
     pub chip: String,
     pub chips: u64,
     pub days: f64,
     pub deadline_days: f64,
+    /// A mixed job's chips per type (empty otherwise).
+    pub parts: Vec<(String, u64)>,
+    /// A mixed job's form ("data-parallel" or "pipeline"), else null.
+    pub mixed_form: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,6 +170,8 @@ fn train_assignment(t: &pp::TrainAssignment) -> TrainAssignmentV1 {
         chips: t.chips,
         days: t.days,
         deadline_days: t.deadline_days,
+        parts: t.parts.clone(),
+        mixed_form: t.mixed_form,
     }
 }
 
@@ -279,6 +303,23 @@ impl ProcureV1 {
                 reason: x.reason.clone(),
             }),
             chips: r.types.iter().map(chip_report).collect(),
+            mixed_train: r
+                .mixed_train
+                .iter()
+                .map(|opts| {
+                    opts.iter()
+                        .map(|o| MixedTrainOptionV1 {
+                            model: o.model.clone(),
+                            parts: o.parts.iter().map(|p| (p.1.clone(), p.2)).collect(),
+                            form: o.form,
+                            tokens_per_s: o.tokens_per_s,
+                            days: o.days,
+                            efficiency: o.efficiency,
+                            flagscale: o.flagscale,
+                        })
+                        .collect()
+                })
+                .collect(),
             solves: r.solves,
         }
     }

@@ -230,3 +230,168 @@ fn infeasible_scenario_names_the_constraint() {
         "{inf:?}"
     );
 }
+
+/// With a link between the owned A800 and the Ascend 910B, the job may run across both:
+/// the 512 owned A800 beside fewer 910B than the 910B alone would need, when that is
+/// cheaper. Without the link the same scenario buys the 910B alone. The mixed option's
+/// days meet the deadline and its sizing is the smallest that does (one server fewer
+/// misses it).
+#[test]
+fn a_mixed_job_beside_owned_chips_can_be_the_cheapest_purchase() {
+    let base = "id = \"mixed\"\ncountry = \"CN\"\ndate = \"2023-11-20\"\ncurrency = \"CNY\"\n\
+        [[train]]\nmodel = \"llama3-70b\"\ntokens = 1e12\ndays = 60\nseq-len = 4096\n\
+        [[owned]]\nchip = \"nvidia-a800-sxm4-80gb\"\ncount = 256\n\
+        [[candidate]]\nchip = \"huawei-ascend-910b2\"\nprice = 281000\nnode-size = 8\n";
+    let linked = format!(
+        "{base}[[link]]\nchips = [\"nvidia-a800-sxm4-80gb\", \"huawei-ascend-910b2\"]\ngb-s = 12.5\nkind = \"host-staged\"\n"
+    );
+    let alone = run(&scenario(base));
+    let mixed = run(&scenario(&linked));
+    assert!(alone.mixed_train[0].is_empty());
+    let opt = &mixed.mixed_train[0][0];
+    assert_eq!(opt.parts[0].1, "nvidia-a800-sxm4-80gb");
+    assert_eq!(opt.parts[0].2, 256);
+    assert!(opt.days <= 60.0, "{}", opt.days);
+    assert!(opt.efficiency > 0.0 && opt.efficiency <= 1.05);
+    let a = alone.best.as_ref().unwrap();
+    let m = mixed.best.as_ref().unwrap();
+    // Alone: the A800 cannot meet the deadline by themselves, so 910B are bought.
+    assert_eq!(a.train[0].chip, "huawei-ascend-910b2", "{:?}", a.train);
+    assert!(
+        m.capital_cost < a.capital_cost,
+        "{} vs {}",
+        m.capital_cost,
+        a.capital_cost
+    );
+    assert_eq!(m.train[0].mixed_form, Some(opt.form));
+    assert_eq!(m.train[0].parts.len(), 2);
+    assert_eq!(
+        m.purchase.get("huawei-ascend-910b2").copied(),
+        Some(opt.parts[1].2)
+    );
+    // The smallest sizing that meets it: one server of 910B fewer misses the deadline
+    // (the same mixed planner over the same two pools).
+    let fewer = opt.parts[1].2 - 8;
+    let fleet = tessera_core::fleet::Fleet {
+        id: "f".into(),
+        name: "f".into(),
+        description: None,
+        pools: vec![
+            pool("nvidia-a800-sxm4-80gb", 256),
+            pool("huawei-ascend-910b2", fewer),
+        ],
+        links: vec![tessera_core::fleet::PoolLink::new(
+            "nvidia-a800-sxm4-80gb",
+            "huawei-ascend-910b2",
+            12.5,
+            tessera_core::fleet::LinkKind::HostStaged,
+        )],
+    };
+    let cat = Catalog::builtin().unwrap();
+    let pools: Vec<tessera_plan::fleet::PoolChip> = fleet
+        .pools
+        .iter()
+        .map(|p| tessera_plan::fleet::PoolChip {
+            pool: p,
+            chip: cat.chip(&p.chip).unwrap(),
+        })
+        .collect();
+    let req = tessera_plan::fleet::TrainRequest {
+        seq_len: 4096,
+        global_batch: None,
+        precision: tessera_perf::train::TrainPrecision::Bf16,
+        tokens: None,
+        top: 1,
+        objective: tessera_plan::fleet::Objective::Time,
+        stack: None,
+        framework: None,
+    };
+    let fp =
+        tessera_plan::fleet::plan_train(&cat.model("llama3-70b").unwrap(), &fleet, &pools, &req);
+    let best_fewer = fp
+        .mixed
+        .iter()
+        .filter(|x| x.feasible && x.pools.len() == 2)
+        .map(|x| x.tokens_per_s)
+        .fold(0.0, f64::max);
+    assert!(
+        1e12 / best_fewer / 86_400.0 > 60.0,
+        "{fewer} 910B would do: {best_fewer} tokens/s"
+    );
+    // The problem the report was solved from carries the option, and brute force agrees.
+    let r = resolve(&scenario(&linked));
+    let sc = scenario(&linked);
+    let (_, p) = build_problem(&Inputs {
+        scenario: &sc,
+        chips: &r.chips,
+        train_models: &r.train,
+        serve_models: &r.serve,
+        events: &r.cat.events,
+    })
+    .unwrap();
+    assert_eq!(p.mixed[0].len(), 1);
+    let s = solve(&p).unwrap().unwrap();
+    p.check(&s).unwrap();
+    let mut small = p.clone();
+    for t in &mut small.types {
+        t.max_nodes = t.max_nodes.min(120);
+    }
+    assert_eq!(
+        brute_force(&small).map(|b| b.cost),
+        solve(&small).unwrap().map(|s| s.cost)
+    );
+}
+
+fn pool(chip: &str, chips: u64) -> tessera_core::fleet::Pool {
+    tessera_core::fleet::Pool {
+        name: chip.into(),
+        chip: chip.into(),
+        nodes: (chips / 8) as u32,
+        chips_per_node: 8,
+        scale_up_domain: None,
+        scale_out_gb_s: None,
+    }
+}
+
+/// A scenario link must join two chips the scenario names.
+#[test]
+fn scenario_links_name_their_chips() {
+    let base = "id = \"x\"\ncountry = \"CN\"\ndate = \"2023-11-20\"\n\
+        [[owned]]\nchip = \"nvidia-a800-sxm4-80gb\"\ncount = 8\n\
+        [[candidate]]\nchip = \"huawei-ascend-910b2\"\nprice = 1\n";
+    for (link, says) in [
+        (
+            "chips = [\"nvidia-a800-sxm4-80gb\"]\ngb-s = 1",
+            "exactly two different",
+        ),
+        (
+            "chips = [\"nvidia-a800-sxm4-80gb\", \"nvidia-h20\"]\ngb-s = 1",
+            "`nvidia-h20` is neither",
+        ),
+        (
+            "chips = [\"nvidia-a800-sxm4-80gb\", \"huawei-ascend-910b2\"]\ngb-s = 0",
+            "valid range",
+        ),
+        (
+            "chips = [\"nvidia-a800-sxm4-80gb\", \"huawei-ascend-910b2\"]\ngb-s = 1\nkind = \"x\"",
+            "unknown link kind",
+        ),
+    ] {
+        let e = parse_scenario("s.toml", &format!("{base}[[link]]\n{link}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s.toml") && e.contains(says), "{link}: {e}");
+    }
+}
+
+/// The example scenario of docs/procure.md parses and states its link.
+#[test]
+fn the_mixed_example_scenario_parses() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/procure/baidu-2023-mixed.toml"
+    );
+    let sc = parse_scenario(path, &std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(sc.links.len(), 1);
+    assert_eq!(sc.links[0].kind, tessera_core::fleet::LinkKind::HostStaged);
+}

@@ -137,6 +137,28 @@ pub fn run(cat: &Catalog, fmt: Format, a: &ProcureArgs) -> Result<()> {
             crate::outln!("  {}: {n}", ty.chip);
         }
     }
+    for opts in &r.mixed_train {
+        for o in opts {
+            crate::outln!(
+                "  train {} across {}: {} tokens/s ({:.0} d), {:.1}% of the parts' own plans, {} form{}",
+                o.model,
+                o.parts
+                    .iter()
+                    .map(|p| format!("{} x {}", num(p.2 as f64), p.1))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                num(o.tokens_per_s),
+                o.days,
+                o.efficiency * 100.0,
+                o.form,
+                if o.flagscale {
+                    " (FlagScale can launch it)"
+                } else {
+                    " (needs a framework with uneven data-parallel batches)"
+                }
+            );
+        }
+    }
     crate::outln!();
     match best {
         Some(b) => {
@@ -265,14 +287,27 @@ fn print_outcome(o: &Outcome, cur: &str) {
         num(o.yearly_energy_cost)
     );
     for t in &o.train {
-        crate::outln!(
-            "  train {} on {} x {}: {:.1} days (deadline {})",
-            t.model,
-            num(t.chips as f64),
-            t.chip,
-            t.days,
-            t.deadline_days
-        );
+        match t.mixed_form {
+            Some(form) => crate::outln!(
+                "  train {} as one mixed job ({form}) on {}: {:.1} days (deadline {})",
+                t.model,
+                t.parts
+                    .iter()
+                    .map(|(c, n)| format!("{} x {c}", num(*n as f64)))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                t.days,
+                t.deadline_days
+            ),
+            None => crate::outln!(
+                "  train {} on {} x {}: {:.1} days (deadline {})",
+                t.model,
+                num(t.chips as f64),
+                t.chip,
+                t.days,
+                t.deadline_days
+            ),
+        }
     }
     for s in &o.serve {
         let on: Vec<String> = s

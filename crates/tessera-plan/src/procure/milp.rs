@@ -32,11 +32,20 @@ pub struct ServeCoef {
     pub rps_per_replica: f64,
 }
 
+/// A training job run across types as one mixed job: the chips it takes of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedCoef {
+    pub uses: Vec<(usize, u64)>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub types: Vec<TypeCoef>,
     /// Per training job, per type: chips needed to meet the deadline (`None`: cannot).
     pub train: Vec<Vec<Option<u64>>>,
+    /// Per training job, its mixed options (possibly none). A solution's `train_on[j]`
+    /// of `types.len() + k` picks option `k`.
+    pub mixed: Vec<Vec<MixedCoef>>,
     /// Per serving job: target rate and, per type, the replica options (several sizes,
     /// so that a small target need not buy a large replica).
     pub serve: Vec<(f64, Vec<Vec<ServeCoef>>)>,
@@ -47,7 +56,8 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Solution {
     pub nodes: Vec<u64>,
-    /// Per training job, the index of the type it runs on.
+    /// Per training job, the index of the type it runs on, or `types.len() + k` for its
+    /// mixed option `k`.
     pub train_on: Vec<usize>,
     /// Per serving job, per type, replicas of each option.
     pub replicas: Vec<Vec<Vec<u64>>>,
@@ -55,6 +65,25 @@ pub struct Solution {
 }
 
 impl Problem {
+    /// The chips of each type training job `j` takes under choice `c` (`None`: the
+    /// choice cannot meet its deadline).
+    pub fn train_uses(&self, j: usize, c: usize) -> Option<Vec<(usize, u64)>> {
+        let nt = self.types.len();
+        if c < nt {
+            self.train[j][c].map(|n| vec![(c, n)])
+        } else {
+            self.mixed
+                .get(j)
+                .and_then(|m| m.get(c - nt))
+                .map(|m| m.uses.clone())
+        }
+    }
+
+    /// Choices for training job `j`: every type, then its mixed options.
+    pub fn train_choices(&self, j: usize) -> usize {
+        self.types.len() + self.mixed.get(j).map_or(0, Vec::len)
+    }
+
     pub fn cost(&self, nodes: &[u64]) -> f64 {
         self.types
             .iter()
@@ -87,9 +116,13 @@ impl Problem {
     pub fn check(&self, s: &Solution) -> Result<(), String> {
         let nt = self.types.len();
         let mut used = vec![0u64; nt];
-        for (j, &t) in s.train_on.iter().enumerate() {
-            let need = self.train[j][t].ok_or(format!("train[{j}] on a type that cannot"))?;
-            used[t] += need;
+        for (j, &c) in s.train_on.iter().enumerate() {
+            let uses = self
+                .train_uses(j, c)
+                .ok_or(format!("train[{j}] on a choice that cannot"))?;
+            for (t, n) in uses {
+                used[t] += n;
+            }
         }
         for (k, (rate, opts)) in self.serve.iter().enumerate() {
             let mut cap = 0.0;
@@ -142,13 +175,17 @@ pub fn solve(p: &Problem) -> Result<Option<Solution>, SolverError> {
         .iter()
         .map(|t| vars.add(variable().integer().min(0).max(t.max_nodes as f64)))
         .collect();
+    // One binary per training job and choice (each type, then each mixed option).
     let mut y: Vec<Vec<Option<Variable>>> = Vec::new();
-    for opts in &p.train {
-        y.push(
-            opts.iter()
-                .map(|o| o.map(|_| vars.add(variable().binary())))
-                .collect(),
-        );
+    for (j, opts) in p.train.iter().enumerate() {
+        let mut row: Vec<Option<Variable>> = opts
+            .iter()
+            .map(|o| o.map(|_| vars.add(variable().binary())))
+            .collect();
+        for _ in p.mixed.get(j).into_iter().flatten() {
+            row.push(Some(vars.add(variable().binary())));
+        }
+        y.push(row);
     }
     let mut r: Vec<Vec<Vec<Variable>>> = Vec::new();
     for k in 0..p.serve.len() {
@@ -193,8 +230,14 @@ pub fn solve(p: &Problem) -> Result<Option<Solution>, SolverError> {
         let ty = &p.types[t];
         let mut used = Expression::from(0.0);
         for (j, row) in y.iter().enumerate() {
-            if let (Some(v), Some(n)) = (row[t], p.train[j][t]) {
-                used += n as f64 * v;
+            for (c, v) in row.iter().enumerate() {
+                if let (Some(v), Some(uses)) = (v, p.train_uses(j, c)) {
+                    for (u, n) in uses {
+                        if u == t {
+                            used += n as f64 * *v;
+                        }
+                    }
+                }
             }
         }
         for (k, (_, opts)) in p.serve.iter().enumerate() {
@@ -285,7 +328,6 @@ pub fn brute_force(p: &Problem) -> Option<Solution> {
 
 /// Some assignment of jobs to the chips `nodes` gives, if any (exhaustive).
 fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
-    let nt = p.types.len();
     let base = Solution {
         nodes: nodes.to_vec(),
         train_on: vec![0; p.train.len()],
@@ -302,7 +344,7 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
         if assign
             .iter()
             .enumerate()
-            .all(|(j, &t)| p.train[j][t].is_some())
+            .all(|(j, &c)| p.train_uses(j, c).is_some())
         {
             let mut s = base.clone();
             s.train_on = assign.clone();
@@ -315,7 +357,7 @@ fn feasible_with(p: &Problem, nodes: &[u64]) -> Option<Solution> {
             if i == assign.len() {
                 return None;
             }
-            if assign[i] + 1 < nt {
+            if assign[i] + 1 < p.train_choices(i) {
                 assign[i] += 1;
                 break;
             }
@@ -390,10 +432,21 @@ mod tests {
                 )
             })
             .collect();
-        let train = (0..g.next(2) + 1)
+        let train: Vec<Vec<Option<u64>>> = (0..g.next(2) + 1)
             .map(|_| {
                 (0..nt)
                     .map(|_| (g.next(4) > 0).then(|| 1 + g.next(9)))
+                    .collect()
+            })
+            .collect();
+        // Some jobs may also run across the first two types.
+        let mixed = train
+            .iter()
+            .map(|_| {
+                (0..g.next(3))
+                    .map(|_| MixedCoef {
+                        uses: vec![(0, 1 + g.next(6)), (1, 1 + g.next(6))],
+                    })
                     .collect()
             })
             .collect();
@@ -416,6 +469,7 @@ mod tests {
         Problem {
             types,
             train,
+            mixed,
             serve,
             budget: (g.next(2) == 0).then(|| 50.0 + g.next(300) as f64),
             power_cap_kw: (g.next(2) == 0).then(|| 5.0 + g.next(30) as f64),
@@ -457,6 +511,7 @@ mod tests {
         let p = Problem {
             types: vec![ty("a", 8, 100.0, 1.0, 16, 10)],
             train: vec![vec![Some(16)]],
+            mixed: vec![vec![]],
             serve: vec![],
             budget: None,
             power_cap_kw: None,
@@ -472,6 +527,7 @@ mod tests {
         let p = Problem {
             types: vec![ty("a", 8, 100.0, 1.0, 0, 10), ty("b", 8, 60.0, 1.0, 0, 10)],
             train: vec![vec![Some(16), Some(48)]],
+            mixed: vec![vec![]],
             serve: vec![],
             budget: None,
             power_cap_kw: None,
@@ -487,11 +543,43 @@ mod tests {
     }
 
     #[test]
+    fn a_mixed_job_over_owned_chips_can_be_cheapest() {
+        // 16 owned a; the job needs 32 b alone, or the 16 a beside 8 b as one mixed job.
+        let p = Problem {
+            types: vec![ty("a", 8, 100.0, 1.0, 16, 0), ty("b", 8, 60.0, 1.0, 0, 10)],
+            train: vec![vec![None, Some(32)]],
+            mixed: vec![vec![MixedCoef {
+                uses: vec![(0, 16), (1, 8)],
+            }]],
+            serve: vec![],
+            budget: None,
+            power_cap_kw: None,
+        };
+        let s = solve(&p).unwrap().unwrap();
+        assert_eq!((s.nodes.clone(), s.train_on.clone()), (vec![0, 1], vec![2]));
+        assert_eq!(p.train_uses(0, 2), Some(vec![(0, 16), (1, 8)]));
+        assert_eq!(brute_force(&p).unwrap().cost, s.cost);
+        // With the owned chips already taken by a second job, the mixed option cannot
+        // fit beside it and the first job buys b alone.
+        let q = Problem {
+            train: vec![vec![None, Some(32)], vec![Some(16), None]],
+            mixed: vec![p.mixed[0].clone(), vec![]],
+            ..p
+        };
+        let s = solve(&q).unwrap().unwrap();
+        assert_eq!(
+            (s.nodes.clone(), s.train_on.clone()),
+            (vec![0, 4], vec![1, 0])
+        );
+    }
+
+    #[test]
     fn serving_splits_across_types() {
         // 10 rps; a replica of a gives 6 rps, of b 5 rps; only one server of each.
         let p = Problem {
             types: vec![ty("a", 1, 10.0, 1.0, 0, 1), ty("b", 1, 12.0, 1.0, 0, 1)],
             train: vec![],
+            mixed: vec![],
             serve: vec![(
                 10.0,
                 vec![

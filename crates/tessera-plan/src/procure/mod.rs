@@ -11,7 +11,7 @@
 
 pub mod milp;
 
-use milp::{Problem, ServeCoef, Solution, SolverError, TypeCoef};
+use milp::{MixedCoef, Problem, ServeCoef, Solution, SolverError, TypeCoef};
 use std::collections::BTreeMap;
 use tessera_core::Chip;
 use tessera_core::Precision;
@@ -125,10 +125,31 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainAssignment {
     pub model: String,
+    /// The chip id, or for a mixed job the ids joined by " + ".
     pub chip: String,
     pub chips: u64,
     pub days: f64,
     pub deadline_days: f64,
+    /// A mixed job: the chips of each type, and its form ("data-parallel" or "pipeline").
+    pub parts: Vec<(String, u64)>,
+    pub mixed_form: Option<&'static str>,
+}
+
+/// A training job run across two chip types as one mixed job (the scenario states a
+/// link between them): all the owned chips of one beside the fewest whole servers of
+/// the other that meet the deadline, planned by the mixed-vendor planner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedTrainOption {
+    pub model: String,
+    /// (type index, chip id, chips) per part.
+    pub parts: Vec<(usize, String, u64)>,
+    pub form: &'static str,
+    pub tokens_per_s: f64,
+    pub days: f64,
+    /// Against the sum of the parts' own best plans.
+    pub efficiency: f64,
+    /// Whether FlagScale's heterogeneous mode can launch it (the pipeline form).
+    pub flagscale: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +214,8 @@ pub struct ProcureReport {
     pub infeasibility: Option<Infeasibility>,
     pub reference: Option<ReferenceReport>,
     pub types: Vec<TypeReport>,
+    /// Per training job, the mixed options considered (empty without scenario links).
+    pub mixed_train: Vec<Vec<MixedTrainOption>>,
     /// MILPs solved for this report.
     pub solves: u32,
 }
@@ -210,7 +233,9 @@ pub enum ProcureError {
 pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
     let sc = inp.scenario;
     let types = type_reports(inp)?;
-    let base = problem(sc, &types, true);
+    let mixed = mixed_options(inp, &types);
+    let mut base = problem(sc, &types, true);
+    base.mixed = mixed_coefs(&mixed);
     let mut solves = 0u32;
     let mut run = |p: &Problem| -> Result<Option<Solution>, SolverError> {
         solves += 1;
@@ -228,13 +253,20 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
         infeasibility: None,
         reference: None,
         types: Vec::new(),
+        mixed_train: Vec::new(),
         solves: 0,
     };
     // The relaxations: (name, detail, changed problem).
     let relax = relaxations(sc, &types, &base, &[]);
     match &best {
         Some(b) => {
-            report.best = Some(outcome("cheapest feasible purchase", inp, &types, &base, b));
+            report.best = Some(outcome(
+                "cheapest feasible purchase",
+                inp,
+                (&types, &mixed),
+                &base,
+                b,
+            ));
             // Binding constraints: tight ones, and ones whose removal lowers the cost.
             if let Some(budget) = sc.budget {
                 let slack = budget - b.cost;
@@ -312,7 +344,7 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
                         report.runners_up.push(outcome(
                             &format!("buy only {}", t.chip),
                             inp,
-                            &types,
+                            (&types, &mixed),
                             &base,
                             &s,
                         ));
@@ -382,18 +414,160 @@ pub fn procure(inp: &Inputs) -> Result<ProcureReport, ProcureError> {
         }
     }
     if let Some(r) = &sc.reference {
-        report.reference = Some(reference(inp, &types, &base, r, &mut run)?);
+        report.reference = Some(reference(inp, (&types, &mixed), &base, r, &mut run)?);
     }
     report.types = types;
+    report.mixed_train = mixed;
     report.solves = solves;
     Ok(report)
+}
+
+fn mixed_coefs(m: &[Vec<MixedTrainOption>]) -> Vec<Vec<MixedCoef>> {
+    m.iter()
+        .map(|opts| {
+            opts.iter()
+                .map(|o| MixedCoef {
+                    uses: o.parts.iter().map(|(t, _, n)| (*t, *n)).collect(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Per training job, its mixed options: for every link the scenario states, all the
+/// owned chips of one side beside the fewest whole servers of the other (a candidate)
+/// that meet the deadline, found by bisection over server counts with the mixed-vendor
+/// planner (the faster feasible form), up to the servers that type would need alone.
+fn mixed_options(inp: &Inputs, types: &[TypeReport]) -> Vec<Vec<MixedTrainOption>> {
+    let sc = inp.scenario;
+    let mut out = vec![Vec::new(); sc.train.len()];
+    for (j, (need, m)) in sc.train.iter().zip(inp.train_models).enumerate() {
+        let required = need.tokens / (need.days * 86_400.0);
+        for link in &sc.links {
+            for (own, buy) in [(&link.a, &link.b), (&link.b, &link.a)] {
+                let (Some(ta), Some(tb)) = (
+                    types.iter().position(|t| &t.chip == own),
+                    types.iter().position(|t| &t.chip == buy),
+                ) else {
+                    continue;
+                };
+                let (a, b) = (&types[ta], &types[tb]);
+                if a.owned == 0 || !b.buyable {
+                    continue;
+                }
+                let (Some(ca), Some(cb)) = (
+                    inp.chips.iter().find(|c| c.id == a.chip),
+                    inp.chips.iter().find(|c| c.id == b.chip),
+                ) else {
+                    continue;
+                };
+                let node = b.node_size.max(1);
+                let cap = b.max_chips.unwrap_or(MAX_TRAIN_CHIPS).min(MAX_TRAIN_CHIPS);
+                let hi_chips = b.train[j].as_ref().map_or(cap, |o| o.chips.min(cap));
+                let eval = |nodes: u64| mixed_at(m, need, link, (ca, a.owned), (cb, nodes * node));
+                let mut hi = hi_chips / node;
+                let Some(top) = (hi > 0).then(|| eval(hi)).flatten() else {
+                    continue;
+                };
+                if top.0 < required {
+                    continue;
+                }
+                let (mut lo, mut best) = (0u64, (hi, top));
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2;
+                    match eval(mid) {
+                        Some(x) if x.0 >= required => {
+                            hi = mid;
+                            best = (mid, x);
+                        }
+                        _ => lo = mid,
+                    }
+                }
+                let (nodes, (tps, form, eff, flagscale)) = best;
+                out[j].push(MixedTrainOption {
+                    model: need.model.clone(),
+                    parts: vec![
+                        (ta, a.chip.clone(), a.owned),
+                        (tb, b.chip.clone(), nodes * node),
+                    ],
+                    form,
+                    tokens_per_s: tps,
+                    days: need.tokens / tps / 86_400.0,
+                    efficiency: eff,
+                    flagscale,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The best feasible mixed plan of a job over two pools: (tokens/s, form, efficiency,
+/// FlagScale-launchable).
+fn mixed_at(
+    m: &ModelArch,
+    need: &tessera_core::procure::TrainNeed,
+    link: &tessera_core::fleet::PoolLink,
+    (ca, na): (&Chip, u64),
+    (cb, nb): (&Chip, u64),
+) -> Option<(f64, &'static str, f64, bool)> {
+    use tessera_core::fleet::{Fleet, Pool};
+    let pool = |c: &Chip, n: u64| {
+        let per = if n.is_multiple_of(8) { 8 } else { 1 };
+        Pool {
+            name: c.id.clone(),
+            chip: c.id.clone(),
+            nodes: (n / per) as u32,
+            chips_per_node: per as u32,
+            scale_up_domain: None,
+            scale_out_gb_s: None,
+        }
+    };
+    let fleet = Fleet {
+        id: "procure-mixed".into(),
+        name: "procure-mixed".into(),
+        description: None,
+        pools: vec![pool(ca, na), pool(cb, nb)],
+        links: vec![tessera_core::fleet::PoolLink {
+            a: ca.id.clone(),
+            b: cb.id.clone(),
+            ..link.clone()
+        }],
+    };
+    let pools = [
+        crate::fleet::PoolChip {
+            pool: &fleet.pools[0],
+            chip: ca,
+        },
+        crate::fleet::PoolChip {
+            pool: &fleet.pools[1],
+            chip: cb,
+        },
+    ];
+    let r = crate::fleet::TrainRequest {
+        seq_len: need.seq_len,
+        global_batch: None,
+        precision: TrainPrecision::Bf16,
+        tokens: None,
+        top: 1,
+        objective: crate::fleet::Objective::Time,
+        stack: None,
+        framework: None,
+    };
+    crate::fleet::plan_train(m, &fleet, &pools, &r)
+        .mixed
+        .iter()
+        .filter(|x| x.feasible && x.pools.len() == 2)
+        .max_by(|a, b| a.tokens_per_s.total_cmp(&b.tokens_per_s))
+        .map(|x| (x.tokens_per_s, x.form, x.efficiency, x.launch.is_some()))
 }
 
 /// The coefficient-level problem tessera solves for a scenario, with the per-type reports
 /// it was built from (for tests and for callers that want to solve variants themselves).
 pub fn build_problem(inp: &Inputs) -> Result<(Vec<TypeReport>, Problem), ProcureError> {
     let types = type_reports(inp)?;
-    let p = problem(inp.scenario, &types, true);
+    let mut p = problem(inp.scenario, &types, true);
+    p.mixed = mixed_coefs(&mixed_options(inp, &types));
     Ok((types, p))
 }
 
@@ -464,6 +638,7 @@ fn problem(sc: &Scenario, types: &[TypeReport], export: bool) -> Problem {
         .collect();
     Problem {
         types: coefs,
+        mixed: vec![Vec::new(); sc.train.len()],
         train,
         serve,
         budget: sc.budget,
@@ -630,7 +805,7 @@ fn diagnose(
     // Workloads no chip type can carry at all.
     let mut hopeless = Vec::new();
     for (j, row) in p.train.iter().enumerate() {
-        if row.iter().all(Option::is_none) {
+        if row.iter().all(Option::is_none) && p.mixed.get(j).is_none_or(Vec::is_empty) {
             hopeless.push(format!(
                 "no chip type can train {} within {} days at any size tessera tried",
                 sc.train[j].model, sc.train[j].days
@@ -689,14 +864,41 @@ fn purchase_map(p: &Problem, s: &Solution) -> BTreeMap<String, u64> {
         .collect()
 }
 
-fn outcome(label: &str, inp: &Inputs, types: &[TypeReport], p: &Problem, s: &Solution) -> Outcome {
+/// The per-type reports and the mixed options a problem was built from.
+type Built<'a> = (&'a [TypeReport], &'a [Vec<MixedTrainOption>]);
+
+fn outcome(
+    label: &str,
+    inp: &Inputs,
+    (types, mixed): Built<'_>,
+    p: &Problem,
+    s: &Solution,
+) -> Outcome {
     let sc = inp.scenario;
+    let nt = types.len();
     let power_kw = p.power_kw(&s.nodes);
     let train: Vec<TrainAssignment> = s
         .train_on
         .iter()
         .enumerate()
         .map(|(j, &t)| {
+            if t >= nt {
+                let o = &mixed[j][t - nt];
+                return TrainAssignment {
+                    model: sc.train[j].model.clone(),
+                    chip: o
+                        .parts
+                        .iter()
+                        .map(|p| p.1.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    chips: o.parts.iter().map(|p| p.2).sum(),
+                    days: o.days,
+                    deadline_days: sc.train[j].days,
+                    parts: o.parts.iter().map(|p| (p.1.clone(), p.2)).collect(),
+                    mixed_form: Some(o.form),
+                };
+            }
             let o = types[t].train[j].as_ref();
             TrainAssignment {
                 model: sc.train[j].model.clone(),
@@ -704,6 +906,8 @@ fn outcome(label: &str, inp: &Inputs, types: &[TypeReport], p: &Problem, s: &Sol
                 chips: o.map_or(0, |o| o.chips),
                 days: o.map_or(f64::NAN, |o| o.days),
                 deadline_days: sc.train[j].days,
+                parts: Vec::new(),
+                mixed_form: None,
             }
         })
         .collect();
@@ -755,7 +959,7 @@ fn outcome(label: &str, inp: &Inputs, types: &[TypeReport], p: &Problem, s: &Sol
 
 fn reference(
     inp: &Inputs,
-    types: &[TypeReport],
+    (types, mixed): Built<'_>,
     base: &Problem,
     r: &tessera_core::procure::Reference,
     run: &mut impl FnMut(&Problem) -> Result<Option<Solution>, SolverError>,
@@ -811,7 +1015,7 @@ fn reference(
         let mut o = outcome(
             &r.name,
             inp,
-            types,
+            (types, mixed),
             base,
             &Solution {
                 nodes: fixed.clone(),
@@ -834,8 +1038,13 @@ fn reference(
             }
         }
         Some(s) => {
-            // Training on everything serving leaves free on the chosen type.
+            // Training on everything serving leaves free on the chosen type (a mixed
+            // choice keeps its own days).
             for (j, &t) in s.train_on.iter().enumerate() {
+                if t >= types.len() {
+                    days_all[j] = Some(mixed[j][t - types.len()].days);
+                    continue;
+                }
                 let serving: u64 = (0..sc.serve.len())
                     .map(|k| {
                         s.replicas[k][t]
@@ -849,8 +1058,11 @@ fn reference(
                     .train_on
                     .iter()
                     .enumerate()
-                    .filter(|&(i, &u)| i != j && u == t)
-                    .map(|(i, _)| types[t].train[i].as_ref().map_or(0, |o| o.chips))
+                    .filter(|&(i, _)| i != j)
+                    .filter_map(|(i, &c)| p.train_uses(i, c))
+                    .flatten()
+                    .filter(|&(u, _)| u == t)
+                    .map(|(_, n)| n)
                     .sum();
                 let free = p.types[t].owned.saturating_sub(serving + other_train);
                 days_all[j] = train_days_at_most(inp, types, t, j, free);
