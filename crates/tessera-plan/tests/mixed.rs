@@ -269,3 +269,81 @@ fn unlinked_pools_get_no_mixed_plan() {
     assert!(p.mixed.is_empty());
     assert!(p.recommendation.contains("no link"), "{}", p.recommendation);
 }
+
+/// Over random two-pool fleets (chips, sizes, link kind and bandwidth) and models, every
+/// feasible mixed plan keeps to the physics: each part fits its chips' memory, uses no
+/// more chips than its pool holds, and together they run under the dense peak of the
+/// chips used; its terms add up to its step.
+#[test]
+fn random_mixed_plans_keep_to_the_bounds() {
+    let cat = Catalog::builtin().unwrap();
+    let chips = [
+        "nvidia-h100-sxm5-80gb",
+        "nvidia-a800-sxm4-80gb",
+        "huawei-ascend-910b2",
+        "kunlunxin-p800",
+        "nvidia-h20",
+    ];
+    let models = [
+        "llama3-8b",
+        "llama3.1-70b",
+        "mixtral-8x7b",
+        "qwen3-235b-a22b",
+    ];
+    // A small deterministic generator: the cases are the same on every run.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    for case in 0..10 {
+        let (a, b) = (next(5) as usize, next(5) as usize);
+        let model = models[next(4) as usize];
+        let kind = [LinkKind::Rdma, LinkKind::HostStaged, LinkKind::FlagCx][next(3) as usize];
+        let gb = [0.5, 3.0, 12.5, 50.0][next(4) as usize];
+        let f = Fleet {
+            id: "r".into(),
+            name: "r".into(),
+            description: None,
+            pools: vec![
+                pool("p", chips[a], 4 + next(60) as u32),
+                pool("q", chips[b], 4 + next(60) as u32),
+            ],
+            links: vec![PoolLink::new("p", "q", gb, kind)],
+        };
+        let m = cat.model(model).unwrap();
+        let flops_per_token =
+            6.0 * m.matmul_params_per_token() as f64 + 3.0 * m.attention_flops_per_token_fwd(4096);
+        let p = plan(&cat, model, &f, None);
+        for x in p.mixed.iter().filter(|x| x.feasible) {
+            check_terms(x);
+            let mut peak = 0.0;
+            for part in &x.parts {
+                let pool = f.pools.iter().find(|q| q.name == part.pool).unwrap();
+                assert!(
+                    part.chips <= pool.chips(),
+                    "case {case}: {} chips",
+                    part.chips
+                );
+                assert!(
+                    part.memory_gib_per_chip <= part.capacity_gib + 1e-9,
+                    "case {case} {model} {}: {} GiB of {}",
+                    x.form,
+                    part.memory_gib_per_chip,
+                    part.capacity_gib
+                );
+                let hw = tessera_perf::Hardware::from_chip(cat.chip(&part.chip).unwrap()).unwrap();
+                peak += part.chips as f64 * hw.peak_16;
+            }
+            assert!(
+                x.tokens_per_s * flops_per_token < peak,
+                "case {case} {model} {} over {:?}: above the peak",
+                x.form,
+                x.pools
+            );
+            assert!(x.efficiency.is_finite() && x.efficiency > 0.0);
+        }
+    }
+}
