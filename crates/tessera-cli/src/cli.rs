@@ -285,7 +285,8 @@ pub struct PlanTrainArgs {
     /// DIR` an sbatch script; `--emit ray DIR` a Ray driver (a placement group of one
     /// bundle per node, torchrun on each) and the `ray job submit` line that sends it;
     /// `--emit k8s DIR` Kubernetes manifests (a headless Service, a Volcano PodGroup, an
-    /// indexed Job).
+    /// indexed Job); `--emit flagscale DIR` the mixed pipeline plan across pools as
+    /// FlagScale's heterogeneous train config, experiment config and hostfile.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"])]
     pub emit: Option<Vec<String>>,
     #[command(flatten)]

@@ -2608,3 +2608,108 @@ fn plan_emits_launch_files_and_refuses_kinds_it_does_not_write() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--emit flagscale`: the mixed pipeline plan over the built-in Baidu fleet as
+/// FlagScale's train config, experiment and hostfile, whose meshes, layer split and
+/// hosts match the plan's JSON; refused with exit 2 where the fleet has one pool.
+#[test]
+fn plan_emits_flagscale_files_for_a_mixed_plan() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-flagscale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let args = [
+        "plan",
+        "train",
+        "--model",
+        "llama3-70b",
+        "--fleet",
+        "baidu-2023",
+        "--global-batch",
+        "2048",
+    ];
+    let r = tessera(&[&args[..], &["--format", "json", "--emit", "flagscale", &d]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let pipe = v["mixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["form"] == "pipeline")
+        .unwrap();
+    let launch: Vec<&str> = pipe["launch"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    let list = |key: &str| -> Vec<&str> {
+        let i = launch.iter().position(|a| *a == key).unwrap();
+        launch[i + 1..]
+            .iter()
+            .take_while(|a| !a.starts_with("--"))
+            .copied()
+            .collect()
+    };
+    let name = "llama3_70b_hetero";
+    let train = std::fs::read_to_string(dir.join(format!("conf/train/{name}.yaml"))).unwrap();
+    let meshes = list("--hetero-process-meshes").join(", ");
+    assert!(
+        train.contains(&format!("hetero_process_meshes: [{meshes}]")),
+        "{train}"
+    );
+    let split = list("--hetero-pipeline-layer-split").join(", ");
+    assert!(
+        train.contains(&format!("hetero_pipeline_layer_split: [{split}]")),
+        "{train}"
+    );
+    let exp = std::fs::read_to_string(dir.join(format!("conf/{name}.yaml"))).unwrap();
+    assert!(exp.contains(&format!("  - train: {name}\n")), "{exp}");
+    assert!(exp.contains("rdzv_backend: static"));
+    assert!(exp.contains("ASCEND_RT_VISIBLE_DEVICES"), "{exp}");
+    // The hostfile holds every chip of every part, typed, in mesh order.
+    let hosts = std::fs::read_to_string(dir.join("hostfile")).unwrap();
+    let lines: Vec<&str> = hosts.lines().filter(|l| !l.starts_with('#')).collect();
+    let slots: u64 = lines
+        .iter()
+        .map(|l| {
+            l.split("slots=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    let chips: u64 = pipe["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["chips"].as_u64().unwrap())
+        .sum();
+    assert_eq!(slots, chips);
+    let first_type = pipe["parts"][0]["chip"].as_str().unwrap();
+    assert!(
+        lines[0].ends_with(&format!("type={first_type}")),
+        "{}",
+        lines[0]
+    );
+    // One pool: no mixed plan to launch.
+    let r = tessera(&[
+        "plan",
+        "train",
+        "--model",
+        "llama3-8b",
+        "--chip",
+        "a800",
+        "--chips",
+        "8",
+        "--emit",
+        "flagscale",
+        &d,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no mixed-vendor plan"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -202,8 +202,9 @@ fn write_launch_file(dir: &std::path::Path, name: &str, text: &str, what: &str) 
             source: e,
         })
     };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let file = dir.join(name);
+    let parent = file.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
     std::fs::write(&file, text).map_err(|e| io(&file, e))?;
     eprintln!("wrote {} ({what})", file.display());
     Ok(())
@@ -253,6 +254,52 @@ fn no_plan_to_emit() -> CliError {
     CliError::Usage("--emit: no plan fits, so there is nothing to launch (without --emit, the plan says why each pool has none)".into())
 }
 
+/// `--emit flagscale DIR` of `plan train`: the mixed pipeline plan's FlagScale files.
+fn emit_train_flagscale(
+    cat: &Catalog,
+    fleet: &tessera_core::fleet::Fleet,
+    plan: &tessera_plan::fleet::FleetTrainPlan,
+    model: &str,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let m = plan
+        .mixed
+        .iter()
+        .find(|m| m.form == "pipeline")
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--emit flagscale: no mixed-vendor plan ({}); FlagScale's files are for one job across pools",
+                plan.recommendation
+            ))
+        })?;
+    if !m.feasible {
+        return Err(CliError::Usage(format!(
+            "--emit flagscale: the mixed pipeline plan does not fit: {}",
+            m.note
+        )));
+    }
+    let mut parts = Vec::new();
+    for p in &m.parts {
+        let cpn = fleet.pool(&p.pool).map_or(8, |q| q.chips_per_node);
+        parts.push((cat.chip(&p.chip)?, cpn));
+    }
+    let files = tessera_plan::emit::flagscale_hetero_files(m, model, &parts)
+        .map_err(|why| CliError::Usage(format!("--emit flagscale: {why}")))?;
+    let what = format!(
+        "the mixed pipeline plan over {}{}",
+        m.pools.join(" + "),
+        if m.worthwhile {
+            String::new()
+        } else {
+            " (slower than the best single pool: see its note)".into()
+        }
+    );
+    for (name, text) in files {
+        write_launch_file(dir, &name, &text, &what)?;
+    }
+    Ok(())
+}
+
 /// `--emit slurm DIR` of `plan train`: the best plan's sbatch script.
 fn emit_train(
     cat: &Catalog,
@@ -262,7 +309,10 @@ fn emit_train(
     e: &[String],
     a: &PlanTrainArgs,
 ) -> Result<()> {
-    let (kind, dir) = emit_dir(e, &["slurm", "ray", "k8s"])?;
+    let (kind, dir) = emit_dir(e, &["slurm", "ray", "k8s", "flagscale"])?;
+    if kind == "flagscale" {
+        return emit_train_flagscale(cat, fleet, plan, model, dir);
+    }
     let best = plan.plans.first().ok_or_else(no_plan_to_emit)?;
     let chip = cat.chip(&best.chip)?;
     let cpn = fleet.pool(&best.pool).map_or(8, |p| p.chips_per_node);
