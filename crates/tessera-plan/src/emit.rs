@@ -550,6 +550,89 @@ fn check_resource(r: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// FlagScale's files for a mixed pipeline plan (`plan train --emit flagscale DIR`):
+/// `conf/train/NAME.yaml` (the heterogeneous train config the plan carries),
+/// `conf/NAME.yaml` (the experiment: FlagScale's torchrun runner with a static
+/// rendezvous, which heterogeneous training needs, the hostfile, and each chip type's
+/// device variable under `envs.device_type_specific`) and `hostfile` (one line per node,
+/// `HOST slots=N type=CHIP`, in mesh order, with placeholder host names to replace).
+/// `parts` gives each part's chip and chips per node, in the plan's order.
+pub fn flagscale_hetero_files(
+    plan: &crate::mixed::MixedPlan,
+    model: &str,
+    parts: &[(&Chip, u32)],
+) -> Result<Vec<(String, String)>, String> {
+    let launch = plan
+        .launch
+        .as_ref()
+        .ok_or_else(|| format!("the {} form has no FlagScale launch", plan.form))?;
+    if let Some(n) = launch.notes.iter().find(|n| n.starts_with("NOT RUNNABLE")) {
+        return Err(n.clone());
+    }
+    let config = launch
+        .config
+        .as_ref()
+        .ok_or("the plan carries no FlagScale train config")?;
+    if parts.len() != plan.parts.len() {
+        return Err("one chip per part of the plan is needed".into());
+    }
+    let safe: String = model
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let name = format!("{safe}_hetero");
+    let mut hosts = String::from(
+        "# FlagScale hostfile: one line per node, `HOST slots=N type=CHIP`, in the order of\n\
+         # --hetero-process-meshes. Replace each placeholder host with the node's address.\n",
+    );
+    let mut types = String::new();
+    for (part, (chip, cpn)) in plan.parts.iter().zip(parts) {
+        let per = (*cpn).max(1) as u64;
+        let nodes = part.chips.div_ceil(per);
+        for i in 0..nodes {
+            let slots = if i + 1 == nodes && !part.chips.is_multiple_of(per) {
+                part.chips % per
+            } else {
+                per
+            };
+            hosts.push_str(&format!(
+                "{}-{:04} slots={slots} type={}\n",
+                part.pool, i, part.chip
+            ));
+        }
+        if chip.id != part.chip {
+            return Err(format!(
+                "part {} is {}, not {}",
+                part.pool, part.chip, chip.id
+            ));
+        }
+        let var = device_variable(chip)
+            .ok_or_else(|| format!("the catalog names no device variable for {}", chip.id))?;
+        let devices: Vec<String> = (0..per.min(part.chips)).map(|d| d.to_string()).collect();
+        types.push_str(&format!(
+            "      {}:\n        {var}: \"{}\"\n",
+            part.chip,
+            devices.join(",")
+        ));
+    }
+    let experiment = format!(
+        "# FlagScale experiment for tessera's mixed pipeline plan of {model}\n\
+         # ({:.0} tokens/s predicted, {:.1}% of the pools' own best plans together).\n\
+         # Run from FlagScale's checkout: python run.py --config-path DIR/conf --config-name {name} action=run\n\
+         defaults:\n  - train: {name}\n  - _self_\n\n\
+         experiment:\n  exp_name: {name}\n  exp_dir: ./outputs_{name}\n  task:\n    type: train\n    backend: megatron\n    entrypoint: ./flagscale/train/train_gpt.py\n  runner:\n    backend: torchrun\n    hostfile: hostfile  # the path of the hostfile written beside conf/\n    rdzv_backend: static  # heterogeneous training only runs with a static rendezvous\n  envs:\n    CUDA_DEVICE_MAX_CONNECTIONS: 1\n    device_type_specific:\n{types}\n\
+         action: run\n\n\
+         hydra:\n  run:\n    dir: ${{experiment.exp_dir}}/hydra\n",
+        plan.tokens_per_s,
+        plan.efficiency * 100.0
+    );
+    Ok(vec![
+        (format!("conf/train/{name}.yaml"), config.clone()),
+        (format!("conf/{name}.yaml"), experiment),
+        ("hostfile".into(), hosts),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -783,87 +866,4 @@ mod tests {
         assert_eq!(py_str("\u{1}"), "\"\\u0001\"");
         assert_eq!(py_str("--x=1"), "\"--x=1\"");
     }
-}
-
-/// FlagScale's files for a mixed pipeline plan (`plan train --emit flagscale DIR`):
-/// `conf/train/NAME.yaml` (the heterogeneous train config the plan carries),
-/// `conf/NAME.yaml` (the experiment: FlagScale's torchrun runner with a static
-/// rendezvous, which heterogeneous training needs, the hostfile, and each chip type's
-/// device variable under `envs.device_type_specific`) and `hostfile` (one line per node,
-/// `HOST slots=N type=CHIP`, in mesh order, with placeholder host names to replace).
-/// `parts` gives each part's chip and chips per node, in the plan's order.
-pub fn flagscale_hetero_files(
-    plan: &crate::mixed::MixedPlan,
-    model: &str,
-    parts: &[(&Chip, u32)],
-) -> Result<Vec<(String, String)>, String> {
-    let launch = plan
-        .launch
-        .as_ref()
-        .ok_or_else(|| format!("the {} form has no FlagScale launch", plan.form))?;
-    if let Some(n) = launch.notes.iter().find(|n| n.starts_with("NOT RUNNABLE")) {
-        return Err(n.clone());
-    }
-    let config = launch
-        .config
-        .as_ref()
-        .ok_or("the plan carries no FlagScale train config")?;
-    if parts.len() != plan.parts.len() {
-        return Err("one chip per part of the plan is needed".into());
-    }
-    let safe: String = model
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let name = format!("{safe}_hetero");
-    let mut hosts = String::from(
-        "# FlagScale hostfile: one line per node, `HOST slots=N type=CHIP`, in the order of\n\
-         # --hetero-process-meshes. Replace each placeholder host with the node's address.\n",
-    );
-    let mut types = String::new();
-    for (part, (chip, cpn)) in plan.parts.iter().zip(parts) {
-        let per = (*cpn).max(1) as u64;
-        let nodes = part.chips.div_ceil(per);
-        for i in 0..nodes {
-            let slots = if i + 1 == nodes && !part.chips.is_multiple_of(per) {
-                part.chips % per
-            } else {
-                per
-            };
-            hosts.push_str(&format!(
-                "{}-{:04} slots={slots} type={}\n",
-                part.pool, i, part.chip
-            ));
-        }
-        if chip.id != part.chip {
-            return Err(format!(
-                "part {} is {}, not {}",
-                part.pool, part.chip, chip.id
-            ));
-        }
-        let var = device_variable(chip)
-            .ok_or_else(|| format!("the catalog names no device variable for {}", chip.id))?;
-        let devices: Vec<String> = (0..per.min(part.chips)).map(|d| d.to_string()).collect();
-        types.push_str(&format!(
-            "      {}:\n        {var}: \"{}\"\n",
-            part.chip,
-            devices.join(",")
-        ));
-    }
-    let experiment = format!(
-        "# FlagScale experiment for tessera's mixed pipeline plan of {model}\n\
-         # ({:.0} tokens/s predicted, {:.1}% of the pools' own best plans together).\n\
-         # Run from FlagScale's checkout: python run.py --config-path DIR/conf --config-name {name} action=run\n\
-         defaults:\n  - train: {name}\n  - _self_\n\n\
-         experiment:\n  exp_name: {name}\n  exp_dir: ./outputs_{name}\n  task:\n    type: train\n    backend: megatron\n    entrypoint: ./flagscale/train/train_gpt.py\n  runner:\n    backend: torchrun\n    hostfile: hostfile  # the path of the hostfile written beside conf/\n    rdzv_backend: static  # heterogeneous training only runs with a static rendezvous\n  envs:\n    CUDA_DEVICE_MAX_CONNECTIONS: 1\n    device_type_specific:\n{types}\n\
-         action: run\n\n\
-         hydra:\n  run:\n    dir: ${{experiment.exp_dir}}/hydra\n",
-        plan.tokens_per_s,
-        plan.efficiency * 100.0
-    );
-    Ok(vec![
-        (format!("conf/train/{name}.yaml"), config.clone()),
-        (format!("conf/{name}.yaml"), experiment),
-        ("hostfile".into(), hosts),
-    ])
 }
