@@ -649,6 +649,14 @@ fn eval_pipeline(
     let tj = job.train_job(job.global_batch);
     let mcount = (job.global_batch / c.micro) as f64;
     let total_stages: u32 = c.cfgs.iter().map(|x| x.2).sum();
+    // FlagScale's rule 7: with tied embeddings the first and last meshes share the
+    // embedding's gradient, so they need the same TP, and DP degrees one of which
+    // divides the other.
+    if let (true, Some(f), Some(l)) = (m.tied_embeddings, c.cfgs.first(), c.cfgs.last())
+        && (f.1.tp != l.1.tp || !(f.1.dp.is_multiple_of(l.1.dp) || l.1.dp.is_multiple_of(f.1.dp)))
+    {
+        return None;
+    }
     let act = c.micro as f64 * job.seq_len as f64 * m.hidden as f64 * 2.0;
     let mut after = total_stages;
     let mut parts = Vec::new();
@@ -1097,6 +1105,10 @@ fn flagscale_hetero(
     }
     if h.cpu_communication {
         args.push("--hetero-use-cpu-communication".into());
+    }
+    let (f, l) = (parts[0].layout, parts[parts.len() - 1].layout);
+    if m.tied_embeddings && f.dp != l.dp {
+        args.push("--use-partial-reduce-for-shared-embedding".into());
     }
     if let Some(r) = &h.recompute_per_stage {
         args.push("--recompute-granularity-per-stage-micro-batch".into());

@@ -347,3 +347,38 @@ fn random_mixed_plans_keep_to_the_bounds() {
         }
     }
 }
+
+/// A model with tied embeddings (GPT-3 175B): the pipeline form keeps to FlagScale's
+/// rule 7 (the same TP on the first and last meshes, one DP dividing the other), so its
+/// launch passes FlagScale's checks.
+#[test]
+fn tied_embeddings_keep_flagscale_rule_7() {
+    let cat = Catalog::builtin().unwrap();
+    let fleet = tessera_catalog::fleets::builtin_fleet("baidu-2023")
+        .unwrap()
+        .unwrap();
+    let m = cat.model("gpt3-175b").unwrap();
+    assert!(m.tied_embeddings);
+    let pools: Vec<PoolChip> = fleet
+        .pools
+        .iter()
+        .map(|p| PoolChip {
+            pool: p,
+            chip: cat.chip(&p.chip).unwrap(),
+        })
+        .collect();
+    let r = TrainRequest {
+        seq_len: 2048,
+        ..request(None)
+    };
+    let p = plan_train(&m, &fleet, &pools, &r);
+    let pipe = p.mixed.iter().find(|x| x.form == "pipeline").unwrap();
+    assert!(pipe.feasible, "{}", pipe.note);
+    let (f, l) = (
+        pipe.parts[0].layout,
+        pipe.parts[pipe.parts.len() - 1].layout,
+    );
+    assert_eq!(f.tp, l.tp);
+    assert!(f.dp % l.dp == 0 || l.dp % f.dp == 0);
+    tessera_plan::flagscale::check_hetero(&pipe.launch.as_ref().unwrap().args).unwrap();
+}
