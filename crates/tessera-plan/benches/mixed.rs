@@ -7,6 +7,7 @@ use std::hint::black_box;
 use tessera_catalog::Catalog;
 use tessera_core::fleet::{Fleet, LinkKind, Pool, PoolLink};
 use tessera_plan::fleet::{Objective, PoolChip, TrainRequest, plan_train};
+use tessera_plan::mixed::{MixedJob, MixedPool, data_parallel, pipeline};
 
 fn pool(name: &str, chip: &str) -> Pool {
     Pool {
@@ -90,6 +91,61 @@ fn bench(c: &mut Criterion) {
     let m = cat.model("ernie-4.5-300b-a47b").expect("model");
     g.bench_function("ernie-4.5-300b-a47b/baidu-2023/whole-plan", |b| {
         b.iter(|| plan_train(black_box(&m), black_box(&baidu), &bpools, &r))
+    });
+    // The two mixed forms alone, on the pools' own best rates from the whole plan.
+    let whole = plan_train(&m, &baidu, &bpools, &r);
+    let setup: Vec<_> = bpools
+        .iter()
+        .map(|pc| {
+            let chip = pc.chip;
+            let hw = tessera_plan::fleet::pool_hardware(chip, pc.pool).expect("hw");
+            let stack = tessera_perf::calib::Stack::default_for(chip);
+            let eff = tessera_perf::calib::Efficiency::for_family(
+                tessera_perf::calib::Family::of(chip),
+                stack,
+                tessera_perf::train::TrainPrecision::Bf16,
+            );
+            let fw = tessera_plan::launch::TrainFramework::default_for(&chip.vendor);
+            let alone = whole
+                .pools
+                .iter()
+                .find(|n| n.pool == pc.pool.name)
+                .and_then(|n| n.best_tokens_per_s)
+                .expect("a plan");
+            (
+                pc.pool.name.clone(),
+                chip.id.clone(),
+                hw,
+                eff,
+                pc.pool.chips(),
+                fw,
+                alone,
+            )
+        })
+        .collect();
+    let mpools: Vec<MixedPool> = setup
+        .iter()
+        .map(|(name, chip, hw, eff, chips, fw, alone)| MixedPool {
+            name,
+            chip,
+            hw,
+            eff,
+            chips: *chips,
+            opts: tessera_plan::train::SearchOptions::for_framework(*fw),
+            alone_tokens_per_s: *alone,
+        })
+        .collect();
+    let job = MixedJob {
+        seq_len: 4096,
+        global_batch: r.batch(),
+        tolerance_pct: 25,
+        precision: tessera_perf::train::TrainPrecision::Bf16,
+    };
+    g.bench_function("ernie-4.5-300b-a47b/baidu-2023/data-parallel", |b| {
+        b.iter(|| data_parallel(black_box(&m), &mpools, &baidu.links, &job))
+    });
+    g.bench_function("ernie-4.5-300b-a47b/baidu-2023/pipeline", |b| {
+        b.iter(|| pipeline(black_box(&m), &mpools, &baidu.links, &job))
     });
     g.finish();
 }
