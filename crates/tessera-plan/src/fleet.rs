@@ -426,39 +426,47 @@ fn mixed_plans(
         pipeline(model, &pools, &fleet.links, &job),
     ];
     let best_single = bests.iter().map(|b| b.tokens_per_s).fold(0.0, f64::max);
-    let top = mixed
+    let better = |m: &&MixedPlan| m.feasible && m.tokens_per_s > best_single;
+    let fastest = |a: &&MixedPlan, b: &&MixedPlan| a.tokens_per_s.total_cmp(&b.tokens_per_s);
+    // What can be launched first: a mixed plan FlagScale runs, else the single pool,
+    // naming a faster mixed plan no framework here launches.
+    let launchable = mixed
         .iter()
-        .filter(|m| m.feasible)
-        .max_by(|a, b| a.tokens_per_s.total_cmp(&b.tokens_per_s));
-    let best_mixed = top.map_or(0.0, |m| m.tokens_per_s);
-    let rec = if let Some(t) = top.filter(|_| best_mixed > best_single) {
-        let launch = if t.launch.is_some() {
-            "FlagScale's heterogeneous config below launches it".to_string()
-        } else {
-            match mixed
-                .iter()
-                .find(|m| m.feasible && m.launch.is_some() && m.tokens_per_s > best_single)
-            {
-                Some(p) => format!(
-                    "it needs a framework with uneven data-parallel batches; FlagScale can launch the {} form at {} tokens/s",
-                    p.form,
-                    num(p.tokens_per_s)
-                ),
-                None => "it needs a framework with uneven data-parallel batches; no plan FlagScale can launch beats the best single pool".into(),
-            }
-        };
-        format!(
-            "run one job across the pools: the {} plan gives {} tokens/s against {} for the best single pool ({:.0}% more); {launch}",
-            t.form,
-            num(best_mixed),
+        .filter(better)
+        .filter(|m| m.launch.is_some())
+        .max_by(fastest);
+    let unlaunchable = mixed
+        .iter()
+        .filter(better)
+        .filter(|m| m.launch.is_none())
+        .max_by(fastest);
+    let gain = |t: f64| (t / best_single - 1.0) * 100.0;
+    let rec = match (launchable, unlaunchable) {
+        (Some(l), other) => format!(
+            "run one job across the pools: the {} plan gives {} tokens/s against {} for the best single pool ({:.0}% more), and FlagScale's heterogeneous config launches it{}",
+            l.form,
+            num(l.tokens_per_s),
             num(best_single),
-            (best_mixed / best_single - 1.0) * 100.0
-        )
-    } else {
-        format!(
+            gain(l.tokens_per_s),
+            other
+                .filter(|o| o.tokens_per_s > l.tokens_per_s)
+                .map_or(String::new(), |o| format!(
+                    "; the {} plan would give {} tokens/s with a framework that runs uneven data-parallel batches",
+                    o.form,
+                    num(o.tokens_per_s)
+                ))
+        ),
+        (None, Some(o)) => format!(
+            "run the job on the best single pool ({} tokens/s): no mixed plan FlagScale can launch beats it; the {} plan across the pools would give {} tokens/s ({:.0}% more) with a framework that runs uneven data-parallel batches",
+            num(best_single),
+            o.form,
+            num(o.tokens_per_s),
+            gain(o.tokens_per_s)
+        ),
+        (None, None) => format!(
             "run the job on the best single pool ({} tokens/s); no mixed plan beats it",
             num(best_single)
-        )
+        ),
     };
     (mixed, Some(rec))
 }
