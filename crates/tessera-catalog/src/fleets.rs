@@ -71,32 +71,9 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
             None,
         ));
     }
-    let mut links = Vec::new();
-    for (ctx, lt, at) in tomlread::named_tables(src, root, "link")? {
-        let l = Tbl::new(src, lt, at, &ctx);
-        l.deny_unknown(&["pools", "gb-s", "kind", "latency-us", "copy-gb-s"])?;
-        let names = l.opt_str_list("pools")?;
-        if names.len() != 2 || names[0] == names[1] {
-            return Err(l.err(
-                "pools",
-                at,
-                "a link joins exactly two different pools",
-                None,
-            ));
-        }
-        for n in &names {
-            if !pools.iter().any(|p| &p.name == n) {
-                return Err(l.err(
-                    "pools",
-                    at,
-                    format!("no pool named `{n}` in this fleet"),
-                    None,
-                ));
-            }
-        }
-        let link = link_fields(&l, at, &names[0], &names[1])?;
-        links.push(link);
-    }
+    let links = read_links(src, root, "pools", "pools", |n| {
+        (!pools.iter().any(|p| p.name == n)).then(|| format!("no pool named `{n}` in this fleet"))
+    })?;
     Ok(Fleet {
         id,
         name,
@@ -106,9 +83,42 @@ pub fn parse_fleet(path: &str, text: &str) -> Result<Fleet> {
     })
 }
 
+/// The `[[link]]` tables under `root` (fleet files and purchase scenarios share them):
+/// `key` names the two things joined (`pools`, `chips`), `what` says what they are in
+/// errors, and `unknown` gives the error for a name the file does not define.
+pub(crate) fn read_links<'a, 'i>(
+    src: Source<'a>,
+    root: &'a toml::de::DeTable<'i>,
+    key: &str,
+    what: &str,
+    unknown: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<PoolLink>> {
+    let mut links = Vec::new();
+    for (ctx, lt, at) in tomlread::named_tables(src, root, "link")? {
+        let l = Tbl::new(src, lt, at, &ctx);
+        l.deny_unknown(&[key, "gb-s", "kind", "latency-us", "copy-gb-s"])?;
+        let names = l.opt_str_list(key)?;
+        if names.len() != 2 || names[0] == names[1] {
+            return Err(l.err(
+                key,
+                at,
+                format!("a link joins exactly two different {what}"),
+                None,
+            ));
+        }
+        for n in &names {
+            if let Some(why) = unknown(n) {
+                return Err(l.err(key, at, why, None));
+            }
+        }
+        links.push(link_fields(&l, at, &names[0], &names[1])?);
+    }
+    Ok(links)
+}
+
 /// The fields of a `[[link]]` table beside the two names it joins: `gb-s`, `kind`,
-/// `latency-us`, `copy-gb-s` (fleet files and purchase scenarios share them).
-pub(crate) fn link_fields(l: &Tbl<'_, '_>, at: usize, a: &str, b: &str) -> Result<PoolLink> {
+/// `latency-us`, `copy-gb-s`.
+fn link_fields(l: &Tbl<'_, '_>, at: usize, a: &str, b: &str) -> Result<PoolLink> {
     let gb = l.opt_f64("gb-s")?.ok_or_else(|| {
         l.missing(
             "gb-s",

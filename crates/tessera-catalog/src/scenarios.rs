@@ -163,33 +163,11 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario> {
             })
         }
     };
-    let mut links = Vec::new();
-    for (ctx, lt, at) in tomlread::named_tables(src, root, "link")? {
-        let l = Tbl::new(src, lt, at, &ctx);
-        l.deny_unknown(&["chips", "gb-s", "kind", "latency-us", "copy-gb-s"])?;
-        let names = l.opt_str_list("chips")?;
-        if names.len() != 2 || names[0] == names[1] {
-            return Err(l.err(
-                "chips",
-                at,
-                "a link joins exactly two different chip types",
-                None,
-            ));
-        }
-        for n in &names {
-            if !candidates.iter().any(|c: &Candidate| &c.chip == n)
-                && !owned.iter().any(|o: &Owned| &o.chip == n)
-            {
-                return Err(l.err(
-                    "chips",
-                    at,
-                    format!("`{n}` is neither [[owned]] nor a [[candidate]]"),
-                    None,
-                ));
-            }
-        }
-        links.push(crate::fleets::link_fields(&l, at, &names[0], &names[1])?);
-    }
+    let links = crate::fleets::read_links(src, root, "chips", "chip types", |n| {
+        (!candidates.iter().any(|c: &Candidate| c.chip == n)
+            && !owned.iter().any(|o: &Owned| o.chip == n))
+        .then(|| format!("`{n}` is neither [[owned]] nor a [[candidate]]"))
+    })?;
     let pue = t.opt_f64("pue")?.unwrap_or(1.0);
     if !(1.0..=3.0).contains(&pue) {
         let pos = t.pos("pue");

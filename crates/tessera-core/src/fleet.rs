@@ -135,8 +135,13 @@ impl Fleet {
 
     /// The stated link between two pools, if any.
     pub fn link(&self, a: &str, b: &str) -> Option<&PoolLink> {
-        self.links
-            .iter()
-            .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
+        find_link(&self.links, a, b)
     }
+}
+
+/// The link between `a` and `b` among `links`, in either direction.
+pub fn find_link<'l>(links: &'l [PoolLink], a: &str, b: &str) -> Option<&'l PoolLink> {
+    links
+        .iter()
+        .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
 }

@@ -37,6 +37,21 @@ fn one(args: &[String], key: &str) -> Result<Option<u64>, String> {
     Ok(ints(args, key)?.and_then(|v| v.first().copied()))
 }
 
+/// `args` less each of `keys` and the values that follow it (up to the next `--` flag).
+pub fn without_args(args: &[String], keys: &[&str]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut skip = false;
+    for a in args {
+        if a.starts_with("--") {
+            skip = keys.contains(&a.as_str());
+        }
+        if !skip {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
 /// Checks a heterogeneous FlagScale argument list against FlagScale's rules; every
 /// broken rule is one message naming its number.
 pub fn check_hetero(args: &[String]) -> Result<(), Vec<String>> {
@@ -211,16 +226,7 @@ pub fn hetero_yaml(args: &[String], h: &Hetero) -> String {
         "--hetero-use-cpu-communication",
         "--recompute-granularity-per-stage-micro-batch",
     ];
-    let mut plain = Vec::new();
-    let mut skip = false;
-    for a in args {
-        if a.starts_with("--") {
-            skip = HETERO.contains(&a.as_str());
-        }
-        if !skip {
-            plain.push(a.clone());
-        }
-    }
+    let plain = without_args(args, &HETERO);
     let list = |v: Vec<String>| format!("[{}]", v.join(", "));
     let mut out = flagscale_yaml(&plain);
     out.push_str("  hetero:\n    enable_hetero: true\n");
@@ -306,17 +312,7 @@ mod tests {
     }
 
     fn without(args: &[String], key: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut skip = false;
-        for a in args {
-            if a.starts_with("--") {
-                skip = a == key;
-            }
-            if !skip {
-                out.push(a.clone());
-            }
-        }
-        out
+        without_args(args, &[key])
     }
 
     fn broken(args: &[String], rule: &str) {

@@ -23,7 +23,7 @@
 
 use crate::launch::{Launch, TrainFramework, train_args};
 use crate::train::{Plan, SearchOptions, chip_counts, search};
-use tessera_core::fleet::{LinkKind, PoolLink};
+use tessera_core::fleet::{LinkKind, PoolLink, find_link};
 use tessera_core::model::ModelArch;
 use tessera_perf::Hardware;
 use tessera_perf::calib::Efficiency;
@@ -150,12 +150,6 @@ impl MixedPlan {
 
 fn parts_total(pools: &[MixedPool<'_>]) -> f64 {
     pools.iter().map(|p| p.alone_tokens_per_s).sum()
-}
-
-fn find_link<'l>(links: &'l [PoolLink], a: &str, b: &str) -> Option<&'l PoolLink> {
-    links
-        .iter()
-        .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
 }
 
 /// Exposed time of `raw` seconds of once-per-step traffic behind a window of `hide`
@@ -1044,25 +1038,13 @@ fn flagscale_hetero(
         job.precision,
     );
     // The base arguments, less what the heterogeneous mode sets itself.
-    let mut args: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < base.args.len() {
-        let k = base.args[i].as_str();
-        let takes = base.args.get(i + 1).is_some_and(|v| !v.starts_with("--"));
-        if matches!(
-            k,
-            "--pipeline-model-parallel-layout" | "--num-virtual-stages-per-pipeline-rank"
-        ) {
-            i += if takes { 2 } else { 1 };
-            continue;
-        }
-        args.push(base.args[i].clone());
-        if takes {
-            args.push(base.args[i + 1].clone());
-            i += 1;
-        }
-        i += 1;
-    }
+    let mut args = crate::flagscale::without_args(
+        &base.args,
+        &[
+            "--pipeline-model-parallel-layout",
+            "--num-virtual-stages-per-pipeline-rank",
+        ],
+    );
     let meshes: Vec<u32> = parts
         .iter()
         .flat_map(|p| [p.layout.tp, 1, p.layout.ep, p.layout.dp, p.layout.pp])

@@ -23,6 +23,10 @@ fn request(global_batch: Option<u32>) -> TrainRequest {
 }
 
 fn plan(cat: &Catalog, model: &str, fleet: &Fleet, batch: Option<u32>) -> FleetTrainPlan {
+    plan_with(cat, model, fleet, &request(batch))
+}
+
+fn plan_with(cat: &Catalog, model: &str, fleet: &Fleet, r: &TrainRequest) -> FleetTrainPlan {
     let m = cat.model(model).unwrap();
     let pools: Vec<PoolChip> = fleet
         .pools
@@ -32,7 +36,7 @@ fn plan(cat: &Catalog, model: &str, fleet: &Fleet, batch: Option<u32>) -> FleetT
             chip: cat.chip(&p.chip).unwrap(),
         })
         .collect();
-    plan_train(&m, fleet, &pools, &request(batch))
+    plan_train(&m, fleet, &pools, r)
 }
 
 fn pool(name: &str, chip: &str, nodes: u32) -> Pool {
@@ -357,21 +361,12 @@ fn tied_embeddings_keep_flagscale_rule_7() {
     let fleet = tessera_catalog::fleets::builtin_fleet("baidu-2023")
         .unwrap()
         .unwrap();
-    let m = cat.model("gpt3-175b").unwrap();
-    assert!(m.tied_embeddings);
-    let pools: Vec<PoolChip> = fleet
-        .pools
-        .iter()
-        .map(|p| PoolChip {
-            pool: p,
-            chip: cat.chip(&p.chip).unwrap(),
-        })
-        .collect();
+    assert!(cat.model("gpt3-175b").unwrap().tied_embeddings);
     let r = TrainRequest {
         seq_len: 2048,
         ..request(None)
     };
-    let p = plan_train(&m, &fleet, &pools, &r);
+    let p = plan_with(&cat, "gpt3-175b", &fleet, &r);
     let pipe = p.mixed.iter().find(|x| x.form == "pipeline").unwrap();
     assert!(pipe.feasible, "{}", pipe.note);
     let (f, l) = (
