@@ -794,7 +794,10 @@ pub fn pipeline(
     const FORM: &str = "pipeline";
     let parts_tps = parts_total(pools);
     let mut best: Option<(PipeEval, PipeCand)> = None;
-    for micro in micro_candidates(job.global_batch) {
+    let micros = micro_candidates(job.global_batch);
+    // Whether any split over two or more pools covered the model's layers.
+    let mut covered = false;
+    for micro in micros.iter().copied() {
         let mcount = job.global_batch / micro;
         // Memory as if every stage held the in-flight micro-batches of a 16-stage
         // pipeline; the exact evaluation checks each stage at its place.
@@ -822,6 +825,7 @@ pub fn pipeline(
                 if a.len() < 2 {
                     continue;
                 }
+                covered = true;
                 let stages: u32 = a.iter().map(|x| x.2).sum();
                 let per_stage = a
                     .iter()
@@ -853,12 +857,18 @@ pub fn pipeline(
         }
     }
     let Some((e, cand)) = best else {
-        return MixedPlan::none(
-            FORM,
-            pools,
-            job,
-            "no split of the layers over the pools fits in their memory with a link between consecutive pools".into(),
-        );
+        let why = if micros.is_empty() {
+            format!(
+                "{} sequences per step cannot make the 4 or more micro-batches the pipeline form needs",
+                job.global_batch
+            )
+        } else if !covered {
+            "no split over two or more pools holds the model's layers within the chips' memory"
+                .into()
+        } else {
+            "no split of the layers over the pools fits in their memory at its place in the pipeline with a link between consecutive pools".into()
+        };
+        return MixedPlan::none(FORM, pools, job, why);
     };
     let tokens = job.global_batch as f64 * job.seq_len as f64;
     let tps = tokens / e.step;

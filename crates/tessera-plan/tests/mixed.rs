@@ -377,3 +377,21 @@ fn tied_embeddings_keep_flagscale_rule_7() {
     assert!(f.dp % l.dp == 0 || l.dp % f.dp == 0);
     tessera_plan::flagscale::check_hetero(&pipe.launch.as_ref().unwrap().args).unwrap();
 }
+
+/// A batch too small to pipeline is a reason, not a false one about memory.
+#[test]
+fn a_batch_too_small_to_pipeline_says_so() {
+    let cat = Catalog::builtin().unwrap();
+    let fleet = tessera_catalog::fleets::builtin_fleet("baidu-2023")
+        .unwrap()
+        .unwrap();
+    let p = plan(&cat, "llama3-8b", &fleet, Some(3));
+    let pipe = p.mixed.iter().find(|x| x.form == "pipeline").unwrap();
+    assert!(!pipe.feasible && pipe.parts.is_empty());
+    assert!(
+        pipe.note.contains("4 or more micro-batches"),
+        "{}",
+        pipe.note
+    );
+    assert_eq!(pipe.tokens_per_s, 0.0);
+}

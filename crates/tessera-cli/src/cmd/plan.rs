@@ -546,6 +546,10 @@ pub fn train(cat: &Catalog, fmt: Format, a: &PlanTrainArgs) -> Result<()> {
         }
     }
     for (m, dm) in out.mixed.iter().zip(&plan.mixed) {
+        if m.parts.is_empty() {
+            crate::outln!("mixed ({}): no plan: {}", m.form, m.note);
+            continue;
+        }
         crate::outln!(
             "mixed ({}): {} tokens/s over {}, {:.1}% of the pools' own best plans together ({} tokens/s){}; {}",
             m.form,
