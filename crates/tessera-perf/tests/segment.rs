@@ -53,8 +53,7 @@ proptest! {
 
     /// Two segments, cut anywhere, take per micro-batch what the whole model takes on one
     /// stage of the same layout, and hold its parameter state between them (plus the
-    /// output layer's copy of tied embeddings); the whole model as one segment is the
-    /// training estimate itself.
+    /// output layer's copy of tied embeddings).
     #[test]
     fn two_segments_add_up_to_the_model(
         model in 0..MODELS.len(),
@@ -80,8 +79,6 @@ proptest! {
             flash_attention: true,
         };
         let whole = estimate_train(&m, &hw, &eff, &job, &l, l.chips());
-        let as_segment = estimate_segment(&m, &hw, &eff, &job, &l, l.chips(), &Segment::whole(&m));
-        prop_assert_eq!(&whole, &as_segment);
         if whole.microbatches == 0 {
             return Ok(());
         }
