@@ -25,6 +25,7 @@ fn jobs(n: usize) -> Vec<JobRow> {
                 ],
                 scale_factor: 1,
                 weight: 1.0,
+                mixed: Vec::new(),
             }
         })
         .collect()

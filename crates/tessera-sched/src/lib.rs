@@ -133,9 +133,43 @@ pub struct JobRow {
     pub scale_factor: u32,
     /// Priority weight (higher gets more).
     pub weight: f64,
+    /// Gangs across types the job may also run as (its mixed-vendor plans). Only the
+    /// heterogeneity-aware max-min fairness and maximum-throughput policies use them;
+    /// the others plan each job on one type.
+    pub mixed: Vec<MixedUse>,
 }
 
-/// Time fractions per job and type (`x[job][type]`).
+/// One way to run a job across several types at once (a gang across types): the
+/// workers it takes of each type and the steps/s it makes on them together (from the
+/// mixed-vendor planner).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedUse {
+    /// (type, workers), each type once.
+    pub uses: Vec<(usize, u32)>,
+    pub throughput: f64,
+}
+
+impl MixedUse {
+    /// Workers of type `t` it takes (0 where it uses none).
+    pub fn workers_on(&self, t: usize) -> u32 {
+        self.uses
+            .iter()
+            .filter(|(u, _)| *u == t)
+            .map(|(_, w)| *w)
+            .sum()
+    }
+
+    /// Whether every part fits the type's count.
+    pub fn fits(&self, capacity: &[u32]) -> bool {
+        self.uses
+            .iter()
+            .all(|&(t, w)| capacity.get(t).is_some_and(|&c| w <= c))
+    }
+}
+
+/// Time fractions per job and column (`x[job][column]`): the cluster's types first, then,
+/// for a job with gangs across types ([`JobRow::mixed`]), one column per gang in its
+/// order. Policies that do not use gangs across types give rows of the types only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Allocation {
     pub x: Vec<Vec<f64>>,
@@ -189,6 +223,28 @@ fn check(jobs: &[JobRow], capacity: &[u32]) -> Result<(), PolicyError> {
                 what: "a throughput is negative or not finite".into(),
             });
         }
+        for m in &j.mixed {
+            if !(m.throughput.is_finite() && m.throughput >= 0.0) {
+                return Err(PolicyError::BadJob {
+                    job: i,
+                    what: "a gang across types has a negative or infinite throughput".into(),
+                });
+            }
+            let mut seen = vec![false; capacity.len()];
+            for &(t, w) in &m.uses {
+                if t >= capacity.len() || w == 0 || seen[t] {
+                    return Err(PolicyError::BadJob {
+                        job: i,
+                        what: format!(
+                            "a gang across types uses type {t} with {w} workers (types 0..{}, \
+                             each once, at least 1 worker)",
+                            capacity.len()
+                        ),
+                    });
+                }
+                seen[t] = true;
+            }
+        }
     }
     Ok(())
 }
@@ -214,9 +270,37 @@ fn effective_matrix(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Vec<Vec<
         .collect()
 }
 
-/// Steps/s a job makes under its allocation row.
+/// [`effective_matrix`] with, heterogeneity-aware, each job's gangs across types as
+/// further columns (their throughput where every part fits, else 0). Agnostic policies
+/// see every type as alike, so a gang across types means nothing to them: none.
+fn effective_matrix_mixed(jobs: &[JobRow], capacity: &[u32], a: Awareness) -> Vec<Vec<f64>> {
+    let mut t = effective_matrix(jobs, capacity, a);
+    if a == Awareness::Aware {
+        for (row, j) in t.iter_mut().zip(jobs) {
+            row.extend(
+                j.mixed
+                    .iter()
+                    .map(|m| if m.fits(capacity) { m.throughput } else { 0.0 }),
+            );
+        }
+    }
+    t
+}
+
+/// Steps/s a job makes under its allocation row (types, then gangs across types).
 pub fn effective_throughput(job: &JobRow, x: &[f64]) -> f64 {
-    job.throughput.iter().zip(x).map(|(t, x)| t * x).sum()
+    let nt = job.throughput.len();
+    job.throughput
+        .iter()
+        .zip(x)
+        .map(|(t, x)| t * x)
+        .sum::<f64>()
+        + job
+            .mixed
+            .iter()
+            .zip(x.iter().skip(nt))
+            .map(|(m, x)| m.throughput * x)
+            .sum::<f64>()
 }
 
 /// Jobs with identical rows (throughputs, scale factor, weight) form a class. The LPs
@@ -229,6 +313,11 @@ fn classes(jobs: &[JobRow]) -> (Vec<usize>, Vec<JobRow>, Vec<u32>) {
         let mut k: Vec<u64> = j.throughput.iter().map(|t| t.to_bits()).collect();
         k.push(j.scale_factor as u64);
         k.push(j.weight.to_bits());
+        for m in &j.mixed {
+            k.push(u64::MAX);
+            k.push(m.throughput.to_bits());
+            k.extend(m.uses.iter().map(|&(t, w)| ((t as u64) << 32) | w as u64));
+        }
         k
     };
     let mut index: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
@@ -269,6 +358,35 @@ fn proportional_over(throughput: &[Vec<f64>], capacity: &[u32], jobs: usize) -> 
         .collect()
 }
 
+/// [`proportional_over`] where a job may also run as a gang across types: the larger of
+/// its throughput on an equal share of every type and, for each of its gangs, the gang's
+/// throughput for the time the equal shares of its types keep all its parts busy, in
+/// the same units (times the scale factor, as the max-min objective counts). `t` is
+/// [`effective_matrix_mixed`] of `jobs`.
+fn proportional_mixed(jobs: &[JobRow], t: &[Vec<f64>], capacity: &[u32], n: usize) -> Vec<f64> {
+    let nt = capacity.len();
+    let mut prop = proportional_over(t, capacity, n);
+    let m = n.max(1) as f64;
+    let share: Vec<f64> = capacity.iter().map(|&c| c as f64 / m).collect();
+    let row_sum: f64 = share.iter().sum();
+    let scale = if row_sum > 1.0 { 1.0 / row_sum } else { 1.0 };
+    for ((p, j), row) in prop.iter_mut().zip(jobs).zip(t) {
+        for (g, &v) in j.mixed.iter().zip(row.iter().skip(nt)) {
+            if v <= 0.0 {
+                continue;
+            }
+            let time = g
+                .uses
+                .iter()
+                .map(|&(ty, w)| share[ty] * scale / w as f64)
+                .fold(f64::INFINITY, f64::min)
+                .min(1.0);
+            *p = p.max(v * time * j.scale_factor as f64);
+        }
+    }
+    prop
+}
+
 /// Time-fraction variables `x[job][type]`, present only where the job can run.
 type XVars = Vec<Vec<Option<Variable>>>;
 
@@ -297,7 +415,8 @@ fn row_expr(x: &XVars, j: usize, coef: &[f64]) -> Expression {
 }
 
 /// The base constraints: each job's fractions sum to at most 1; each type's fractions,
-/// weighted by scale factor, to at most its count.
+/// weighted by scale factor, to at most its count. A gang across types (a column past
+/// the types) counts its workers of each type it uses.
 fn base_constraints<M: SolverModel>(
     mut m: M,
     x: &XVars,
@@ -305,6 +424,7 @@ fn base_constraints<M: SolverModel>(
     count: &[u32],
     capacity: &[u32],
 ) -> M {
+    let nt = capacity.len();
     for row in x {
         let e: Expression = row.iter().flatten().map(|&v| Expression::from(v)).sum();
         m = m.with(e.leq(1.0));
@@ -314,6 +434,14 @@ fn base_constraints<M: SolverModel>(
         for (j, row) in x.iter().enumerate() {
             if let Some(v) = row[t] {
                 e += (jobs[j].scale_factor * count[j]) as f64 * v;
+            }
+            for (k, v) in row.iter().enumerate().skip(nt) {
+                if let Some(v) = v {
+                    let w = jobs[j].mixed[k - nt].workers_on(t);
+                    if w > 0 {
+                        e += (w * count[j]) as f64 * *v;
+                    }
+                }
             }
         }
         m = m.with(e.leq(cap as f64));
@@ -348,7 +476,7 @@ pub fn max_min_fairness(
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
     let (of, reps, count) = classes(jobs);
-    let t = effective_matrix(&reps, capacity, a);
+    let t = effective_matrix_mixed(&reps, capacity, a);
     let runnable: Vec<usize> = (0..reps.len())
         .filter(|&j| t[j].iter().any(|&v| v > 0.0))
         .collect();
@@ -356,7 +484,7 @@ pub fn max_min_fairness(
     if runnable.is_empty() {
         return Ok(expand(&of, extract(&x, &NoSolution)));
     }
-    let prop = proportional_over(&t, capacity, jobs.len());
+    let prop = proportional_mixed(&reps, &t, capacity, jobs.len());
     let z = vars.add(variable().min(0.0));
     let mut m = vars.maximise(z).using(lp(solver));
     for &j in &runnable {
@@ -531,7 +659,7 @@ pub fn max_sum_throughput(
 ) -> Result<Allocation, PolicyError> {
     check(jobs, capacity)?;
     let (of, reps, count) = classes(jobs);
-    let t = effective_matrix(&reps, capacity, a);
+    let t = effective_matrix_mixed(&reps, capacity, a);
     let (vars, x) = x_vars(&t);
     let mut obj = Expression::from(0.0);
     for (j, row) in t.iter().enumerate() {
@@ -917,8 +1045,8 @@ impl good_lp::Solution for NoSolution {
 /// The smallest weighted, normalised throughput an allocation gives (the max-min
 /// objective, measured with the real throughputs).
 pub fn min_normalised_throughput(jobs: &[JobRow], capacity: &[u32], al: &Allocation) -> f64 {
-    let usable = effective_matrix(jobs, capacity, Awareness::Aware);
-    let prop = proportional_throughput(&usable, capacity);
+    let usable = effective_matrix_mixed(jobs, capacity, Awareness::Aware);
+    let prop = proportional_mixed(jobs, &usable, capacity, jobs.len());
     jobs.iter()
         .enumerate()
         .filter(|(j, _)| usable[*j].iter().any(|&v| v > 0.0))
@@ -938,6 +1066,7 @@ mod tests {
             throughput: t.to_vec(),
             scale_factor: sf,
             weight: w,
+            mixed: Vec::new(),
         }
     }
 
@@ -946,20 +1075,157 @@ mod tests {
         for (j, row) in a.x.iter().enumerate() {
             assert!(row.iter().all(|&v| v >= -1e-9), "{row:?}");
             assert!(row.iter().sum::<f64>() <= 1.0 + 1e-6, "job {j}: {row:?}");
-            for (t, &v) in row.iter().enumerate() {
+            assert!(row.len() <= cap.len() + jobs[j].mixed.len());
+            for (t, &v) in row.iter().enumerate().take(cap.len()) {
                 if jobs[j].throughput[t] == 0.0 {
                     assert_eq!(v, 0.0);
                 }
             }
         }
+        let nt = cap.len();
         for (t, &c) in cap.iter().enumerate() {
             let used: f64 =
                 a.x.iter()
                     .zip(jobs)
-                    .map(|(r, j)| r[t] * j.scale_factor as f64)
+                    .map(|(r, j)| {
+                        r[t] * j.scale_factor as f64
+                            + j.mixed
+                                .iter()
+                                .zip(r.iter().skip(nt))
+                                .map(|(m, v)| v * m.workers_on(t) as f64)
+                                .sum::<f64>()
+                    })
                     .sum();
             assert!(used <= c as f64 + 1e-6, "type {t}: {used} > {c}");
         }
+    }
+
+    fn gang(uses: &[(usize, u32)], throughput: f64) -> MixedUse {
+        MixedUse {
+            uses: uses.to_vec(),
+            throughput,
+        }
+    }
+
+    /// A job larger than any one type runs as a gang across two: all of its time.
+    #[test]
+    fn a_gang_across_types_gets_time_where_no_type_fits() {
+        let jobs = [JobRow {
+            mixed: vec![gang(&[(0, 4), (1, 4)], 2.0)],
+            ..job(&[0.0, 0.0], 8, 1.0)
+        }];
+        for p in ["mmf", "sum", "norm"] {
+            let al = match p {
+                "mmf" => max_min_fairness(&jobs, &[4, 4], Awareness::Aware, Solver::Simplex),
+                "sum" => {
+                    max_sum_throughput(&jobs, &[4, 4], Awareness::Aware, false, Solver::Simplex)
+                }
+                _ => max_sum_throughput(&jobs, &[4, 4], Awareness::Aware, true, Solver::Simplex),
+            }
+            .unwrap();
+            feasible(&jobs, &[4, 4], &al);
+            assert!((al.x[0][2] - 1.0).abs() < 1e-6, "{p}: {al:?}");
+            assert!((effective_throughput(&jobs[0], &al.x[0]) - 2.0).abs() < 1e-6);
+        }
+        // Agnostic policies and those that plan one type per job give it nothing.
+        let al = max_min_fairness(&jobs, &[4, 4], Awareness::Agnostic, Solver::Simplex).unwrap();
+        assert!(al.x[0].iter().all(|&v| v == 0.0), "{al:?}");
+        // A gang that does not fit the cluster gets nothing either.
+        let al = max_min_fairness(&jobs, &[4, 3], Awareness::Aware, Solver::Simplex).unwrap();
+        assert!(al.x[0].iter().all(|&v| v == 0.0), "{al:?}");
+    }
+
+    /// Two jobs that run at 1 step/s on type 0 or at 1.5 as a gang over both types: type
+    /// 0 is the bottleneck (each job gets at most half of it), and spending that half as
+    /// a gang gives each 0.75 step/s, the max-min optimum, with both types' capacity
+    /// counted for the gangs.
+    #[test]
+    fn gangs_across_types_count_on_every_type_they_use() {
+        let one = JobRow {
+            mixed: vec![gang(&[(0, 4), (1, 4)], 1.5)],
+            ..job(&[1.0, 0.0], 4, 1.0)
+        };
+        let jobs = [one.clone(), one];
+        for solver in [Solver::Simplex, Solver::Interior] {
+            let al = max_min_fairness(&jobs, &[4, 4], Awareness::Aware, solver).unwrap();
+            feasible(&jobs, &[4, 4], &al);
+            for (j, (job, x)) in jobs.iter().zip(&al.x).enumerate() {
+                let r = effective_throughput(job, x);
+                assert!((r - 0.75).abs() < 1e-4, "{solver:?} job {j}: {r} {al:?}");
+            }
+        }
+    }
+
+    /// Random jobs, some with gangs across types: the allocations keep every type's
+    /// capacity, counting the gangs' workers, and more ways to run never lower the most
+    /// total throughput (the program without gangs is the one with their columns at 0).
+    #[test]
+    fn random_gangs_keep_capacity() {
+        let mut g = crate::workload::Rng::new(11);
+        let mut gained = 0;
+        for _ in 0..40 {
+            let nt = 2 + g.below(2);
+            let cap: Vec<u32> = (0..nt).map(|_| 1 + g.below(8) as u32).collect();
+            let jobs: Vec<JobRow> = (0..1 + g.below(8))
+                .map(|_| {
+                    let t: Vec<f64> = (0..nt)
+                        .map(|_| {
+                            if g.below(4) == 0 {
+                                0.0
+                            } else {
+                                0.5 + 3.0 * g.unit()
+                            }
+                        })
+                        .collect();
+                    let mixed = (0..g.below(3))
+                        .map(|_| {
+                            let a = g.below(nt);
+                            let b = (a + 1 + g.below(nt - 1)) % nt;
+                            gang(
+                                &[(a, 1 + g.below(5) as u32), (b, 1 + g.below(5) as u32)],
+                                0.5 + 5.0 * g.unit(),
+                            )
+                        })
+                        .collect();
+                    JobRow {
+                        mixed,
+                        ..job(&t, [1, 2, 4][g.below(3)], 1.0 + g.below(2) as f64)
+                    }
+                })
+                .collect();
+            let plain: Vec<JobRow> = jobs
+                .iter()
+                .map(|j| JobRow {
+                    mixed: Vec::new(),
+                    ..j.clone()
+                })
+                .collect();
+            for a in [Awareness::Agnostic, Awareness::Aware] {
+                let al = max_min_fairness(&jobs, &cap, a, Solver::Simplex).unwrap();
+                feasible(&jobs, &cap, &al);
+                let al = max_sum_throughput(&jobs, &cap, a, true, Solver::Simplex).unwrap();
+                feasible(&jobs, &cap, &al);
+            }
+            let total = |jobs: &[JobRow]| -> f64 {
+                let al = max_sum_throughput(jobs, &cap, Awareness::Aware, false, Solver::Simplex)
+                    .unwrap();
+                feasible(jobs, &cap, &al);
+                jobs.iter()
+                    .zip(&al.x)
+                    .map(|(j, x)| effective_throughput(j, x))
+                    .sum()
+            };
+            let (with, without) = (total(&jobs), total(&plain));
+            assert!(
+                with >= without - 1e-6 * without.max(1.0),
+                "{with} < {without}"
+            );
+            if with > without + 1e-6 {
+                gained += 1;
+            }
+        }
+        // Some cases really used the gangs.
+        assert!(gained > 0);
     }
 
     #[test]

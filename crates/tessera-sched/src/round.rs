@@ -69,7 +69,8 @@ pub enum Reaction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
     pub job: usize,
-    /// Accelerator type (index into the capacity).
+    /// Accelerator type (index into the capacity); for a gang across types, its first
+    /// part's type.
     pub ty: usize,
     /// Steps/s the job runs at here (alone, spread over nodes, or in its pair).
     pub rate: f64,
@@ -81,6 +82,26 @@ pub struct Placement {
     pub nodes: Vec<usize>,
     /// The partner job when it shares its workers with one (packed policy).
     pub partner: Option<usize>,
+    /// A gang across types: which of the job's mixed options and every part's workers
+    /// (`ty` and `nodes` above are the first part's). `None`: all on `ty`.
+    pub across: Option<Across>,
+}
+
+/// A placement of a job across several types (one of its [`SimJob::mixed`] options).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Across {
+    /// Index into the job's `mixed` options.
+    pub option: usize,
+    pub parts: Vec<Part>,
+}
+
+/// One type's part of a gang across types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub ty: usize,
+    pub workers: u32,
+    /// Node indices within the type (empty when nodes are not modelled).
+    pub nodes: Vec<usize>,
 }
 
 /// A round's decision.
@@ -133,6 +154,8 @@ pub struct RoundCore {
     spread_of: Vec<bool>,
     attained: Vec<f64>,
     nodes_of: Vec<Vec<usize>>,
+    /// Nodes of each part of a job's gang across types, while it runs as one.
+    part_nodes: Vec<Vec<Vec<usize>>>,
     active: Vec<usize>,
     is_active: Vec<bool>,
     // FIFO's standing assignment of jobs to types, and the random stream.
@@ -185,6 +208,7 @@ impl RoundCore {
             spread_of: Vec::new(),
             attained: Vec::new(),
             nodes_of: Vec::new(),
+            part_nodes: Vec::new(),
             active: Vec::new(),
             is_active: Vec::new(),
             fifo_on: Vec::new(),
@@ -202,9 +226,10 @@ impl RoundCore {
     pub fn add(&mut self, job: SimJob) -> usize {
         let nt = self.capacity.len();
         self.remaining.push(job.total_steps);
+        // Time received per column: the types, then each gang across types.
+        self.got.push(vec![self.half; nt + job.mixed.len()]);
         self.jobs.push(job);
         self.preempt.push(0);
-        self.got.push(vec![self.half; nt]);
         self.deficit.push(vec![0.0; nt]);
         self.x_of.push(None);
         self.held.push(None);
@@ -215,6 +240,7 @@ impl RoundCore {
         self.spread_of.push(false);
         self.attained.push(0.0);
         self.nodes_of.push(Vec::new());
+        self.part_nodes.push(Vec::new());
         self.is_active.push(false);
         self.fifo_on.push(None);
         self.done_isolated.push(0.0);
@@ -305,6 +331,7 @@ impl RoundCore {
         filter(&mut self.spread_of, &keep);
         filter(&mut self.attained, &keep);
         filter(&mut self.nodes_of, &keep);
+        filter(&mut self.part_nodes, &keep);
         filter(&mut self.is_active, &keep);
         filter(&mut self.fifo_on, &keep);
         filter(&mut self.done_isolated, &keep);
@@ -348,9 +375,16 @@ impl RoundCore {
         self.solves
     }
 
-    /// The type job `i` held in the last round, if any.
+    /// The type job `i` held in the last round, if any (for a gang across types, its
+    /// first part's type).
     pub fn held(&self, i: usize) -> Option<usize> {
-        self.held.get(i).copied().flatten()
+        let c = self.held.get(i).copied().flatten()?;
+        let nt = self.capacity.len();
+        if c < nt {
+            Some(c)
+        } else {
+            self.jobs[i].mixed.get(c - nt)?.uses.first().map(|u| u.0)
+        }
     }
 
     /// The current allocation's row of job `i` (time fraction per type), if it has one.
@@ -396,10 +430,18 @@ impl RoundCore {
                     return Err(bad(job, "reported running but was not placed"));
                 };
                 self.remaining[job] = steps_left.max(0.0);
-                self.attained[job] += used_s * self.jobs[job].scale_factor as f64;
-                if self.in_slot[job].is_none() {
+                let nt = self.capacity.len();
+                if t >= nt {
+                    // A gang across types: its own column, no type's queue.
+                    let w: u32 = self.jobs[job].mixed[t - nt].uses.iter().map(|u| u.1).sum();
+                    self.attained[job] += used_s * w as f64;
                     self.got[job][t] += used_s;
-                    self.type_time[t] += used_s;
+                } else {
+                    self.attained[job] += used_s * self.jobs[job].scale_factor as f64;
+                    if self.in_slot[job].is_none() {
+                        self.got[job][t] += used_s;
+                        self.type_time[t] += used_s;
+                    }
                 }
                 self.used_of[job] = used_s;
                 Ok(Reaction::None)
@@ -448,6 +490,7 @@ impl RoundCore {
                     self.preempt[job] += 1;
                 }
                 self.nodes_of[job].clear();
+                self.part_nodes[job].clear();
                 Ok(Reaction::None)
             }
         }
@@ -517,15 +560,70 @@ impl RoundCore {
         } else {
             &[false]
         };
-        let (mut placed, pairs_placed) = priority_round(
+        // Gangs across types first: they need room on several types at once.
+        let elapsed = self.last_reset.map_or(0.0, |t| (now - t).max(0.0));
+        let mut across = across_round(
             &self.jobs,
             &self.active,
             &ledger,
             &self.capacity,
+            (self.half, elapsed),
+            false,
+            &mut self.taken,
+        );
+        let mut left = self.capacity.clone();
+        for &(i, m) in &across {
+            for &(t, w) in &self.jobs[i].mixed[m].uses {
+                left[t] -= w;
+            }
+        }
+        let (mut placed, pairs_placed) = priority_round(
+            &self.jobs,
+            &self.active,
+            &ledger,
+            &left,
             passes,
             &type_order,
             &mut self.taken,
         );
+        // Then gangs take what the one-type placements leave idle, as jobs take idle
+        // workers of types their allocation gives them no time on.
+        let gangs = self
+            .active
+            .iter()
+            .any(|&i| self.x_of[i].as_ref().is_some_and(|x| x.len() > nt));
+        if gangs {
+            for &(i, t) in &placed {
+                self.taken[i] = true;
+                left[t] -= self.jobs[i].scale_factor;
+            }
+            for &(k, t) in &pairs_placed {
+                let (a, b) = (self.slots[k].a, self.slots[k].b);
+                self.taken[a] = true;
+                self.taken[b] = true;
+                left[t] -= self.jobs[a].scale_factor;
+            }
+            let more = across_round(
+                &self.jobs,
+                &self.active,
+                &ledger,
+                &left,
+                (self.half, elapsed),
+                true,
+                &mut self.taken,
+            );
+            across.extend(more);
+            for &(i, _) in &placed {
+                self.taken[i] = false;
+            }
+            for &(k, _) in &pairs_placed {
+                self.taken[self.slots[k].a] = false;
+                self.taken[self.slots[k].b] = false;
+            }
+        }
+        for &(i, _) in &across {
+            self.taken[i] = false;
+        }
         // Both jobs of each placed pair run this round, at the pair's rates.
         let singles = placed.len();
         for &(k, t) in &pairs_placed {
@@ -535,27 +633,69 @@ impl RoundCore {
             placed.push((a, t));
             placed.push((b, t));
         }
-        if placed.is_empty() {
+        if placed.is_empty() && across.is_empty() {
             // Nothing placeable (every active job waits for an allocation).
             return Ok(Reaction::Wait {
                 next_allocation_s: self.last_reset.map_or(now, |t| t + self.min_realloc_s),
             });
         }
-        // Node placement is per gang: a pair's two jobs share their workers.
+        // Node placement is per gang: a pair's two jobs share their workers; a gang
+        // across types has a part on each of its types.
         let units: Vec<(usize, usize)> = placed
             .iter()
             .copied()
             .filter(|&(i, _)| self.in_slot[i].is_none_or(|k| self.slots[k].a == i))
             .collect();
+        let mut across_spread = vec![false; across.len()];
         let unit_spread = match &self.cpn {
-            Some(c) => place_on_nodes(
-                &self.jobs,
-                &units,
-                &self.capacity,
-                c,
-                &self.held,
-                &mut self.nodes_of,
-            ),
+            Some(c) => {
+                let none: &[usize] = &[];
+                let mut nu: Vec<NodeUnit> = units
+                    .iter()
+                    .map(|&(i, t)| NodeUnit {
+                        job: i,
+                        ty: t,
+                        workers: self.jobs[i].scale_factor,
+                        keep: if self.held[i] == Some(t) {
+                            &self.nodes_of[i]
+                        } else {
+                            none
+                        },
+                    })
+                    .collect();
+                for &(i, m) in &across {
+                    let same = self.held[i] == Some(nt + m);
+                    for (p, &(t, w)) in self.jobs[i].mixed[m].uses.iter().enumerate() {
+                        nu.push(NodeUnit {
+                            job: i,
+                            ty: t,
+                            workers: w,
+                            keep: match self.part_nodes[i].get(p) {
+                                Some(v) if same => v,
+                                _ => none,
+                            },
+                        });
+                    }
+                }
+                let got = place_on_nodes(&nu, &self.capacity, c);
+                let mut it = got.into_iter();
+                let mut sp = Vec::with_capacity(units.len());
+                for &(i, _) in &units {
+                    let (nodes, s) = it.next().unwrap_or_default();
+                    self.nodes_of[i] = nodes;
+                    sp.push(s);
+                }
+                for (k, &(i, m)) in across.iter().enumerate() {
+                    let parts = self.jobs[i].mixed[m].uses.len();
+                    self.part_nodes[i].clear();
+                    for _ in 0..parts {
+                        let (nodes, s) = it.next().unwrap_or_default();
+                        self.part_nodes[i].push(nodes);
+                        across_spread[k] |= s;
+                    }
+                }
+                sp
+            }
             None => vec![false; units.len()],
         };
         // Every placed job is a unit or a pair's second job, so each entry read below is
@@ -569,7 +709,7 @@ impl RoundCore {
             }
         }
         let mut plan = RoundPlan {
-            placements: Vec::with_capacity(placed.len()),
+            placements: Vec::with_capacity(placed.len() + across.len()),
             pairs: (0..pairs_placed.len())
                 .map(|p| (singles + 2 * p, singles + 2 * p + 1))
                 .collect(),
@@ -598,8 +738,35 @@ impl RoundCore {
                     Vec::new()
                 },
                 partner,
+                across: None,
             });
             self.placed_on[i] = Some(t);
+        }
+        // Gangs across types come after the single placements and pairs' jobs, so the
+        // pairs' indices above stay as they are.
+        for (k, &(i, m)) in across.iter().enumerate() {
+            let opt = &self.jobs[i].mixed[m];
+            let parts: Vec<Part> = opt
+                .uses
+                .iter()
+                .enumerate()
+                .map(|(p, &(t, w))| Part {
+                    ty: t,
+                    workers: w,
+                    nodes: self.part_nodes[i].get(p).cloned().unwrap_or_default(),
+                })
+                .collect();
+            plan.placements.push(Placement {
+                job: i,
+                ty: parts.first().map_or(0, |p| p.ty),
+                rate: opt.throughput,
+                restart: self.held[i] != Some(nt + m),
+                spread: across_spread[k],
+                nodes: parts.first().map(|p| p.nodes.clone()).unwrap_or_default(),
+                partner: None,
+                across: Some(Across { option: m, parts }),
+            });
+            self.placed_on[i] = Some(nt + m);
         }
         self.round = Some((placed, pairs_placed));
         Ok(Reaction::Round(plan))
@@ -617,6 +784,10 @@ impl RoundCore {
                 let should = self.x_of[i].as_ref().map_or(0.0, |x| x[t] * since);
                 self.deficit[i][t] += should - (self.got[i][t] - half);
                 self.got[i][t] = half;
+            }
+            // Gangs across types keep no deficit: only their time since this allocation.
+            for g in self.got[i].iter_mut().skip(nt) {
+                *g = half;
             }
         }
         for (t, tt) in self.type_time.iter_mut().enumerate() {
@@ -668,6 +839,7 @@ impl RoundCore {
                     throughput: jobs[i].throughput.clone(),
                     scale_factor: jobs[i].scale_factor,
                     weight: jobs[i].weight,
+                    mixed: jobs[i].mixed.clone(),
                 })
                 .collect();
             let remaining = &self.remaining;
@@ -795,7 +967,15 @@ impl RoundCore {
                 let used: f64 = group
                     .iter()
                     .enumerate()
-                    .map(|(k, &i)| x.x[k][t] * jobs[i].scale_factor as f64)
+                    .map(|(k, &i)| {
+                        x.x[k][t] * jobs[i].scale_factor as f64
+                            + jobs[i]
+                                .mixed
+                                .iter()
+                                .zip(x.x[k].iter().skip(nt))
+                                .map(|(m, v)| v * m.workers_on(t) as f64)
+                                .sum::<f64>()
+                    })
                     .sum::<f64>()
                     + self.slots[slots_before..]
                         .iter()
@@ -885,19 +1065,25 @@ fn pair_candidates(jobs: &[SimJob], group: &[usize], co: &CoLocation) -> Vec<Can
     out
 }
 
-/// Puts each placed job's workers on nodes of its type: first jobs that held the same
-/// type keep their nodes if those still have room, then the rest from the largest job
-/// down, each on the fullest node that fits it whole (best fit), else spread over the
-/// nodes with the most free workers. Returns, per placement, whether it is fragmented:
-/// on more nodes than its size needs (a job larger than a node needs several anyway).
+/// One gang's workers on one type, for node placement: `keep` are the nodes it held
+/// there last round (empty: none, or a different placement).
+struct NodeUnit<'a> {
+    job: usize,
+    ty: usize,
+    workers: u32,
+    keep: &'a [usize],
+}
+
+/// Puts each unit's workers on nodes of its type: first units that keep the nodes they
+/// held if those still have room, then the rest from the largest down, each on the
+/// fullest node that fits it whole (best fit), else spread over the nodes with the most
+/// free workers. Returns, per unit, its nodes and whether it is fragmented: on more
+/// nodes than its size needs (a unit larger than a node needs several anyway).
 fn place_on_nodes(
-    jobs: &[SimJob],
-    placed: &[(usize, usize)],
+    units: &[NodeUnit],
     capacity: &[u32],
     per_node: &[u32],
-    held: &[Option<usize>],
-    nodes_of: &mut [Vec<usize>],
-) -> Vec<bool> {
+) -> Vec<(Vec<usize>, bool)> {
     let mut free: Vec<Vec<u32>> = capacity
         .iter()
         .zip(per_node)
@@ -910,46 +1096,49 @@ fn place_on_nodes(
             v
         })
         .collect();
-    let mut spread = vec![false; placed.len()];
-    let mut done = vec![false; placed.len()];
-    // Lease renewal: keep a job where it ran if all its nodes still have room.
-    for (k, &(i, t)) in placed.iter().enumerate() {
-        if held[i] != Some(t) || nodes_of[i].is_empty() {
+    let mut out: Vec<(Vec<usize>, bool)> = vec![(Vec::new(), false); units.len()];
+    let mut done = vec![false; units.len()];
+    // Lease renewal: keep a gang where it ran if all its nodes still have room.
+    for (k, u) in units.iter().enumerate() {
+        if u.keep.is_empty() {
             continue;
         }
-        let sf = jobs[i].scale_factor;
-        let per = sf.div_ceil(nodes_of[i].len() as u32);
-        if nodes_of[i]
+        let (t, sf) = (u.ty, u.workers);
+        let per = sf.div_ceil(u.keep.len() as u32);
+        if u.keep
             .iter()
             .all(|&nd| free[t].get(nd).is_some_and(|&f| f >= per))
         {
             let mut left = sf;
-            for &nd in &nodes_of[i] {
+            for &nd in u.keep {
                 let take = per.min(left);
                 free[t][nd] -= take;
                 left -= take;
             }
-            spread[k] = nodes_of[i].len() > sf.div_ceil(per_node[t]) as usize;
+            out[k] = (
+                u.keep.to_vec(),
+                u.keep.len() > sf.div_ceil(per_node[t]) as usize,
+            );
             done[k] = true;
         }
     }
-    let mut rest: Vec<usize> = (0..placed.len()).filter(|&k| !done[k]).collect();
+    let mut rest: Vec<usize> = (0..units.len()).filter(|&k| !done[k]).collect();
     rest.sort_by(|&a, &b| {
-        jobs[placed[b].0]
-            .scale_factor
-            .cmp(&jobs[placed[a].0].scale_factor)
-            .then(placed[a].0.cmp(&placed[b].0))
+        units[b]
+            .workers
+            .cmp(&units[a].workers)
+            .then(units[a].job.cmp(&units[b].job))
+            .then(units[a].ty.cmp(&units[b].ty))
     });
     for k in rest {
-        let (i, t) = placed[k];
-        let sf = jobs[i].scale_factor;
+        let (t, sf) = (units[k].ty, units[k].workers);
         let fit = (0..free[t].len())
             .filter(|&nd| free[t][nd] >= sf)
             .min_by_key(|&nd| (free[t][nd], nd));
         match fit {
             Some(nd) => {
                 free[t][nd] -= sf;
-                nodes_of[i] = vec![nd];
+                out[k] = (vec![nd], false);
             }
             None => {
                 let mut order: Vec<usize> = (0..free[t].len()).collect();
@@ -967,12 +1156,12 @@ fn place_on_nodes(
                         used.push(nd);
                     }
                 }
-                spread[k] = used.len() > sf.div_ceil(per_node[t]) as usize;
-                nodes_of[i] = used;
+                let spread = used.len() > sf.div_ceil(per_node[t]) as usize;
+                out[k] = (used, spread);
             }
         }
     }
-    spread
+    out
 }
 
 /// The type a queue policy gives job `j` among those with room (`fits`, non-empty):
@@ -1193,6 +1382,75 @@ struct Ledger<'a> {
 /// Placements of a round: `(job or pair slot, type)`.
 type Placements = Vec<(usize, usize)>;
 
+/// Gangs across types to place this round, `(job, option)`, among jobs not `taken`,
+/// each with room on all of its types at once. A job's time on one of its gangs is a
+/// column of its allocation like a type. First (`fill` false, before any job is placed
+/// on one type) the gangs whose jobs have received no more of the time since the
+/// allocation on them than the allocation gives (`clock`: half a round, the start of
+/// every column's count as on the types, and the seconds since the allocation), most
+/// behind first, then by tier and allocation. Then (`fill` true, on what the one-type
+/// placements leave) any gang of a job whose policy planned gangs, by tier and
+/// allocation. Tessera's, not Gavel's (Gavel places every job on one type).
+fn across_round(
+    jobs: &[SimJob],
+    active: &[usize],
+    l: &Ledger,
+    capacity: &[u32],
+    clock: (f64, f64),
+    fill: bool,
+    taken: &mut [bool],
+) -> Vec<(usize, usize)> {
+    let (half, elapsed) = clock;
+    let nt = capacity.len();
+    // (tier, how far behind, allocation, job, option)
+    let mut q: Vec<(u32, f64, f64, usize, usize)> = Vec::new();
+    for &i in active {
+        let Some(x) = &l.x_of[i] else { continue };
+        for (m, &xm) in x.iter().enumerate().skip(nt) {
+            if fill {
+                if jobs[i].mixed[m - nt].throughput > 0.0 {
+                    q.push((jobs[i].priority, 0.0, xm, i, m - nt));
+                }
+                continue;
+            }
+            if xm <= 1e-9 {
+                continue;
+            }
+            let received = if elapsed > 0.0 {
+                ((l.got[i][m] - half) / elapsed).max(0.0)
+            } else {
+                0.0
+            };
+            if received <= xm + 1e-9 {
+                q.push((jobs[i].priority, xm - received, xm, i, m - nt));
+            }
+        }
+    }
+    q.sort_by(|p, r| {
+        r.0.cmp(&p.0)
+            .then(r.1.total_cmp(&p.1))
+            .then(r.2.total_cmp(&p.2))
+            .then(p.3.cmp(&r.3))
+            .then(p.4.cmp(&r.4))
+    });
+    let mut free: Vec<u32> = capacity.to_vec();
+    let mut out = Vec::new();
+    for (_, _, _, i, m) in q {
+        if taken[i] {
+            continue;
+        }
+        let uses = &jobs[i].mixed[m].uses;
+        if uses.iter().all(|&(t, w)| free[t] >= w) {
+            for &(t, w) in uses {
+                free[t] -= w;
+            }
+            taken[i] = true;
+            out.push((i, m));
+        }
+    }
+    out
+}
+
 /// Gavel's priority mechanism: a job's priority on a type is its allocation over the
 /// share of that type's time it has received since the allocation was computed (the
 /// allocation itself, scaled up, before it has received any); ties go to the larger
@@ -1332,6 +1590,7 @@ mod tests {
             kind: None,
             throughput: tput.to_vec(),
             throughput_spread: None,
+            mixed: Vec::new(),
         }
     }
 
@@ -1388,6 +1647,72 @@ mod tests {
     /// FIFO over pools that only some jobs can use (as under `tessera server`): a job
     /// goes to a type it can run on in its first allocation, whatever the draw, and a
     /// job whose only type is full does not hold up a later job of another type.
+    /// A gang across types is placed with a part on each type, on nodes, alongside a job
+    /// on one type; it keeps its nodes round to round (no restart), counts as held on
+    /// its first part's type, and a lost placement starts it afresh.
+    #[test]
+    fn a_gang_across_types_is_placed_part_by_part() {
+        let mut c = cfg("max-min-fairness-perf");
+        c.chips_per_node = Some(vec![4, 4]);
+        let mut core = RoundCore::new(&[8, 8], &c);
+        let big = core.add(SimJob {
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 4), (1, 8)],
+                throughput: 3.0,
+            }],
+            ..job(0, 1e9, 12, &[0.0, 0.0])
+        });
+        let small = core.add(job(1, 1e9, 4, &[1.0, 0.0]));
+        core.handle(Event::Arrived { job: big }).unwrap();
+        core.handle(Event::Arrived { job: small }).unwrap();
+        let mut nodes_before = None;
+        for r in 0..3 {
+            let p = round(&mut core, r as f64 * 100.0);
+            assert_eq!(p.placements.len(), 2, "{p:?}");
+            let g = p.placements.iter().find(|q| q.job == big).unwrap();
+            let a = g.across.as_ref().unwrap();
+            assert_eq!(a.option, 0);
+            assert_eq!(g.rate, 3.0);
+            assert_eq!(g.ty, 0);
+            assert_eq!(
+                a.parts
+                    .iter()
+                    .map(|p| (p.ty, p.workers))
+                    .collect::<Vec<_>>(),
+                vec![(0, 4), (1, 8)]
+            );
+            assert_eq!(a.parts[0].nodes.len(), 1);
+            assert_eq!(a.parts[1].nodes, vec![0, 1]);
+            assert_eq!(g.nodes, a.parts[0].nodes);
+            assert_eq!(g.restart, r == 0);
+            let s = p.placements.iter().find(|q| q.job == small).unwrap();
+            assert!(s.across.is_none());
+            assert_eq!(s.ty, 0);
+            // The small job's node is the other type-0 node.
+            assert_ne!(s.nodes, a.parts[0].nodes);
+            if let Some(n) = &nodes_before {
+                assert_eq!(n, &a.parts[0].nodes, "kept its nodes");
+            }
+            nodes_before = Some(a.parts[0].nodes.clone());
+            for q in &p.placements {
+                core.handle(Event::Ran {
+                    job: q.job,
+                    used_s: 100.0,
+                    steps_left: 1e9,
+                })
+                .unwrap();
+            }
+            core.handle(Event::RoundEnded).unwrap();
+            assert_eq!(core.held(big), Some(0));
+        }
+        assert_eq!(core.preemptions(big), 0);
+        core.handle(Event::PlacementLost { job: big }).unwrap();
+        assert_eq!(core.preemptions(big), 1);
+        let p = round(&mut core, 300.0);
+        let g = p.placements.iter().find(|q| q.job == big).unwrap();
+        assert!(g.restart);
+    }
+
     #[test]
     fn fifo_places_pool_restricted_jobs() {
         for policy in ["fifo", "fifo-perf"] {

@@ -29,6 +29,10 @@ pub struct SimJob {
     /// Steps/s when its workers span several nodes (Gavel's `_unconsolidated` entries);
     /// `None`: the same as `throughput`.
     pub throughput_spread: Option<Vec<f64>>,
+    /// Gangs across types it may run as instead (its mixed-vendor plans; steps/s with
+    /// the workers of each type). Used by the heterogeneity-aware max-min fairness and
+    /// maximum-throughput policies.
+    pub mixed: Vec<crate::MixedUse>,
 }
 
 /// Policies, named as Gavel names them (kebab-case).
@@ -106,6 +110,17 @@ impl Policy {
             "min-cost" | "max-sum-throughput-normalized-by-cost" => Policy::MinCost(a),
             _ => return None,
         })
+    }
+
+    /// Whether the policy plans gangs across types ([`SimJob::mixed`]): the
+    /// heterogeneity-aware max-min fairness and maximum-throughput policies.
+    pub fn uses_mixed(self) -> bool {
+        matches!(
+            self,
+            Policy::MaxMinFairness(Awareness::Aware)
+                | Policy::MaxSumThroughput(Awareness::Aware)
+                | Policy::MaxSumNormalizedThroughput(Awareness::Aware)
+        )
     }
 
     pub fn awareness(self) -> Awareness {
@@ -233,6 +248,8 @@ pub struct SimResult {
     pub preemptions: u64,
     /// Placements of multi-worker jobs that had to span nodes.
     pub spread_placements: u64,
+    /// Placements of a job as one gang across types (rounds it ran so).
+    pub across_placements: u64,
     /// Busy worker-hours times each type's price, if prices were given.
     pub cost_usd: Option<f64>,
     /// Largest and mean finish-time-fairness ratio over finished jobs.
@@ -281,11 +298,16 @@ pub fn simulate(
 ) -> Result<SimResult, PolicyError> {
     let nt = capacity.len();
     let n = jobs.len();
+    let gangs = cfg.policy.uses_mixed();
     let runnable = |j: &SimJob| {
         j.throughput
             .iter()
             .zip(capacity)
             .any(|(&t, &c)| t > 0.0 && j.scale_factor <= c)
+            || (gangs
+                && j.mixed
+                    .iter()
+                    .any(|m| m.throughput > 0.0 && m.fits(capacity)))
     };
     // Arrival order, ties by index: deterministic.
     let mut order: Vec<usize> = (0..n).filter(|&i| runnable(&jobs[i])).collect();
@@ -319,6 +341,7 @@ pub fn simulate(
     // Jobs present x seconds, and seconds present, per job (for finish-time fairness).
     let (mut contention, mut lived) = (vec![0.0f64; n], vec![0.0f64; n]);
     let mut spread_count = 0u64;
+    let mut across_count = 0u64;
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
     let mut next_arrival = 0usize;
     let (mut now, mut rounds, mut done) = (0.0f64, 0u64, 0usize);
@@ -384,7 +407,13 @@ pub fn simulate(
                 remaining[i] -= p.rate * run_s;
                 cfg.round_s
             };
-            if p.partner.is_none() {
+            if let Some(a) = &p.across {
+                across_count += 1;
+                for part in &a.parts {
+                    busy[part.ty] += used * part.workers as f64;
+                    round_busy[part.ty] += used * part.workers as f64;
+                }
+            } else if p.partner.is_none() {
                 busy[p.ty] += used * j.scale_factor as f64;
                 round_busy[p.ty] += used * j.scale_factor as f64;
             }
@@ -504,6 +533,7 @@ pub fn simulate(
         allocations_solved: solves,
         preemptions: preempt.iter().map(|&p| p as u64).sum(),
         spread_placements: spread_count,
+        across_placements: across_count,
         ftf_rho_max: results.iter().filter_map(|r| r.ftf_rho).fold(0.0, f64::max),
         ftf_rho_mean: {
             let v: Vec<f64> = results.iter().filter_map(|r| r.ftf_rho).collect();
@@ -547,6 +577,7 @@ mod tests {
             kind: None,
             throughput: tput.to_vec(),
             throughput_spread: None,
+            mixed: Vec::new(),
         }
     }
 
@@ -711,6 +742,7 @@ mod tests {
         let mk = |id: usize, sf: u32| SimJob {
             scale_factor: sf,
             throughput_spread: Some(vec![0.5]),
+            mixed: Vec::new(),
             ..job(id, 0.0, 3600.0, &[1.0])
         };
         let jobs = [mk(0, 3), mk(1, 3), mk(2, 2)];
@@ -829,6 +861,7 @@ mod tests {
         let mk = |id: usize, sf: u32, on: usize| SimJob {
             scale_factor: sf,
             throughput_spread: Some(vec![0.5, 0.5]),
+            mixed: Vec::new(),
             ..job(
                 id,
                 0.0,
@@ -854,12 +887,93 @@ mod tests {
         assert_eq!(r.spread_placements, 20); // every 360 s round of its 7,200 s
     }
 
+    /// A job of 8 workers on a cluster of 4 + 4 runs only as a gang across the two types:
+    /// it finishes at its steps over the gang's rate, running so every round, under the
+    /// policies that plan gangs; the others cannot run it.
+    #[test]
+    fn a_job_larger_than_any_type_runs_across_types() {
+        let big = SimJob {
+            scale_factor: 8,
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 4), (1, 4)],
+                throughput: 2.0,
+            }],
+            ..job(0, 0.0, 7200.0, &[0.0, 0.0])
+        };
+        for p in [
+            "max-min-fairness-perf",
+            "max-sum-throughput-perf",
+            "max-sum-normalized-throughput-perf",
+        ] {
+            let cfg = SimConfig {
+                chips_per_node: Some(vec![4, 2]),
+                ..config(p)
+            };
+            let r = simulate(std::slice::from_ref(&big), &[4, 4], &cfg, |_, _| {}).unwrap();
+            assert_eq!(r.jobs[0].finish_s, Some(3600.0), "{p}");
+            assert_eq!(r.across_placements, 10, "{p}");
+            assert_eq!(r.spread_placements, 0, "{p}");
+            assert_eq!(r.jobs[0].preemptions, 0, "{p}");
+            assert!(r.utilization.iter().all(|&u| (u - 1.0).abs() < 1e-9), "{p}");
+        }
+        for p in ["max-min-fairness", "fifo-perf", "finish-time-fairness-perf"] {
+            let r = run(std::slice::from_ref(&big), &[4, 4], p);
+            assert_eq!(r.unschedulable, vec![0], "{p}");
+        }
+    }
+
+    /// Two jobs of 4 workers that run at 1 step/s on type 0, or at 1.5 as a gang of 4 + 4
+    /// over both types: type 0 is the bottleneck, and max-min fairness gives each half of
+    /// it as a gang (0.75 step/s each). The rounds take turns: each job runs as a gang
+    /// every other round, and both finish near their steps over 0.75.
+    #[test]
+    fn gangs_across_types_take_turns_on_a_shared_type() {
+        let one = |id| SimJob {
+            scale_factor: 4,
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 4), (1, 4)],
+                throughput: 1.5,
+            }],
+            ..job(id, 0.0, 0.75 * 36_000.0, &[1.0, 0.0])
+        };
+        let r = run(&[one(0), one(1)], &[4, 4], "max-min-fairness-perf");
+        for j in &r.jobs {
+            let f = j.finish_s.unwrap();
+            assert!((f - 36_000.0).abs() <= 360.0, "{r:?}");
+        }
+        // One gang a round (type 0 holds one), 100 rounds of 360 s.
+        assert_eq!(r.across_placements, 100);
+        // Planned one type per job they would share type 0 at 1 step/s: 54,000 s.
+        let plain = run(
+            &[
+                SimJob {
+                    mixed: Vec::new(),
+                    ..one(0)
+                },
+                SimJob {
+                    mixed: Vec::new(),
+                    ..one(1)
+                },
+            ],
+            &[4, 4],
+            "max-min-fairness-perf",
+        );
+        assert!(
+            plain.makespan_s > r.makespan_s * 1.4,
+            "{} {}",
+            plain.makespan_s,
+            r.makespan_s
+        );
+    }
+
     /// Random small clusters and job sets, every policy: no type is ever over-subscribed,
     /// every job that fits somewhere finishes, none beats running alone on its fastest
-    /// type, and replays repeat exactly.
+    /// type (or gang across types, for the policies that plan those), and replays repeat
+    /// exactly. Some jobs may also run as a gang across two types.
     #[test]
     fn random_replays_keep_the_invariants() {
         let mut g = Rng::new(7);
+        let mut across = 0u64;
         for case in 0..30 {
             let nt = 1 + g.below(3);
             let cap: Vec<u32> = (0..nt).map(|_| 1 + g.below(8) as u32).collect();
@@ -875,11 +989,23 @@ mod tests {
                             }
                         })
                         .collect();
+                    // A gang across two types, sometimes larger than either type.
+                    let mixed = if nt >= 2 && g.below(3) == 0 {
+                        let a = g.below(nt);
+                        let b = (a + 1 + g.below(nt - 1)) % nt;
+                        vec![crate::MixedUse {
+                            uses: vec![(a, 1 + g.below(6) as u32), (b, 1 + g.below(6) as u32)],
+                            throughput: 0.5 + 6.0 * g.unit(),
+                        }]
+                    } else {
+                        Vec::new()
+                    };
                     SimJob {
                         scale_factor: [1, 1, 1, 2, 4][g.below(5)],
                         weight: 1.0 + g.below(3) as f64,
                         priority: g.below(2) as u32,
                         kind: Some(g.below(3) as u32),
+                        mixed,
                         ..job(i, 5000.0 * g.unit(), 500.0 + 20_000.0 * g.unit(), &tput)
                     }
                 })
@@ -907,9 +1033,14 @@ mod tests {
                     gavel_compat: None,
                     ..config(p)
                 };
-                let r = simulate(&jobs, &cap, &cfg, |_, _| {}).unwrap();
+                let r = simulate(&jobs, &cap, &cfg, |_, _| {})
+                    .unwrap_or_else(|e| panic!("case {case} {p}: {e}"));
                 let again = simulate(&jobs, &cap, &cfg, |_, _| {}).unwrap();
                 assert_eq!(r, again, "case {case} {p}");
+                across += r.across_placements;
+                if !cfg.policy.uses_mixed() {
+                    assert_eq!(r.across_placements, 0, "case {case} {p}");
+                }
                 for (_, _, busy) in &r.timeline {
                     assert!(
                         busy.iter().all(|&b| (0.0..=1.0 + 1e-9).contains(&b)),
@@ -921,12 +1052,15 @@ mod tests {
                         .iter()
                         .all(|&u| (0.0..=1.0 + 1e-9).contains(&u))
                 );
+                let gangs = cfg.policy.uses_mixed();
                 for (j, res) in jobs.iter().zip(&r.jobs) {
+                    let gang_fits = |m: &crate::MixedUse| gangs && m.fits(&cap);
                     let fits = j
                         .throughput
                         .iter()
                         .zip(&cap)
-                        .any(|(&t, &c)| t > 0.0 && j.scale_factor <= c);
+                        .any(|(&t, &c)| t > 0.0 && j.scale_factor <= c)
+                        || j.mixed.iter().any(gang_fits);
                     assert_eq!(
                         res.finish_s.is_some(),
                         fits,
@@ -935,7 +1069,32 @@ mod tests {
                     );
                     assert_eq!(r.unschedulable.contains(&j.id), !fits);
                     if let Some(jct) = res.jct_s {
-                        let fastest = j.throughput.iter().copied().fold(0.0, f64::max);
+                        let fastest = j
+                            .throughput
+                            .iter()
+                            .copied()
+                            .chain(
+                                j.mixed
+                                    .iter()
+                                    .filter(|m| gang_fits(m))
+                                    .map(|m| m.throughput),
+                            )
+                            .fold(0.0, f64::max);
+                        // Paired (packed policy), at most its best co-located rate.
+                        let paired = co
+                            .pairs
+                            .iter()
+                            .flat_map(|(&(ka, kb), v)| {
+                                v.iter().flat_map(move |&(ra, rb)| [(ka, ra), (kb, rb)])
+                            })
+                            .filter(|&(k, _)| Some(k) == j.kind)
+                            .map(|(_, r)| r)
+                            .fold(0.0, f64::max);
+                        let fastest = if p == "max-min-fairness-packed" {
+                            fastest.max(paired)
+                        } else {
+                            fastest
+                        };
                         assert!(
                             jct >= j.total_steps / fastest - 1e-6,
                             "case {case} {p}: job {}",
@@ -945,6 +1104,8 @@ mod tests {
                 }
             }
         }
+        // The gangs across types were exercised.
+        assert!(across > 0);
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn poisson_jobs(
             kind: Some(type_index as u32),
             throughput: ty.throughput.clone(),
             throughput_spread: None,
+            mixed: Vec::new(),
         });
         if mean_interarrival_s > 0.0 {
             at += -(1.0 - rng.unit()).ln() * mean_interarrival_s;

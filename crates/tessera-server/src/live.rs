@@ -1110,6 +1110,7 @@ impl Live {
                 kind: None,
                 throughput: tput,
                 throughput_spread: None,
+                mixed: Vec::new(),
             });
             self.core_idx.insert(j.id, i);
             self.job_of.push(j.id);

@@ -611,6 +611,7 @@ fn gavel_jobs(
             kind: Some(kind),
             throughput,
             throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
+            mixed: Vec::new(),
         });
     }
     let in_file = if a.generate.is_some() {
@@ -672,6 +673,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             kind: None,
             throughput,
             throughput_spread: None,
+            mixed: Vec::new(),
         });
     }
     Ok(Loaded {
