@@ -215,6 +215,13 @@ pub struct SimulateArgs {
     /// docs/scheduler.md).
     #[arg(long)]
     pub gavel_compat: bool,
+    /// With --jobs: the link between every two chip types of the cluster, KIND:GB_S (KIND
+    /// rdma, host-staged or flagcx; GB/s per chip, 0.01 to 1000), e.g. host-staged:12.5.
+    /// The heterogeneity-aware max-min-fairness and max-sum-throughput policies may then
+    /// run a job as one gang across two types, at its mixed plan's speed, where the
+    /// mixed-vendor planner finds one (docs/scheduler.md).
+    #[arg(long, conflicts_with_all = ["trace", "generate"])]
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Args)]

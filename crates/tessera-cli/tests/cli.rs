@@ -1685,6 +1685,75 @@ fn simulate_reproduces_gavels_figure_8_ratio() {
     assert!(near(agn / aware, 3.34), "ratio {}", agn / aware);
 }
 
+/// With `--link`, a job larger than either pool runs as one gang across both, at its
+/// mixed plan's speed; without it, or under a policy that plans one type per job, it
+/// cannot run and the reason says why. Bad links are usage errors.
+#[test]
+fn simulate_runs_a_job_across_two_vendors_pools() {
+    let fleet = "huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64";
+    let file = data("jobs/llm-across.toml");
+    let base = ["simulate", "--jobs", file.as_str(), "--cluster", fleet];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        json(&a)
+    };
+    let v = with(&["--link", "host-staged:12.5"]);
+    assert_eq!(v["unschedulable"].as_array().unwrap().len(), 0, "{v}");
+    let big = &v["jobs"][0];
+    assert!(big["finish_s"].as_f64().is_some(), "{v}");
+    // It ran across types (no other way fits it).
+    assert!(v["across_placements"].as_u64().unwrap() > 0);
+    // A slower link never makes the job finish sooner.
+    let slow = with(&["--link", "host-staged:0.5"]);
+    assert!(
+        slow["jobs"][0]["jct_s"].as_f64().unwrap() >= big["jct_s"].as_f64().unwrap() - 1e-6,
+        "{slow}"
+    );
+    let none = with(&[]);
+    assert_eq!(none["unschedulable"], serde_json::json!([0]));
+    assert_eq!(none["across_placements"], 0);
+    assert!(
+        none["unschedulable_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("needs 128 workers at once")
+    );
+    let fifo = with(&["--link", "host-staged:12.5", "--policy", "fifo-perf"]);
+    assert_eq!(fifo["unschedulable"], serde_json::json!([0]));
+    assert!(
+        fifo["unschedulable_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("could run as a gang across types, which fifo-perf does not plan")
+    );
+    for (bad, needle) in [
+        ("host-staged", "expected KIND:GB_S"),
+        ("pcie:12.5", "unknown kind `pcie`"),
+        ("rdma:0", "from 0.01 to 1000"),
+        ("rdma:nan", "from 0.01 to 1000"),
+    ] {
+        let mut a = base.to_vec();
+        a.extend(["--link", bad]);
+        fails(&a, 2, &[needle]);
+    }
+    fails(
+        &[
+            "simulate",
+            "--trace",
+            "x",
+            "--throughputs",
+            "y",
+            "--cluster",
+            "1:1:1",
+            "--link",
+            "rdma:10",
+        ],
+        2,
+        &["--link", "--trace"],
+    );
+}
+
 /// tessera's own job format: LLM jobs whose speed per chip type comes from the
 /// training model, on a two-vendor fleet.
 #[test]

@@ -31,6 +31,8 @@ pub struct SimulateV1 {
     pub allocations_solved: u64,
     pub preemptions: u64,
     pub spread_placements: u64,
+    /// Rounds a job ran as one gang across types (`simulate --link`).
+    pub across_placements: u64,
     pub cost_usd: Option<f64>,
     pub ftf_rho_max: f64,
     pub ftf_rho_mean: f64,
@@ -91,6 +93,7 @@ impl SimulateV1 {
             allocations_solved: r.allocations_solved,
             preemptions: r.preemptions,
             spread_placements: r.spread_placements,
+            across_placements: r.across_placements,
             cost_usd: r.cost_usd,
             ftf_rho_max: r.ftf_rho_max,
             ftf_rho_mean: r.ftf_rho_mean,

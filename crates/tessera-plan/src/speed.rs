@@ -6,9 +6,11 @@
 //! count) pairs, so each pair is searched once.
 
 use crate::launch::TrainFramework;
+use crate::mixed::{MixedJob, MixedPool, data_parallel, pipeline};
 use crate::train::{SearchOptions, search};
 use std::collections::BTreeMap;
 use tessera_core::chip::Chip;
+use tessera_core::fleet::PoolLink;
 use tessera_core::model::ModelArch;
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
@@ -26,6 +28,7 @@ pub const SPEED_JOB: TrainJob = TrainJob {
 
 #[derive(Debug, Clone)]
 struct ChipType {
+    id: String,
     hw: Hardware,
     eff: Efficiency,
     opts: SearchOptions,
@@ -37,6 +40,36 @@ struct ChipType {
 pub struct SpeedTable {
     types: Vec<ChipType>,
     cache: BTreeMap<(String, u32), Vec<f64>>,
+    gangs: BTreeMap<(String, u32), Vec<Gang>>,
+}
+
+/// One way to run a job as a gang across two chip types: the chips of each type its
+/// mixed plan uses and its tokens/s (the faster of the data-parallel and pipeline forms
+/// on that split, from [`crate::mixed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gang {
+    /// (type index, chips), two entries.
+    pub uses: Vec<(usize, u32)>,
+    pub tokens_per_s: f64,
+    /// "data-parallel" or "pipeline".
+    pub form: &'static str,
+}
+
+/// The splits of a job's chips over two types that [`SpeedTable::gangs`] tries: a
+/// quarter, half and three quarters on the first type, in whole nodes of 8 chips when
+/// the job has at least 16.
+pub fn gang_splits(chips: u32) -> Vec<(u32, u32)> {
+    let unit = if chips >= 16 && chips.is_multiple_of(8) { 8 } else { 1 };
+    let mut out: Vec<(u32, u32)> = [1u32, 2, 3]
+        .iter()
+        .map(|&q| {
+            let a = (chips * q / 4) / unit * unit;
+            (a, chips - a)
+        })
+        .filter(|&(a, b)| a > 0 && b > 0)
+        .collect();
+    out.dedup();
+    out
 }
 
 impl SpeedTable {
@@ -48,6 +81,7 @@ impl SpeedTable {
             .map(|chip| {
                 let hw = Hardware::from_chip(chip).map_err(|m| (chip.id.clone(), m))?;
                 Ok(ChipType {
+                    id: chip.id.clone(),
                     hw,
                     eff: Efficiency::for_family(
                         Family::of(chip),
@@ -62,6 +96,7 @@ impl SpeedTable {
         Ok(SpeedTable {
             types,
             cache: BTreeMap::new(),
+            gangs: BTreeMap::new(),
         })
     }
 
@@ -91,6 +126,112 @@ impl SpeedTable {
                     })
                     .collect()
             })
+    }
+
+    /// The gangs across two types that `model` on `chips` chips can run as, for every two
+    /// types `link` joins (it gets the two types' indices): each split of
+    /// [`gang_splits`], planned with both mixed forms on the job every speed is
+    /// measured on ([`SPEED_JOB`]); a split is kept where its plan is feasible and uses
+    /// both types. Searched once per (model id, chips): `link` must answer alike on
+    /// every call.
+    pub fn gangs(
+        &mut self,
+        model: &ModelArch,
+        chips: u32,
+        link: impl Fn(usize, usize) -> Option<PoolLink>,
+    ) -> &[Gang] {
+        let key = (model.id.clone(), chips);
+        if !self.gangs.contains_key(&key) {
+            let mut out = Vec::new();
+            let nt = self.types.len();
+            for a in 0..nt {
+                for b in a + 1..nt {
+                    let Some(l) = link(a, b) else { continue };
+                    for (ca, cb) in gang_splits(chips) {
+                        let alone_a = self.speeds(model, ca)[a];
+                        let alone_b = self.speeds(model, cb)[b];
+                        if let Some(g) = self.gang(model, (a, ca, alone_a), (b, cb, alone_b), &l) {
+                            out.push(g);
+                        }
+                    }
+                }
+            }
+            self.gangs.insert(key.clone(), out);
+        }
+        &self.gangs[&key]
+    }
+
+    /// One split's best mixed plan, if feasible and over both types.
+    fn gang(
+        &self,
+        model: &ModelArch,
+        (a, ca, alone_a): (usize, u32, f64),
+        (b, cb, alone_b): (usize, u32, f64),
+        l: &PoolLink,
+    ) -> Option<Gang> {
+        let (ta, tb) = (&self.types[a], &self.types[b]);
+        // Pools are named by type index: a cluster may list one chip twice.
+        let (na, nb) = (a.to_string(), b.to_string());
+        let pools = [
+            MixedPool {
+                name: &na,
+                chip: &ta.id,
+                hw: &ta.hw,
+                eff: &ta.eff,
+                chips: ca as u64,
+                opts: ta.opts,
+                alone_tokens_per_s: alone_a,
+            },
+            MixedPool {
+                name: &nb,
+                chip: &tb.id,
+                hw: &tb.hw,
+                eff: &tb.eff,
+                chips: cb as u64,
+                opts: tb.opts,
+                alone_tokens_per_s: alone_b,
+            },
+        ];
+        let link = PoolLink {
+            a: na.clone(),
+            b: nb.clone(),
+            ..l.clone()
+        };
+        let job = MixedJob {
+            seq_len: SPEED_JOB.seq_len,
+            global_batch: SPEED_JOB.global_batch,
+            tolerance_pct: 0,
+            precision: SPEED_JOB.precision,
+        };
+        let links = std::slice::from_ref(&link);
+        [
+            data_parallel(model, &pools, links, &job),
+            pipeline(model, &pools, links, &job),
+        ]
+        .into_iter()
+        .filter(|p| {
+            p.feasible
+                && p.tokens_per_s.is_finite()
+                && p.tokens_per_s > 0.0
+                && p.parts.len() == 2
+                && p.parts.iter().all(|q| q.chips > 0)
+        })
+        .max_by(|x, y| x.tokens_per_s.total_cmp(&y.tokens_per_s))
+        .map(|p| {
+            let used = |id: &str| -> u32 {
+                p.parts
+                    .iter()
+                    .filter(|q| q.pool == id)
+                    .map(|q| q.chips as u32)
+                    .sum()
+            };
+            Gang {
+                uses: vec![(a, used(&na)), (b, used(&nb))],
+                tokens_per_s: p.tokens_per_s,
+                form: p.form,
+            }
+        })
+        .filter(|g| g.uses.iter().all(|&(_, c)| c > 0))
     }
 
     /// (model, chips) pairs searched so far.

@@ -167,3 +167,81 @@ fn speed_table_matches_the_search_and_caches() {
     let t = SpeedTable::new(&[h, h]).unwrap();
     assert_eq!(t.prices().map(|p| p.len()), Some(2));
 }
+
+fn link(kind: tessera_core::fleet::LinkKind, gb_s: f64) -> tessera_core::fleet::PoolLink {
+    tessera_core::fleet::PoolLink {
+        a: String::new(),
+        b: String::new(),
+        gb_s_per_chip: gb_s,
+        kind,
+        latency_s: kind.default_latency_s(),
+        copy_gb_s: tessera_core::fleet::DEFAULT_COPY_GB_S,
+    }
+}
+
+/// The scheduler's gangs across types: split in whole nodes, over both types, never
+/// faster than the two parts alone together, and on two halves of one H100 fabric close
+/// to the whole job on one type; none without a link.
+#[test]
+fn speed_table_gangs_across_types() {
+    use tessera_core::fleet::LinkKind;
+    use tessera_plan::speed::gang_splits;
+    assert_eq!(gang_splits(64), vec![(16, 48), (32, 32), (48, 16)]);
+    assert_eq!(gang_splits(20), vec![(5, 15), (10, 10), (15, 5)]);
+    assert_eq!(gang_splits(2), vec![(1, 1)]);
+    assert!(gang_splits(1).is_empty());
+
+    let cat = Catalog::builtin().unwrap();
+    let h = cat.chip("nvidia-h100-sxm5-80gb").unwrap();
+    let mut t = SpeedTable::new(&[h, h]).unwrap();
+    let m = cat.model("llama3-8b").unwrap();
+    assert!(t.gangs(&m, 64, |_, _| None).is_empty());
+    let mut t = SpeedTable::new(&[h, h]).unwrap();
+    let whole = t.speeds(&m, 64)[0];
+    let gangs = t
+        .gangs(&m, 64, |_, _| Some(link(LinkKind::Rdma, 50.0)))
+        .to_vec();
+    assert_eq!(gangs.len(), 3, "{gangs:?}");
+    for g in &gangs {
+        assert_eq!(g.uses.len(), 2);
+        assert_eq!((g.uses[0].0, g.uses[1].0), (0, 1));
+        let used: u32 = g.uses.iter().map(|u| u.1).sum();
+        assert!(used <= 64 && g.uses.iter().all(|u| u.1 > 0), "{g:?}");
+        // Two halves of one fabric: at most the whole job on one type, and close to it.
+        assert!(g.tokens_per_s <= whole * 1.0001, "{g:?} vs {whole}");
+        assert!(g.tokens_per_s >= 0.97 * whole, "{g:?} vs {whole}");
+    }
+    let even = gangs
+        .iter()
+        .find(|g| g.uses == vec![(0, 32), (1, 32)])
+        .unwrap();
+    assert!(
+        even.tokens_per_s >= 0.97 * whole,
+        "{} vs {whole}",
+        even.tokens_per_s
+    );
+
+    // Ascend beside A800 over host-staged 12.5 GB/s links: a gang exists and is slower
+    // than its parts alone together (the link and the smaller batch per pool cost).
+    let chips = [
+        cat.chip("huawei-ascend-910b2").unwrap(),
+        cat.chip("nvidia-a800-sxm4-80gb").unwrap(),
+    ];
+    let mut t = SpeedTable::new(&chips).unwrap();
+    let m = cat.model("llama2-13b").unwrap();
+    let gangs = t
+        .gangs(&m, 32, |_, _| Some(link(LinkKind::HostStaged, 12.5)))
+        .to_vec();
+    assert!(!gangs.is_empty());
+    let peak: Vec<f64> = chips
+        .iter()
+        .map(|c| tessera_perf::Hardware::from_chip(c).unwrap().peak_16)
+        .collect();
+    for g in &gangs {
+        assert!(g.uses.iter().all(|u| u.1 > 0), "{g:?}");
+        // No more model FLOP/s than the two parts' peaks together.
+        let flops = g.tokens_per_s * m.train_flops_per_token(SPEED_JOB.seq_len as u64);
+        let bound: f64 = g.uses.iter().map(|&(t, c)| c as f64 * peak[t]).sum();
+        assert!(flops < bound, "{g:?}: {flops} > {bound}");
+    }
+}

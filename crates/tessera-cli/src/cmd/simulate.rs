@@ -9,9 +9,11 @@ use std::time::Instant;
 use tessera_catalog::gavel::{parse_cluster, parse_throughputs, parse_trace};
 use tessera_catalog::jobs::parse_jobs;
 use tessera_catalog::{Catalog, CatalogError};
+use tessera_core::fleet::{DEFAULT_COPY_GB_S, LinkKind, PoolLink};
 use tessera_core::model::ModelArch;
 use tessera_core::sched::ClusterSpec;
 use tessera_plan::speed::SpeedTable;
+use tessera_sched::MixedUse;
 use tessera_sched::replay::{Replay, STREAM_LIMIT, Stream, replay};
 use tessera_sched::sim::{CoLocation, Policy, SimConfig, SimJob, SimResult};
 use tessera_sched::workload::JobType;
@@ -89,7 +91,10 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         generator,
         colocation,
     } = match &a.jobs {
-        Some(path) => llm_jobs(cat, path, &cluster)?,
+        Some(path) => {
+            let link = a.link.as_deref().map(parse_link).transpose()?;
+            llm_jobs(cat, path, &cluster, link.as_ref())?
+        }
         None => gavel_jobs(a, &cluster, window, policy == Policy::MaxMinFairnessPacked)?,
     };
     let prices = match &a.prices {
@@ -180,7 +185,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
                 .unschedulable
                 .iter()
                 .filter_map(|&i| jobs.iter().find(|j| j.id == i))
-                .map(|j| format!("job {}: {}", j.id, unschedulable_reason(j, &cluster.types)))
+                .map(|j| {
+                    format!(
+                        "job {}: {}",
+                        j.id,
+                        unschedulable_reason(j, &cluster.types, policy)
+                    )
+                })
                 .collect(),
         },
         &r,
@@ -246,6 +257,12 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         r.allocations_solved.to_string(),
     ]);
     t.add_row(vec!["preemptions".to_string(), r.preemptions.to_string()]);
+    if r.across_placements > 0 {
+        t.add_row(vec![
+            "rounds run across types".to_string(),
+            r.across_placements.to_string(),
+        ]);
+    }
     t.add_row(vec!["wall time".to_string(), format!("{wall:.3} s")]);
     crate::outln!("{t}");
     if r.arrivals_exhausted {
@@ -266,7 +283,10 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         );
         for &i in r.unschedulable.iter().take(10) {
             if let Some(j) = jobs.iter().find(|j| j.id == i) {
-                crate::outln!("  job {i}: {}", unschedulable_reason(j, &cluster.types));
+                crate::outln!(
+                    "  job {i}: {}",
+                    unschedulable_reason(j, &cluster.types, policy)
+                );
             }
         }
         if r.unschedulable.len() > 10 {
@@ -277,7 +297,11 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
 }
 
 /// Why a job can never run: more workers at once than any type it runs on has.
-fn unschedulable_reason(j: &tessera_sched::sim::SimJob, types: &[(String, u32)]) -> String {
+fn unschedulable_reason(
+    j: &tessera_sched::sim::SimJob,
+    types: &[(String, u32)],
+    policy: Policy,
+) -> String {
     let best = j
         .throughput
         .iter()
@@ -285,12 +309,22 @@ fn unschedulable_reason(j: &tessera_sched::sim::SimJob, types: &[(String, u32)])
         .filter(|(t, _)| **t > 0.0)
         .map(|(_, (name, n))| (name, *n))
         .max_by_key(|(_, n)| *n);
-    match best {
+    let why = match best {
         Some((name, n)) => format!(
             "needs {} workers at once; the largest type it can run on has {n} ({name})",
             j.scale_factor
         ),
         None => "has no throughput on any type of the cluster".into(),
+    };
+    if !j.mixed.is_empty() && !policy.uses_mixed() {
+        format!(
+            "{why}; it could run as a gang across types, which {} does not plan \
+             (max-min-fairness-perf, max-sum-throughput-perf and \
+             max-sum-normalized-throughput-perf do)",
+            policy.name()
+        )
+    } else {
+        why
     }
 }
 
@@ -632,9 +666,48 @@ fn gavel_jobs(
     })
 }
 
+/// `--link KIND:GB_S`: the link between every two types (latency and host-copy rate at
+/// the kind's defaults, as in fleet files).
+fn parse_link(s: &str) -> Result<PoolLink> {
+    let bad = |why: String| CliError::Usage(format!("--link `{s}`: {why}"));
+    let (kind, rate) = s
+        .split_once(':')
+        .ok_or_else(|| bad("expected KIND:GB_S, e.g. host-staged:12.5".into()))?;
+    let kind = LinkKind::parse(kind.trim()).ok_or_else(|| {
+        bad(format!(
+            "unknown kind `{kind}`; known: {}",
+            LinkKind::NAMES.join(", ")
+        ))
+    })?;
+    let gb_s: f64 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && (0.01..=1000.0).contains(v))
+        .ok_or_else(|| {
+            bad(format!(
+                "GB/s per chip `{rate}` is not a number from 0.01 to 1000"
+            ))
+        })?;
+    Ok(PoolLink {
+        a: String::new(),
+        b: String::new(),
+        gb_s_per_chip: gb_s,
+        kind,
+        latency_s: kind.default_latency_s(),
+        copy_gb_s: DEFAULT_COPY_GB_S,
+    })
+}
+
 /// LLM jobs from a tessera job file; each job's tokens/s on each chip type comes from
-/// the planner's `SpeedTable`.
-fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> {
+/// the planner's `SpeedTable`, and with a link its gangs across two types from the
+/// mixed-vendor planner.
+fn llm_jobs(
+    cat: &Catalog,
+    path: &str,
+    cluster: &ClusterSpec,
+    link: Option<&PoolLink>,
+) -> Result<Loaded> {
     let text = read(path)?;
     let list = parse_jobs(path, &text)?;
     let chips = cluster
@@ -659,7 +732,18 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             models.insert(j.model.clone(), m);
         }
         let throughput = table.speeds(&models[&j.model], j.chips).to_vec();
-        if throughput.iter().all(|&t| t <= 0.0) {
+        let mixed: Vec<MixedUse> = match link {
+            Some(l) => table
+                .gangs(&models[&j.model], j.chips, |_, _| Some(l.clone()))
+                .iter()
+                .map(|g| MixedUse {
+                    uses: g.uses.clone(),
+                    throughput: g.tokens_per_s,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if throughput.iter().all(|&t| t <= 0.0) && mixed.is_empty() {
             missing.push((j.line, j.model.clone(), j.chips));
             continue;
         }
@@ -673,7 +757,7 @@ fn llm_jobs(cat: &Catalog, path: &str, cluster: &ClusterSpec) -> Result<Loaded> 
             kind: None,
             throughput,
             throughput_spread: None,
-            mixed: Vec::new(),
+            mixed,
         });
     }
     Ok(Loaded {
