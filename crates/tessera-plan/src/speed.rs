@@ -6,7 +6,7 @@
 //! count) pairs, so each pair is searched once.
 
 use crate::launch::TrainFramework;
-use crate::mixed::{MixedJob, MixedPool, data_parallel, pipeline};
+use crate::mixed::{MixedJob, MixedPlan, MixedPool, data_parallel, pipeline};
 use crate::train::{SearchOptions, search};
 use std::collections::BTreeMap;
 use tessera_core::chip::Chip;
@@ -28,7 +28,6 @@ pub const SPEED_JOB: TrainJob = TrainJob {
 
 #[derive(Debug, Clone)]
 struct ChipType {
-    id: String,
     hw: Hardware,
     eff: Efficiency,
     opts: SearchOptions,
@@ -44,8 +43,7 @@ pub struct SpeedTable {
 }
 
 /// One way to run a job as a gang across two chip types: the chips of each type its
-/// mixed plan uses and its tokens/s (the faster of the data-parallel and pipeline forms
-/// on that split, from [`crate::mixed`]).
+/// mixed plan uses and its tokens/s ([`plan_gang`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gang {
     /// (type index, chips), two entries.
@@ -59,7 +57,11 @@ pub struct Gang {
 /// quarter, half and three quarters on the first type, in whole nodes of 8 chips when
 /// the job has at least 16.
 pub fn gang_splits(chips: u32) -> Vec<(u32, u32)> {
-    let unit = if chips >= 16 && chips.is_multiple_of(8) { 8 } else { 1 };
+    let unit = if chips >= 16 && chips.is_multiple_of(8) {
+        8
+    } else {
+        1
+    };
     let mut out: Vec<(u32, u32)> = [1u32, 2, 3]
         .iter()
         .map(|&q| {
@@ -81,7 +83,6 @@ impl SpeedTable {
             .map(|chip| {
                 let hw = Hardware::from_chip(chip).map_err(|m| (chip.id.clone(), m))?;
                 Ok(ChipType {
-                    id: chip.id.clone(),
                     hw,
                     eff: Efficiency::for_family(
                         Family::of(chip),
@@ -130,9 +131,8 @@ impl SpeedTable {
 
     /// The gangs across two types that `model` on `chips` chips can run as, for every two
     /// types `link` joins (it gets the two types' indices): each split of
-    /// [`gang_splits`], planned with both mixed forms on the job every speed is
-    /// measured on ([`SPEED_JOB`]); a split is kept where its plan is feasible and uses
-    /// both types. Searched once per (model id, chips): `link` must answer alike on
+    /// [`gang_splits`], planned by [`plan_gang`] on the job every speed is measured on
+    /// ([`SPEED_JOB`]). Searched once per (model id, chips): `link` must answer alike on
     /// every call.
     pub fn gangs(
         &mut self,
@@ -150,8 +150,27 @@ impl SpeedTable {
                     for (ca, cb) in gang_splits(chips) {
                         let alone_a = self.speeds(model, ca)[a];
                         let alone_b = self.speeds(model, cb)[b];
-                        if let Some(g) = self.gang(model, (a, ca, alone_a), (b, cb, alone_b), &l) {
-                            out.push(g);
+                        let (ta, tb) = (&self.types[a], &self.types[b]);
+                        let side_a = GangSide {
+                            hw: &ta.hw,
+                            eff: &ta.eff,
+                            opts: ta.opts,
+                            chips: ca,
+                            alone_tokens_per_s: alone_a,
+                        };
+                        let side_b = GangSide {
+                            hw: &tb.hw,
+                            eff: &tb.eff,
+                            opts: tb.opts,
+                            chips: cb,
+                            alone_tokens_per_s: alone_b,
+                        };
+                        if let Some(p) = plan_gang(model, [side_a, side_b], &l, &SPEED_JOB) {
+                            out.push(Gang {
+                                uses: vec![(a, p.chips[0]), (b, p.chips[1])],
+                                tokens_per_s: p.plan.tokens_per_s,
+                                form: p.plan.form,
+                            });
                         }
                     }
                 }
@@ -161,81 +180,88 @@ impl SpeedTable {
         &self.gangs[&key]
     }
 
-    /// One split's best mixed plan, if feasible and over both types.
-    fn gang(
-        &self,
-        model: &ModelArch,
-        (a, ca, alone_a): (usize, u32, f64),
-        (b, cb, alone_b): (usize, u32, f64),
-        l: &PoolLink,
-    ) -> Option<Gang> {
-        let (ta, tb) = (&self.types[a], &self.types[b]);
-        // Pools are named by type index: a cluster may list one chip twice.
-        let (na, nb) = (a.to_string(), b.to_string());
-        let pools = [
-            MixedPool {
-                name: &na,
-                chip: &ta.id,
-                hw: &ta.hw,
-                eff: &ta.eff,
-                chips: ca as u64,
-                opts: ta.opts,
-                alone_tokens_per_s: alone_a,
-            },
-            MixedPool {
-                name: &nb,
-                chip: &tb.id,
-                hw: &tb.hw,
-                eff: &tb.eff,
-                chips: cb as u64,
-                opts: tb.opts,
-                alone_tokens_per_s: alone_b,
-            },
-        ];
-        let link = PoolLink {
-            a: na.clone(),
-            b: nb.clone(),
-            ..l.clone()
-        };
-        let job = MixedJob {
-            seq_len: SPEED_JOB.seq_len,
-            global_batch: SPEED_JOB.global_batch,
-            tolerance_pct: 0,
-            precision: SPEED_JOB.precision,
-        };
-        let links = std::slice::from_ref(&link);
-        [
-            data_parallel(model, &pools, links, &job),
-            pipeline(model, &pools, links, &job),
-        ]
-        .into_iter()
-        .filter(|p| {
-            p.feasible
-                && p.tokens_per_s.is_finite()
-                && p.tokens_per_s > 0.0
-                && p.parts.len() == 2
-                && p.parts.iter().all(|q| q.chips > 0)
-        })
-        .max_by(|x, y| x.tokens_per_s.total_cmp(&y.tokens_per_s))
-        .map(|p| {
-            let used = |id: &str| -> u32 {
-                p.parts
-                    .iter()
-                    .filter(|q| q.pool == id)
-                    .map(|q| q.chips as u32)
-                    .sum()
-            };
-            Gang {
-                uses: vec![(a, used(&na)), (b, used(&nb))],
-                tokens_per_s: p.tokens_per_s,
-                form: p.form,
-            }
-        })
-        .filter(|g| g.uses.iter().all(|&(_, c)| c > 0))
-    }
-
     /// (model, chips) pairs searched so far.
     pub fn cached(&self) -> usize {
         self.cache.len()
     }
+}
+
+/// One side of a gang: a chip type's model inputs, its chips, and the job's speed on
+/// them alone (the baseline of the plan's efficiency).
+#[derive(Debug, Clone, Copy)]
+pub struct GangSide<'a> {
+    pub hw: &'a Hardware,
+    pub eff: &'a Efficiency,
+    pub opts: SearchOptions,
+    pub chips: u32,
+    pub alone_tokens_per_s: f64,
+}
+
+/// A gang's plan: the chips it uses of each side and the mixed plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GangPlan {
+    pub chips: [u32; 2],
+    pub plan: MixedPlan,
+}
+
+/// The mixed plan a scheduler runs a job as across two chip types: the fastest of the
+/// mixed planner's forms on these chips that is feasible, uses both sides and can be
+/// launched (today FlagScale's heterogeneous pipeline; the data-parallel form has no
+/// framework that runs it, [`MixedPlan::cannot_express`]). `None` where there is none.
+pub fn plan_gang(
+    model: &ModelArch,
+    sides: [GangSide<'_>; 2],
+    link: &PoolLink,
+    job: &TrainJob,
+) -> Option<GangPlan> {
+    let names = ["0", "1"];
+    let pools: Vec<MixedPool> = sides
+        .iter()
+        .zip(names)
+        .map(|(s, name)| MixedPool {
+            name,
+            chip: name,
+            hw: s.hw,
+            eff: s.eff,
+            chips: s.chips as u64,
+            opts: s.opts,
+            alone_tokens_per_s: s.alone_tokens_per_s,
+        })
+        .collect();
+    let link = PoolLink {
+        a: names[0].into(),
+        b: names[1].into(),
+        ..link.clone()
+    };
+    let mj = MixedJob {
+        seq_len: job.seq_len,
+        global_batch: job.global_batch,
+        tolerance_pct: 0,
+        precision: job.precision,
+    };
+    let links = std::slice::from_ref(&link);
+    [
+        data_parallel(model, &pools, links, &mj),
+        pipeline(model, &pools, links, &mj),
+    ]
+    .into_iter()
+    .filter(|p| {
+        p.feasible
+            && p.launch.is_some()
+            && p.tokens_per_s.is_finite()
+            && p.tokens_per_s > 0.0
+            && p.parts.len() == 2
+    })
+    .max_by(|x, y| x.tokens_per_s.total_cmp(&y.tokens_per_s))
+    .and_then(|p| {
+        let used = |name: &str| -> u32 {
+            p.parts
+                .iter()
+                .filter(|q| q.pool == name)
+                .map(|q| q.chips as u32)
+                .sum()
+        };
+        let chips = [used(names[0]), used(names[1])];
+        (chips[0] > 0 && chips[1] > 0).then_some(GangPlan { chips, plan: p })
+    })
 }

@@ -179,9 +179,9 @@ fn link(kind: tessera_core::fleet::LinkKind, gb_s: f64) -> tessera_core::fleet::
     }
 }
 
-/// The scheduler's gangs across types: split in whole nodes, over both types, never
-/// faster than the two parts alone together, and on two halves of one H100 fabric close
-/// to the whole job on one type; none without a link.
+/// The scheduler's gangs across types: split in whole nodes, over both types, launchable
+/// (FlagScale's pipeline), on two halves of one H100 fabric no faster than the whole job
+/// on one type and not far below it, within the chips' peak FLOP/s; none without a link.
 #[test]
 fn speed_table_gangs_across_types() {
     use tessera_core::fleet::LinkKind;
@@ -207,22 +207,25 @@ fn speed_table_gangs_across_types() {
         assert_eq!((g.uses[0].0, g.uses[1].0), (0, 1));
         let used: u32 = g.uses.iter().map(|u| u.1).sum();
         assert!(used <= 64 && g.uses.iter().all(|u| u.1 > 0), "{g:?}");
-        // Two halves of one fabric: at most the whole job on one type, and close to it.
+        // Two halves of one fabric: at most the whole job on one type.
         assert!(g.tokens_per_s <= whole * 1.0001, "{g:?} vs {whole}");
-        assert!(g.tokens_per_s >= 0.97 * whole, "{g:?} vs {whole}");
+        assert_eq!(g.form, "pipeline", "only FlagScale's pipeline is launched");
     }
+    // The pipeline over the two halves pays its fill and drain and the boundary
+    // transfers against the whole job's pure data parallelism: 89.3% at the even split
+    // when this test was written.
     let even = gangs
         .iter()
         .find(|g| g.uses == vec![(0, 32), (1, 32)])
         .unwrap();
     assert!(
-        even.tokens_per_s >= 0.97 * whole,
+        even.tokens_per_s >= 0.85 * whole,
         "{} vs {whole}",
         even.tokens_per_s
     );
 
-    // Ascend beside A800 over host-staged 12.5 GB/s links: a gang exists and is slower
-    // than its parts alone together (the link and the smaller batch per pool cost).
+    // Ascend beside A800 over host-staged 12.5 GB/s links: a gang exists, within the
+    // two parts' peak FLOP/s.
     let chips = [
         cat.chip("huawei-ascend-910b2").unwrap(),
         cat.chip("nvidia-a800-sxm4-80gb").unwrap(),
