@@ -11,6 +11,20 @@ struct FakeJob {
     dispatch: Dispatch,
     /// Polls of `jobs()` left before a running job succeeds (`None`: until told).
     polls_left: Option<u32>,
+    /// While it runs: (node index, chips) per node it holds.
+    alloc: Vec<(usize, u32)>,
+}
+
+/// Every part of a dispatch: (target, nodes, chips per node), the first and its
+/// further components.
+fn parts(d: &Dispatch) -> Vec<(&crate::Target, u32, u32)> {
+    std::iter::once((&d.target, d.nodes.max(1), d.chips_per_node))
+        .chain(
+            d.also
+                .iter()
+                .map(|c| (&c.target, c.nodes.max(1), c.chips_per_node)),
+        )
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -137,42 +151,56 @@ impl FakeEngine {
         }
         for j in jobs.iter_mut() {
             if j.job.state == EngineState::Running {
-                for name in j.job.nodes.split(',') {
-                    if let Some(n) = nodes.iter_mut().find(|n| n.name == name) {
-                        n.chips_used += j.dispatch.chips_per_node;
+                for &(i, c) in &j.alloc {
+                    if let Some(n) = nodes.get_mut(i) {
+                        n.chips_used += c;
                     }
                 }
+            } else {
+                j.alloc.clear();
             }
         }
         for j in jobs
             .iter_mut()
             .filter(|j| j.job.state == EngineState::Pending)
         {
-            let d = &j.dispatch;
-            let fit: Vec<usize> = nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| {
-                    n.partition == d.target.partition
-                        && n.gres_type == d.target.gres_type
-                        && n.state == NodeState::Up
-                        && n.chips - n.chips_used >= d.chips_per_node
-                })
-                .map(|(i, _)| i)
-                .take(d.nodes.max(1) as usize)
-                .collect();
-            if fit.len() == d.nodes.max(1) as usize && *failing_launches > 0 {
+            // Every part at once (a heterogeneous job starts whole or not at all), each
+            // on nodes of its partition and GRES type, never a node twice.
+            let mut alloc: Vec<(usize, u32)> = Vec::new();
+            let mut all = true;
+            for (target, want, cpn) in parts(&j.dispatch) {
+                let fit: Vec<usize> = nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, n)| {
+                        n.partition == target.partition
+                            && n.gres_type == target.gres_type
+                            && n.state == NodeState::Up
+                            && n.chips - n.chips_used >= cpn
+                            && !alloc.iter().any(|(k, _)| k == i)
+                    })
+                    .map(|(i, _)| i)
+                    .take(want as usize)
+                    .collect();
+                if fit.len() < want as usize {
+                    all = false;
+                    break;
+                }
+                alloc.extend(fit.into_iter().map(|i| (i, cpn)));
+            }
+            if all && *failing_launches > 0 {
                 *failing_launches -= 1;
                 j.job.state = EngineState::Cancelled;
                 j.job.detail = "launch failed".into();
-            } else if fit.len() == d.nodes.max(1) as usize {
+            } else if all {
                 let mut names = Vec::new();
-                for i in fit {
-                    nodes[i].chips_used += d.chips_per_node;
+                for &(i, c) in &alloc {
+                    nodes[i].chips_used += c;
                     names.push(nodes[i].name.clone());
                 }
                 j.job.nodes = names.join(",");
                 j.job.state = EngineState::Running;
+                j.alloc = alloc;
             }
         }
     }
@@ -181,6 +209,10 @@ impl FakeEngine {
 impl Engine for FakeEngine {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn runs_gangs_across(&self) -> bool {
+        true
     }
 
     fn nodes(&self) -> Result<Vec<Node>, EngineError> {
@@ -202,16 +234,17 @@ impl Engine for FakeEngine {
                 message: "the fake engine is down".into(),
             });
         }
-        let fits = st
-            .nodes
-            .iter()
-            .filter(|n| {
-                n.partition == d.target.partition
-                    && n.gres_type == d.target.gres_type
-                    && n.chips >= d.chips_per_node
-            })
-            .count()
-            >= d.nodes.max(1) as usize;
+        let fits = parts(d).iter().all(|(target, want, cpn)| {
+            st.nodes
+                .iter()
+                .filter(|n| {
+                    n.partition == target.partition
+                        && n.gres_type == target.gres_type
+                        && n.chips >= *cpn
+                })
+                .count()
+                >= *want as usize
+        });
         if !fits {
             return Err(EngineError::Rejected {
                 engine: self.name.clone(),
@@ -228,12 +261,17 @@ impl Engine for FakeEngine {
                 tag: Some(d.tag),
                 state: EngineState::Pending,
                 detail: "PENDING".into(),
-                partition: d.target.partition.clone(),
+                partition: parts(d)
+                    .iter()
+                    .map(|(t, _, _)| t.partition.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
                 nodes: String::new(),
                 exit_code: None,
             },
             dispatch: d.clone(),
             polls_left,
+            alloc: Vec::new(),
         });
         drop(st);
         self.settle();

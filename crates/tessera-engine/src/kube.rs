@@ -277,6 +277,12 @@ impl Engine for KubeEngine {
     }
 
     fn submit(&self, d: &Dispatch) -> Result<String, EngineError> {
+        if !d.also.is_empty() {
+            return Err(crate::EngineError::Rejected {
+                engine: self.name().to_string(),
+                message: "this engine cannot start one job across several pools".into(),
+            });
+        }
         let objects = k8s::manifests(&self.gang(d)).map_err(|m| self.rejected(m))?;
         let name = d.tag.name();
         for ((base, kind), (_, obj)) in self.paths().iter().zip(objects.iter()) {

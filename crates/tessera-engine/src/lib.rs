@@ -109,6 +109,20 @@ pub struct Dispatch {
     /// every earlier attempt's process has ended, and not at all if one of these ended
     /// with success (see [`Engine::finished_by`]).
     pub lost_attempts: Vec<u32>,
+    /// Further parts of one gang across pools (a job placed across two chip types): each
+    /// with its own target and shape, started together with the first as one engine job
+    /// (a Slurm heterogeneous job) that the script, run once, spans. Empty for a job on
+    /// one pool. Engines that cannot start such a job ([`Engine::runs_gangs_across`])
+    /// reject it.
+    pub also: Vec<Component>,
+}
+
+/// One further part of a gang across pools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub target: Target,
+    pub nodes: u32,
+    pub chips_per_node: u32,
 }
 
 /// What an engine says of a job.
@@ -224,6 +238,10 @@ pub trait Engine: Send + Sync {
     fn signal_checkpoint(&self, engine_id: &str) -> Result<(), EngineError>;
     /// Cancels a job by the engine's handle.
     fn cancel(&self, engine_id: &str) -> Result<(), EngineError>;
+    /// Whether it starts one job across several targets at once ([`Dispatch::also`]).
+    fn runs_gangs_across(&self) -> bool {
+        false
+    }
     /// Drops a finished job from the engine's own records (Ray keeps every job until
     /// deleted). The server calls it once the attempt's end is durable in its store and
     /// the engine still lists the job; engines that forget by themselves do nothing.

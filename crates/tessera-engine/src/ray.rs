@@ -409,6 +409,12 @@ impl Engine for RayEngine {
     }
 
     fn submit(&self, d: &Dispatch) -> Result<String, EngineError> {
+        if !d.also.is_empty() {
+            return Err(crate::EngineError::Rejected {
+                engine: self.name().to_string(),
+                message: "this engine cannot start one job across several pools".into(),
+            });
+        }
         let io = |path: &Path, source| EngineError::Io {
             path: path.to_path_buf(),
             source,
@@ -646,6 +652,7 @@ mod tests {
             env: vec![],
             grace_s: 0,
             lost_attempts: vec![],
+            also: Vec::new(),
         }
     }
 

@@ -132,7 +132,11 @@ impl SlurmEngine {
             .ok()?
             .into_iter()
             .filter(|r| r.tag == Some(tag))
-            .max_by_key(|r| r.engine_id.parse::<u64>().unwrap_or(0))
+            .max_by_key(|r| {
+                // A heterogeneous job's components are `N+0`, `N+1`, ...
+                let id = r.engine_id.split('+').next().unwrap_or("");
+                id.parse::<u64>().unwrap_or(0)
+            })
     }
 
     fn tool(&self, tool: &str) -> Command {
@@ -448,6 +452,87 @@ pub fn parse_squeue(out: &str) -> Result<Vec<EngineJob>, String> {
     Ok(jobs)
 }
 
+/// One job per heterogeneous job: squeue lists each component as `N+K` with the job's
+/// name and comment; they become one job `N` (the handle scancel takes), with every
+/// component's partition (`a+b`) and nodes, in the state of the whole: failed if any
+/// part failed (a node failure first, then a failure, then a cancel), succeeded when
+/// all did, running when every part runs or is done, held if any is held, else
+/// pending. Other jobs pass as they are, in order.
+pub fn merge_components(jobs: Vec<EngineJob>) -> Vec<EngineJob> {
+    let mut out: Vec<EngineJob> = Vec::with_capacity(jobs.len());
+    let mut parts: Vec<Vec<EngineJob>> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for j in jobs {
+        let component = j
+            .engine_id
+            .split_once('+')
+            .filter(|(lead, k)| !lead.is_empty() && k.parse::<u32>().is_ok())
+            .map(|(lead, _)| lead.to_string());
+        let Some(lead) = component else {
+            out.push(j);
+            parts.push(Vec::new());
+            continue;
+        };
+        match at.get(&lead) {
+            Some(&i) => parts[i].push(j),
+            None => {
+                at.insert(lead.clone(), out.len());
+                let mut first = j.clone();
+                first.engine_id = lead;
+                out.push(first);
+                parts.push(vec![j]);
+            }
+        }
+    }
+    for (j, mut ps) in out.iter_mut().zip(parts) {
+        if ps.is_empty() {
+            continue;
+        }
+        ps.sort_by_key(|p| {
+            p.engine_id
+                .split_once('+')
+                .and_then(|(_, k)| k.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        let has = |s: EngineState| ps.iter().any(|p| p.state == s);
+        let state = if has(EngineState::NodeFailed) {
+            EngineState::NodeFailed
+        } else if has(EngineState::Failed) {
+            EngineState::Failed
+        } else if has(EngineState::Cancelled) {
+            EngineState::Cancelled
+        } else if ps.iter().all(|p| p.state == EngineState::Succeeded) {
+            EngineState::Succeeded
+        } else if ps
+            .iter()
+            .all(|p| matches!(p.state, EngineState::Running | EngineState::Succeeded))
+        {
+            EngineState::Running
+        } else if has(EngineState::Held) {
+            EngineState::Held
+        } else {
+            EngineState::Pending
+        };
+        let join = |f: &dyn Fn(&EngineJob) -> &str, sep: &str| -> String {
+            ps.iter()
+                .map(f)
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        *j = EngineJob {
+            engine_id: j.engine_id.clone(),
+            tag: ps[0].tag,
+            state,
+            detail: join(&|p| p.detail.as_str(), " + "),
+            partition: join(&|p| p.partition.as_str(), "+"),
+            nodes: join(&|p| p.nodes.as_str(), ","),
+            exit_code: ps[0].exit_code,
+        };
+    }
+    out
+}
+
 /// The sinfo format tessera reads: node, partition, GRES, GRES used, state.
 pub const SINFO_FIELDS: &str = "NodeList:|,Partition:|,Gres:|,GresUsed:|,StateLong:|";
 
@@ -570,6 +655,18 @@ impl Engine for SlurmEngine {
         if d.grace_s > 0 {
             c.arg(format!("--signal=B:USR1@{}", d.grace_s));
         }
+        // A gang across pools: a heterogeneous job, one component per further part
+        // (`sbatch OPTIONS : OPTIONS script`); the batch script runs once, on the first
+        // component's first node, and reaches the others with `srun --het-group`.
+        for part in &d.also {
+            c.arg(":")
+                .arg(format!("--partition={}", part.target.partition))
+                .arg(format!("--nodes={}", part.nodes.max(1)))
+                .arg(format!(
+                    "--gres={}:{}:{}",
+                    part.target.gres_name, part.target.gres_type, part.chips_per_node
+                ));
+        }
         c.arg(&batch);
         // sbatch's own refusals (a shape no node can hold, an unknown partition or GRES)
         // are the request's fault; anything else (no controller) is the engine's.
@@ -585,14 +682,19 @@ impl Engine for SlurmEngine {
         })
     }
 
+    fn runs_gangs_across(&self) -> bool {
+        true
+    }
+
     fn jobs(&self) -> Result<Vec<EngineJob>, EngineError> {
         let mut c = self.tool("squeue");
         c.args(["-h", "--states=all", "-o", SQUEUE_FORMAT]);
         let out = self.run(c, |_| false)?;
-        let mut jobs = parse_squeue(&out).map_err(|message| EngineError::Protocol {
+        let jobs = parse_squeue(&out).map_err(|message| EngineError::Protocol {
             engine: self.name.clone(),
             message,
         })?;
+        let mut jobs = merge_components(jobs);
         for j in &mut jobs {
             self.settle(j);
         }
@@ -727,6 +829,7 @@ mod tests {
             env: vec![("TESSERA_NOTE".into(), "it's $(rm -rf /)".into())],
             grace_s: 0,
             lost_attempts: vec![1],
+            also: Vec::new(),
         };
         let e = SlurmEngine::new("s", None, None, PathBuf::from("/s"));
         let w = wrapper_script(&d, &e.attempt_files(&d));
@@ -769,6 +872,7 @@ mod tests {
             env: vec![],
             grace_s: 0,
             lost_attempts: lost,
+            also: Vec::new(),
         };
         let start = |d: &Dispatch| {
             let f = e.attempt_files(d);
@@ -850,10 +954,70 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// squeue's rows of a heterogeneous job become one job in the state of the whole.
+    #[test]
+    fn heterogeneous_components_merge_into_one_job() {
+        let rows = "7+1|tessera-00000001-5-1|RUNNING|tessera:00000001:5:1|n-a800|nvidia|None\n\
+                    8|other|PENDING|(null)||all|Priority\n\
+                    7+0|tessera-00000001-5-1|RUNNING|tessera:00000001:5:1|n-ascend|huawei|None\n";
+        let jobs = merge_components(parse_squeue(rows).unwrap());
+        assert_eq!(jobs.len(), 2);
+        let g = &jobs[0];
+        assert_eq!(g.engine_id, "7");
+        assert_eq!(g.state, EngineState::Running);
+        assert_eq!(g.partition, "huawei+nvidia");
+        assert_eq!(g.nodes, "n-ascend,n-a800");
+        assert_eq!(
+            g.tag,
+            Some(Tag {
+                instance: 1,
+                job: 5,
+                attempt: 1
+            })
+        );
+        assert_eq!(jobs[1].engine_id, "8");
+        let state = |a: &str, b: &str| {
+            let rows = format!("9+0|j|{a}|(null)|x|p|None\n9+1|j|{b}|(null)|y|q|None\n");
+            merge_components(parse_squeue(&rows).unwrap())[0].state
+        };
+        assert_eq!(state("RUNNING", "PENDING"), EngineState::Pending);
+        assert_eq!(state("COMPLETED", "COMPLETED"), EngineState::Succeeded);
+        assert_eq!(state("COMPLETED", "RUNNING"), EngineState::Running);
+        assert_eq!(state("RUNNING", "FAILED"), EngineState::Failed);
+        assert_eq!(state("CANCELLED", "NODE_FAIL"), EngineState::NodeFailed);
+        assert_eq!(state("CANCELLED", "COMPLETED"), EngineState::Cancelled);
+        // Not a component id: left alone.
+        let odd = merge_components(
+            parse_squeue("+1|j|RUNNING|(null)|x|p|None\n3+x|j|RUNNING|(null)|x|p|None\n").unwrap(),
+        );
+        assert_eq!(odd.len(), 2);
+    }
+
+    proptest::proptest! {
+        /// Merging components keeps every tag and never adds a job.
+        #[test]
+        fn merging_keeps_tags(ids in proptest::collection::vec((1u32..4, 0u32..3, 0u32..3), 0..12)) {
+            let rows: String = ids
+                .iter()
+                .map(|(n, k, a)| format!("{n}+{k}|tessera-00000001-{n}-{a}|RUNNING|(null)|x|p|None\n"))
+                .collect();
+            let raw = parse_squeue(&rows).unwrap();
+            let merged = merge_components(raw.clone());
+            proptest::prop_assert!(merged.len() <= raw.len());
+            for j in &merged {
+                proptest::prop_assert!(!j.engine_id.contains('+'));
+            }
+            let leads: std::collections::BTreeSet<&str> =
+                raw.iter().filter_map(|j| j.engine_id.split('+').next()).collect();
+            proptest::prop_assert_eq!(merged.len(), leads.len());
+        }
+    }
+
     proptest::proptest! {
         /// The parsers never panic, whatever the tools print.
         #[test]
         fn parsers_take_any_text(s in "\\PC{0,200}") {
+            let _ = merge_components(parse_squeue(&s).unwrap_or_default());
             let _ = parse_squeue(&s);
             let _ = parse_sinfo(&s);
             let _ = parse_sbatch(&s);

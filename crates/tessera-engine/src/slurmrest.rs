@@ -275,6 +275,12 @@ impl Engine for SlurmRestEngine {
     }
 
     fn submit(&self, d: &Dispatch) -> Result<String, EngineError> {
+        if !d.also.is_empty() {
+            return Err(crate::EngineError::Rejected {
+                engine: self.name().to_string(),
+                message: "this engine cannot start one job across several pools".into(),
+            });
+        }
         let io = |path: &Path, source| EngineError::Io {
             path: path.to_path_buf(),
             source,
@@ -397,6 +403,7 @@ mod tests {
             env: vec![],
             grace_s: 30,
             lost_attempts: vec![],
+            also: Vec::new(),
         };
         let b = submit_body(&d, "#!/bin/bash\n", Path::new("/s"), Path::new("/s/o.out"));
         assert_eq!(b["job"]["gres"], "gpu:ascend910b:8");

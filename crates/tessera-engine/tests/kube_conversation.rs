@@ -49,6 +49,7 @@ fn dispatch(job: u64) -> Dispatch {
         env: vec![("TESSERA_JOB_ID".into(), job.to_string())],
         grace_s: 45,
         lost_attempts: vec![],
+        also: Vec::new(),
     }
 }
 

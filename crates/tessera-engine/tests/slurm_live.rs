@@ -214,3 +214,57 @@ fn outcomes_come_from_accounting_when_the_cluster_keeps_it() {
         );
     }
 }
+
+/// One job across two pools (a gang across chip types): a heterogeneous job whose
+/// script runs once and reaches both components with `srun --het-group`; squeue's two
+/// component rows read as one job with the tag, both partitions and both nodes.
+#[test]
+fn a_gang_across_two_partitions_runs_as_one_heterogeneous_job() {
+    let Some(e) = engine("a_gang_across_two_partitions_runs_as_one_heterogeneous_job") else {
+        return;
+    };
+    assert!(e.runs_gangs_across());
+    let t = tag(40);
+    let script = "echo \"het=$SLURM_HET_SIZE\"\n\
+                  srun --het-group=0,1 bash -c 'echo \"part $SLURM_PROCID on $SLURMD_NODENAME\"'\n\
+                  exit 0\n";
+    let mut d = dispatch(t, "huawei", "ascend910b", 2, script);
+    d.also.push(tessera_engine::Component {
+        target: tessera_engine::Target {
+            partition: "nvidia".into(),
+            gres_type: "a800".into(),
+            gres_name: "gpu".into(),
+            visible_devices_env: None,
+        },
+        nodes: 1,
+        chips_per_node: 2,
+    });
+    let id = e.submit(&d).unwrap();
+    assert!(id.chars().all(|c| c.is_ascii_digit()), "{id}");
+    // Slurm's backfill scheduler starts heterogeneous jobs: allow it a few passes.
+    let until = Instant::now() + Duration::from_secs(180);
+    let j = loop {
+        let jobs = e.jobs().unwrap();
+        let mine: Vec<_> = jobs.into_iter().filter(|j| j.tag == Some(t)).collect();
+        assert!(mine.len() <= 1, "one job per gang: {mine:?}");
+        if let Some(j) = mine.into_iter().next()
+            && j.state.is_terminal()
+        {
+            break j;
+        }
+        assert!(Instant::now() < until, "gang {t:?} did not finish in 180 s");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(j.engine_id, id);
+    assert_eq!(j.partition, "huawei+nvidia");
+    assert_eq!(j.state, EngineState::Succeeded, "{j:?}");
+    assert_eq!(j.exit_code, Some(0));
+    assert!(
+        j.nodes.contains("n-ascend") && j.nodes.contains("n-a800"),
+        "{j:?}"
+    );
+    let out = std::fs::read_to_string(e.spool_file(t, "out")).unwrap();
+    assert!(out.contains("het=2"), "{out}");
+    assert!(out.contains("part 0 on n-ascend"), "{out}");
+    assert!(out.contains("part 1 on n-a800"), "{out}");
+}

@@ -1374,6 +1374,7 @@ impl Live {
                 .filter(|a| a.state == "lost")
                 .map(|a| a.attempt)
                 .collect(),
+            also: Vec::new(),
         };
         let mut a = Attempt {
             attempt,

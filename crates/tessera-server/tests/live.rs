@@ -193,6 +193,7 @@ fn crashes_around_the_dispatch_lose_nothing_and_duplicate_nothing() {
             env: vec![],
             grace_s: 0,
             lost_attempts: vec![],
+            also: Vec::new(),
         })
         .unwrap();
     // A fresh scheduler over the same store and engine: the restart.
@@ -256,6 +257,7 @@ fn an_engine_that_forgets_and_reuses_ids_is_reconciled_by_tag() {
             env: vec![],
             grace_s: 0,
             lost_attempts: vec![],
+            also: Vec::new(),
         })
         .unwrap();
     assert_eq!(w.engine.dispatches()[0].0.tag.job, 999);

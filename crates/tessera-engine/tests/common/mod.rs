@@ -34,5 +34,6 @@ pub fn dispatch(tag: Tag, partition: &str, gres: &str, chips: u32, script: &str)
         env: vec![("TESSERA_JOB_ID".into(), tag.job.to_string())],
         grace_s: 0,
         lost_attempts: vec![],
+        also: Vec::new(),
     }
 }
