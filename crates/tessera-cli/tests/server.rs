@@ -1207,6 +1207,39 @@ fn a_training_job_runs_its_planned_launch_on_slurm() {
     assert!(r.body.contains("\"field\":\"model\""), "{}", r.body);
 }
 
+/// A training job larger than any one pool runs on Slurm as one heterogeneous job across
+/// the Ascend and A800 partitions (the configuration links them): FlagScale's launch,
+/// one attempt on both pools, its script reaching both components.
+#[test]
+fn a_training_job_runs_across_two_pools_on_slurm() {
+    if !have_slurm("a_training_job_runs_across_two_pools_on_slurm") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("gang", "max-min-fairness-perf");
+    let body = serde_json::json!({
+        "kind": "train",
+        "name": "llama3-8b across two vendors",
+        "model": "llama3-8b",
+        "steps": 100,
+        "global-batch": 64,
+        "resources": {"chips": 16, "chip-types": ["910b2", "a800"]},
+        "entrypoint": "echo \"fw={framework} pool=$TESSERA_POOL parts=$TESSERA_PARTS\"\nsrun --het-group=0,1 bash -c 'echo \"part $SLURM_PROCID on $SLURMD_NODENAME\"'",
+    })
+    .to_string();
+    let id = s.submit(&body);
+    let v = s.wait_final(id);
+    assert_eq!(v["state"], "succeeded", "{v}\n{}", s.log());
+    let a = v["attempts"].as_array().unwrap();
+    assert_eq!(a.len(), 1, "{v}");
+    assert_eq!(a[0]["pool"], "ascend+a800", "{v}");
+    let out = output_of(&s, &v);
+    assert!(out.contains("fw=flagscale pool=ascend+a800"), "{out}");
+    assert!(out.contains("parts=ascend:huawei-ascend-910b2:8:"), "{out}");
+    assert!(out.contains("part 0 on n-ascend"), "{out}");
+    assert!(out.contains("part 1 on n-a800"), "{out}");
+}
+
 /// A serving job on Slurm: sized by the serving planner, its replicas run as Slurm jobs
 /// on the right partition with the planned launch filled in and the device variable
 /// set; `tessera scale` adds a replica; cancelling the job ends every replica.

@@ -611,6 +611,69 @@ pub fn plan_serve_fleet(
     }
 }
 
+/// One job across two pools as the live scheduler runs it: the launchable mixed plan
+/// ([`crate::speed::plan_gang`]) of `model` on `chips.0` chips of `a` and `chips.1` of
+/// `b` over `link`, bf16, with the job's sequence length and global batch exactly. The
+/// error says why there is none (no chip figures, or no feasible launchable plan).
+pub fn gang_on_chips(
+    model: &ModelArch,
+    (a, b): (&Chip, &Chip),
+    chips: (u32, u32),
+    link: &tessera_core::fleet::PoolLink,
+    seq_len: u32,
+    global_batch: u32,
+) -> Result<crate::speed::GangPlan, String> {
+    let precision = TrainPrecision::Bf16;
+    let inputs = |chip: &Chip| -> Result<(Hardware, Efficiency, SearchOptions), String> {
+        let hw = Hardware::from_chip(chip)
+            .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
+        let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip), precision);
+        let opts = SearchOptions {
+            batch_tolerance_pct: 0,
+            ..SearchOptions::for_framework(TrainFramework::default_for(&chip.vendor))
+        };
+        Ok((hw, eff, opts))
+    };
+    let (ia, ib) = (inputs(a)?, inputs(b)?);
+    let alone = |chip: &Chip, n: u32| {
+        best_on_chips(model, chip, n as u64, seq_len, global_batch)
+            .map_or(0.0, |(p, _)| p.estimate.tokens_per_s)
+    };
+    let side = |i: &(Hardware, Efficiency, SearchOptions), chip: &Chip, n: u32| {
+        (i.0.clone(), i.1, i.2, n, alone(chip, n))
+    };
+    let (sa, sb) = (side(&ia, a, chips.0), side(&ib, b, chips.1));
+    let job = TrainJob {
+        seq_len,
+        global_batch,
+        precision,
+        dropout: false,
+        flash_attention: true,
+    };
+    let sides = [
+        crate::speed::GangSide {
+            hw: &sa.0,
+            eff: &sa.1,
+            opts: sa.2,
+            chips: sa.3,
+            alone_tokens_per_s: sa.4,
+        },
+        crate::speed::GangSide {
+            hw: &sb.0,
+            eff: &sb.1,
+            opts: sb.2,
+            chips: sb.3,
+            alone_tokens_per_s: sb.4,
+        },
+    ];
+    crate::speed::plan_gang(model, sides, link, &job).ok_or_else(|| {
+        format!(
+            "no launchable plan of {} across {} {} and {} {}",
+            model.id, chips.0, a.id, chips.1, b.id
+        )
+    })
+}
+
 /// The best bf16 layout of `model` on `chips` chips of one type, with the launch line
 /// of the vendor's framework: what the live scheduler runs a training job with on a
 /// pool. `global_batch`: the job's, exactly; the error says why nothing fits.

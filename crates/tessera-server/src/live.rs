@@ -139,8 +139,8 @@ pub struct Live {
     cfg: SimConfig,
     core_idx: HashMap<u64, usize>,
     job_of: Vec<u64>,
-    /// The round in progress: when it started and what it placed (job, pool).
-    round: Option<(f64, Vec<(u64, usize)>)>,
+    /// The round in progress: when it started and what it placed (job, where).
+    round: Option<(f64, Vec<(u64, Where)>)>,
     next_round_at: f64,
     reported_unknown: BTreeSet<String>,
     instance: u32,
@@ -148,6 +148,8 @@ pub struct Live {
     catalog: Arc<tessera_catalog::Catalog>,
     /// A training job's plan on a pool (layout, speed, launch line), or why none fits.
     plans: HashMap<(u64, usize), Result<(Plan, Launch), String>>,
+    /// A training job's gangs across two pools, in the order of its `SimJob::mixed`.
+    gangs: HashMap<u64, Vec<GangRun>>,
     /// Tokens a training job has left, as the scheduler estimates them from its
     /// predicted speed and the time it ran (reset to the total after a server restart).
     left: HashMap<u64, f64>,
@@ -164,6 +166,23 @@ impl std::fmt::Debug for Live {
             .field("round", &self.round)
             .finish_non_exhaustive()
     }
+}
+
+/// Where a job runs in a round: on one pool, or as its gang across two pools (an index
+/// into its gangs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    Pool(usize),
+    Gang(usize),
+}
+
+/// One way a training job runs across two pools of one engine: the pools, the chips of
+/// each, and the launchable mixed plan (FlagScale's heterogeneous pipeline).
+#[derive(Debug, Clone)]
+struct GangRun {
+    pools: [usize; 2],
+    chips: [u32; 2],
+    plan: tessera_plan::mixed::MixedPlan,
 }
 
 /// Live-scheduler failures (the store failing; engines failing are health, not errors).
@@ -254,6 +273,7 @@ impl Live {
             missing_since: HashMap::new(),
             catalog,
             plans: HashMap::new(),
+            gangs: HashMap::new(),
             left: HashMap::new(),
             serve_unsched: BTreeMap::new(),
             open_cache: None,
@@ -1014,7 +1034,11 @@ impl Live {
 
     /// Which pools a job can run on and how fast (1 per pool for batch jobs, whose speed
     /// is unknown; the planned tokens/s for training jobs); the reason when none.
-    fn shapes(&mut self, id: u64, spec: &JobSpec) -> (Vec<f64>, Option<String>) {
+    fn shapes(
+        &mut self,
+        id: u64,
+        spec: &JobSpec,
+    ) -> (Vec<f64>, Vec<tessera_sched::MixedUse>, Option<String>) {
         let pools = lock(&self.snapshot).pools.clone();
         let chips = spec.chips();
         let want = spec.chip_types().to_vec();
@@ -1066,7 +1090,13 @@ impl Live {
                 }
             };
         }
-        let reason = if tput.iter().all(|&t| t <= 0.0) {
+        let mixed = match spec {
+            JobSpec::Train(job) if self.cfg.policy.uses_mixed() => {
+                self.gangs_of(id, job, chips, &want, &pools)
+            }
+            _ => Vec::new(),
+        };
+        let reason = if tput.iter().all(|&t| t <= 0.0) && mixed.is_empty() {
             Some(if why.is_empty() {
                 format!("no pool holds chip types {want:?}")
             } else {
@@ -1075,7 +1105,108 @@ impl Live {
         } else {
             None
         };
-        (tput, reason)
+        (tput, mixed, reason)
+    }
+
+    /// A training job's gangs across two pools: every two acceptable pools of one engine
+    /// that starts jobs across pools, with a configured link between them, for each
+    /// split of the job's chips ([`tessera_plan::speed::gang_splits`]) that is whole
+    /// nodes on both and fits the pools, where the mixed planner finds a launchable
+    /// plan at the job's batch. Planned once per job.
+    fn gangs_of(
+        &mut self,
+        id: u64,
+        job: &crate::job::TrainJobSpec,
+        chips: u32,
+        want: &[String],
+        pools: &[PoolStatus],
+    ) -> Vec<tessera_sched::MixedUse> {
+        if !self.gangs.contains_key(&id) {
+            let links = lock(&self.snapshot).links.clone();
+            let mut runs = Vec::new();
+            let ok = |i: usize| want.is_empty() || want.iter().any(|w| *w == self.pool_chip[i]);
+            let whole = |n: u32, cpn: u32| n <= cpn || n.is_multiple_of(cpn);
+            let n = self.pools.len();
+            for a in 0..n {
+                for b in a + 1..n {
+                    let same = self.pool_engine[a] == self.pool_engine[b];
+                    if !(ok(a)
+                        && ok(b)
+                        && same
+                        && self.engines[self.pool_engine[a]].runs_gangs_across())
+                    {
+                        continue;
+                    }
+                    let (na, nb) = (&self.pools[a].name, &self.pools[b].name);
+                    let Some(l) = links.iter().find(|l| {
+                        l.pools.len() == 2
+                            && ((&l.pools[0] == na && &l.pools[1] == nb)
+                                || (&l.pools[0] == nb && &l.pools[1] == na))
+                    }) else {
+                        continue;
+                    };
+                    let (Some(sa), Some(sb)) = (pools.get(a), pools.get(b)) else {
+                        continue;
+                    };
+                    let (Ok(model), Ok(ca), Ok(cb)) = (
+                        self.catalog.model(&job.model),
+                        self.catalog.chip(&self.pool_chip[a]),
+                        self.catalog.chip(&self.pool_chip[b]),
+                    ) else {
+                        continue;
+                    };
+                    let link = l.to_link();
+                    for (xa, xb) in tessera_plan::speed::gang_splits(chips) {
+                        let (pa, pb) = (sa.chips_per_node.max(1), sb.chips_per_node.max(1));
+                        if !whole(xa, pa) || !whole(xb, pb) || xa > sa.chips || xb > sb.chips {
+                            continue;
+                        }
+                        if let Ok(g) = tessera_plan::fleet::gang_on_chips(
+                            &model,
+                            (ca, cb),
+                            (xa, xb),
+                            &link,
+                            job.seq_len,
+                            job.batch(),
+                        ) {
+                            // The gang holds the split it asked for (whole nodes).
+                            runs.push(GangRun {
+                                pools: [a, b],
+                                chips: [xa, xb],
+                                plan: g.plan,
+                            });
+                        }
+                    }
+                }
+            }
+            self.gangs.insert(id, runs);
+        }
+        self.gangs[&id]
+            .iter()
+            .map(|g| tessera_sched::MixedUse {
+                uses: vec![(g.pools[0], g.chips[0]), (g.pools[1], g.chips[1])],
+                throughput: g.plan.tokens_per_s,
+            })
+            .collect()
+    }
+
+    /// The pool name an attempt of `job` records for `w`: the pool's, or both pools'
+    /// joined by `+` for a gang.
+    fn where_name(&self, job: u64, w: Where) -> String {
+        match w {
+            Where::Pool(p) => self.pools[p].name.clone(),
+            Where::Gang(m) => {
+                self.gangs
+                    .get(&job)
+                    .and_then(|g| g.get(m))
+                    .map_or_else(String::new, |g| {
+                        format!(
+                            "{}+{}",
+                            self.pools[g.pools[0]].name, self.pools[g.pools[1]].name
+                        )
+                    })
+            }
+        }
     }
 
     /// Gives the core the open jobs it does not know yet.
@@ -1088,7 +1219,7 @@ impl Live {
             {
                 continue;
             }
-            let (tput, reason) = self.shapes(j.id, &j.spec);
+            let (tput, mixed, reason) = self.shapes(j.id, &j.spec);
             if let Some(r) = reason {
                 unsched.insert(j.id, r);
                 continue;
@@ -1110,7 +1241,7 @@ impl Live {
                 kind: None,
                 throughput: tput,
                 throughput_spread: None,
-                mixed: Vec::new(),
+                mixed,
             });
             self.core_idx.insert(j.id, i);
             self.job_of.push(j.id);
@@ -1130,10 +1261,11 @@ impl Live {
                 return Ok(());
             }
             let (start, used) = (*start, (now - start).min(self.cfg.round_s));
-            for &(job, pool) in placed {
+            for &(job, w) in placed {
                 let Some(&i) = self.core_idx.get(&job) else {
                     continue;
                 };
+                let name = self.where_name(job, w);
                 let open = by_id.get(&job).filter(|j| !j.state.is_final());
                 let left = match open {
                     None => 0.0,
@@ -1144,12 +1276,18 @@ impl Live {
                         JobSpec::Train(t) => {
                             // Progress at the planned speed while its attempt ran on this
                             // pool, less the restart cost of an attempt begun this round.
-                            let speed = self.core.jobs()[i].throughput[pool];
+                            let speed = match w {
+                                Where::Pool(p) => self.core.jobs()[i].throughput[p],
+                                Where::Gang(m) => self.core.jobs()[i]
+                                    .mixed
+                                    .get(m)
+                                    .map_or(0.0, |g| g.throughput),
+                            };
                             let run = j
                                 .attempts
                                 .iter()
                                 .rev()
-                                .find(|a| a.state == "running" && a.pool == self.pools[pool].name)
+                                .find(|a| a.state == "running" && a.pool == name)
                                 .and_then(|a| a.started_at)
                                 .map_or(0.0, |s0| {
                                     let ran = (now - s0.max(start)).clamp(0.0, used);
@@ -1187,10 +1325,16 @@ impl Live {
             }
             Reaction::None => return Ok(()),
         };
-        let want: HashMap<u64, usize> = plan
+        let want: HashMap<u64, Where> = plan
             .placements
             .iter()
-            .map(|p| (self.job_of[p.job], p.ty))
+            .map(|p| {
+                let w = match &p.across {
+                    Some(a) => Where::Gang(a.option),
+                    None => Where::Pool(p.ty),
+                };
+                (self.job_of[p.job], w)
+            })
             .collect();
         // Stop what moved or lost its place (preemptible jobs only).
         for j in open {
@@ -1200,19 +1344,21 @@ impl Live {
             if a.state == "stopping" || !j.spec.preemptible() {
                 continue;
             }
-            let pool = self.pools.iter().position(|p| p.name == a.pool);
-            if want.get(&j.id).copied() == pool {
+            if want
+                .get(&j.id)
+                .is_some_and(|&w| self.where_name(j.id, w) == a.pool)
+            {
                 continue;
             }
             self.stop(now, j, a)?;
         }
         // Dispatch what has a place and no live attempt.
-        for (&job, &pool) in &want {
+        for (&job, &w) in &want {
             let Some(j) = by_id.get(&job) else { continue };
             if j.cancel_requested || j.attempts.iter().any(|a| a.is_live()) {
                 continue;
             }
-            self.dispatch(now, j, pool)?;
+            self.dispatch(now, j, w)?;
         }
         self.round = Some((now, want.into_iter().collect()));
         self.next_round_at = now + self.cfg.round_s;
@@ -1277,22 +1423,61 @@ impl Live {
         Ok(())
     }
 
-    fn dispatch(&mut self, now: f64, j: &JobRecord, pool: usize) -> Result<(), LiveError> {
+    fn dispatch(&mut self, now: f64, j: &JobRecord, w: Where) -> Result<(), LiveError> {
+        let gang = match w {
+            Where::Pool(_) => None,
+            Where::Gang(m) => match self.gangs.get(&j.id).and_then(|g| g.get(m)) {
+                Some(g) => Some(g.clone()),
+                None => return Ok(()),
+            },
+        };
+        let pool = match (&w, &gang) {
+            (Where::Pool(p), _) => *p,
+            (_, Some(g)) => g.pools[0],
+            _ => return Ok(()),
+        };
         let e = self.pool_engine[pool];
         if !self.engine_ok(e, now) {
             return Ok(());
         }
         let p = &self.pools[pool];
-        let cpn = lock(&self.snapshot)
-            .pools
-            .get(pool)
-            .map_or(1, |s| s.chips_per_node.max(1));
-        let chips = j.spec.chips();
-        let (nodes, per) = if chips > cpn {
-            (chips / cpn, cpn)
-        } else {
-            (1, chips)
+        // Nodes and chips per node of `chips` chips on pool `i`.
+        let shape = |i: usize, chips: u32| {
+            let cpn = lock(&self.snapshot)
+                .pools
+                .get(i)
+                .map_or(1, |s| s.chips_per_node.max(1));
+            if chips > cpn {
+                (chips / cpn, cpn)
+            } else {
+                (1, chips)
+            }
         };
+        let chips = gang.as_ref().map_or(j.spec.chips(), |g| g.chips[0]);
+        let (nodes, per) = shape(pool, chips);
+        let also: Vec<tessera_engine::Component> = gang
+            .iter()
+            .map(|g| {
+                let b = g.pools[1];
+                let (n, per_b) = shape(b, g.chips[1]);
+                let (gres_name, gres_type) = self.pools[b].gres_parts();
+                tessera_engine::Component {
+                    target: Target {
+                        partition: self.pools[b].partition.clone(),
+                        gres_type,
+                        gres_name,
+                        visible_devices_env: self
+                            .catalog
+                            .chip(&self.pool_chip[b])
+                            .ok()
+                            .and_then(tessera_plan::emit::device_variable),
+                    },
+                    nodes: n,
+                    chips_per_node: per_b,
+                }
+            })
+            .collect();
+        let place = self.where_name(j.id, w);
         let attempt = j.attempts.iter().map(|a| a.attempt).max().unwrap_or(0) + 1;
         let tag = Tag {
             instance: self.instance,
@@ -1300,11 +1485,18 @@ impl Live {
             attempt,
         };
         let (gres_name, gres_type) = p.gres_parts();
+        let chip_name = match &gang {
+            Some(g) => format!(
+                "{}+{}",
+                self.pool_chip[g.pools[0]], self.pool_chip[g.pools[1]]
+            ),
+            None => self.pool_chip[pool].clone(),
+        };
         let mut env = vec![
             ("TESSERA_JOB_ID".to_string(), j.id.to_string()),
             ("TESSERA_ATTEMPT".into(), attempt.to_string()),
-            ("TESSERA_POOL".into(), p.name.clone()),
-            ("TESSERA_CHIP".into(), self.pool_chip[pool].clone()),
+            ("TESSERA_POOL".into(), place.clone()),
+            ("TESSERA_CHIP".into(), chip_name),
         ];
         let script = match &j.spec {
             JobSpec::Batch(b) => b.command.clone(),
@@ -1314,6 +1506,57 @@ impl Live {
                 r.command.clone()
             }
             JobSpec::Serve(_) => return Ok(()), // never placed: its replicas are
+            JobSpec::Train(t) if gang.is_some() => {
+                let Some(g) = &gang else { return Ok(()) };
+                let Some(launch) = &g.plan.launch else {
+                    return Ok(());
+                };
+                let quoted: Vec<String> = launch
+                    .args
+                    .iter()
+                    .map(|a| tessera_plan::emit::quote(a))
+                    .collect();
+                env.push(("TESSERA_FRAMEWORK".into(), launch.framework.to_string()));
+                env.push(("TESSERA_LAUNCH_ARGS".into(), quoted.join(" ")));
+                if let Some(c) = &launch.config {
+                    env.push(("TESSERA_FRAMEWORK_CONFIG".into(), c.clone()));
+                }
+                // One part per pool: name, chip, chips, and its layout.
+                let parts: Vec<String> = g
+                    .plan
+                    .parts
+                    .iter()
+                    .zip(g.pools)
+                    .map(|(q, i)| {
+                        let l = &q.layout;
+                        format!(
+                            "{}:{}:{}:tp{}pp{}dp{}",
+                            self.pools[i].name, self.pool_chip[i], q.chips, l.tp, l.pp, l.dp
+                        )
+                    })
+                    .collect();
+                env.push(("TESSERA_PARTS".into(), parts.join(",")));
+                let l = g.plan.parts.first().map(|q| q.layout);
+                let get = |f: fn(&tessera_perf::train::Layout) -> u64| {
+                    l.as_ref().map_or(String::new(), |l| f(l).to_string())
+                };
+                t.entrypoint
+                    .replace("{launch}", &quoted.join(" "))
+                    .replace("{framework}", launch.framework)
+                    .replace("{tp}", &get(|l| l.tp as u64))
+                    .replace("{pp}", &get(|l| l.pp as u64))
+                    .replace("{dp}", &get(|l| l.dp as u64))
+                    .replace("{cp}", &get(|l| l.cp as u64))
+                    .replace("{ep}", &get(|l| l.ep as u64))
+                    .replace("{micro_batch}", &get(|l| l.micro_batch as u64))
+                    .replace("{global_batch}", &g.plan.global_batch.to_string())
+                    .replace("{seq_len}", &t.seq_len.to_string())
+                    .replace(
+                        "{nodes}",
+                        &(nodes + also.iter().map(|c| c.nodes).sum::<u32>()).to_string(),
+                    )
+                    .replace("{chips_per_node}", &per.to_string())
+            }
             JobSpec::Train(t) => match self.plans.get(&(j.id, pool)) {
                 Some(Ok((plan, launch))) => {
                     let l = &plan.layout;
@@ -1374,15 +1617,15 @@ impl Live {
                 .filter(|a| a.state == "lost")
                 .map(|a| a.attempt)
                 .collect(),
-            also: Vec::new(),
+            also,
         };
         let mut a = Attempt {
             attempt,
-            pool: p.name.clone(),
+            pool: place,
             engine: p.engine.clone(),
             engine_id: None,
             state: "dispatching".into(),
-            chips,
+            chips: j.spec.chips(),
             nodes: String::new(),
             dispatched_at: now,
             started_at: None,

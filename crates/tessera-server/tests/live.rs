@@ -696,3 +696,105 @@ fn a_serving_job_nothing_can_size_says_why() {
         "{why:?}"
     );
 }
+
+/// A training job larger than either pool, with a link between them: it runs as one gang
+/// across both (one engine job with a component per pool, FlagScale's heterogeneous
+/// launch), recorded as one attempt on both pools; without the link it waits.
+#[test]
+fn a_job_larger_than_either_pool_runs_as_one_gang_across_both() {
+    let nodes = || {
+        vec![
+            node("n-ascend-0", "huawei", "ascend910b", 8),
+            node("n-ascend-1", "huawei", "ascend910b", 8),
+            node("n-a800-0", "nvidia", "a800", 8),
+            node("n-a800-1", "nvidia", "a800", 8),
+        ]
+    };
+    let spec = parse_json(
+        r#"{"kind": "train", "name": "wide", "model": "llama2-13b", "tokens": 1e9, "seq-len": 4096,
+            "global-batch": 256, "resources": {"chips": 32},
+            "entrypoint": "flagscale-run {framework} {launch} # nodes={nodes}"}"#,
+    )
+    .unwrap();
+    // No link: nothing fits one pool (it waits for nodes to come back), and no gang is
+    // possible.
+    let mut w = world(nodes(), "max-min-fairness-perf", None);
+    let id = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec, 0.0)
+        .unwrap();
+    for t in [1.0, 70.0, 140.0] {
+        w.live.tick(t).unwrap();
+    }
+    assert!(w.engine.dispatches().is_empty());
+    assert_eq!(state(&w, id), JobState::Queued);
+
+    let mut w = world(nodes(), "max-min-fairness-perf", None);
+    w.snap.lock().unwrap().links = vec![tessera_server::config::LinkConfig {
+        pools: vec!["ascend".into(), "a800".into()],
+        gb_s: 12.5,
+        kind: Some("host-staged".into()),
+        latency_us: None,
+        copy_gb_s: None,
+    }];
+    let id = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec, 0.0)
+        .unwrap();
+    w.live.tick(1.0).unwrap();
+    let d = w.engine.dispatches();
+    assert_eq!(d.len(), 1, "{d:?}");
+    let (disp, st) = &d[0];
+    assert_eq!(disp.tag.job, id);
+    assert_eq!(*st, EngineState::Running);
+    assert_eq!(disp.target.partition, "huawei");
+    assert_eq!((disp.nodes, disp.chips_per_node), (2, 8));
+    assert_eq!(disp.also.len(), 1);
+    assert_eq!(disp.also[0].target.partition, "nvidia");
+    assert_eq!((disp.also[0].nodes, disp.also[0].chips_per_node), (2, 8));
+    let env = |k: &str| {
+        disp.env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(env("TESSERA_POOL"), "ascend+a800");
+    assert_eq!(env("TESSERA_FRAMEWORK"), "flagscale");
+    assert!(
+        env("TESSERA_PARTS").starts_with("ascend:huawei-ascend-910b2:16:"),
+        "{}",
+        env("TESSERA_PARTS")
+    );
+    assert!(
+        disp.script.starts_with("flagscale-run flagscale "),
+        "{}",
+        disp.script
+    );
+    assert!(disp.script.ends_with("# nodes=4"), "{}", disp.script);
+    assert!(
+        disp.script.contains(&env("TESSERA_LAUNCH_ARGS")),
+        "{}",
+        disp.script
+    );
+    w.live.tick(2.0).unwrap();
+    assert_eq!(state(&w, id), JobState::Running);
+    let a = attempts(&w, id);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].pool, "ascend+a800");
+    assert_eq!(a[0].chips, 32);
+    // Later rounds keep it where it is: no stop, no second attempt.
+    for t in [70.0, 140.0, 210.0] {
+        w.live.tick(t).unwrap();
+    }
+    assert_eq!(attempts(&w, id).len(), 1);
+    assert_eq!(state(&w, id), JobState::Running);
+    let engine_id = a[0].engine_id.clone().unwrap();
+    w.engine.finish(&engine_id, 0);
+    w.live.tick(220.0).unwrap();
+    assert_eq!(state(&w, id), JobState::Succeeded);
+}
