@@ -640,7 +640,7 @@ pub fn gang_on_chips(
             .map_or(0.0, |(p, _)| p.estimate.tokens_per_s)
     };
     let side = |i: &(Hardware, Efficiency, SearchOptions), chip: &Chip, n: u32| {
-        (i.0.clone(), i.1, i.2, n, alone(chip, n))
+        (i.0, i.1, i.2, n, alone(chip, n))
     };
     let (sa, sb) = (side(&ia, a, chips.0), side(&ib, b, chips.1));
     let job = TrainJob {
