@@ -3,14 +3,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_engine::slurm::{parse_sacct, parse_sbatch, parse_sinfo, parse_squeue};
+use tessera_engine::slurm::{
+    merge_components, parse_sacct, parse_sbatch, parse_sinfo, parse_squeue,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(jobs) = parse_squeue(&text) {
-        for j in jobs {
+        let n = jobs.len();
+        for j in &jobs {
             let _ = (j.state.is_terminal(), j.tag.map(|t| t.comment()));
         }
+        // Heterogeneous jobs' component rows merge into one job each; never more jobs.
+        assert!(merge_components(jobs).len() <= n);
     }
     if let Ok(nodes) = parse_sinfo(&text) {
         for n in nodes {
