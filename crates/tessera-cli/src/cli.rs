@@ -222,6 +222,12 @@ pub struct SimulateArgs {
     /// mixed-vendor planner finds one (docs/scheduler.md).
     #[arg(long, conflicts_with_all = ["trace", "generate"])]
     pub link: Option<String>,
+    /// With --jobs: each job may also run at half or twice its chips on a type (at that
+    /// size's planned speed, a restart when its size changes), for the policies that
+    /// plan more than one shape per job (the -perf forms of max-min-fairness and
+    /// max-sum-throughput; docs/scheduler.md "Elastic sizes").
+    #[arg(long, conflicts_with_all = ["trace", "generate"])]
+    pub elastic: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1727,6 +1727,12 @@ fn simulate_runs_a_job_across_two_vendors_pools() {
             .unwrap()
             .contains("could run as a gang across types, which fifo-perf does not plan")
     );
+    // Elastic sizes: jobs also run at half or twice their chips where that is faster.
+    let el = with(&["--elastic"]);
+    assert!(el["resized_placements"].as_u64().unwrap() > 0, "{el}");
+    assert_eq!(el["across_placements"], 0);
+    let el_fifo = with(&["--elastic", "--policy", "fifo-perf"]);
+    assert_eq!(el_fifo["resized_placements"], 0);
     for (bad, needle) in [
         ("host-staged", "expected KIND:GB_S"),
         ("pcie:12.5", "unknown kind `pcie`"),

@@ -33,6 +33,8 @@ pub struct SimulateV1 {
     pub spread_placements: u64,
     /// Rounds a job ran as one gang across types (`simulate --link`).
     pub across_placements: u64,
+    /// Rounds a job ran at another size than its own (`simulate --elastic`).
+    pub resized_placements: u64,
     pub cost_usd: Option<f64>,
     pub ftf_rho_max: f64,
     pub ftf_rho_mean: f64,
@@ -94,6 +96,7 @@ impl SimulateV1 {
             preemptions: r.preemptions,
             spread_placements: r.spread_placements,
             across_placements: r.across_placements,
+            resized_placements: r.resized_placements,
             cost_usd: r.cost_usd,
             ftf_rho_max: r.ftf_rho_max,
             ftf_rho_mean: r.ftf_rho_mean,

@@ -42,14 +42,15 @@ pub struct SpeedTable {
     gangs: BTreeMap<(String, u32), Vec<Gang>>,
 }
 
-/// One way to run a job as a gang across two chip types: the chips of each type its
-/// mixed plan uses and its tokens/s ([`plan_gang`]).
+/// Another way to run a job than its own size on one type: a gang across two chip types
+/// (the chips of each type its mixed plan uses, [`plan_gang`]) or another size on one
+/// type ([`SpeedTable::shapes`]), with its tokens/s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gang {
-    /// (type index, chips), two entries.
+    /// (type index, chips): two entries for a gang across types, one for a shape.
     pub uses: Vec<(usize, u32)>,
     pub tokens_per_s: f64,
-    /// "data-parallel" or "pipeline".
+    /// "data-parallel" or "pipeline" (across types), "elastic" (another size).
     pub form: &'static str,
 }
 
@@ -178,6 +179,29 @@ impl SpeedTable {
             self.gangs.insert(key.clone(), out);
         }
         &self.gangs[&key]
+    }
+
+    /// The other sizes an elastic scheduler may run `model` at instead of `chips`:
+    /// half and twice its chips (at least 1), on each type where a layout fits, each at
+    /// its best layout's tokens/s there (one type per shape; `form` "elastic").
+    pub fn shapes(&mut self, model: &ModelArch, chips: u32) -> Vec<Gang> {
+        let mut out = Vec::new();
+        for w in [chips / 2, chips.saturating_mul(2)] {
+            if w == 0 || w == chips {
+                continue;
+            }
+            let v = self.speeds(model, w).to_vec();
+            for (t, &tps) in v.iter().enumerate() {
+                if tps > 0.0 {
+                    out.push(Gang {
+                        uses: vec![(t, w)],
+                        tokens_per_s: tps,
+                        form: "elastic",
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// (model, chips) pairs searched so far.

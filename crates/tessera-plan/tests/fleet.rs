@@ -248,3 +248,26 @@ fn speed_table_gangs_across_types() {
         assert!(flops < bound, "{g:?}: {flops} > {bound}");
     }
 }
+
+/// Elastic shapes: half and twice the job's chips on each type where a layout fits, at
+/// the speed table's speed for that size.
+#[test]
+fn speed_table_shapes_are_other_sizes_on_one_type() {
+    let cat = Catalog::builtin().unwrap();
+    let chips = [
+        cat.chip("huawei-ascend-910b2").unwrap(),
+        cat.chip("nvidia-a800-sxm4-80gb").unwrap(),
+    ];
+    let mut t = SpeedTable::new(&chips).unwrap();
+    let m = cat.model("llama2-13b").unwrap();
+    let shapes = t.shapes(&m, 16);
+    assert_eq!(shapes.len(), 4, "{shapes:?}");
+    for g in &shapes {
+        assert_eq!(g.form, "elastic");
+        assert_eq!(g.uses.len(), 1);
+        let (ty, w) = g.uses[0];
+        assert!(w == 8 || w == 32, "{g:?}");
+        assert_eq!(g.tokens_per_s, t.speeds(&m, w)[ty]);
+    }
+    assert!(t.shapes(&m, 1).iter().all(|g| g.uses[0].1 == 2));
+}

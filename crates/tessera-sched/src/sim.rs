@@ -250,6 +250,8 @@ pub struct SimResult {
     pub spread_placements: u64,
     /// Placements of a job as one gang across types (rounds it ran so).
     pub across_placements: u64,
+    /// Placements of a job at another size on one type (an elastic shape).
+    pub resized_placements: u64,
     /// Busy worker-hours times each type's price, if prices were given.
     pub cost_usd: Option<f64>,
     /// Largest and mean finish-time-fairness ratio over finished jobs.
@@ -342,6 +344,7 @@ pub fn simulate(
     let (mut contention, mut lived) = (vec![0.0f64; n], vec![0.0f64; n]);
     let mut spread_count = 0u64;
     let mut across_count = 0u64;
+    let mut resized_count = 0u64;
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
     let mut next_arrival = 0usize;
     let (mut now, mut rounds, mut done) = (0.0f64, 0u64, 0usize);
@@ -408,7 +411,11 @@ pub fn simulate(
                 cfg.round_s
             };
             if let Some(a) = &p.across {
-                across_count += 1;
+                if a.parts.len() > 1 {
+                    across_count += 1;
+                } else {
+                    resized_count += 1;
+                }
                 for part in &a.parts {
                     busy[part.ty] += used * part.workers as f64;
                     round_busy[part.ty] += used * part.workers as f64;
@@ -534,6 +541,7 @@ pub fn simulate(
         preemptions: preempt.iter().map(|&p| p as u64).sum(),
         spread_placements: spread_count,
         across_placements: across_count,
+        resized_placements: resized_count,
         ftf_rho_max: results.iter().filter_map(|r| r.ftf_rho).fold(0.0, f64::max),
         ftf_rho_mean: {
             let v: Vec<f64> = results.iter().filter_map(|r| r.ftf_rho).collect();
@@ -920,6 +928,41 @@ mod tests {
             let r = run(std::slice::from_ref(&big), &[4, 4], p);
             assert_eq!(r.unschedulable, vec![0], "{p}");
         }
+    }
+
+    /// An elastic shape: a job of 4 workers that also runs on all 8 of its type, faster.
+    /// Alone it takes the larger size every round (a shape of one type is a column like
+    /// a gang, counted as resized, not across types); beside a second job the two share
+    /// the type at their own sizes, and it resizes only when there is room.
+    #[test]
+    fn an_elastic_shape_takes_idle_workers() {
+        let one = SimJob {
+            scale_factor: 4,
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 8)],
+                throughput: 1.8,
+            }],
+            ..job(0, 0.0, 1.8 * 3600.0, &[1.0])
+        };
+        let r = run(std::slice::from_ref(&one), &[8], "max-min-fairness-perf");
+        assert_eq!(r.jobs[0].finish_s, Some(3600.0));
+        assert_eq!(r.resized_placements, 10);
+        assert_eq!(r.across_placements, 0);
+        // Planned at its own size only (a policy without shapes): 1 step/s.
+        let r = run(std::slice::from_ref(&one), &[8], "max-min-fairness");
+        assert_eq!(r.jobs[0].finish_s, Some(1.8 * 3600.0));
+        assert_eq!(r.resized_placements, 0);
+        // With a second job of 4 the type is full at the own sizes: no resizing while
+        // both run, and the shape's 8 workers never over-subscribe the type.
+        let other = SimJob {
+            scale_factor: 4,
+            ..job(1, 0.0, 3600.0, &[1.0])
+        };
+        let r = run(&[one.clone(), other], &[8], "max-min-fairness-perf");
+        for (_, _, busy) in &r.timeline {
+            assert!(busy.iter().all(|&b| b <= 1.0 + 1e-9), "{busy:?}");
+        }
+        assert!(r.jobs.iter().all(|j| j.finish_s.is_some()));
     }
 
     /// Two jobs of 4 workers that run at 1 step/s on type 0, or at 1.5 as a gang of 4 + 4

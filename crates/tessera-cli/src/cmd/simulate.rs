@@ -93,7 +93,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
     } = match &a.jobs {
         Some(path) => {
             let link = a.link.as_deref().map(parse_link).transpose()?;
-            llm_jobs(cat, path, &cluster, link.as_ref())?
+            llm_jobs(cat, path, &cluster, link.as_ref(), a.elastic)?
         }
         None => gavel_jobs(a, &cluster, window, policy == Policy::MaxMinFairnessPacked)?,
     };
@@ -261,6 +261,12 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         t.add_row(vec![
             "rounds run across types".to_string(),
             r.across_placements.to_string(),
+        ]);
+    }
+    if r.resized_placements > 0 {
+        t.add_row(vec![
+            "rounds run at another size".to_string(),
+            r.resized_placements.to_string(),
         ]);
     }
     t.add_row(vec!["wall time".to_string(), format!("{wall:.3} s")]);
@@ -707,6 +713,7 @@ fn llm_jobs(
     path: &str,
     cluster: &ClusterSpec,
     link: Option<&PoolLink>,
+    elastic: bool,
 ) -> Result<Loaded> {
     let text = read(path)?;
     let list = parse_jobs(path, &text)?;
@@ -732,17 +739,22 @@ fn llm_jobs(
             models.insert(j.model.clone(), m);
         }
         let throughput = table.speeds(&models[&j.model], j.chips).to_vec();
-        let mixed: Vec<MixedUse> = match link {
+        let mut ways: Vec<tessera_plan::speed::Gang> = match link {
             Some(l) => table
                 .gangs(&models[&j.model], j.chips, |_, _| Some(l.clone()))
-                .iter()
-                .map(|g| MixedUse {
-                    uses: g.uses.clone(),
-                    throughput: g.tokens_per_s,
-                })
-                .collect(),
+                .to_vec(),
             None => Vec::new(),
         };
+        if elastic {
+            ways.extend(table.shapes(&models[&j.model], j.chips));
+        }
+        let mixed: Vec<MixedUse> = ways
+            .into_iter()
+            .map(|g| MixedUse {
+                uses: g.uses,
+                throughput: g.tokens_per_s,
+            })
+            .collect();
         if throughput.iter().all(|&t| t <= 0.0) && mixed.is_empty() {
             missing.push((j.line, j.model.clone(), j.chips));
             continue;
