@@ -682,17 +682,21 @@ impl RoundCore {
                 let mut sp = Vec::with_capacity(units.len());
                 for &(i, _) in &units {
                     let (nodes, s) = it.next().unwrap_or_default();
-                    self.nodes_of[i] = nodes;
+                    if let Some(n) = nodes {
+                        self.nodes_of[i] = n;
+                    }
                     sp.push(s);
                 }
                 for (k, &(i, m)) in across.iter().enumerate() {
                     let parts = self.jobs[i].mixed[m].uses.len();
-                    self.part_nodes[i].clear();
-                    for _ in 0..parts {
+                    let mut now: Vec<Vec<usize>> = Vec::with_capacity(parts);
+                    for p in 0..parts {
                         let (nodes, s) = it.next().unwrap_or_default();
-                        self.part_nodes[i].push(nodes);
+                        let kept = || self.part_nodes[i].get(p).cloned().unwrap_or_default();
+                        now.push(nodes.unwrap_or_else(kept));
                         across_spread[k] |= s;
                     }
+                    self.part_nodes[i] = now;
                 }
                 sp
             }
@@ -1077,13 +1081,14 @@ struct NodeUnit<'a> {
 /// Puts each unit's workers on nodes of its type: first units that keep the nodes they
 /// held if those still have room, then the rest from the largest down, each on the
 /// fullest node that fits it whole (best fit), else spread over the nodes with the most
-/// free workers. Returns, per unit, its nodes and whether it is fragmented: on more
-/// nodes than its size needs (a unit larger than a node needs several anyway).
+/// free workers. Returns, per unit, its new nodes (`None`: it keeps `keep`) and whether
+/// it is fragmented: on more nodes than its size needs (a unit larger than a node needs
+/// several anyway).
 fn place_on_nodes(
     units: &[NodeUnit],
     capacity: &[u32],
     per_node: &[u32],
-) -> Vec<(Vec<usize>, bool)> {
+) -> Vec<(Option<Vec<usize>>, bool)> {
     let mut free: Vec<Vec<u32>> = capacity
         .iter()
         .zip(per_node)
@@ -1096,7 +1101,7 @@ fn place_on_nodes(
             v
         })
         .collect();
-    let mut out: Vec<(Vec<usize>, bool)> = vec![(Vec::new(), false); units.len()];
+    let mut out: Vec<(Option<Vec<usize>>, bool)> = vec![(None, false); units.len()];
     let mut done = vec![false; units.len()];
     // Lease renewal: keep a gang where it ran if all its nodes still have room.
     for (k, u) in units.iter().enumerate() {
@@ -1115,10 +1120,7 @@ fn place_on_nodes(
                 free[t][nd] -= take;
                 left -= take;
             }
-            out[k] = (
-                u.keep.to_vec(),
-                u.keep.len() > sf.div_ceil(per_node[t]) as usize,
-            );
+            out[k] = (None, u.keep.len() > sf.div_ceil(per_node[t]) as usize);
             done[k] = true;
         }
     }
@@ -1138,7 +1140,7 @@ fn place_on_nodes(
         match fit {
             Some(nd) => {
                 free[t][nd] -= sf;
-                out[k] = (vec![nd], false);
+                out[k] = (Some(vec![nd]), false);
             }
             None => {
                 let mut order: Vec<usize> = (0..free[t].len()).collect();
@@ -1157,7 +1159,7 @@ fn place_on_nodes(
                     }
                 }
                 let spread = used.len() > sf.div_ceil(per_node[t]) as usize;
-                out[k] = (used, spread);
+                out[k] = (Some(used), spread);
             }
         }
     }
