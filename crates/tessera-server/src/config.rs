@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// The LP method of the LP policies: `simplex` (default) or `interior`.
     #[serde(default)]
     pub solver: Option<String>,
+    /// Training jobs may also run at half or twice their chips on a pool.
+    #[serde(default)]
+    pub elastic: bool,
     /// Where engine scripts and outputs go (relative to the config file).
     #[serde(default = "default_spool")]
     pub spool: String,

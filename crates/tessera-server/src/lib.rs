@@ -194,6 +194,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     if let Some(sv) = cfg.solver.as_deref().and_then(tessera_sched::Solver::parse) {
         sched.set_solver(sv);
     }
+    sched.set_elastic(cfg.elastic);
     let clock: Arc<dyn live::Clock> = Arc::new(live::SystemClock);
     let (shut_tx, shut_rx) = tokio::sync::watch::channel(false);
     let app = api::router(

@@ -150,6 +150,10 @@ pub struct Live {
     plans: HashMap<(u64, usize), Result<(Plan, Launch), String>>,
     /// A training job's gangs across two pools, in the order of its `SimJob::mixed`.
     gangs: HashMap<u64, Vec<GangRun>>,
+    /// A training job's other sizes (after its gangs in `SimJob::mixed`).
+    sizes: HashMap<u64, Vec<SizeRun>>,
+    /// Whether training jobs may run at other sizes (the configuration's `elastic`).
+    elastic: bool,
     /// Tokens a training job has left, as the scheduler estimates them from its
     /// predicted speed and the time it ran (reset to the total after a server restart).
     left: HashMap<u64, f64>,
@@ -174,6 +178,17 @@ impl std::fmt::Debug for Live {
 enum Where {
     Pool(usize),
     Gang(usize),
+    /// Another size on one pool (an index into its sizes).
+    Size(usize),
+}
+
+/// Another size a training job runs at on one pool (elastic sizes): the pool, its chips,
+/// and the plan there.
+#[derive(Debug, Clone)]
+struct SizeRun {
+    pool: usize,
+    chips: u32,
+    plan: (Plan, Launch),
 }
 
 /// One way a training job runs across two pools of one engine: the pools, the chips of
@@ -274,10 +289,18 @@ impl Live {
             catalog,
             plans: HashMap::new(),
             gangs: HashMap::new(),
+            sizes: HashMap::new(),
+            elastic: false,
             left: HashMap::new(),
             serve_unsched: BTreeMap::new(),
             open_cache: None,
         })
+    }
+
+    /// Lets training jobs also run at half or twice their chips on a pool (the
+    /// configuration's `elastic`), for the policies that plan more than one shape.
+    pub fn set_elastic(&mut self, on: bool) {
+        self.elastic = on;
     }
 
     /// The LP method of the LP policies (the configuration's `solver`).
@@ -1092,7 +1115,11 @@ impl Live {
         }
         let mixed = match spec {
             JobSpec::Train(job) if self.cfg.policy.uses_mixed() => {
-                self.gangs_of(id, job, chips, &want, &pools)
+                let mut m = self.gangs_of(id, job, chips, &want, &pools);
+                if self.elastic {
+                    m.extend(self.sizes_of(id, job, chips, &want, &pools));
+                }
+                m
             }
             _ => Vec::new(),
         };
@@ -1190,11 +1217,87 @@ impl Live {
             .collect()
     }
 
+    /// A training job's other sizes: half and twice its chips on each acceptable pool,
+    /// in whole nodes and within the pool, where a layout fits at the job's batch.
+    /// Planned once per job.
+    fn sizes_of(
+        &mut self,
+        id: u64,
+        job: &crate::job::TrainJobSpec,
+        chips: u32,
+        want: &[String],
+        pools: &[PoolStatus],
+    ) -> Vec<tessera_sched::MixedUse> {
+        if !self.sizes.contains_key(&id) {
+            let mut runs = Vec::new();
+            for (i, st) in pools.iter().enumerate().take(self.pools.len()) {
+                if !(want.is_empty() || want.iter().any(|w| *w == self.pool_chip[i])) {
+                    continue;
+                }
+                let cpn = st.chips_per_node.max(1);
+                let (Ok(model), Ok(chip)) = (
+                    self.catalog.model(&job.model),
+                    self.catalog.chip(&self.pool_chip[i]),
+                ) else {
+                    continue;
+                };
+                for w in [chips / 2, chips.saturating_mul(2)] {
+                    if w == 0 || w == chips || w > st.chips || (w > cpn && !w.is_multiple_of(cpn)) {
+                        continue;
+                    }
+                    if let Ok(plan) = tessera_plan::fleet::best_on_chips(
+                        &model,
+                        chip,
+                        w as u64,
+                        job.seq_len,
+                        job.batch(),
+                    ) {
+                        runs.push(SizeRun {
+                            pool: i,
+                            chips: w,
+                            plan,
+                        });
+                    }
+                }
+            }
+            self.sizes.insert(id, runs);
+        }
+        self.sizes[&id]
+            .iter()
+            .map(|r| tessera_sched::MixedUse {
+                uses: vec![(r.pool, r.chips)],
+                throughput: r.plan.0.estimate.tokens_per_s,
+            })
+            .collect()
+    }
+
+    /// Chips an attempt of `job` at `w` holds.
+    fn where_chips(&self, job: u64, w: Where, spec_chips: u32) -> u32 {
+        match w {
+            Where::Pool(_) => spec_chips,
+            Where::Gang(m) => self
+                .gangs
+                .get(&job)
+                .and_then(|g| g.get(m))
+                .map_or(spec_chips, |g| g.chips.iter().sum()),
+            Where::Size(k) => self
+                .sizes
+                .get(&job)
+                .and_then(|g| g.get(k))
+                .map_or(spec_chips, |r| r.chips),
+        }
+    }
+
     /// The pool name an attempt of `job` records for `w`: the pool's, or both pools'
     /// joined by `+` for a gang.
     fn where_name(&self, job: u64, w: Where) -> String {
         match w {
             Where::Pool(p) => self.pools[p].name.clone(),
+            Where::Size(k) => self
+                .sizes
+                .get(&job)
+                .and_then(|g| g.get(k))
+                .map_or_else(String::new, |r| self.pools[r.pool].name.clone()),
             Where::Gang(m) => {
                 self.gangs
                     .get(&job)
@@ -1282,6 +1385,13 @@ impl Live {
                                     .mixed
                                     .get(m)
                                     .map_or(0.0, |g| g.throughput),
+                                Where::Size(k) => {
+                                    let ng = self.gangs.get(&job).map_or(0, |g| g.len());
+                                    self.core.jobs()[i]
+                                        .mixed
+                                        .get(ng + k)
+                                        .map_or(0.0, |g| g.throughput)
+                                }
                             };
                             let run = j
                                 .attempts
@@ -1329,11 +1439,14 @@ impl Live {
             .placements
             .iter()
             .map(|p| {
+                let id = self.job_of[p.job];
+                let ng = self.gangs.get(&id).map_or(0, |g| g.len());
                 let w = match &p.across {
-                    Some(a) => Where::Gang(a.option),
+                    Some(a) if a.option < ng => Where::Gang(a.option),
+                    Some(a) => Where::Size(a.option - ng),
                     None => Where::Pool(p.ty),
                 };
-                (self.job_of[p.job], w)
+                (id, w)
             })
             .collect();
         // Stop what moved or lost its place (preemptible jobs only).
@@ -1344,10 +1457,10 @@ impl Live {
             if a.state == "stopping" || !j.spec.preemptible() {
                 continue;
             }
-            if want
-                .get(&j.id)
-                .is_some_and(|&w| self.where_name(j.id, w) == a.pool)
-            {
+            if want.get(&j.id).is_some_and(|&w| {
+                self.where_name(j.id, w) == a.pool
+                    && self.where_chips(j.id, w, j.spec.chips()) == a.chips
+            }) {
                 continue;
             }
             self.stop(now, j, a)?;
@@ -1425,15 +1538,23 @@ impl Live {
 
     fn dispatch(&mut self, now: f64, j: &JobRecord, w: Where) -> Result<(), LiveError> {
         let gang = match w {
-            Where::Pool(_) => None,
+            Where::Pool(_) | Where::Size(_) => None,
             Where::Gang(m) => match self.gangs.get(&j.id).and_then(|g| g.get(m)) {
                 Some(g) => Some(g.clone()),
                 None => return Ok(()),
             },
         };
-        let pool = match (&w, &gang) {
-            (Where::Pool(p), _) => *p,
-            (_, Some(g)) => g.pools[0],
+        let size = match w {
+            Where::Size(k) => match self.sizes.get(&j.id).and_then(|g| g.get(k)) {
+                Some(r) => Some(r.clone()),
+                None => return Ok(()),
+            },
+            _ => None,
+        };
+        let pool = match (&w, &gang, &size) {
+            (Where::Pool(p), _, _) => *p,
+            (_, Some(g), _) => g.pools[0],
+            (_, _, Some(r)) => r.pool,
             _ => return Ok(()),
         };
         let e = self.pool_engine[pool];
@@ -1453,7 +1574,11 @@ impl Live {
                 (1, chips)
             }
         };
-        let chips = gang.as_ref().map_or(j.spec.chips(), |g| g.chips[0]);
+        let chips = match (&gang, &size) {
+            (Some(g), _) => g.chips[0],
+            (_, Some(r)) => r.chips,
+            _ => j.spec.chips(),
+        };
         let (nodes, per) = shape(pool, chips);
         let also: Vec<tessera_engine::Component> = gang
             .iter()
@@ -1557,8 +1682,12 @@ impl Live {
                     )
                     .replace("{chips_per_node}", &per.to_string())
             }
-            JobSpec::Train(t) => match self.plans.get(&(j.id, pool)) {
-                Some(Ok((plan, launch))) => {
+            JobSpec::Train(t) => match size
+                .as_ref()
+                .map(|r| &r.plan)
+                .or_else(|| self.plans.get(&(j.id, pool)).and_then(|r| r.as_ref().ok()))
+            {
+                Some((plan, launch)) => {
                     let l = &plan.layout;
                     let quoted: Vec<String> = launch
                         .args
@@ -1625,7 +1754,7 @@ impl Live {
             engine: p.engine.clone(),
             engine_id: None,
             state: "dispatching".into(),
-            chips: j.spec.chips(),
+            chips: self.where_chips(j.id, w, j.spec.chips()),
             nodes: String::new(),
             dispatched_at: now,
             started_at: None,

@@ -798,3 +798,68 @@ fn a_job_larger_than_either_pool_runs_as_one_gang_across_both() {
     w.live.tick(220.0).unwrap();
     assert_eq!(state(&w, id), JobState::Succeeded);
 }
+
+/// Elastic sizes: alone on an idle pool of 16, a training job of 8 chips runs at 16 when
+/// that is faster (its planned layout for 16), recorded as an attempt of 16 chips; when
+/// a second job arrives the first goes back to 8 through a preemption and a new attempt.
+#[test]
+fn an_elastic_training_job_grows_into_an_idle_pool_and_shrinks_back() {
+    let mut w = world(
+        vec![
+            node("n-a800-0", "nvidia", "a800", 8),
+            node("n-a800-1", "nvidia", "a800", 8),
+        ],
+        "max-min-fairness-perf",
+        None,
+    );
+    w.live.set_elastic(true);
+    let spec = |name: &str| {
+        parse_json(&format!(
+            r#"{{"kind": "train", "name": "{name}", "model": "llama3-8b", "tokens": 1e12, "seq-len": 4096,
+                "global-batch": 256, "resources": {{"chips": 8, "chip-types": ["nvidia-a800-sxm4-80gb"]}},
+                "checkpoint-grace-s": 0, "entrypoint": "run {{launch}} # chips={{chips_per_node}}x{{nodes}}"}}"#
+        ))
+        .unwrap()
+    };
+    let a = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec("a"), 0.0)
+        .unwrap();
+    w.live.tick(1.0).unwrap();
+    let d = w.engine.dispatches();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].0.nodes, d[0].0.chips_per_node),
+        (2, 8),
+        "grown to 16: {d:?}"
+    );
+    assert!(d[0].0.script.ends_with("# chips=8x2"), "{}", d[0].0.script);
+    w.live.tick(2.0).unwrap();
+    assert_eq!(attempts(&w, a)[0].chips, 16);
+    // A second job: the first is preempted and comes back at its own size.
+    let b = w
+        .store
+        .lock()
+        .unwrap()
+        .insert_job("team-a", &spec("b"), 3.0)
+        .unwrap();
+    for t in [70.0, 71.0, 72.0, 140.0, 141.0, 142.0] {
+        w.live.tick(t).unwrap();
+    }
+    let at = attempts(&w, a);
+    assert!(at.len() >= 2, "{at:?}");
+    let live: Vec<_> = at.iter().filter(|x| x.is_live()).collect();
+    assert!(live.iter().all(|x| x.chips == 8), "{at:?}");
+    assert!(attempts(&w, b).iter().any(|x| x.is_live() && x.chips == 8));
+    // Never more chips at once than the pool has.
+    let used: u32 = w
+        .engine
+        .dispatches()
+        .iter()
+        .filter(|(_, s)| *s == EngineState::Running)
+        .map(|(d, _)| d.nodes * d.chips_per_node)
+        .sum();
+    assert!(used <= 16, "{used}");
+}
