@@ -156,6 +156,8 @@ pub struct RoundCore {
     nodes_of: Vec<Vec<usize>>,
     /// Nodes of each part of a job's gang across types, while it runs as one.
     part_nodes: Vec<Vec<Vec<usize>>>,
+    /// Whether the current allocation has a gang column for some job.
+    gang_columns: bool,
     active: Vec<usize>,
     is_active: Vec<bool>,
     // FIFO's standing assignment of jobs to types, and the random stream.
@@ -209,6 +211,7 @@ impl RoundCore {
             attained: Vec::new(),
             nodes_of: Vec::new(),
             part_nodes: Vec::new(),
+            gang_columns: false,
             active: Vec::new(),
             is_active: Vec::new(),
             fifo_on: Vec::new(),
@@ -560,17 +563,23 @@ impl RoundCore {
         } else {
             &[false]
         };
-        // Gangs across types first: they need room on several types at once.
+        // Gangs across types first: they need room on several types at once. (Only when
+        // the allocation gave some job a gang column: otherwise the round is Gavel's.)
+        let gangs = self.gang_columns;
         let elapsed = self.last_reset.map_or(0.0, |t| (now - t).max(0.0));
-        let mut across = across_round(
-            &self.jobs,
-            &self.active,
-            &ledger,
-            &self.capacity,
-            (self.half, elapsed),
-            false,
-            &mut self.taken,
-        );
+        let mut across = if gangs {
+            across_round(
+                &self.jobs,
+                &self.active,
+                &ledger,
+                &self.capacity,
+                (self.half, elapsed),
+                false,
+                &mut self.taken,
+            )
+        } else {
+            Vec::new()
+        };
         let mut left = self.capacity.clone();
         for &(i, m) in &across {
             for &(t, w) in &self.jobs[i].mixed[m].uses {
@@ -588,10 +597,6 @@ impl RoundCore {
         );
         // Then gangs take what the one-type placements leave idle, as jobs take idle
         // workers of types their allocation gives them no time on.
-        let gangs = self
-            .active
-            .iter()
-            .any(|&i| self.x_of[i].as_ref().is_some_and(|x| x.len() > nt));
         if gangs {
             for &(i, t) in &placed {
                 self.taken[i] = true;
@@ -992,6 +997,11 @@ impl RoundCore {
         for (t, tt) in self.type_time.iter_mut().enumerate() {
             *tt += self.slots.iter().map(|p| p.got[t]).sum::<f64>();
         }
+        let nt = self.capacity.len();
+        self.gang_columns = self
+            .allocated
+            .iter()
+            .any(|&i| self.x_of[i].as_ref().is_some_and(|x| x.len() > nt));
         self.need_update = false;
         self.capacity_changed = false;
         Ok(())
