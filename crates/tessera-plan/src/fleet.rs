@@ -611,6 +611,49 @@ pub fn plan_serve_fleet(
     }
 }
 
+/// What the live scheduler plans a training job on one chip type with: the chip's model
+/// inputs, the vendor's framework and a search at the job's batch exactly (bf16).
+struct ExactInputs {
+    hw: Hardware,
+    eff: Efficiency,
+    fw: TrainFramework,
+    opts: SearchOptions,
+}
+
+impl ExactInputs {
+    fn of(chip: &Chip) -> Result<ExactInputs, String> {
+        let hw = Hardware::from_chip(chip)
+            .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
+        let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip), BF16);
+        let fw = TrainFramework::default_for(&chip.vendor);
+        let opts = SearchOptions {
+            batch_tolerance_pct: 0,
+            ..SearchOptions::for_framework(fw)
+        };
+        Ok(ExactInputs { hw, eff, fw, opts })
+    }
+
+    /// The best plan on `chips` chips, if any fits.
+    fn best(&self, model: &ModelArch, job: &TrainJob, chips: u64) -> Option<Plan> {
+        crate::train::search(model, &self.hw, &self.eff, job, chips, 1, &self.opts)
+            .plans
+            .into_iter()
+            .next()
+    }
+}
+
+const BF16: TrainPrecision = TrainPrecision::Bf16;
+
+fn bf16_job(seq_len: u32, global_batch: u32) -> TrainJob {
+    TrainJob {
+        seq_len,
+        global_batch,
+        precision: BF16,
+        dropout: false,
+        flash_attention: true,
+    }
+}
+
 /// One job across two pools as the live scheduler runs it: the launchable mixed plan
 /// ([`crate::speed::plan_gang`]) of `model` on `chips.0` chips of `a` and `chips.1` of
 /// `b` over `link`, bf16, with the job's sequence length and global batch exactly. The
@@ -623,48 +666,28 @@ pub fn gang_on_chips(
     seq_len: u32,
     global_batch: u32,
 ) -> Result<crate::speed::GangPlan, String> {
-    let precision = TrainPrecision::Bf16;
-    let inputs = |chip: &Chip| -> Result<(Hardware, Efficiency, SearchOptions), String> {
-        let hw = Hardware::from_chip(chip)
-            .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
-        let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip), precision);
-        let opts = SearchOptions {
-            batch_tolerance_pct: 0,
-            ..SearchOptions::for_framework(TrainFramework::default_for(&chip.vendor))
-        };
-        Ok((hw, eff, opts))
-    };
-    let (ia, ib) = (inputs(a)?, inputs(b)?);
-    let alone = |chip: &Chip, n: u32| {
-        best_on_chips(model, chip, n as u64, seq_len, global_batch)
-            .map_or(0.0, |(p, _)| p.estimate.tokens_per_s)
-    };
-    let side = |i: &(Hardware, Efficiency, SearchOptions), chip: &Chip, n: u32| {
-        (i.0, i.1, i.2, n, alone(chip, n))
-    };
-    let (sa, sb) = (side(&ia, a, chips.0), side(&ib, b, chips.1));
-    let job = TrainJob {
-        seq_len,
-        global_batch,
-        precision,
-        dropout: false,
-        flash_attention: true,
-    };
+    let job = bf16_job(seq_len, global_batch);
+    let (ia, ib) = (ExactInputs::of(a)?, ExactInputs::of(b)?);
+    // Each side's own best plan on its chips: the baseline of the plan's efficiency.
+    fn side<'a>(
+        i: &'a ExactInputs,
+        model: &ModelArch,
+        job: &TrainJob,
+        n: u32,
+    ) -> crate::speed::GangSide<'a> {
+        crate::speed::GangSide {
+            hw: &i.hw,
+            eff: &i.eff,
+            opts: i.opts,
+            chips: n,
+            alone_tokens_per_s: i
+                .best(model, job, n as u64)
+                .map_or(0.0, |p| p.estimate.tokens_per_s),
+        }
+    }
     let sides = [
-        crate::speed::GangSide {
-            hw: &sa.0,
-            eff: &sa.1,
-            opts: sa.2,
-            chips: sa.3,
-            alone_tokens_per_s: sa.4,
-        },
-        crate::speed::GangSide {
-            hw: &sb.0,
-            eff: &sb.1,
-            opts: sb.2,
-            chips: sb.3,
-            alone_tokens_per_s: sb.4,
-        },
+        side(&ia, model, &job, chips.0),
+        side(&ib, model, &job, chips.1),
     ];
     crate::speed::plan_gang(model, sides, link, &job).ok_or_else(|| {
         format!(
@@ -684,28 +707,10 @@ pub fn best_on_chips(
     seq_len: u32,
     global_batch: u32,
 ) -> Result<(Plan, Launch), String> {
-    let hw = Hardware::from_chip(chip)
-        .map_err(|m| format!("the catalog lacks {} for {}", m.join(", "), chip.id))?;
-    let precision = TrainPrecision::Bf16;
-    let eff = Efficiency::for_family(Family::of(chip), Stack::default_for(chip), precision);
-    let fw = TrainFramework::default_for(&chip.vendor);
-    let job = TrainJob {
-        seq_len,
-        global_batch,
-        precision,
-        dropout: false,
-        flash_attention: true,
-    };
-    let opts = SearchOptions {
-        batch_tolerance_pct: 0,
-        ..SearchOptions::for_framework(fw)
-    };
-    let r = crate::train::search(model, &hw, &eff, &job, chips, 1, &opts);
-    let p = r
-        .plans
-        .into_iter()
-        .next()
-        .ok_or_else(|| no_train_plan_reason(model, &hw, chips))?;
-    let launch = train_args(fw, model, &p.layout, seq_len, p.global_batch, precision);
+    let i = ExactInputs::of(chip)?;
+    let p = i
+        .best(model, &bf16_job(seq_len, global_batch), chips)
+        .ok_or_else(|| no_train_plan_reason(model, &i.hw, chips))?;
+    let launch = train_args(i.fw, model, &p.layout, seq_len, p.global_batch, BF16);
     Ok((p, launch))
 }

@@ -1271,6 +1271,26 @@ impl Live {
             .collect()
     }
 
+    /// The index into the job's `SimJob::mixed` of a gang or another size (`None` on
+    /// its own size on one pool): its gangs first, then its sizes.
+    fn option_of(&self, job: u64, w: Where) -> Option<usize> {
+        match w {
+            Where::Pool(_) => None,
+            Where::Gang(m) => Some(m),
+            Where::Size(k) => Some(self.gangs.get(&job).map_or(0, |g| g.len()) + k),
+        }
+    }
+
+    /// Where an option of `job`'s `SimJob::mixed` runs: the inverse of [`Live::option_of`].
+    fn where_of_option(&self, job: u64, option: usize) -> Where {
+        let ng = self.gangs.get(&job).map_or(0, |g| g.len());
+        if option < ng {
+            Where::Gang(option)
+        } else {
+            Where::Size(option - ng)
+        }
+    }
+
     /// Chips an attempt of `job` at `w` holds.
     fn where_chips(&self, job: u64, w: Where, spec_chips: u32) -> u32 {
         match w {
@@ -1379,19 +1399,15 @@ impl Live {
                         JobSpec::Train(t) => {
                             // Progress at the planned speed while its attempt ran on this
                             // pool, less the restart cost of an attempt begun this round.
-                            let speed = match w {
-                                Where::Pool(p) => self.core.jobs()[i].throughput[p],
-                                Where::Gang(m) => self.core.jobs()[i]
+                            let speed = match self.option_of(job, w) {
+                                None => match w {
+                                    Where::Pool(p) => self.core.jobs()[i].throughput[p],
+                                    _ => 0.0,
+                                },
+                                Some(m) => self.core.jobs()[i]
                                     .mixed
                                     .get(m)
                                     .map_or(0.0, |g| g.throughput),
-                                Where::Size(k) => {
-                                    let ng = self.gangs.get(&job).map_or(0, |g| g.len());
-                                    self.core.jobs()[i]
-                                        .mixed
-                                        .get(ng + k)
-                                        .map_or(0.0, |g| g.throughput)
-                                }
                             };
                             let run = j
                                 .attempts
@@ -1440,10 +1456,8 @@ impl Live {
             .iter()
             .map(|p| {
                 let id = self.job_of[p.job];
-                let ng = self.gangs.get(&id).map_or(0, |g| g.len());
                 let w = match &p.across {
-                    Some(a) if a.option < ng => Where::Gang(a.option),
-                    Some(a) => Where::Size(a.option - ng),
+                    Some(a) => self.where_of_option(id, a.option),
                     None => Where::Pool(p.ty),
                 };
                 (id, w)
