@@ -3,7 +3,8 @@
 # of the workspace, and stops what it started.
 #
 # As root on Debian 12 it installs and starts a single-host Slurm with fake Ascend,
-# Nvidia and Kunlun nodes (tools/slurm-local) and a PostgreSQL (tools/pg-local); anywhere
+# Nvidia and Kunlun nodes (tools/slurm-local), a PostgreSQL (tools/pg-local) and Debian's
+# Chromium with chromedriver (the dashboard's browser tests); anywhere
 # with python3 and PyPI a Ray head (tools/ray-local); and
 # afterwards fuzzes the server's API with schemathesis (tools/schemathesis.sh). Elsewhere, or with TESSERA_SERVICES=0,
 # it starts nothing and the live tests say they skipped (under CI=true they fail).
@@ -44,6 +45,12 @@ if [ "${TESSERA_SERVICES:-1}" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get 
     fi
     # shellcheck disable=SC1091
     source "$PG_LOCAL_DIR/env.sh"
+    # A real browser for the dashboard's tests (crates/tessera-cli/tests/dashboard.rs).
+    if ! command -v chromedriver >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
+        echo "== installing Chromium and chromedriver (Debian's chromium, chromium-driver)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    fi
 else
     echo "== no services started (needs root on Debian; TESSERA_SERVICES=${TESSERA_SERVICES:-1}): live tests will skip"
 fi
@@ -73,6 +80,10 @@ if [ "${TESSERA_SERVICES:-1}" = 1 ] && [ "${TESSERA_RAY:-1}" = 1 ]; then
 fi
 
 cargo test --workspace "$@"
+if [ -d target/dashboard-screenshots ]; then
+    echo "== dashboard screenshots (CI artifacts): target/dashboard-screenshots/"
+    ls target/dashboard-screenshots
+fi
 
 # The Kubernetes engine (cargo feature `kube`, kube-rs): its conversation with an API
 # server, request by request, and the live test, which runs only when KUBECONFIG names a

@@ -8,254 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tessera_server::client::request;
 
-const TOKEN: &str = "test-team-token-000000001";
-
-/// The tests share one Slurm, and one of them stops its controller: one at a time.
-static SLURM: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SLURM.lock().unwrap_or_else(|p| p.into_inner())
-}
-const OTHER: &str = "other-team-token-00000001";
-
-fn have_slurm(test: &str) -> bool {
-    let ok = std::env::var_os("SLURM_CONF").is_some_and(|c| Path::new(&c).exists())
-        && Command::new("sinfo")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test}: no Slurm cluster (SLURM_CONF unset or sinfo missing) under CI=true");
-        }
-        eprintln!("{test}: skipped, no Slurm cluster (run tools/test.sh as root)");
-    }
-    ok
-}
-
-struct Server {
-    dir: PathBuf,
-    addr: String,
-    child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    fn new(test: &str, policy: &str) -> Server {
-        Server::with_engine(test, policy, "")
-    }
-
-    /// A server whose engine has these extra configuration lines.
-    fn with_engine(test: &str, policy: &str, engine_extra: &str) -> Server {
-        Server::with_fleet(
-            test,
-            policy,
-            &format!(
-                r#"[[engine]]
-name = "slurm"
-kind = "slurm"
-{engine_extra}
-
-[[pool]]
-name = "ascend"
-chip = "910b2"
-engine = "slurm"
-partition = "huawei"
-gres = "gpu:ascend910b"
-
-[[pool]]
-name = "a800"
-chip = "a800"
-engine = "slurm"
-partition = "nvidia"
-gres = "gpu:a800"
-
-[[pool]]
-name = "p800"
-chip = "kunlunxin-p800"
-engine = "slurm"
-partition = "baidu"
-gres = "gpu:p800"
-
-[[link]]
-pools = ["ascend", "a800"]
-gb-s = 12.5
-"#
-            ),
-        )
-    }
-
-    /// A server with these engines and pools.
-    fn with_fleet(test: &str, policy: &str, fleet: &str) -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("tessera-server-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        std::fs::write(
-            dir.join("tessera.toml"),
-            format!(
-                r#"listen = "{addr}"
-state = "sqlite:state.db"
-tokens = "tokens.toml"
-policy = "{policy}"
-round-s = 1
-max-body-bytes = 65536
-
-{fleet}"#
-            ),
-        )
-        .unwrap();
-        Server::in_dir(dir, addr)
-    }
-
-    fn in_dir(dir: PathBuf, addr: String) -> Server {
-        std::fs::write(
-            dir.join("tokens.toml"),
-            format!(
-                "[[token]]\nteam = \"test\"\ntoken = \"{TOKEN}\"\n\n[[token]]\nteam = \"other\"\ntoken = \"{OTHER}\"\n"
-            ),
-        )
-        .unwrap();
-        let mut s = Server {
-            dir,
-            addr,
-            child: None,
-        };
-        s.start();
-        s
-    }
-
-    fn start(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["server", "--config"])
-            .arg(self.dir.join("tessera.toml"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.join("server.log")).unwrap())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let until = Instant::now() + Duration::from_secs(30);
-        while request(&self.addr, "GET", "/healthz", None, None).is_err() {
-            assert!(
-                Instant::now() < until,
-                "the server did not come up: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERM, and the exit status once it stopped (10 s at most).
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut c = self.child.take().unwrap();
-        assert!(
-            Command::new("kill")
-                .arg(c.id().to_string())
-                .status()
-                .unwrap()
-                .success()
-        );
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                Instant::now() < until,
-                "no exit 10 s after SIGTERM: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, serde_json::Value) {
-        let r = request(&self.addr, method, path, token, body).unwrap();
-        let v = serde_json::from_str(&r.body).unwrap_or_else(|_| {
-            panic!(
-                "{method} {path}: HTTP {} body not JSON: {}",
-                r.status, r.body
-            )
-        });
-        (r.status, v)
-    }
-
-    fn submit(&self, body: &str) -> u64 {
-        let (s, v) = self.call("POST", "/api/v1/jobs", Some(TOKEN), Some(body));
-        assert_eq!(s, 201, "{v}");
-        v["id"].as_u64().unwrap()
-    }
-
-    fn job(&self, id: u64) -> serde_json::Value {
-        let (s, v) = self.call("GET", &format!("/api/v1/jobs/{id}"), Some(TOKEN), None);
-        assert_eq!(s, 200, "{v}");
-        v
-    }
-
-    /// Waits (120 s at most: a liveness bound, not a speed check) for a final state.
-    fn wait_final(&self, id: u64) -> serde_json::Value {
-        let until = Instant::now() + Duration::from_secs(120);
-        loop {
-            let v = self.job(id);
-            if matches!(
-                v["state"].as_str(),
-                Some("succeeded" | "failed" | "cancelled")
-            ) {
-                return v;
-            }
-            assert!(
-                Instant::now() < until,
-                "job {id} never finished: {v}\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGTERM first: a graceful shutdown.
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let until = Instant::now() + Duration::from_secs(10);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+mod common;
+use common::*;
 
 fn batch(name: &str, chips: u32, chip: &str, command: &str) -> String {
     serde_json::json!({
@@ -545,14 +303,6 @@ fn sigkill_during_a_burst_loses_nothing_and_runs_nothing_twice() {
             .filter(|l| l.split_whitespace().next() == Some(&id.to_string()))
             .count();
         assert_eq!(n, 1, "job {id} ran {n} times:\n{text}");
-    }
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < until, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -1200,6 +950,43 @@ fn a_training_job_runs_its_planned_launch_on_slurm() {
     assert!(out.contains("devices=0,1,2,3,4,5,6,7"), "{out}");
     assert!(out.contains("--tensor-model-parallel-size"), "{out}");
     assert!(out.contains("--global-batch-size 256"), "{out}");
+    // The job's page reads its predicted speed and its launch from its events.
+    let (code, ev) = s.call(
+        "GET",
+        &format!("/api/v1/jobs/{id}/events"),
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(code, 200, "{ev}");
+    let ev = ev["events"].as_array().unwrap();
+    let of = |k: &str| {
+        ev.iter()
+            .find(|e| e["kind"] == k)
+            .and_then(|e| e["detail"].as_str())
+            .unwrap_or_else(|| panic!("no {k} event: {ev:?}"))
+            .to_string()
+    };
+    let predicted = of("predicted");
+    assert!(
+        predicted.contains("ascend (huawei-ascend-910b2): "),
+        "{predicted}"
+    );
+    assert!(predicted.contains("tokens/s, tp"), "{predicted}");
+    let launch = of("launch");
+    assert!(
+        launch.starts_with("attempt 1 on ascend: FRAMEWORK=mindspeed-llm"),
+        "{launch}"
+    );
+    assert!(
+        launch.contains("LAUNCH_ARGS=") && launch.contains("TP="),
+        "{launch}"
+    );
+    assert!(
+        ev.windows(2)
+            .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64())
+    );
+    let (code, _) = s.call("GET", "/api/v1/jobs/999999/events", Some(TOKEN), None);
+    assert_eq!(code, 404);
     // A model the catalog does not have is refused, naming the field.
     let bad = body.replace("llama3-8b\"", "llama9-1t\"");
     let r = request(&s.addr, "POST", "/api/v1/jobs", Some(TOKEN), Some(&bad)).unwrap();
@@ -1556,4 +1343,142 @@ fn an_emitted_sbatch_script_runs_on_slurm() {
         outs.iter().all(|o| o.contains("--tensor-parallel-size")),
         "{outs:?}"
     );
+}
+
+/// The endpoints the dashboard reads: chips with their export status on a date, the
+/// catalog's models, each pool's utilization over time, a plan from a pasted Hugging
+/// Face config, and what-if replays; bad input names its field.
+#[test]
+fn the_dashboard_endpoints_answer_and_name_bad_input() {
+    if !have_slurm("the_dashboard_endpoints_answer_and_name_bad_input") {
+        return;
+    }
+    let _one = serial();
+    let s = Server::new("dash-api", "fifo-perf");
+    let (code, v) = s.call(
+        "GET",
+        "/api/v1/chips?date=2023-11-20&country=CN",
+        None,
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["date"], "2023-11-20");
+    let chips = v["chips"].as_array().unwrap();
+    let a800 = chips
+        .iter()
+        .find(|c| c["id"] == "nvidia-a800-sxm4-80gb")
+        .unwrap();
+    assert_eq!(a800["in_fleet"], true);
+    assert!(
+        a800["status"].as_str().unwrap().contains("licence"),
+        "{a800}"
+    );
+    assert!(chips.iter().any(|c| c["in_fleet"] == false));
+    for (q, field) in [("date=2023-13-01", "date"), ("country=FR", "country")] {
+        let (code, v) = s.call("GET", &format!("/api/v1/chips?{q}"), None, None);
+        assert_eq!((code, v["field"].as_str()), (400, Some(field)), "{v}");
+    }
+    let (code, v) = s.call("GET", "/api/v1/models", None, None);
+    assert_eq!(code, 200);
+    assert!(
+        v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "llama3-8b")
+    );
+    // Samples of the three pools appear within a few ticks (a liveness bound).
+    wait_until("a utilization sample", 30, || {
+        let (_, v) = s.call("GET", "/api/v1/pools/history", None, None);
+        v["pools"].as_array().is_some_and(|p| p.len() == 3)
+            && v["samples"].as_array().is_some_and(|x| !x.is_empty())
+    });
+    let (_, h) = s.call("GET", "/api/v1/pools/history", None, None);
+    assert_eq!(
+        h["samples"][0]["chips"],
+        serde_json::json!([8, 8, 8]),
+        "{h}"
+    );
+    // A plan from a pasted config.json is the plan of the catalog's model.
+    let hf = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/hf/llama3-8b/config.json"),
+    )
+    .unwrap();
+    let body =
+        serde_json::json!({"hf-config": hf, "seq-len": 4096, "global-batch": 512}).to_string();
+    let (code, from_hf) = s.call("POST", "/api/v1/plan/train", None, Some(&body));
+    assert_eq!(code, 200, "{from_hf}");
+    let body =
+        serde_json::json!({"model": "llama3-8b", "seq-len": 4096, "global-batch": 512}).to_string();
+    let (_, from_cat) = s.call("POST", "/api/v1/plan/train", None, Some(&body));
+    assert_eq!(
+        from_hf["plans"][0]["layout"],
+        from_cat["plans"][0]["layout"]
+    );
+    let (code, v) = s.call(
+        "POST",
+        "/api/v1/plan/train",
+        None,
+        Some(r#"{"hf-config": "{\"hidden_size\": 1}"}"#),
+    );
+    assert_eq!((code, v["field"].as_str()), (422, Some("hf-config")), "{v}");
+    let (code, v) = s.call(
+        "POST",
+        "/api/v1/plan/train",
+        None,
+        Some(r#"{"seq-len": 4096}"#),
+    );
+    assert_eq!((code, v["field"].as_str()), (422, Some("model")), "{v}");
+    // What-if on the live fleet (8 chips of each type): two policies, each job finished.
+    let jobs =
+        "[[job]]\nmodel = \"llama2-7b\"\nchips = 8\ntokens = 1e9\nrepeat = 3\nevery-s = 600\n";
+    let body =
+        serde_json::json!({"jobs-toml": jobs, "policies": ["fifo-perf", "max-min-fairness-perf"]})
+            .to_string();
+    let (code, v) = s.call("POST", "/api/v1/simulate", None, Some(&body));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["cluster"].as_array().unwrap().len(), 3, "{v}");
+    for r in v["runs"].as_array().unwrap() {
+        let j = r["result"]["jobs"].as_array().unwrap();
+        assert_eq!(j.len(), 3);
+        assert!(
+            j.iter()
+                .all(|x| x["jct_s"].as_f64().is_some_and(|t| t > 0.0)),
+            "{r}"
+        );
+        assert!(!r["timeline"].as_array().unwrap().is_empty());
+    }
+    for (body, field) in [
+        (
+            serde_json::json!({"jobs-toml": jobs, "policies": ["nope"]}),
+            "policies",
+        ),
+        (
+            serde_json::json!({"jobs-toml": "[[job]]\nmodel = 1\n", "policies": ["fifo"]}),
+            "jobs-toml",
+        ),
+        (
+            serde_json::json!({"jobs-toml": jobs, "policies": ["fifo"], "round-s": 0}),
+            "round-s",
+        ),
+        (
+            serde_json::json!({"jobs-toml": jobs, "policies": ["fifo"], "colour": 1}),
+            "colour",
+        ),
+    ] {
+        let (code, v) = s.call("POST", "/api/v1/simulate", None, Some(&body.to_string()));
+        assert_eq!((code, v["field"].as_str()), (422, Some(field)), "{v}");
+    }
+    // The page and its assets, with the content policy.
+    let r = request(&s.addr, "GET", "/", None, None).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("/ui/app.js"));
+    for a in ["/ui/app.js", "/ui/app.css"] {
+        assert_eq!(
+            request(&s.addr, "GET", a, None, None).unwrap().status,
+            200,
+            "{a}"
+        );
+    }
 }

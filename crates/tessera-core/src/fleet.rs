@@ -86,6 +86,32 @@ pub struct PoolLink {
 }
 
 impl PoolLink {
+    /// `KIND:GB_S` (as `tessera simulate --link`): a link between any two types, its
+    /// latency and host-copy rate at the kind's defaults; the error names the spec.
+    pub fn parse_spec(s: &str) -> Result<PoolLink, String> {
+        let bad = |why: String| format!("`{s}`: {why}");
+        let (kind, rate) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected KIND:GB_S, e.g. host-staged:12.5".into()))?;
+        let kind = LinkKind::parse(kind.trim()).ok_or_else(|| {
+            bad(format!(
+                "unknown kind `{kind}`; known: {}",
+                LinkKind::NAMES.join(", ")
+            ))
+        })?;
+        let gb_s: f64 = rate
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && (0.01..=1000.0).contains(v))
+            .ok_or_else(|| {
+                bad(format!(
+                    "GB/s per chip `{rate}` is not a number from 0.01 to 1000"
+                ))
+            })?;
+        Ok(PoolLink::new("", "", gb_s, kind))
+    }
+
     /// A link of `kind` with its default latency and copy rate.
     pub fn new(a: &str, b: &str, gb_s_per_chip: f64, kind: LinkKind) -> PoolLink {
         PoolLink {

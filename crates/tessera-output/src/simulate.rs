@@ -118,3 +118,84 @@ impl SimulateV1 {
         }
     }
 }
+
+/// The most points of a what-if run's utilization timeline.
+pub const TIMELINE_POINTS: usize = 400;
+
+/// `POST /api/v1/simulate`: one replay per policy of the same jobs on the same cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhatIfV1 {
+    pub schema_version: u32,
+    pub cluster: Vec<(String, u32)>,
+    pub runs: Vec<WhatIfRunV1>,
+}
+
+/// One policy's replay: the summary and jobs of `tessera simulate --format json`, and the
+/// busy fraction of each type over time.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhatIfRunV1 {
+    pub result: SimulateV1,
+    /// At most [`TIMELINE_POINTS`] points: rounds merged into equal spans of time, each
+    /// point the length-weighted mean over its rounds.
+    pub timeline: Vec<UtilPointV1>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UtilPointV1 {
+    /// Start of the span, seconds since the replay began.
+    pub t_s: f64,
+    /// Busy fraction of each cluster type (0 to 1), in the cluster's order.
+    pub utilization: Vec<f64>,
+}
+
+/// The simulator's per-round timeline merged into at most `points` spans.
+pub fn timeline_points(timeline: &[(f64, f64, Vec<f64>)], points: usize) -> Vec<UtilPointV1> {
+    let (Some(first), Some(last)) = (timeline.first(), timeline.last()) else {
+        return Vec::new();
+    };
+    let start = first.0;
+    let end = last.0 + last.1;
+    let nt = first.2.len();
+    let points = points.max(1);
+    let span = ((end - start) / points as f64).max(f64::MIN_POSITIVE);
+    let mut busy = vec![vec![0.0; nt]; points];
+    let mut len = vec![0.0; points];
+    for (t, l, frac) in timeline {
+        let k = (((t - start) / span) as usize).min(points - 1);
+        len[k] += l;
+        for (b, f) in busy[k].iter_mut().zip(frac) {
+            *b += f * l;
+        }
+    }
+    (0..points)
+        .filter(|&k| len[k] > 0.0)
+        .map(|k| UtilPointV1 {
+            t_s: k as f64 * span,
+            utilization: busy[k].iter().map(|b| b / len[k]).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod whatif_tests {
+    use super::*;
+
+    #[test]
+    fn timelines_merge_into_length_weighted_spans() {
+        // Two rounds in the first half (busy 1.0 for 10 s, 0.0 for 30 s), one in the second.
+        let t = vec![
+            (0.0, 10.0, vec![1.0]),
+            (10.0, 30.0, vec![0.0]),
+            (40.0, 40.0, vec![0.5]),
+        ];
+        let p = timeline_points(&t, 2);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].t_s, 0.0);
+        assert!((p[0].utilization[0] - 0.25).abs() < 1e-12);
+        assert_eq!(p[1].t_s, 40.0);
+        assert!((p[1].utilization[0] - 0.5).abs() < 1e-12);
+        // Fewer rounds than points: one point per round.
+        assert_eq!(timeline_points(&t, 400).len(), 3);
+        assert!(timeline_points(&[], 10).is_empty());
+    }
+}

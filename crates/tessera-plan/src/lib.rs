@@ -13,3 +13,4 @@ pub mod procure;
 pub mod serve;
 pub mod speed;
 pub mod train;
+pub mod whatif;

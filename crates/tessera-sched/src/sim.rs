@@ -35,6 +35,36 @@ pub struct SimJob {
     pub mixed: Vec<crate::MixedUse>,
 }
 
+impl SimJob {
+    /// Why a job can never run: more workers at once than any type it runs on has.
+    pub fn unschedulable_reason(&self, types: &[(String, u32)], policy: Policy) -> String {
+        let best = self
+            .throughput
+            .iter()
+            .zip(types)
+            .filter(|(t, _)| **t > 0.0)
+            .map(|(_, (name, n))| (name, *n))
+            .max_by_key(|(_, n)| *n);
+        let why = match best {
+            Some((name, n)) => format!(
+                "needs {} workers at once; the largest type it can run on has {n} ({name})",
+                self.scale_factor
+            ),
+            None => "has no throughput on any type of the cluster".into(),
+        };
+        if !self.mixed.is_empty() && !policy.uses_mixed() {
+            format!(
+                "{why}; it could run as a gang across types, which {} does not plan \
+                 (max-min-fairness-perf, max-sum-throughput-perf and \
+                 max-sum-normalized-throughput-perf do)",
+                policy.name()
+            )
+        } else {
+            why
+        }
+    }
+}
+
 /// Policies, named as Gavel names them (kebab-case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {

@@ -30,6 +30,7 @@ fn start_server(dir: &std::path::Path) -> String {
         clock: Arc::new(SystemClock),
         catalog: Arc::new(tessera_catalog::Catalog::builtin().expect("catalog")),
         shutdown: tokio::sync::watch::channel(false).1,
+        history: Arc::default(),
     };
     let app = router(st, 1 << 20);
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

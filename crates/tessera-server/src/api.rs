@@ -31,6 +31,8 @@ pub struct AppState {
     /// Turns true when the server shuts down: event streams end, so the graceful
     /// shutdown does not wait on them.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Each pool's chips and chips in use over time (the dashboard's chart).
+    pub history: Arc<Mutex<crate::history::PoolHistory>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -446,6 +448,46 @@ async fn get_job(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct JobEventsQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/jobs/{id}/events`: the job's last events (default 1000), oldest first:
+/// its submission, predictions, launches, state changes.
+async fn job_events(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<JobEventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::Json<EventsV1>> {
+    let who = reader(&st, &h)?;
+    let id = job_id(&id)?;
+    let Query(q) = q.map_err(|e| ApiError::new(400, "bad_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError {
+            field: Some("limit".into()),
+            ..ApiError::new(400, "bad_query", "limit: valid range 1..=10000")
+        });
+    }
+    let store = st.store.clone();
+    let events = blocking(move || {
+        let mut s = lock(&store);
+        if visible_job(&mut s, id, who.as_ref())?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(s.job_events(id, limit)?))
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", format!("no job {id}")))?;
+    Ok(axum::Json(EventsV1 {
+        schema_version: API_VERSION,
+        events,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ScaleBody {
     replicas: u32,
 }
@@ -782,7 +824,10 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct PlanTrainBody {
-    model: String,
+    /// A catalog model id or alias; or give `hf-config`.
+    model: Option<String>,
+    /// A Hugging Face `config.json`, as text, instead of a catalog model.
+    hf_config: Option<String>,
     #[serde(default = "default_seq")]
     seq_len: u32,
     global_batch: Option<u32>,
@@ -847,10 +892,20 @@ async fn plan_train(
     use tessera_plan::fleet::{Objective, PoolChip, TrainRequest};
     reader(&st, &h)?;
     let b: PlanTrainBody = parse_body(body)?;
-    let model = st
-        .catalog
-        .model(&b.model)
-        .map_err(|e| bad_field("model", e.to_string()))?;
+    let model = match (&b.model, &b.hf_config) {
+        (Some(m), None) => st
+            .catalog
+            .model(m)
+            .map_err(|e| bad_field("model", e.to_string()))?,
+        (None, Some(text)) => tessera_catalog::hf::from_hf_config("hf-config", text, "hf-config")
+            .map_err(|e| bad_field("hf-config", e.to_string()))?,
+        _ => {
+            return Err(bad_field(
+                "model",
+                "give exactly one of model (a catalog id) and hf-config (a config.json)".into(),
+            ));
+        }
+    };
     if b.seq_len == 0 || b.seq_len as u64 > model.max_seq {
         return Err(bad_field(
             "seq-len",
@@ -1083,7 +1138,178 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/plan/train"),
     ("post", "/api/v1/plan/serve"),
     ("post", "/api/v1/procure"),
+    ("get", "/api/v1/jobs/{id}/events"),
+    ("get", "/api/v1/chips"),
+    ("get", "/api/v1/models"),
+    ("get", "/api/v1/pools/history"),
+    ("post", "/api/v1/simulate"),
 ];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChipsQuery {
+    date: Option<String>,
+    country: Option<String>,
+}
+
+/// A catalog chip with its export status for a buyer on a date.
+#[derive(Debug, Serialize)]
+struct ChipExportV1 {
+    #[serde(flatten)]
+    chip: tessera_output::catalog::ChipRowV1,
+    /// Whether a live pool has this chip.
+    in_fleet: bool,
+    /// The rule in force on the date, applied to the chip's figures.
+    verdict: String,
+    /// May the buyer obtain it from its US-regulated vendor on the date (the rule and
+    /// the dated events together; `tessera export-check`).
+    status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ChipsV1 {
+    schema_version: u32,
+    date: String,
+    country: &'static str,
+    chips: Vec<ChipExportV1>,
+}
+
+/// `GET /api/v1/chips?date=YYYY-MM-DD&country=CN`: every catalog chip with its export
+/// status. The catalog models the US rules for buyers in China (docs/export-control.md),
+/// so `CN` is the one country.
+async fn chips(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    q: Result<Query<ChipsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::Json<ChipsV1>> {
+    use tessera_core::date::Date;
+    reader(&st, &h)?;
+    let Query(q) = q.map_err(|e| ApiError::new(400, "bad_query", e.body_text()))?;
+    match q.country.as_deref() {
+        None | Some("CN" | "cn") => {}
+        Some(c) => {
+            return Err(ApiError {
+                field: Some("country".into()),
+                ..ApiError::new(
+                    400,
+                    "bad_query",
+                    format!(
+                        "country `{c}`: the catalog models the US export rules for buyers in China only; use CN"
+                    ),
+                )
+            });
+        }
+    }
+    let date = match q.date.as_deref() {
+        Some(d) => Date::parse(d).map_err(|m| ApiError {
+            field: Some("date".into()),
+            ..ApiError::new(400, "bad_query", m)
+        })?,
+        None => Date::from_days_since_epoch((st.clock.now() / 86_400.0).floor() as i64),
+    };
+    let fleet: std::collections::BTreeSet<String> = lock(&st.snapshot)
+        .pools
+        .iter()
+        .map(|p| p.chip.clone())
+        .collect();
+    let cat = &st.catalog;
+    let chips = cat
+        .chips
+        .iter()
+        .map(|c| ChipExportV1 {
+            chip: c.into(),
+            in_fleet: fleet.contains(&c.id),
+            verdict: tessera_core::export::report(c, date, None, &cat.events).verdict,
+            status: tessera_core::export::china_status(c, date, &cat.events),
+        })
+        .collect();
+    Ok(axum::Json(ChipsV1 {
+        schema_version: API_VERSION,
+        date: date.to_string(),
+        country: "CN",
+        chips,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct ModelsV1 {
+    schema_version: u32,
+    models: Vec<tessera_output::catalog::ModelRowV1>,
+}
+
+/// `GET /api/v1/models`: the catalog's models (`tessera models list`).
+async fn models(State(st): State<AppState>, h: HeaderMap) -> ApiResult<axum::Json<ModelsV1>> {
+    reader(&st, &h)?;
+    Ok(axum::Json(ModelsV1 {
+        schema_version: API_VERSION,
+        models: st.catalog.models.iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    since: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryV1 {
+    schema_version: u32,
+    /// Least seconds between samples, and how many are kept.
+    sample_every_s: f64,
+    keep: usize,
+    pools: Vec<String>,
+    samples: Vec<crate::history::Sample>,
+}
+
+/// `GET /api/v1/pools/history?since=UNIX_S`: each pool's chips and chips in use over
+/// time, since the server started (the last 8 hours).
+async fn pools_history(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    q: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::Json<HistoryV1>> {
+    reader(&st, &h)?;
+    let Query(q) = q.map_err(|e| ApiError::new(400, "bad_query", e.body_text()))?;
+    let since = q.since.unwrap_or(0.0);
+    if !since.is_finite() {
+        return Err(ApiError {
+            field: Some("since".into()),
+            ..ApiError::new(400, "bad_query", "since: a finite number of seconds")
+        });
+    }
+    let hist = lock(&st.history);
+    Ok(axum::Json(HistoryV1 {
+        schema_version: API_VERSION,
+        sample_every_s: crate::history::SAMPLE_EVERY_S,
+        keep: crate::history::KEEP,
+        pools: hist.pools().to_vec(),
+        samples: hist.since(since),
+    }))
+}
+
+/// `POST /api/v1/simulate`: what-if replays of a job file under several policies.
+async fn simulate(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    reader(&st, &h)?;
+    let b: crate::whatif::WhatIfRequest = parse_body(body).map_err(|e| ApiError {
+        code: "invalid_simulation",
+        ..e
+    })?;
+    let live = crate::whatif::live_cluster(&lock(&st.snapshot));
+    let cat = st.catalog.clone();
+    let out = blocking(move || {
+        crate::whatif::run(&cat, live, &b).map_err(|e| ApiError {
+            field: Some(e.field.into()),
+            ..ApiError::new(422, "invalid_simulation", e.message)
+        })
+    })
+    .await?;
+    Ok(axum::Json(out).into_response())
+}
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
@@ -1110,6 +1336,12 @@ pub fn router(st: AppState, max_body: usize) -> Router {
         .route("/api/v1/plan/serve", axum::routing::post(plan_serve))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/stream", get(event_stream))
+        .route("/api/v1/jobs/{id}/events", get(job_events))
+        .route("/api/v1/chips", get(chips))
+        .route("/api/v1/models", get(models))
+        .route("/api/v1/pools/history", get(pools_history))
+        .route("/api/v1/simulate", axum::routing::post(simulate))
+        .merge(crate::ui::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(st)

@@ -12,10 +12,13 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod history;
 pub mod job;
 pub mod live;
 pub mod pgstore;
 pub mod store;
+pub mod ui;
+pub mod whatif;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -197,6 +200,8 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
     sched.set_elastic(cfg.elastic);
     let clock: Arc<dyn live::Clock> = Arc::new(live::SystemClock);
     let (shut_tx, shut_rx) = tokio::sync::watch::channel(false);
+    let history = Arc::new(Mutex::new(history::PoolHistory::default()));
+    let (hist, hist_snap) = (history.clone(), snapshot.clone());
     let app = api::router(
         api::AppState {
             store,
@@ -206,6 +211,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
             clock: clock.clone(),
             catalog: Arc::new(cat.clone()),
             shutdown: shut_rx,
+            history,
         },
         cfg.max_body_bytes,
     );
@@ -246,6 +252,10 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
                 match r {
                     Ok((s, res)) => {
                         sched = s;
+                        let snap = hist_snap.lock().map(|g| g.clone());
+                        if let (Ok(snap), Ok(mut h)) = (snap, hist.lock()) {
+                            h.record(now, &snap);
+                        }
                         if let Err(e) = res {
                             tracing::error!(error = %e, "scheduling tick failed");
                         }

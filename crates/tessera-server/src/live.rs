@@ -84,7 +84,7 @@ impl Clock for ManualClock {
 }
 
 /// A pool as the scheduler sees it now.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct PoolStatus {
     pub name: String,
     pub chip: String,
@@ -1135,6 +1135,56 @@ impl Live {
         (tput, mixed, reason)
     }
 
+    /// A training job's predicted speed where it may run, as its page shows it: per
+    /// pool the planned layout and tokens/s (or why none fits), and its gangs and sizes.
+    fn predicted(&self, id: u64, tput: &[f64], mixed: &[tessera_sched::MixedUse]) -> String {
+        let mut parts = Vec::new();
+        for (i, t) in tput.iter().enumerate() {
+            let name = &self.pools[i].name;
+            match self.plans.get(&(id, i)) {
+                Some(Ok((p, launch))) if *t > 0.0 => {
+                    let l = &p.layout;
+                    parts.push(format!(
+                        "{name} ({}): {:.0} tokens/s, tp{} pp{} dp{} cp{} ep{} micro-batch {}, {}",
+                        self.pool_chip[i],
+                        t,
+                        l.tp,
+                        l.pp,
+                        l.dp,
+                        l.cp,
+                        l.ep,
+                        l.micro_batch,
+                        launch.framework
+                    ));
+                }
+                Some(Err(e)) => parts.push(format!("{name} ({}): no plan: {e}", self.pool_chip[i])),
+                _ => {}
+            }
+        }
+        for m in mixed {
+            let uses: Vec<String> = m
+                .uses
+                .iter()
+                .map(|&(p, n)| {
+                    format!(
+                        "{n} on {}",
+                        self.pools.get(p).map_or("?", |q| q.name.as_str())
+                    )
+                })
+                .collect();
+            parts.push(format!(
+                "{}: {:.0} tokens/s",
+                uses.join(" + "),
+                m.throughput
+            ));
+        }
+        if parts.is_empty() {
+            "no pool it accepts has a plan".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     /// A training job's gangs across two pools: every two acceptable pools of one engine
     /// that starts jobs across pools, with a configured link between them, for each
     /// split of the job's chips ([`tessera_plan::speed::gang_splits`]) that is whole
@@ -1346,6 +1396,10 @@ impl Live {
             if let Some(r) = reason {
                 unsched.insert(j.id, r);
                 continue;
+            }
+            if matches!(j.spec, JobSpec::Train(_)) {
+                let detail = self.predicted(j.id, &tput, &mixed);
+                lock(&self.store).log(now, Some(j.id), "predicted", &detail)?;
             }
             let total = match &j.spec {
                 JobSpec::Batch(_) | JobSpec::Serve(_) | JobSpec::Replica(_) => UNKNOWN_STEPS,
@@ -1737,6 +1791,19 @@ impl Live {
                 _ => return Ok(()),
             },
         };
+        // A training attempt's layout and launch, for its page: the variables the
+        // script gets, in their order.
+        let launch: Vec<String> = env
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("TESSERA_")
+                    && !matches!(
+                        k.as_str(),
+                        "TESSERA_JOB_ID" | "TESSERA_ATTEMPT" | "TESSERA_POOL" | "TESSERA_CHIP"
+                    )
+            })
+            .map(|(k, v)| format!("{}={v}", k.trim_start_matches("TESSERA_")))
+            .collect();
         let d = Dispatch {
             tag,
             target: Target {
@@ -1781,6 +1848,14 @@ impl Live {
             let mut st = lock(&self.store);
             st.begin_attempt(j.id, &a)?;
             st.set_state(j.id, JobState::Dispatching, now)?;
+            if matches!(j.spec, JobSpec::Train(_)) {
+                st.log(
+                    now,
+                    Some(j.id),
+                    "launch",
+                    &format!("attempt {attempt} on {}: {}", a.pool, launch.join("; ")),
+                )?;
+            }
         }
         match self.engines[e].submit(&d) {
             Ok(id) => {

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     "ALTER TABLE jobs ADD COLUMN parent BIGINT REFERENCES jobs(id);
     CREATE INDEX jobs_parent ON jobs(parent);",
+    "CREATE INDEX events_job ON events(job, seq);",
 ];
 
 /// The PostgreSQL store.
@@ -386,6 +387,25 @@ impl Store for PgStore {
                 detail: r.get(4),
             })
             .collect())
+    }
+
+    fn job_events(&mut self, job: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = self.db.query(
+            "SELECT seq, at, job, kind, detail FROM events WHERE job = $1 ORDER BY seq DESC LIMIT $2",
+            &[&(job as i64), &(limit as i64)],
+        )?;
+        let mut v: Vec<EventRecord> = rows
+            .iter()
+            .map(|r| EventRecord {
+                seq: r.get::<_, i64>(0) as u64,
+                at: r.get(1),
+                job: r.get::<_, Option<i64>>(2).map(|j| j as u64),
+                kind: r.get(3),
+                detail: r.get(4),
+            })
+            .collect();
+        v.reverse();
+        Ok(v)
     }
 
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError> {

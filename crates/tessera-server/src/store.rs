@@ -75,7 +75,7 @@ impl JobRecord {
             _ => 0.0,
         };
         let restarts = self.attempts.len().saturating_sub(1) as u32;
-        let lost = self
+        let lost: f64 = self
             .attempts
             .windows(2)
             .filter_map(|w| {
@@ -83,7 +83,8 @@ impl JobRecord {
                 Some((start - end).max(0.0) + restart_cost)
             })
             .sum();
-        (restarts, lost)
+        // An empty f64 sum is -0.0; the API says 0.
+        (restarts, lost + 0.0)
     }
 }
 
@@ -129,6 +130,8 @@ pub trait Store: Send {
         detail: &str,
     ) -> Result<(), StoreError>;
     fn events_since(&mut self, seq: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
+    /// A job's last `limit` events, oldest first.
+    fn job_events(&mut self, job: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
     /// Jobs per state.
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError>;
     /// The replica jobs of a serving job, every one it ever had, oldest first.
@@ -241,6 +244,8 @@ const MIGRATIONS: &[&str] = &[
     // The serving job a replica job belongs to.
     "ALTER TABLE jobs ADD COLUMN parent INTEGER REFERENCES jobs(id);
     CREATE INDEX jobs_parent ON jobs(parent);",
+    // A job's events (its page in the dashboard).
+    "CREATE INDEX events_job ON events(job, seq);",
 ];
 
 /// A random instance id (no RNG crate: SHA-256 of the time, the process id and an
@@ -571,6 +576,24 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn job_events(&mut self, job: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT seq, at, job, kind, detail FROM events WHERE job = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![job as i64, limit as i64], |r| {
+            Ok(EventRecord {
+                seq: r.get::<_, i64>(0)? as u64,
+                at: r.get(1)?,
+                job: r.get::<_, Option<i64>>(2)?.map(|j| j as u64),
+                kind: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        let mut v: Vec<EventRecord> = rows.collect::<Result<_, _>>()?;
+        v.reverse();
+        Ok(v)
     }
 
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError> {

@@ -127,6 +127,23 @@ fn suite(s: &mut dyn Store, name: &str) {
     assert_eq!(s.events_since(ev[5].seq, 1000).unwrap().len(), 2);
     assert_eq!(s.events_since(0, 3).unwrap().len(), 3);
     assert_eq!(ev[7].job, None);
+    // One job's events: the newest `limit`, oldest first.
+    let of_a: Vec<u64> = ev
+        .iter()
+        .filter(|e| e.job == Some(a))
+        .map(|e| e.seq)
+        .collect();
+    assert!(of_a.len() >= 2, "{name}: {ev:?}");
+    let got: Vec<u64> = s
+        .job_events(a, 1000)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(got, of_a, "{name}");
+    let last: Vec<u64> = s.job_events(a, 1).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(last, [*of_a.last().unwrap()], "{name}");
+    assert!(s.job_events(987_654, 10).unwrap().is_empty());
     // A serving job's replica jobs, found by their parent; a spec replaced (scaling).
     let serve = parse_json(
         r#"{"kind": "serve", "name": "chat", "model": "m", "rate": 1, "input-len": 10, "output-len": 10, "entrypoint": "x"}"#,

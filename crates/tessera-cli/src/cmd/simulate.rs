@@ -9,11 +9,10 @@ use std::time::Instant;
 use tessera_catalog::gavel::{parse_cluster, parse_throughputs, parse_trace};
 use tessera_catalog::jobs::parse_jobs;
 use tessera_catalog::{Catalog, CatalogError};
-use tessera_core::fleet::{DEFAULT_COPY_GB_S, LinkKind, PoolLink};
+use tessera_core::fleet::PoolLink;
 use tessera_core::model::ModelArch;
 use tessera_core::sched::ClusterSpec;
 use tessera_plan::speed::SpeedTable;
-use tessera_sched::MixedUse;
 use tessera_sched::replay::{Replay, STREAM_LIMIT, Stream, replay};
 use tessera_sched::sim::{CoLocation, Policy, SimConfig, SimJob, SimResult};
 use tessera_sched::workload::JobType;
@@ -92,7 +91,13 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         colocation,
     } = match &a.jobs {
         Some(path) => {
-            let link = a.link.as_deref().map(parse_link).transpose()?;
+            let link = a
+                .link
+                .as_deref()
+                .map(|s| {
+                    PoolLink::parse_spec(s).map_err(|m| CliError::Usage(format!("--link {m}")))
+                })
+                .transpose()?;
             llm_jobs(cat, path, &cluster, link.as_ref(), a.elastic)?
         }
         None => gavel_jobs(a, &cluster, window, policy == Policy::MaxMinFairnessPacked)?,
@@ -189,7 +194,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
                     format!(
                         "job {}: {}",
                         j.id,
-                        unschedulable_reason(j, &cluster.types, policy)
+                        j.unschedulable_reason(&cluster.types, policy)
                     )
                 })
                 .collect(),
@@ -291,7 +296,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
             if let Some(j) = jobs.iter().find(|j| j.id == i) {
                 crate::outln!(
                     "  job {i}: {}",
-                    unschedulable_reason(j, &cluster.types, policy)
+                    j.unschedulable_reason(&cluster.types, policy)
                 );
             }
         }
@@ -300,38 +305,6 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Why a job can never run: more workers at once than any type it runs on has.
-fn unschedulable_reason(
-    j: &tessera_sched::sim::SimJob,
-    types: &[(String, u32)],
-    policy: Policy,
-) -> String {
-    let best = j
-        .throughput
-        .iter()
-        .zip(types)
-        .filter(|(t, _)| **t > 0.0)
-        .map(|(_, (name, n))| (name, *n))
-        .max_by_key(|(_, n)| *n);
-    let why = match best {
-        Some((name, n)) => format!(
-            "needs {} workers at once; the largest type it can run on has {n} ({name})",
-            j.scale_factor
-        ),
-        None => "has no throughput on any type of the cluster".into(),
-    };
-    if !j.mixed.is_empty() && !policy.uses_mixed() {
-        format!(
-            "{why}; it could run as a gang across types, which {} does not plan \
-             (max-min-fairness-perf, max-sum-throughput-perf and \
-             max-sum-normalized-throughput-perf do)",
-            policy.name()
-        )
-    } else {
-        why
-    }
 }
 
 fn write_charts(dir: &std::path::Path, r: &SimResult, types: &[(String, u32)]) -> Result<()> {
@@ -672,39 +645,6 @@ fn gavel_jobs(
     })
 }
 
-/// `--link KIND:GB_S`: the link between every two types (latency and host-copy rate at
-/// the kind's defaults, as in fleet files).
-fn parse_link(s: &str) -> Result<PoolLink> {
-    let bad = |why: String| CliError::Usage(format!("--link `{s}`: {why}"));
-    let (kind, rate) = s
-        .split_once(':')
-        .ok_or_else(|| bad("expected KIND:GB_S, e.g. host-staged:12.5".into()))?;
-    let kind = LinkKind::parse(kind.trim()).ok_or_else(|| {
-        bad(format!(
-            "unknown kind `{kind}`; known: {}",
-            LinkKind::NAMES.join(", ")
-        ))
-    })?;
-    let gb_s: f64 = rate
-        .trim()
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite() && (0.01..=1000.0).contains(v))
-        .ok_or_else(|| {
-            bad(format!(
-                "GB/s per chip `{rate}` is not a number from 0.01 to 1000"
-            ))
-        })?;
-    Ok(PoolLink {
-        a: String::new(),
-        b: String::new(),
-        gb_s_per_chip: gb_s,
-        kind,
-        latency_s: kind.default_latency_s(),
-        copy_gb_s: DEFAULT_COPY_GB_S,
-    })
-}
-
 /// LLM jobs from a tessera job file; each job's tokens/s on each chip type comes from
 /// the planner's `SpeedTable`, and with a link its gangs across two types from the
 /// mixed-vendor planner.
@@ -730,48 +670,16 @@ fn llm_jobs(
     })?;
     let default_prices = table.prices();
     let mut models: BTreeMap<String, ModelArch> = BTreeMap::new();
-    let (mut jobs, mut missing) = (Vec::new(), Vec::new());
-    for (i, j) in list.iter().enumerate() {
+    for j in &list {
         if !models.contains_key(&j.model) {
             let m = cat
                 .model(&j.model)
                 .map_err(|e| CliError::Catalog(e).at(path, &text, &j.model))?;
             models.insert(j.model.clone(), m);
         }
-        let throughput = table.speeds(&models[&j.model], j.chips).to_vec();
-        let mut ways: Vec<tessera_plan::speed::Gang> = match link {
-            Some(l) => table
-                .gangs(&models[&j.model], j.chips, |_, _| Some(l.clone()))
-                .to_vec(),
-            None => Vec::new(),
-        };
-        if elastic {
-            ways.extend(table.shapes(&models[&j.model], j.chips));
-        }
-        let mixed: Vec<MixedUse> = ways
-            .into_iter()
-            .map(|g| MixedUse {
-                uses: g.uses,
-                throughput: g.tokens_per_s,
-            })
-            .collect();
-        if throughput.iter().all(|&t| t <= 0.0) && mixed.is_empty() {
-            missing.push((j.line, j.model.clone(), j.chips));
-            continue;
-        }
-        jobs.push(SimJob {
-            id: i,
-            arrival_s: j.arrival_s,
-            total_steps: j.tokens,
-            scale_factor: j.chips,
-            weight: j.weight,
-            priority: j.priority,
-            kind: None,
-            throughput,
-            throughput_spread: None,
-            mixed,
-        });
     }
+    let tessera_plan::whatif::LlmSimJobs { jobs, missing } =
+        tessera_plan::whatif::llm_sim_jobs(&mut table, &list, &models, link, elastic);
     Ok(Loaded {
         jobs,
         missing,
