@@ -23,11 +23,17 @@ fn shots() -> PathBuf {
     }
 }
 
-/// No console error, exception or policy violation on the page so far.
+/// No console error, exception or policy violation on the page so far, and nothing a
+/// keyboard or screen-reader user would miss.
 fn clean(b: &Browser, view: &str) {
     let e = b.errors();
     assert!(e.is_empty(), "{view}: the page logged errors: {e:?}");
+    let a = b.a11y_problems();
+    assert!(a.is_empty(), "{view}: {a:?}");
 }
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
 
 fn shot(b: &Browser, name: &str) {
     let p = shots().join(format!("{name}.png"));
@@ -51,6 +57,33 @@ fn the_dashboard_works_in_a_real_browser() {
     b.goto(&format!("{base}#/fleet"));
     b.wait_for(
         "three pool cards",
+        "document.querySelectorAll('.card').length === 3",
+        30,
+    );
+    // The keyboard: the first Tab reaches the skip link, Enter moves focus to the view;
+    // the nav's links follow the skip link, and Enter on one opens its view.
+    b.keys(TAB);
+    assert_eq!(b.eval("return document.activeElement.className"), "skip");
+    b.keys(ENTER);
+    assert_eq!(b.eval("return document.activeElement.id"), "main");
+    assert_eq!(b.eval("return location.hash"), "#/fleet");
+    b.eval("location.reload(); return 1;");
+    b.wait_for(
+        "the fleet, reloaded",
+        "document.querySelectorAll('.card').length === 3",
+        30,
+    );
+    b.keys(&format!("{TAB}{TAB}{TAB}"));
+    assert_eq!(b.eval("return document.activeElement.textContent"), "Jobs");
+    b.keys(ENTER);
+    b.wait_for(
+        "the jobs view by keyboard",
+        "location.hash === '#/jobs' && document.getElementById('submit-form')",
+        20,
+    );
+    b.goto(&format!("{base}#/fleet"));
+    b.wait_for(
+        "the fleet again",
         "document.querySelectorAll('.card').length === 3",
         30,
     );
@@ -159,6 +192,43 @@ fn the_dashboard_works_in_a_real_browser() {
         10,
     );
     clean(&b, "job page");
+
+    // A training job's page: its predicted speed per pool, the layout and launch it ran
+    // with, and a copy button for the launch.
+    let train = s.submit(
+        &serde_json::json!({"kind": "train", "name": "llama2-7b on ascend", "model": "llama2-7b",
+            "steps": 20, "global-batch": 64, "resources": {"chips": 8, "chip-types": ["910b2"]},
+            "entrypoint": "echo {framework} {launch}; sleep 2"})
+        .to_string(),
+    );
+    b.goto(&format!("{base}#/jobs/{train}"));
+    b.wait_for(
+        "SUCCEEDED with its launch",
+        "document.getElementById('job-state')?.dataset.state === 'succeeded' && document.querySelector('.code pre')",
+        120,
+    );
+    let predicted = b.eval("return document.getElementById('predicted').innerText");
+    assert!(
+        predicted
+            .as_str()
+            .unwrap()
+            .contains("ascend (huawei-ascend-910b2): "),
+        "{predicted}"
+    );
+    let args = b.eval("return document.querySelector('.code pre').innerText");
+    assert!(
+        args.as_str()
+            .unwrap()
+            .contains("--tensor-model-parallel-size"),
+        "{args}"
+    );
+    assert!(
+        b.eval("return document.querySelector('.code button.copy').innerText")
+            .as_str()
+            .unwrap()
+            .starts_with("Copy")
+    );
+    clean(&b, "training job page");
     shot(&b, "job");
 
     // Cancel from its page.
@@ -302,4 +372,27 @@ fn the_dashboard_works_in_a_real_browser() {
     shot(&b, "fleet");
     let (code, _) = s.call("DELETE", &format!("/api/v1/jobs/{busy}"), Some(TOKEN), None);
     assert_eq!(code, 202);
+    // Gone from Slurm before the server stops (a later test finds the pool free).
+    assert_eq!(s.wait_final(busy)["state"], "cancelled");
+
+    // A laptop's screen and a wide monitor: every view fits its width.
+    for (w, h) in [(1024, 768), (1920, 1080)] {
+        b.resize(w, h);
+        for view in [
+            "fleet",
+            "jobs",
+            &format!("jobs/{id}"),
+            "plan",
+            "whatif",
+            "procure",
+        ] {
+            b.goto(&format!("{base}#/{view}"));
+            b.wait_for(
+                &format!("{view} at {w}x{h}"),
+                "document.querySelector('main h1') && !document.querySelector('main h1').innerText.includes('Loading')",
+                30,
+            );
+            clean(&b, &format!("{view} at {w}x{h}"));
+        }
+    }
 }

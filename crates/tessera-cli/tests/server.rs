@@ -1430,6 +1430,37 @@ fn the_dashboard_endpoints_answer_and_name_bad_input() {
         Some(r#"{"seq-len": 4096}"#),
     );
     assert_eq!((code, v["field"].as_str()), (422, Some("model")), "{v}");
+    // Only the chosen pools.
+    let body = serde_json::json!({"model": "llama3-8b", "pools": ["a800"]}).to_string();
+    let (code, v) = s.call("POST", "/api/v1/plan/train", None, Some(&body));
+    assert_eq!(code, 200, "{v}");
+    let plans = v["plans"].as_array().unwrap();
+    assert!(
+        !plans.is_empty() && plans.iter().all(|p| p["pool"] == "a800"),
+        "{v}"
+    );
+    assert!(v["mixed"].as_array().unwrap().is_empty(), "{v}");
+    let body = serde_json::json!({"model": "llama3-8b", "rate": 1, "input-len": 512, "output-len": 128, "pools": ["p800"]}).to_string();
+    let (code, v) = s.call("POST", "/api/v1/plan/serve", None, Some(&body));
+    assert_eq!(code, 200, "{v}");
+    assert!(
+        v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["pool"] == "p800"),
+        "{v}"
+    );
+    let body = serde_json::json!({"model": "llama3-8b", "pools": ["h100"]}).to_string();
+    let (code, v) = s.call("POST", "/api/v1/plan/train", None, Some(&body));
+    assert_eq!((code, v["field"].as_str()), (422, Some("pools")), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("ascend, a800, p800"),
+        "{v}"
+    );
     // What-if on the live fleet (8 chips of each type): two policies, each job finished.
     let jobs =
         "[[job]]\nmodel = \"llama2-7b\"\nchips = 8\ntokens = 1e9\nrepeat = 3\nevery-s = 600\n";

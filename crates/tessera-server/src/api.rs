@@ -837,6 +837,8 @@ struct PlanTrainBody {
     /// "time" (default) or "cost".
     objective: Option<String>,
     top: Option<usize>,
+    /// The live pools to plan over (names); absent: all of them.
+    pools: Option<Vec<String>>,
 }
 
 fn default_seq() -> u32 {
@@ -857,6 +859,8 @@ struct PlanServeBody {
     /// "bf16" (default), "fp8", "int8", "int4", "fp4".
     precision: Option<String>,
     top: Option<usize>,
+    /// The live pools to plan over (names); absent: all of them.
+    pools: Option<Vec<String>>,
 }
 
 fn bad_field(field: &str, message: String) -> ApiError {
@@ -882,6 +886,32 @@ fn parse_body<T: for<'de> Deserialize<'de>>(
 /// The live fleet: each pool with the nodes that are up now.
 fn live_fleet(st: &AppState) -> tessera_core::fleet::Fleet {
     crate::live::fleet_of(&lock(&st.snapshot))
+}
+
+/// The live fleet, or only the named pools of it (and the links between them).
+fn chosen_fleet(st: &AppState, pools: Option<&[String]>) -> ApiResult<tessera_core::fleet::Fleet> {
+    let mut fleet = live_fleet(st);
+    let Some(names) = pools else {
+        return Ok(fleet);
+    };
+    if names.is_empty() {
+        return Err(bad_field(
+            "pools",
+            "name at least one pool, or leave pools out".into(),
+        ));
+    }
+    if let Some(n) = names.iter().find(|n| fleet.pool(n).is_none()) {
+        let known: Vec<&str> = fleet.pools.iter().map(|p| p.name.as_str()).collect();
+        return Err(bad_field(
+            "pools",
+            format!("no pool `{n}`; the live pools are {}", known.join(", ")),
+        ));
+    }
+    fleet.pools.retain(|p| names.contains(&p.name));
+    fleet
+        .links
+        .retain(|l| names.contains(&l.a) && names.contains(&l.b));
+    Ok(fleet)
 }
 
 async fn plan_train(
@@ -932,7 +962,7 @@ async fn plan_train(
     if !(1..=100).contains(&top) {
         return Err(bad_field("top", "valid range 1..=100".into()));
     }
-    let fleet = live_fleet(&st);
+    let fleet = chosen_fleet(&st, b.pools.as_deref())?;
     let cat = st.catalog.clone();
     let r = TrainRequest {
         seq_len: b.seq_len,
@@ -1020,7 +1050,7 @@ async fn plan_serve(
         top,
         stack: None,
     };
-    let fleet = live_fleet(&st);
+    let fleet = chosen_fleet(&st, b.pools.as_deref())?;
     let cat = st.catalog.clone();
     let out = blocking(move || {
         let pools: Vec<PoolChip> = fleet

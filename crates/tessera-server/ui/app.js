@@ -397,7 +397,7 @@
     }
     await loadExport();
     await refresh();
-    return { refresh, every: 5000 };
+    return { refresh, every: 5000, onEvent: true };
   }
 
   async function viewJobs(root, params) {
@@ -651,14 +651,23 @@
   const layoutText = (l) => `tp${l.tp} pp${l.pp} dp${l.dp}${l.cp > 1 ? ' cp' + l.cp : ''}${l.ep > 1 ? ' ep' + l.ep : ''} mb${l.micro_batch}${l.vpp > 1 ? ' vpp' + l.vpp : ''}`;
   const launchText = (lv) => [lv.framework, ...lv.args.map(shellQuote)].join(' ');
 
+  // A checkbox per live pool, all checked: the pools a plan may use.
+  function poolPicker(pools) {
+    const f = el('fieldset', { class: 'checks', 'data-field': 'pools' }, el('legend', {}, 'Pools'),
+      pools.map((p) => el('label', {}, el('input', { type: 'checkbox', name: 'pool', value: p.name, checked: true }), ` ${p.name} (${p.chips} × ${p.chip})`)));
+    return f;
+  }
+  const chosenPools = (form) => [...form.querySelectorAll('input[name=pool]:checked')].map((c) => c.value);
+
   async function viewPlan(root) {
     const ms = await models();
+    const pools = (await api('GET', '/api/v1/pools')).pools;
     root.append(el('h1', {}, 'Plan'), el('p', { class: 'muted' }, 'The planners over the live fleet: each pool with the nodes that are up now, and the configured links between pools.'),
-      ...tabs([['train', 'Training'], ['serve', 'Serving']], (n, body) => (n === 'train' ? planTrain(body, ms) : planServe(body, ms))));
+      ...tabs([['train', 'Training'], ['serve', 'Serving']], (n, body) => (n === 'train' ? planTrain(body, ms, pools) : planServe(body, ms, pools))));
     return {};
   }
 
-  function planTrain(body, ms) {
+  function planTrain(body, ms, pools) {
     const out = el('div', { id: 'plan-result', 'aria-live': 'polite' });
     const box = el('div');
     const src = select('source', [['catalog', 'a catalog model'], ['hf', 'a pasted Hugging Face config.json']], 'catalog');
@@ -675,12 +684,13 @@
       field('Precision', select('precision', ['bf16', 'fp8'], 'bf16')),
       field('Objective', select('objective', ['time', 'cost'], 'time')),
       field('Plans to show', input('top', { type: 'number', min: 1, max: 100, value: 5 }))),
-    el('button', { type: 'submit' }, 'Plan'));
+    poolPicker(pools), el('button', { type: 'submit' }, 'Plan'));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const b = {
         'seq-len': optNum(form, 'seq-len'), 'global-batch': optNum(form, 'global-batch'), tokens: optNum(form, 'tokens'),
         precision: val(form, 'precision'), objective: val(form, 'objective'), top: optNum(form, 'top'),
+        pools: chosenPools(form),
       };
       if (src.value === 'hf') b['hf-config'] = hf.value; else b.model = model.value;
       for (const k of Object.keys(b)) if (b[k] === undefined) delete b[k];
@@ -741,7 +751,7 @@
       m.launch.config ? el('pre', {}, m.launch.config) : null)));
   }
 
-  function planServe(body, ms) {
+  function planServe(body, ms, pools) {
     const out = el('div', { id: 'serve-result', 'aria-live': 'polite' });
     const box = el('div');
     const form = el('form', { id: 'plan-serve-form', novalidate: true }, box, el('div', { class: 'grid' },
@@ -753,12 +763,13 @@
       field('TPOT limit (s)', input('tpot-slo-s', { type: 'number', min: 0, step: 'any', placeholder: '0.2' })),
       field('Precision', select('precision', ['bf16', 'fp8', 'int8', 'int4', 'fp4'], 'bf16')),
       field('Plans to show', input('top', { type: 'number', min: 1, max: 100, value: 5 }))),
-    el('button', { type: 'submit' }, 'Plan'));
+    poolPicker(pools), el('button', { type: 'submit' }, 'Plan'));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const b = {
         model: val(form, 'model'), rate: optNum(form, 'rate'), 'input-len': optNum(form, 'input-len'), 'output-len': optNum(form, 'output-len'),
         'ttft-slo-s': optNum(form, 'ttft-slo-s'), 'tpot-slo-s': optNum(form, 'tpot-slo-s'), precision: val(form, 'precision'), top: optNum(form, 'top'),
+        pools: chosenPools(form),
       };
       for (const k of Object.keys(b)) if (b[k] === undefined) delete b[k];
       clear(out).append(el('p', { class: 'muted' }, 'Planning…'));
@@ -1031,6 +1042,11 @@ every-s = 3600
   }
 
   document.addEventListener('DOMContentLoaded', () => {
+    // The skip link moves focus to the view (its #main would otherwise be read as a route).
+    document.querySelector('.skip').addEventListener('click', (ev) => {
+      ev.preventDefault();
+      document.getElementById('main').focus();
+    });
     document.getElementById('token-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       token = document.getElementById('token').value.trim();

@@ -194,6 +194,64 @@ impl Browser {
         );
     }
 
+    /// Presses keys in order (WebDriver key actions: text, or `\u{E004}` for Tab,
+    /// `\u{E007}` for Enter).
+    pub fn keys(&self, keys: &str) {
+        let acts: Vec<Value> = keys
+            .chars()
+            .flat_map(|k| {
+                [
+                    json!({"type": "keyDown", "value": k.to_string()}),
+                    json!({"type": "keyUp", "value": k.to_string()}),
+                ]
+            })
+            .collect();
+        self.cmd(
+            "POST",
+            "actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": acts}]}),
+        );
+    }
+
+    /// Sets the window's size.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "window/rect",
+            json!({"width": width, "height": height}),
+        );
+    }
+
+    /// What keyboard and screen-reader users would miss on the page now: form fields
+    /// without a label, buttons and links without a name, charts without a text
+    /// alternative, and a page wider than the window.
+    pub fn a11y_problems(&self) -> Vec<String> {
+        let v = self.eval(
+            "const bad = [];
+             for (const e of document.querySelectorAll('input, select, textarea')) {
+               if (e.type === 'hidden' || e.closest('[hidden]')) continue;
+               const named = (e.labels && e.labels.length) || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+               if (!named) bad.push('no label: ' + e.outerHTML.slice(0, 90));
+             }
+             for (const e of document.querySelectorAll('button, a[href]')) {
+               if (!e.textContent.trim() && !e.getAttribute('aria-label')) bad.push('no name: ' + e.outerHTML.slice(0, 90));
+             }
+             for (const e of document.querySelectorAll('svg.chart')) {
+               if (!e.getAttribute('aria-label')) bad.push('chart without a text alternative');
+             }
+             const d = document.documentElement;
+             if (d.scrollWidth > d.clientWidth + 1) bad.push('the page scrolls sideways: ' + d.scrollWidth + ' > ' + d.clientWidth);
+             return bad;",
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e.as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The page's console errors, uncaught exceptions and policy violations so far.
     pub fn errors(&self) -> Vec<String> {
         self.eval("return window.__errors || ['the error collector is missing']")
