@@ -251,6 +251,32 @@ fn the_dashboard_works_in_a_real_browser() {
     );
     clean(&b, "cancel");
 
+    // A serving job's page: its replicas, scaled from 1 to 2 with the page's form, then
+    // cancelled (every replica with it).
+    let serve = s.submit(
+        &serde_json::json!({"kind": "serve", "name": "chat", "model": "llama3-8b", "rate": 2,
+            "input-len": 1000, "output-len": 200, "replicas": 1, "chip-types": ["a800"],
+            "entrypoint": "echo {launch}; sleep 300"})
+        .to_string(),
+    );
+    b.goto(&format!("{base}#/jobs/{serve}"));
+    b.wait_for(
+        "one replica running",
+        "[...document.querySelectorAll('main table tbody tr')].filter(r => r.innerText.includes('running')).length >= 1 && document.querySelector('[name=replicas]')",
+        90,
+    );
+    b.type_into("[name=replicas]", "2");
+    b.click("#scale-form button[type=submit]");
+    b.wait_for(
+        "two replicas on the page",
+        "(() => { const h = [...document.querySelectorAll('main h2')].find(x => x.innerText === 'Replicas'); const t = h && h.parentElement.querySelector('table'); return t && t.querySelectorAll('tbody tr').length === 2; })()",
+        90,
+    );
+    assert_eq!(s.job(serve)["spec"]["replicas"], 2);
+    b.click("#cancel");
+    assert_eq!(s.wait_final(serve)["state"], "cancelled");
+    clean(&b, "serving job page");
+
     // The list, filtered by state.
     b.goto(&format!("{base}#/jobs?state=succeeded"));
     b.wait_for(
@@ -297,6 +323,34 @@ fn the_dashboard_works_in_a_real_browser() {
     );
     clean(&b, "plan");
     shot(&b, "plan");
+    // The same from a pasted config.json: the same top layout.
+    let hf = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/hf/llama3-8b/config.json"),
+    )
+    .unwrap();
+    let (_, cat) = s.call(
+        "POST",
+        "/api/v1/plan/train",
+        None,
+        Some(r#"{"model": "llama3-8b", "seq-len": 4096, "precision": "bf16", "objective": "time", "top": 5}"#),
+    );
+    let l = &cat["plans"][0]["layout"];
+    let want = format!("tp{} pp{} dp{}", l["tp"], l["pp"], l["dp"]);
+    b.eval(&format!(
+        "const s = document.querySelector('#plan-train-form [name=source]'); s.value = 'hf'; s.dispatchEvent(new Event('change'));
+         document.querySelector('#plan-train-form [name=\"hf-config\"]').value = {}; return 1;",
+        serde_json::to_string(&hf).unwrap()
+    ));
+    b.eval("document.getElementById('plan-result').textContent = ''; return 1;");
+    b.click("#plan-train-form button[type=submit]");
+    let top = b.wait_for(
+        "the top layout from the pasted config",
+        "document.querySelector('#plan-result table .layout')?.innerText",
+        60,
+    );
+    assert!(top.as_str().unwrap().starts_with(&want), "{top} vs {want}");
+    clean(&b, "plan from a config.json");
     b.click("[data-tab=serve]");
     b.click("#plan-serve-form button[type=submit]");
     b.wait_for(

@@ -93,4 +93,44 @@ mod tests {
             .collect();
         assert_eq!(js_list("SCENARIOS"), scenarios);
     }
+
+    /// WCAG 2's contrast ratio of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let lum = |h: &str| {
+            let c = |i: usize| {
+                let v = u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0) as f64 / 255.0;
+                if v <= 0.03928 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5)
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// The style sheet's text colours on its backgrounds meet WCAG AA (4.5:1).
+    #[test]
+    fn text_colours_meet_wcag_aa_contrast() {
+        let var = |name: &str| {
+            let at = APP_CSS.find(&format!("--{name}: #")).unwrap() + name.len() + 4;
+            APP_CSS[at..at + 7].to_string()
+        };
+        for (fg, bg) in [
+            ("fg", "bg"),
+            ("fg", "panel"),
+            ("muted", "bg"),
+            ("muted", "panel"),
+            ("accent", "bg"),
+            ("ok", "bg"),
+            ("bad", "bg"),
+            ("warn", "bg"),
+        ] {
+            let r = contrast(&var(fg), &var(bg));
+            assert!(r >= 4.5, "--{fg} on --{bg}: {r:.2}:1");
+        }
+        assert!((contrast("#000000", "#ffffff") - 21.0).abs() < 1e-9);
+    }
 }

@@ -547,6 +547,9 @@
     const box = el('div');
     root.append(box);
     async function refresh() {
+      // Not while the user is typing in the page's form (the next event or poll redraws).
+      const a = document.activeElement;
+      if (box.contains(a) && ['INPUT', 'TEXTAREA', 'SELECT'].includes(a.tagName)) return;
       const [j, ev] = await Promise.all([api('GET', `/api/v1/jobs/${id}`), api('GET', `/api/v1/jobs/${id}/events`)]);
       const now = Date.now() / 1000;
       const msg = el('div', { 'aria-live': 'polite' });
@@ -607,7 +610,7 @@
       }
       if (j.replicas) {
         const n = input('replicas', { type: 'number', min: 1, value: spec.replicas || j.replicas.filter((r) => !FINAL.has(r.state)).length || 1 });
-        const sf = el('form', { class: 'inline' }, field('Replicas', n), el('button', { type: 'submit', disabled: !token || FINAL.has(j.state) }, 'Scale'));
+        const sf = el('form', { class: 'inline', id: 'scale-form' }, field('Replicas', n), el('button', { type: 'submit', disabled: !token || FINAL.has(j.state) }, 'Scale'));
         sf.addEventListener('submit', async (e2) => {
           e2.preventDefault();
           try { await api('PATCH', `/api/v1/jobs/${id}`, { replicas: Number(n.value) }); await refresh(); } catch (e) { showFormError(sf, msg, e); }
@@ -1009,7 +1012,11 @@ every-s = 3600
       else if (views[r.view]) v = await views[r.view](root, r.params);
       else { root.append(el('h1', {}, 'Not found'), el('p', {}, el('a', { href: '#/fleet' }, 'Go to the fleet'))); return; }
       current = Object.assign({ view: r.view }, v);
-      if (current.every) timer = setInterval(() => safeRefresh(), current.every);
+      // Views that follow the event stream poll every 5 s while it is down (with
+      // read-needs-token the browser's EventSource cannot send the token).
+      if (current.every || current.onEvent) {
+        timer = setInterval(() => { if (current.every || !streamOpen) safeRefresh(); }, current.every || 5000);
+      }
     } catch (e) {
       root.append(errorBox(e));
     }
@@ -1025,12 +1032,13 @@ every-s = 3600
   // Live updates from the server's event stream: a view that shows jobs refreshes (at
   // most twice a second) when an event arrives.
   let pending = null;
+  let streamOpen = false;
   function connectEvents() {
     const live = document.getElementById('live');
     if (typeof EventSource === 'undefined') return;
     const es = new EventSource('/api/v1/events/stream');
-    es.onopen = () => { live.textContent = 'live'; live.classList.add('on'); };
-    es.onerror = () => { live.textContent = 'reconnecting'; live.classList.remove('on'); };
+    es.onopen = () => { streamOpen = true; live.textContent = 'live'; live.classList.add('on'); };
+    es.onerror = () => { streamOpen = false; live.textContent = 'polling'; live.classList.remove('on'); };
     const onAny = () => {
       if (!current || !current.onEvent || pending) return;
       pending = setTimeout(() => { pending = null; safeRefresh(); }, 500);
