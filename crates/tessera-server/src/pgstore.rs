@@ -53,6 +53,17 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX events_job ON events(job, seq);",
 ];
 
+/// An `events` row (seq, at, job, kind, detail).
+fn event_row(r: &postgres::Row) -> EventRecord {
+    EventRecord {
+        seq: r.get::<_, i64>(0) as u64,
+        at: r.get(1),
+        job: r.get::<_, Option<i64>>(2).map(|j| j as u64),
+        kind: r.get(3),
+        detail: r.get(4),
+    }
+}
+
 /// The PostgreSQL store.
 pub struct PgStore {
     db: Client,
@@ -377,16 +388,7 @@ impl Store for PgStore {
             "SELECT seq, at, job, kind, detail FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&(seq as i64), &(limit as i64)],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| EventRecord {
-                seq: r.get::<_, i64>(0) as u64,
-                at: r.get(1),
-                job: r.get::<_, Option<i64>>(2).map(|j| j as u64),
-                kind: r.get(3),
-                detail: r.get(4),
-            })
-            .collect())
+        Ok(rows.iter().map(event_row).collect())
     }
 
     fn job_events(&mut self, job: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
@@ -394,16 +396,7 @@ impl Store for PgStore {
             "SELECT seq, at, job, kind, detail FROM events WHERE job = $1 ORDER BY seq DESC LIMIT $2",
             &[&(job as i64), &(limit as i64)],
         )?;
-        let mut v: Vec<EventRecord> = rows
-            .iter()
-            .map(|r| EventRecord {
-                seq: r.get::<_, i64>(0) as u64,
-                at: r.get(1),
-                job: r.get::<_, Option<i64>>(2).map(|j| j as u64),
-                kind: r.get(3),
-                detail: r.get(4),
-            })
-            .collect();
+        let mut v: Vec<EventRecord> = rows.iter().map(event_row).collect();
         v.reverse();
         Ok(v)
     }

@@ -203,6 +203,17 @@ pub(crate) fn counts_in_order(rows: &[(String, u64)]) -> Vec<(JobState, u64)> {
         .collect()
 }
 
+/// An `events` row (seq, at, job, kind, detail).
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        seq: r.get::<_, i64>(0)? as u64,
+        at: r.get(1)?,
+        job: r.get::<_, Option<i64>>(2)?.map(|j| j as u64),
+        kind: r.get(3)?,
+        detail: r.get(4)?,
+    })
+}
+
 /// Migrations, in order; index + 1 is the schema version after applying it.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE jobs (
@@ -566,15 +577,7 @@ impl Store for SqliteStore {
         let mut st = self.db.prepare_cached(
             "SELECT seq, at, job, kind, detail FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
-        let rows = st.query_map(params![seq as i64, limit as i64], |r| {
-            Ok(EventRecord {
-                seq: r.get::<_, i64>(0)? as u64,
-                at: r.get(1)?,
-                job: r.get::<_, Option<i64>>(2)?.map(|j| j as u64),
-                kind: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map(params![seq as i64, limit as i64], event_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -582,15 +585,7 @@ impl Store for SqliteStore {
         let mut st = self.db.prepare_cached(
             "SELECT seq, at, job, kind, detail FROM events WHERE job = ?1 ORDER BY seq DESC LIMIT ?2",
         )?;
-        let rows = st.query_map(params![job as i64, limit as i64], |r| {
-            Ok(EventRecord {
-                seq: r.get::<_, i64>(0)? as u64,
-                at: r.get(1)?,
-                job: r.get::<_, Option<i64>>(2)?.map(|j| j as u64),
-                kind: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map(params![job as i64, limit as i64], event_row)?;
         let mut v: Vec<EventRecord> = rows.collect::<Result<_, _>>()?;
         v.reverse();
         Ok(v)
