@@ -217,16 +217,18 @@ pub struct SimulateArgs {
     pub gavel_compat: bool,
     /// With --jobs: the link between every two chip types of the cluster, KIND:GB_S (KIND
     /// rdma, host-staged or flagcx; GB/s per chip, 0.01 to 1000), e.g. host-staged:12.5.
-    /// The heterogeneity-aware max-min-fairness and max-sum-throughput policies may then
-    /// run a job as one gang across two types, at its mixed plan's speed, where the
+    /// The heterogeneity-aware max-min-fairness, max-sum-throughput and
+    /// shortest-job-first policies may then run a job as one gang across two types, at its mixed plan's speed, where the
     /// mixed-vendor planner finds one (docs/scheduler.md).
     #[arg(long, conflicts_with_all = ["trace", "generate"])]
     pub link: Option<String>,
-    /// With --jobs: each job may also run at half or twice its chips on a type (at that
-    /// size's planned speed, a restart when its size changes), for the policies that
-    /// plan more than one shape per job (the -perf forms of max-min-fairness and
-    /// max-sum-throughput; docs/scheduler.md "Elastic sizes").
-    #[arg(long, conflicts_with_all = ["trace", "generate"])]
+    /// With --jobs or --trace: each job may also run at half or twice its chips on a
+    /// type (with --jobs at that size's planned speed, with --trace at the throughput
+    /// Gavel's table has for the job type at that scale factor; a restart when its size
+    /// changes), for the policies that plan more than one shape per job (the -perf forms
+    /// of max-min-fairness, max-sum-throughput and shortest-job-first; docs/scheduler.md
+    /// "Elastic sizes").
+    #[arg(long, conflicts_with = "generate")]
     pub elastic: bool,
 }
 

@@ -2788,3 +2788,51 @@ fn plan_emits_flagscale_files_for_a_mixed_plan() {
     assert!(r.stderr.contains("no mixed-vendor plan"), "{}", r.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--elastic` with a Gavel trace: each job may also run at half or twice its scale
+/// factor where Gavel's table has that size for its type; shortest-job-first-perf then
+/// resizes jobs, every job still finishes, and without the flag nothing is resized. A
+/// generated stream has no sizes to offer: the flag is refused there.
+#[test]
+fn elastic_sizes_come_from_gavels_table_with_a_trace() {
+    let tput = gavel("simulation_throughputs.json");
+    let trace = gavel("traces/max_min_fairness.trace");
+    let base = [
+        "simulate",
+        "--trace",
+        trace.as_str(),
+        "--throughputs",
+        tput.as_str(),
+        "--cluster",
+        "8:16:24",
+        "--policy",
+        "shortest-job-first-perf",
+    ];
+    let plain = json(&base);
+    let mut a = base.to_vec();
+    a.push("--elastic");
+    let el = json(&a);
+    assert_eq!(plain["resized_placements"], 0);
+    assert!(
+        el["resized_placements"].as_u64().unwrap() > 0,
+        "{}",
+        el["resized_placements"]
+    );
+    let jobs = el["jobs"].as_array().unwrap();
+    assert!(!jobs.is_empty() && jobs.iter().all(|j| j["finish_s"].is_number()));
+    assert_ne!(plain["avg_jct_s"], el["avg_jct_s"]);
+    fails(
+        &[
+            "simulate",
+            "--generate",
+            "10",
+            "--throughputs",
+            tput.as_str(),
+            "--cluster",
+            "8:16:24",
+            "--elastic",
+        ],
+        2,
+        &["--elastic", "--generate"],
+    );
+}

@@ -150,6 +150,11 @@ pub struct MixedUse {
 }
 
 impl MixedUse {
+    /// Workers it takes over all its types.
+    pub fn workers(&self) -> u32 {
+        self.uses.iter().map(|(_, w)| *w).sum()
+    }
+
     /// Workers of type `t` it takes (0 where it uses none).
     pub fn workers_on(&self, t: usize) -> u32 {
         self.uses

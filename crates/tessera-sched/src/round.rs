@@ -915,7 +915,17 @@ impl RoundCore {
                         }
                         let speeds = jobs[i].throughput.iter().filter(|&&v| v > 0.0);
                         let speed = match a {
-                            Awareness::Aware => speeds.copied().fold(0.0, f64::max),
+                            // With gangs or sizes, the fastest way at its own size.
+                            Awareness::Aware => speeds
+                                .copied()
+                                .chain(
+                                    jobs[i]
+                                        .mixed
+                                        .iter()
+                                        .filter(|m| m.workers() == jobs[i].scale_factor)
+                                        .map(|m| m.throughput),
+                                )
+                                .fold(0.0, f64::max),
                             Awareness::Agnostic => {
                                 let v: Vec<f64> = speeds.copied().collect();
                                 v.iter().sum::<f64>() / v.len().max(1) as f64
@@ -931,7 +941,13 @@ impl RoundCore {
                             .then(key(x).total_cmp(&key(y)))
                             .then(x.cmp(&y))
                     });
-                    ordered_allocation(jobs, &group, &order, &cap, a, &mut self.rng)
+                    if self.cfg.policy.uses_mixed()
+                        && group.iter().any(|&i| !jobs[i].mixed.is_empty())
+                    {
+                        ordered_allocation_mixed(jobs, &group, &order, &cap)
+                    } else {
+                        ordered_allocation(jobs, &group, &order, &cap, a, &mut self.rng)
+                    }
                 }
                 Policy::MinCost(_) => {
                     let p = self
@@ -1230,6 +1246,113 @@ fn ordered_allocation(
     }
     one_hot(active, &on, nt)
 }
+
+/// Shortest-job-first with a job's other ways to run (its `mixed` options: gangs across
+/// types and other sizes), heterogeneity-aware. Two passes in the order given: first each
+/// job takes the fastest way at its own size that fits what the jobs before it left (one
+/// type, or a gang across types), or else the fastest smaller size that fits; then each
+/// placed job, in order, moves to a faster way (a larger size, another type) if what is
+/// still free, with its own workers back, holds it and it is at least
+/// [`GROW_GAIN`] faster. So the shortest jobs start first, no job grows while one before
+/// it in the order waits, and idle workers go to the jobs nearest to finishing.
+fn ordered_allocation_mixed(
+    jobs: &[SimJob],
+    active: &[usize],
+    order: &[usize],
+    capacity: &[u32],
+) -> Allocation {
+    let nt = capacity.len();
+    let mut free: Vec<u64> = capacity.iter().map(|&c| c as u64).collect();
+    let mut on: Vec<Option<usize>> = vec![None; jobs.len()];
+    // (column, workers on each type it uses, throughput) of every way a job runs.
+    let ways = |j: &SimJob| -> Vec<Way> {
+        let own = (0..nt)
+            .filter(|&t| j.throughput[t] > 0.0)
+            .map(|t| (t, vec![(t, j.scale_factor as u64)], j.throughput[t]));
+        let more = j
+            .mixed
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.throughput > 0.0)
+            .map(|(k, m)| {
+                (
+                    nt + k,
+                    m.uses.iter().map(|&(t, w)| (t, w as u64)).collect(),
+                    m.throughput,
+                )
+            });
+        own.chain(more).collect()
+    };
+    let fits = |free: &[u64], uses: &[(usize, u64)]| uses.iter().all(|&(t, w)| free[t] >= w);
+    let take = |free: &mut [u64], uses: &[(usize, u64)], sign: bool| {
+        for &(t, w) in uses {
+            if sign {
+                free[t] -= w;
+            } else {
+                free[t] += w;
+            }
+        }
+    };
+    let mut rate = vec![0.0; jobs.len()];
+    let mut held: Vec<Vec<(usize, u64)>> = vec![Vec::new(); jobs.len()];
+    for &i in order {
+        let sf = jobs[i].scale_factor as u64;
+        let w = ways(&jobs[i]);
+        let size = |u: &[(usize, u64)]| u.iter().map(|x| x.1).sum::<u64>();
+        let best = |pred: &dyn Fn(u64) -> bool| {
+            w.iter()
+                .filter(|(_, u, _)| pred(size(u)) && fits(&free, u))
+                .max_by(|x, y| x.2.total_cmp(&y.2).then(y.0.cmp(&x.0)))
+                .cloned()
+        };
+        let pick = best(&|n| n == sf).or_else(|| best(&|n| n < sf));
+        if let Some((c, u, r)) = pick {
+            take(&mut free, &u, true);
+            on[i] = Some(c);
+            rate[i] = r;
+            held[i] = u;
+        }
+    }
+    for &i in order {
+        if on[i].is_none() {
+            continue;
+        }
+        let mine = std::mem::take(&mut held[i]);
+        take(&mut free, &mine, false);
+        let faster = ways(&jobs[i])
+            .into_iter()
+            .filter(|(_, u, r)| *r >= rate[i] * (1.0 + GROW_GAIN) && fits(&free, u))
+            .max_by(|x, y| x.2.total_cmp(&y.2).then(y.0.cmp(&x.0)));
+        let u = match faster {
+            Some((c, u, r)) => {
+                on[i] = Some(c);
+                rate[i] = r;
+                u
+            }
+            None => mine,
+        };
+        take(&mut free, &u, true);
+        held[i] = u;
+    }
+    Allocation {
+        x: active
+            .iter()
+            .map(|&i| {
+                (0..nt + jobs[i].mixed.len())
+                    .map(|c| if on[i] == Some(c) { 1.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// One way a job runs: its allocation column, the workers it takes on each type it
+/// uses, and its throughput.
+type Way = (usize, Vec<(usize, u64)>, f64);
+
+/// The least speed-up for which [`ordered_allocation_mixed`] moves a job to another way
+/// of running (a restart).
+pub const GROW_GAIN: f64 = 0.2;
 
 /// FIFO as an allocation (Gavel's FIFO policy): jobs in arrival order each get all of
 /// one type's time (X = 1 there). Agnostic: a job keeps its type until it finishes; a

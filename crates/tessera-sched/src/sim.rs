@@ -55,8 +55,8 @@ impl SimJob {
         if !self.mixed.is_empty() && !policy.uses_mixed() {
             format!(
                 "{why}; it could run as a gang across types, which {} does not plan \
-                 (max-min-fairness-perf, max-sum-throughput-perf and \
-                 max-sum-normalized-throughput-perf do)",
+                 (max-min-fairness-perf, max-sum-throughput-perf, \
+                 max-sum-normalized-throughput-perf and shortest-job-first-perf do)",
                 policy.name()
             )
         } else {
@@ -150,6 +150,7 @@ impl Policy {
             Policy::MaxMinFairness(Awareness::Aware)
                 | Policy::MaxSumThroughput(Awareness::Aware)
                 | Policy::MaxSumNormalizedThroughput(Awareness::Aware)
+                | Policy::ShortestJobFirst(Awareness::Aware)
         )
     }
 
@@ -993,6 +994,85 @@ mod tests {
             assert!(busy.iter().all(|&b| b <= 1.0 + 1e-9), "{busy:?}");
         }
         assert!(r.jobs.iter().all(|j| j.finish_s.is_some()));
+    }
+
+    /// Shortest-job-first with other sizes and gangs (heterogeneity-aware): a job alone
+    /// grows into idle workers; two jobs share a type at their own sizes, the shorter
+    /// first, and the longer grows only once the shorter is done; a job too large for
+    /// either type runs as a gang across both; a job that fits nowhere at its size runs
+    /// at a smaller one. The type is never over-subscribed.
+    #[test]
+    fn shortest_job_first_perf_grows_shrinks_and_runs_gangs() {
+        let grows = SimJob {
+            scale_factor: 4,
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 8)],
+                throughput: 1.8,
+            }],
+            ..job(0, 0.0, 1.8 * 3600.0, &[1.0])
+        };
+        let r = run(
+            std::slice::from_ref(&grows),
+            &[8],
+            "shortest-job-first-perf",
+        );
+        assert_eq!(r.jobs[0].finish_s, Some(3600.0));
+        assert_eq!(r.resized_placements, 10);
+        // Its agnostic twin plans its own size only.
+        let r = run(std::slice::from_ref(&grows), &[8], "shortest-job-first");
+        assert_eq!(r.jobs[0].finish_s, Some(1.8 * 3600.0));
+        // Beside a shorter job of 4: both at their own sizes until the shorter finishes
+        // (1 h), then the longer grows.
+        let short = SimJob {
+            scale_factor: 4,
+            ..job(1, 0.0, 3600.0, &[1.0])
+        };
+        let long = SimJob {
+            total_steps: 3.0 * 3600.0,
+            ..grows.clone()
+        };
+        let r = run(&[long, short], &[8], "shortest-job-first-perf");
+        for (_, _, busy) in &r.timeline {
+            assert!(busy.iter().all(|&b| b <= 1.0 + 1e-9), "{busy:?}");
+        }
+        assert_eq!(r.jobs[1].finish_s, Some(3600.0), "{r:?}");
+        // 1 h at 1 step/s, then 2 h of work at 1.8: about 2.11 h more (one round of
+        // slack for the reallocation).
+        let f = r.jobs[0].finish_s.unwrap();
+        assert!(
+            (3600.0 + 2.0 * 3600.0 / 1.8..3.0 * 3600.0).contains(&f),
+            "{f}"
+        );
+        assert!(r.resized_placements > 0);
+        // Too large for either type: a gang of 8 + 8.
+        let wide = SimJob {
+            scale_factor: 16,
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 8), (1, 8)],
+                throughput: 1.5,
+            }],
+            ..job(0, 0.0, 1.5 * 3600.0, &[2.0, 2.0])
+        };
+        let r = run(
+            std::slice::from_ref(&wide),
+            &[8, 8],
+            "shortest-job-first-perf",
+        );
+        assert_eq!(r.jobs[0].finish_s, Some(3600.0));
+        assert_eq!(r.across_placements, 10);
+        let r = run(std::slice::from_ref(&wide), &[8, 8], "fifo-perf");
+        assert_eq!(r.unschedulable, vec![0]);
+        // Fits nowhere at its size (8 on a type of 4): runs at its half size.
+        let half = SimJob {
+            scale_factor: 8,
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 4)],
+                throughput: 0.6,
+            }],
+            ..job(0, 0.0, 0.6 * 3600.0, &[1.0])
+        };
+        let r = run(std::slice::from_ref(&half), &[4], "shortest-job-first-perf");
+        assert_eq!(r.jobs[0].finish_s, Some(3600.0));
     }
 
     /// Two jobs of 4 workers that run at 1 step/s on type 0, or at 1.5 as a gang of 4 + 4

@@ -804,12 +804,18 @@ fn a_job_larger_than_either_pool_runs_as_one_gang_across_both() {
 /// a second job arrives the first goes back to 8 through a preemption and a new attempt.
 #[test]
 fn an_elastic_training_job_grows_into_an_idle_pool_and_shrinks_back() {
+    for policy in ["max-min-fairness-perf", "shortest-job-first-perf"] {
+        elastic_grows_and_shrinks(policy);
+    }
+}
+
+fn elastic_grows_and_shrinks(policy: &str) {
     let mut w = world(
         vec![
             node("n-a800-0", "nvidia", "a800", 8),
             node("n-a800-1", "nvidia", "a800", 8),
         ],
-        "max-min-fairness-perf",
+        policy,
         None,
     );
     w.live.set_elastic(true);

@@ -614,6 +614,24 @@ fn gavel_jobs(
                     .unwrap_or(0.0)
             })
             .collect();
+        // --elastic: the job's type at half and twice its scale factor, where the table
+        // has them.
+        let mut mixed = Vec::new();
+        if a.elastic {
+            for sf in [j.scale_factor / 2, j.scale_factor.saturating_mul(2)] {
+                if sf == 0 || sf == j.scale_factor {
+                    continue;
+                }
+                for (t, (name, _)) in cluster.types.iter().enumerate() {
+                    if let Some(v) = tput.isolated(name, &j.job_type, sf).filter(|&v| v > 0.0) {
+                        mixed.push(tessera_sched::MixedUse {
+                            uses: vec![(t, sf)],
+                            throughput: v,
+                        });
+                    }
+                }
+            }
+        }
         jobs.push(SimJob {
             id: i,
             arrival_s: j.arrival_s,
@@ -624,7 +642,7 @@ fn gavel_jobs(
             kind: Some(kind),
             throughput,
             throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
-            mixed: Vec::new(),
+            mixed,
         });
     }
     let in_file = if a.generate.is_some() {
