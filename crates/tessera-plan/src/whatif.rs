@@ -1,15 +1,16 @@
-//! What-if replays of LLM training jobs: a job file's jobs as the simulator's jobs, each
-//! with its tokens/s on every chip type from the training planner ([`SpeedTable`]) and,
-//! with a link, its gangs across two types; with `elastic`, its other sizes. Shared by
-//! `tessera simulate --jobs` and the server's `POST /api/v1/simulate`.
+//! What-if replays: the simulator's jobs from a job file of LLM training jobs (each with
+//! its tokens/s on every chip type from the training planner, [`SpeedTable`], and, with a
+//! link, its gangs across two types; with `elastic`, its other sizes) or from a Gavel
+//! trace and throughput table. Shared by `tessera simulate` and the server's
+//! `POST /api/v1/simulate`.
 
 use crate::speed::{Gang, SpeedTable};
 use std::collections::BTreeMap;
 use tessera_core::fleet::PoolLink;
 use tessera_core::model::ModelArch;
-use tessera_core::sched::LlmJob;
+use tessera_core::sched::{ClusterSpec, LlmJob, Throughputs, TraceJob};
 use tessera_sched::MixedUse;
-use tessera_sched::sim::SimJob;
+use tessera_sched::sim::{CoLocation, SimJob};
 
 /// The simulator's jobs of a job file.
 #[derive(Debug, Clone, Default)]
@@ -68,4 +69,125 @@ pub fn llm_sim_jobs(
         });
     }
     out
+}
+
+/// The simulator's jobs of a Gavel trace.
+#[derive(Debug, Clone, Default)]
+pub struct GavelSimJobs {
+    pub jobs: Vec<SimJob>,
+    /// Jobs with no throughput on any cluster type: (line, job type, scale factor).
+    pub missing: Vec<(usize, String, u32)>,
+    /// Job kinds, (job type, scale factor), numbered in order of first appearance.
+    pub kinds: Vec<(String, u32)>,
+    /// Gavel's pair throughputs of the kinds (when asked for: the packed policy).
+    pub colocation: Option<CoLocation>,
+}
+
+/// A trace's jobs with their steps/s on each cluster type from Gavel's table (and the
+/// unconsolidated rates where the table has them). `kinds` seeds the kind numbering (a
+/// generated stream's job types); with `elastic`, each job may also run at half and twice
+/// its scale factor on a type where the table has that size for its job type; with
+/// `pairs`, the kinds' co-located throughputs come too.
+pub fn gavel_sim_jobs(
+    trace: &[TraceJob],
+    tput: &Throughputs,
+    cluster: &ClusterSpec,
+    mut kinds: Vec<(String, u32)>,
+    elastic: bool,
+    pairs: bool,
+) -> GavelSimJobs {
+    let mut out = GavelSimJobs::default();
+    for (i, j) in trace.iter().enumerate() {
+        let key = (j.job_type.clone(), j.scale_factor);
+        let kind = match kinds.iter().position(|k| *k == key) {
+            Some(k) => k,
+            None => {
+                kinds.push(key);
+                kinds.len() - 1
+            }
+        } as u32;
+        let throughput: Vec<f64> = cluster
+            .types
+            .iter()
+            .map(|(t, _)| tput.isolated(t, &j.job_type, j.scale_factor).unwrap_or(0.0))
+            .collect();
+        if throughput.iter().all(|&t| t <= 0.0) {
+            out.missing.push((j.line, j.job_type.clone(), j.scale_factor));
+            continue;
+        }
+        let spread: Vec<f64> = cluster
+            .types
+            .iter()
+            .map(|(t, _)| {
+                tput.isolated(&format!("{t}_unconsolidated"), &j.job_type, j.scale_factor)
+                    .unwrap_or(0.0)
+            })
+            .collect();
+        let mut mixed = Vec::new();
+        if elastic {
+            for sf in [j.scale_factor / 2, j.scale_factor.saturating_mul(2)] {
+                if sf == 0 || sf == j.scale_factor {
+                    continue;
+                }
+                for (t, (name, _)) in cluster.types.iter().enumerate() {
+                    if let Some(v) = tput.isolated(name, &j.job_type, sf).filter(|&v| v > 0.0) {
+                        mixed.push(MixedUse {
+                            uses: vec![(t, sf)],
+                            throughput: v,
+                        });
+                    }
+                }
+            }
+        }
+        out.jobs.push(SimJob {
+            id: i,
+            arrival_s: j.arrival_s,
+            total_steps: j.total_steps as f64,
+            scale_factor: j.scale_factor,
+            weight: j.priority_weight,
+            priority: 0,
+            kind: Some(kind),
+            throughput,
+            throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
+            mixed,
+        });
+    }
+    // Only the packed policy looks up pairs.
+    out.colocation = pairs.then(|| colocation_table(tput, cluster, &kinds));
+    out.kinds = kinds;
+    out
+}
+
+/// Gavel's pair throughputs for the given job kinds (`kinds[k]` is kind `k`'s (job
+/// type, scale factor)), per cluster type.
+fn colocation_table(
+    tput: &Throughputs,
+    cluster: &ClusterSpec,
+    kinds: &[(String, u32)],
+) -> CoLocation {
+    let index: BTreeMap<&(String, u32), u32> = kinds
+        .iter()
+        .enumerate()
+        .map(|(k, key)| (key, k as u32))
+        .collect();
+    let mut co = CoLocation::default();
+    let nt = cluster.types.len();
+    for (t, (name, _)) in cluster.types.iter().enumerate() {
+        let Some(pairs) = tput.pairs.get(name) else {
+            continue;
+        };
+        for ((a, b), &rates) in pairs {
+            let (Some(&ka), Some(&kb)) = (index.get(a), index.get(b)) else {
+                continue;
+            };
+            // Each measurement appears under both jobs; keep one orientation.
+            if ka > kb {
+                continue;
+            }
+            co.pairs
+                .entry((ka, kb))
+                .or_insert_with(|| vec![(0.0, 0.0); nt])[t] = rates;
+        }
+    }
+    co
 }

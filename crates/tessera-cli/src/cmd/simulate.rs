@@ -379,39 +379,6 @@ struct Loaded {
     colocation: Option<CoLocation>,
 }
 
-/// Gavel's pair throughputs for the given job kinds (`kinds[k]` is kind `k`'s (job
-/// type, scale factor)), per cluster type.
-fn colocation_table(
-    tput: &tessera_core::sched::Throughputs,
-    cluster: &ClusterSpec,
-    kinds: &[(String, u32)],
-) -> CoLocation {
-    let index: BTreeMap<&(String, u32), u32> = kinds
-        .iter()
-        .enumerate()
-        .map(|(k, key)| (key, k as u32))
-        .collect();
-    let mut co = CoLocation::default();
-    let nt = cluster.types.len();
-    for (t, (name, _)) in cluster.types.iter().enumerate() {
-        let Some(pairs) = tput.pairs.get(name) else {
-            continue;
-        };
-        for ((a, b), &rates) in pairs {
-            let (Some(&ka), Some(&kb)) = (index.get(a), index.get(b)) else {
-                continue;
-            };
-            // Each measurement appears under both jobs; keep one orientation.
-            if ka > kb {
-                continue;
-            }
-            co.pairs
-                .entry((ka, kb))
-                .or_insert_with(|| vec![(0.0, 0.0); nt])[t] = rates;
-        }
-    }
-    co
-}
 
 /// `--chips-per-node`: one count for all types, `TYPE=N,...` naming every cluster type,
 /// or Gavel's `V100:P100:K80` form; each at least 1.
@@ -584,67 +551,13 @@ fn gavel_jobs(
     };
     // Job kinds: (job type, scale factor), numbered in order of first appearance (for a
     // generated stream, the generator's job types).
-    let mut kinds: Vec<(String, u32)> = generator
+    let kinds: Vec<(String, u32)> = generator
         .as_ref()
         .map(|s| s.types.iter().map(|t| (t.name.clone(), 1)).collect())
         .unwrap_or_default();
-    for (i, j) in trace.iter().enumerate() {
-        let key = (j.job_type.clone(), j.scale_factor);
-        let kind = match kinds.iter().position(|k| *k == key) {
-            Some(k) => k,
-            None => {
-                kinds.push(key);
-                kinds.len() - 1
-            }
-        } as u32;
-        let throughput: Vec<f64> = cluster
-            .types
-            .iter()
-            .map(|(t, _)| tput.isolated(t, &j.job_type, j.scale_factor).unwrap_or(0.0))
-            .collect();
-        if throughput.iter().all(|&t| t <= 0.0) {
-            missing.push((j.line, j.job_type.clone(), j.scale_factor));
-            continue;
-        }
-        let spread: Vec<f64> = cluster
-            .types
-            .iter()
-            .map(|(t, _)| {
-                tput.isolated(&format!("{t}_unconsolidated"), &j.job_type, j.scale_factor)
-                    .unwrap_or(0.0)
-            })
-            .collect();
-        // --elastic: the job's type at half and twice its scale factor, where the table
-        // has them.
-        let mut mixed = Vec::new();
-        if a.elastic {
-            for sf in [j.scale_factor / 2, j.scale_factor.saturating_mul(2)] {
-                if sf == 0 || sf == j.scale_factor {
-                    continue;
-                }
-                for (t, (name, _)) in cluster.types.iter().enumerate() {
-                    if let Some(v) = tput.isolated(name, &j.job_type, sf).filter(|&v| v > 0.0) {
-                        mixed.push(tessera_sched::MixedUse {
-                            uses: vec![(t, sf)],
-                            throughput: v,
-                        });
-                    }
-                }
-            }
-        }
-        jobs.push(SimJob {
-            id: i,
-            arrival_s: j.arrival_s,
-            total_steps: j.total_steps as f64,
-            scale_factor: j.scale_factor,
-            weight: j.priority_weight,
-            priority: 0,
-            kind: Some(kind),
-            throughput,
-            throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
-            mixed,
-        });
-    }
+    let g = tessera_plan::whatif::gavel_sim_jobs(&trace, &tput, cluster, kinds, a.elastic, pairs);
+    jobs.extend(g.jobs);
+    missing.extend(g.missing);
     let in_file = if a.generate.is_some() {
         jobs.len()
     } else {
@@ -657,8 +570,7 @@ fn gavel_jobs(
         in_file,
         table: tput_path.to_string(),
         default_prices: None,
-        // Only the packed policy looks up pairs.
-        colocation: pairs.then(|| colocation_table(&tput, cluster, &kinds)),
+        colocation: g.colocation,
         generator,
     })
 }
