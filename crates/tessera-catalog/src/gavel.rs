@@ -294,6 +294,18 @@ pub fn parse_throughputs(path: &str, text: &str) -> Result<Throughputs> {
     Ok(out)
 }
 
+/// Gavel's measured throughput table (`simulation_throughputs.json` of
+/// stanford-futuredata/gavel, MIT licence; the copy in `tests/data/gavel/` with its
+/// LICENSE and README): steps/s of 26 job types by scale factor on K80, P100 and V100,
+/// alone and co-located. Built into the binary for the server's what-if replays of Gavel
+/// traces; parsed on each call.
+pub fn builtin_throughputs() -> Result<Throughputs> {
+    parse_throughputs(
+        "gavel:simulation_throughputs.json",
+        include_str!("../tests/data/gavel/simulation_throughputs.json"),
+    )
+}
+
 /// Parses a cluster spec: `v100=8,p100=16,k80=24`, or Gavel's `8:16:24` (V100:P100:K80).
 pub fn parse_cluster(spec: &str, chips_per_node: u32) -> std::result::Result<ClusterSpec, String> {
     if chips_per_node == 0 {

@@ -383,6 +383,15 @@ fn the_dashboard_works_in_a_real_browser() {
     assert!(rows.as_u64().unwrap() >= 2, "{rows}");
     clean(&b, "what-if");
     shot(&b, "whatif");
+    // The same view with a Gavel trace (Gavel's built-in throughput table).
+    b.eval("const k = document.querySelector('#whatif-form [name=input]'); k.value = 'trace'; k.dispatchEvent(new Event('change')); document.getElementById('whatif-result').textContent = ''; return 1;");
+    b.click("#whatif-form button[type=submit]");
+    b.wait_for(
+        "a Gavel trace's replays",
+        "document.querySelector('#whatif-result h2')?.innerText.includes('v100=4') && document.querySelectorAll('#whatif-result svg.chart').length >= 3",
+        60,
+    );
+    clean(&b, "what-if, Gavel trace");
 
     // Procure: the built-in scenario over the live pools.
     b.goto(&format!("{base}#/procure"));

@@ -1480,7 +1480,29 @@ fn the_dashboard_endpoints_answer_and_name_bad_input() {
         );
         assert!(!r["timeline"].as_array().unwrap().is_empty());
     }
+    // A Gavel trace, with Gavel's built-in table, on Gavel's types.
+    let trace = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tessera-catalog/tests/data/gavel/traces/small_test.trace"),
+    )
+    .unwrap();
+    let body = serde_json::json!({"trace": trace, "cluster": "8:16:24", "policies": ["max-min-fairness-packed", "fifo"]}).to_string();
+    let (code, v) = s.call("POST", "/api/v1/simulate", None, Some(&body));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["runs"][0]["result"]["policy"], "max-min-fairness-packed",
+        "{v}"
+    );
+    assert_eq!(
+        v["runs"][1]["result"]["jobs"].as_array().unwrap().len(),
+        trace.lines().count()
+    );
     for (body, field) in [
+        (
+            serde_json::json!({"trace": trace, "policies": ["fifo"]}),
+            "cluster",
+        ),
+        (serde_json::json!({"policies": ["fifo"]}), "jobs-toml"),
         (
             serde_json::json!({"jobs-toml": jobs, "policies": ["nope"]}),
             "policies",

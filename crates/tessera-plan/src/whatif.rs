@@ -112,7 +112,8 @@ pub fn gavel_sim_jobs(
             .map(|(t, _)| tput.isolated(t, &j.job_type, j.scale_factor).unwrap_or(0.0))
             .collect();
         if throughput.iter().all(|&t| t <= 0.0) {
-            out.missing.push((j.line, j.job_type.clone(), j.scale_factor));
+            out.missing
+                .push((j.line, j.job_type.clone(), j.scale_factor));
             continue;
         }
         let spread: Vec<f64> = cluster

@@ -24,8 +24,11 @@ pub const MAX_POLICIES: usize = 6;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WhatIfRequest {
     /// A job file: `[[job]]` tables with model, chips, tokens, arrival-s (the format of
-    /// `tessera simulate --jobs`).
-    pub jobs_toml: String,
+    /// `tessera simulate --jobs`); or give `trace`.
+    pub jobs_toml: Option<String>,
+    /// A Gavel trace (`tessera simulate --trace`), replayed with Gavel's built-in
+    /// throughput table on a cluster of its types (v100, p100, k80).
+    pub trace: Option<String>,
     pub policies: Vec<String>,
     /// `TYPE=N,...` of catalog chips; absent: the live pools' chips, by chip type.
     pub cluster: Option<String>,
@@ -93,7 +96,17 @@ pub fn run(
             )
         })?);
     }
-    if policies.contains(&Policy::MaxMinFairnessPacked) {
+    let trace = match (&r.jobs_toml, &r.trace) {
+        (Some(_), None) => None,
+        (None, Some(t)) => Some(t.as_str()),
+        _ => {
+            return Err(bad(
+                "jobs-toml",
+                "give exactly one of jobs-toml (a job file) and trace (a Gavel trace)",
+            ));
+        }
+    };
+    if trace.is_none() && policies.contains(&Policy::MaxMinFairnessPacked) {
         return Err(bad(
             "policies",
             "max-min-fairness-packed needs Gavel's co-located throughputs, which LLM job files do not have",
@@ -108,6 +121,10 @@ pub fn run(
             "must be at least 0 and shorter than a round",
         ));
     }
+    if let Some(text) = trace {
+        return run_trace(text, &policies, r);
+    }
+    let jobs_toml = r.jobs_toml.as_deref().unwrap_or_default();
     let (types, per_node) = match &r.cluster {
         Some(spec) => {
             let c =
@@ -135,7 +152,7 @@ pub fn run(
         .map(PoolLink::parse_spec)
         .transpose()
         .map_err(|m| bad("link", m))?;
-    let list = tessera_catalog::jobs::parse_jobs("jobs-toml", &r.jobs_toml)
+    let list = tessera_catalog::jobs::parse_jobs("jobs-toml", jobs_toml)
         .map_err(|e| bad("jobs-toml", e.to_string()))?;
     if list.is_empty() {
         return Err(bad("jobs-toml", "the file has no [[job]]"));
@@ -176,13 +193,111 @@ pub fn run(
             ),
         ));
     }
+    let setup = Setup {
+        source: "jobs-toml",
+        jobs_in_file: list.len(),
+        prices,
+        per_node,
+        colocation: None,
+    };
+    replay_all(sim.jobs, &types, &policies, r, &setup)
+}
+
+/// What the replays of one request share besides the jobs.
+struct Setup {
+    source: &'static str,
+    jobs_in_file: usize,
+    prices: Option<Vec<f64>>,
+    per_node: Option<Vec<u32>>,
+    colocation: Option<tessera_sched::sim::CoLocation>,
+}
+
+/// A Gavel trace with Gavel's built-in throughput table.
+fn run_trace(text: &str, policies: &[Policy], r: &WhatIfRequest) -> Result<WhatIfV1, WhatIfError> {
+    let spec = r.cluster.as_deref().ok_or_else(|| {
+        bad(
+            "cluster",
+            "a Gavel trace needs a cluster of Gavel's types, e.g. v100=8,p100=16,k80=24 (or 8:16:24)",
+        )
+    })?;
+    let cluster = tessera_catalog::gavel::parse_cluster(spec, 1).map_err(|m| bad("cluster", m))?;
+    if r.link.is_some() {
+        return Err(bad(
+            "link",
+            "links between types are for job files (gangs of LLM jobs)",
+        ));
+    }
+    let tput = tessera_catalog::gavel::builtin_throughputs()
+        .map_err(|e| bad("trace", format!("Gavel's built-in table: {e}")))?;
+    if let Some((t, _)) = cluster
+        .types
+        .iter()
+        .find(|(t, _)| !tput.isolated.contains_key(t))
+    {
+        return Err(bad(
+            "cluster",
+            format!(
+                "`{t}` is not a type of Gavel's table (it has {})",
+                tput.worker_types()
+                    .into_iter()
+                    .filter(|w| !w.ends_with("_unconsolidated"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let list = tessera_catalog::gavel::parse_trace("trace", text)
+        .map_err(|e| bad("trace", e.to_string()))?;
+    if list.is_empty() {
+        return Err(bad("trace", "the trace has no job"));
+    }
+    if list.len() > MAX_JOBS {
+        return Err(bad(
+            "trace",
+            format!(
+                "{} jobs; the API replays at most {MAX_JOBS} (use `tessera simulate --trace` for more)",
+                list.len()
+            ),
+        ));
+    }
+    let packed = policies.contains(&Policy::MaxMinFairnessPacked);
+    let g =
+        tessera_plan::whatif::gavel_sim_jobs(&list, &tput, &cluster, Vec::new(), r.elastic, packed);
+    if let Some((line, ty, sf)) = g.missing.first() {
+        return Err(bad(
+            "trace",
+            format!(
+                "trace:{line}: {ty} at scale factor {sf} has no throughput in Gavel's table on any type of the cluster ({} such job(s))",
+                g.missing.len()
+            ),
+        ));
+    }
+    let setup = Setup {
+        source: "trace",
+        jobs_in_file: list.len(),
+        prices: None,
+        per_node: None,
+        colocation: g.colocation,
+    };
+    replay_all(g.jobs, &cluster.types, policies, r, &setup)
+}
+
+/// One replay per policy of the same jobs.
+fn replay_all(
+    jobs: Vec<tessera_sched::sim::SimJob>,
+    types: &[(String, u32)],
+    policies: &[Policy],
+    r: &WhatIfRequest,
+    setup: &Setup,
+) -> Result<WhatIfV1, WhatIfError> {
     let capacity: Vec<u32> = types.iter().map(|(_, n)| *n).collect();
+    let (prices, per_node) = (&setup.prices, &setup.per_node);
     let mut runs = Vec::new();
-    for policy in policies {
+    for &policy in policies {
         if matches!(policy, Policy::MinCost(_)) && prices.is_none() {
             return Err(bad(
                 "policies",
-                "min-cost needs a price for every chip of the cluster; the catalog lacks one",
+                "min-cost needs a price for every type of the cluster (the catalog's chips; a Gavel trace has none)",
             ));
         }
         let cfg = SimConfig {
@@ -193,26 +308,26 @@ pub fn run(
             chips_per_node: per_node.clone(),
             prices: prices.clone(),
             stop_after: None,
-            colocation: None,
+            colocation: setup.colocation.clone(),
             solver: tessera_sched::Solver::default(),
             gavel_compat: None,
         };
         let started = std::time::Instant::now();
-        let out = replay(sim.jobs.clone(), None, None, &capacity, &cfg, |_, _| {})
+        let out = replay(jobs.clone(), None, None, &capacity, &cfg, |_, _| {})
             .map_err(|e| bad("policies", format!("{}: {e}", policy.name())))?;
         let res = &out.result;
         let reasons = res
             .unschedulable
             .iter()
             .filter_map(|&i| out.jobs.iter().find(|j| j.id == i))
-            .map(|j| format!("job {}: {}", j.id, j.unschedulable_reason(&types, policy)))
+            .map(|j| format!("job {}: {}", j.id, j.unschedulable_reason(types, policy)))
             .collect();
         let result = SimulateV1::new(
             SimulateInputs {
-                trace: "jobs-toml".into(),
-                cluster: types.clone(),
+                trace: setup.source.into(),
+                cluster: types.to_vec(),
                 round_s: r.round_s,
-                jobs_in_trace: list.len(),
+                jobs_in_trace: setup.jobs_in_file,
                 skipped_missing_throughput: 0,
                 window: None,
                 window_avg_jct_s: None,
@@ -230,7 +345,7 @@ pub fn run(
     }
     Ok(WhatIfV1 {
         schema_version: crate::api::API_VERSION,
-        cluster: types,
+        cluster: types.to_vec(),
         runs,
     })
 }
@@ -256,7 +371,8 @@ arrival-s = 600
 
     fn req(policies: &[&str]) -> WhatIfRequest {
         WhatIfRequest {
-            jobs_toml: JOBS.into(),
+            jobs_toml: Some(JOBS.into()),
+            trace: None,
             policies: policies.iter().map(|s| s.to_string()).collect(),
             cluster: Some("huawei-ascend-910b2=16,nvidia-a800-sxm4-80gb=16".into()),
             round_s: 360.0,
@@ -302,8 +418,9 @@ arrival-s = 600
         r.cluster = Some("h100".into());
         assert_eq!(e(r).field, "cluster");
         let mut r = req(&["fifo"]);
-        r.jobs_toml =
-            "[[job]]\nmodel = \"no-such-model\"\nchips = 8\ntokens = 1e9\narrival-s = 0\n".into();
+        r.jobs_toml = Some(
+            "[[job]]\nmodel = \"no-such-model\"\nchips = 8\ntokens = 1e9\narrival-s = 0\n".into(),
+        );
         let x = e(r);
         assert_eq!(x.field, "jobs-toml");
         assert!(x.message.contains("jobs-toml:1"), "{}", x.message);
@@ -316,5 +433,71 @@ arrival-s = 600
         let mut r = req(&["fifo"]);
         r.cluster = None;
         assert_eq!(e(r).field, "cluster");
+    }
+
+    /// A Gavel trace with Gavel's built-in table: each policy replays it, the packed one
+    /// too (its pair throughputs come with the table); a cluster of Gavel's types is
+    /// needed, and a job file and a trace together are refused.
+    #[test]
+    fn a_gavel_trace_replays_with_gavels_table() {
+        let cat = Catalog::builtin().unwrap();
+        let trace = include_str!("../../tessera-catalog/tests/data/gavel/traces/small_test.trace");
+        let r = WhatIfRequest {
+            jobs_toml: None,
+            trace: Some(trace.into()),
+            cluster: Some("v100=4,p100=4,k80=4".into()),
+            ..req(&["max-min-fairness-perf", "max-min-fairness-packed", "fifo"])
+        };
+        let w = run(&cat, (vec![], vec![]), &r).unwrap();
+        assert_eq!(w.runs.len(), 3);
+        for run in &w.runs {
+            assert_eq!(run.result.jobs_in_trace, trace.lines().count());
+            assert!(
+                run.result.jobs.iter().all(|j| j.jct_s.is_some()),
+                "{}",
+                run.result.policy
+            );
+        }
+        let e = |r: WhatIfRequest| run(&cat, (vec![], vec![]), &r).unwrap_err();
+        assert_eq!(
+            e(WhatIfRequest {
+                cluster: None,
+                ..r.clone()
+            })
+            .field,
+            "cluster"
+        );
+        assert_eq!(
+            e(WhatIfRequest {
+                cluster: Some("h100=8".into()),
+                ..r.clone()
+            })
+            .field,
+            "cluster"
+        );
+        assert_eq!(
+            e(WhatIfRequest {
+                jobs_toml: Some(JOBS.into()),
+                ..r.clone()
+            })
+            .field,
+            "jobs-toml"
+        );
+        assert_eq!(
+            e(WhatIfRequest {
+                trace: Some("not a trace\n".into()),
+                ..r.clone()
+            })
+            .field,
+            "trace"
+        );
+        assert_eq!(
+            e(WhatIfRequest {
+                link: Some("rdma:10".into()),
+                ..r
+            })
+            .field,
+            "link"
+        );
     }
 }

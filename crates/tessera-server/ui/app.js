@@ -824,21 +824,51 @@ repeat = 2
 every-s = 3600
 `;
 
+  // The first jobs of Gavel's small_test.trace (job type, command, working directory,
+  // number of steps argument, needs data dir, total steps, scale factor, priority weight,
+  // SLO, arrival time), tab-separated.
+  const SAMPLE_TRACE = [
+    ['Transformer (batch size 128)', 'python3 train.py -data %s/translation/multi30k.atok.low.pt -batch_size 128 -proj_share_weight', 'translation', '-step', '1', '346', '2', '1', '-1.000000', '0'],
+    ['Recommendation (batch size 8192)', 'python3 train.py --data_dir %s/ml-20m/pro_sg/ --batch_size 8192', 'recommendation', '-n', '1', '36', '1', '1', '-1.000000', '0'],
+    ['Transformer (batch size 256)', 'python3 train.py -data %s/translation/multi30k.atok.low.pt -batch_size 256 -proj_share_weight', 'translation', '-step', '1', '102', '1', '1', '-1.000000', '0'],
+  ].map((r) => r.join('\t')).join('\n') + '\n';
+
   async function viewWhatIf(root) {
     const out = el('div', { id: 'whatif-result', 'aria-live': 'polite' });
     const box = el('div');
-    const file = el('input', { type: 'file', accept: '.toml,text/plain', id: 'jobs-file' });
+    const file = el('input', { type: 'file', accept: '.toml,.trace,text/plain', id: 'jobs-file' });
     const text = el('textarea', { name: 'jobs-toml', 'data-field': 'jobs-toml', rows: 12, spellcheck: 'false' }, SAMPLE_JOBS);
-    file.addEventListener('change', async () => { if (file.files[0]) text.value = await file.files[0].text(); });
+    const kind = select('input', [['jobs', 'an LLM job file (tessera simulate --jobs)'], ['trace', 'a Gavel trace (Gavel\'s throughput table)']], 'jobs');
+    const cluster = input('cluster', { placeholder: 'the live fleet' });
+    // Each input keeps its own cluster (catalog chips for job files, Gavel's types for traces).
+    const clusterOf = { jobs: '', trace: 'v100=4,p100=4,k80=4' };
+    let shown = 'jobs';
+    kind.addEventListener('change', () => {
+      clusterOf[shown] = cluster.value;
+      shown = kind.value;
+      cluster.value = clusterOf[shown];
+      const trace = kind.value === 'trace';
+      text.setAttribute('data-field', trace ? 'trace' : 'jobs-toml');
+      if (trace && text.value === SAMPLE_JOBS) text.value = SAMPLE_TRACE;
+      if (!trace && text.value === SAMPLE_TRACE) text.value = SAMPLE_JOBS;
+      cluster.placeholder = trace ? 'Gavel\'s types, e.g. v100=8,p100=16,k80=24' : 'the live fleet';
+    });
+    file.addEventListener('change', async () => {
+      if (!file.files[0]) return;
+      text.value = await file.files[0].text();
+      kind.value = file.files[0].name.endsWith('.trace') ? 'trace' : 'jobs';
+      kind.dispatchEvent(new Event('change'));
+    });
     const picks = el('fieldset', { class: 'checks' }, el('legend', {}, 'Policies (up to 6)'),
       POLICIES.map((p, i) => el('label', {}, el('input', { type: 'checkbox', name: 'policy', value: p, checked: i < 3 || p === 'shortest-job-first-perf' }), ` ${p}`)));
     picks.setAttribute('data-field', 'policies');
     const form = el('form', { id: 'whatif-form', novalidate: true }, box,
-      field('Job file', file, 'a tessera job file ([[job]] tables); it fills the text below'),
+      field('Input', kind),
+      field('Job file or trace', file, 'a tessera job file ([[job]] tables) or a Gavel trace (.trace); it fills the text below'),
       field('Jobs', text),
       picks,
       el('div', { class: 'grid' },
-        field('Cluster', input('cluster', { placeholder: 'the live fleet' }), 'TYPE=N,… of catalog chips, e.g. huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64'),
+        field('Cluster', cluster, 'TYPE=N,… of catalog chips, e.g. huawei-ascend-910b2=64,nvidia-a800-sxm4-80gb=64; for a Gavel trace of Gavel\'s types'),
         field('Round (s)', input('round-s', { type: 'number', min: 1, value: 360 })),
         field('Restart cost (s)', input('restart-s', { type: 'number', min: 0, value: 0 })),
         field('Link between types', input('link', { placeholder: 'none, e.g. host-staged:12.5' }), 'jobs may also run as gangs across two types'),
@@ -847,7 +877,7 @@ every-s = 3600
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const b = {
-        'jobs-toml': text.value,
+        [kind.value === 'trace' ? 'trace' : 'jobs-toml']: text.value,
         policies: [...form.querySelectorAll('input[name=policy]:checked')].map((c) => c.value),
         'round-s': optNum(form, 'round-s'), 'restart-s': optNum(form, 'restart-s'),
         elastic: val(form, 'elastic') === 'true',

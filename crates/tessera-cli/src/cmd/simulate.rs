@@ -379,7 +379,6 @@ struct Loaded {
     colocation: Option<CoLocation>,
 }
 
-
 /// `--chips-per-node`: one count for all types, `TYPE=N,...` naming every cluster type,
 /// or Gavel's `V100:P100:K80` form; each at least 1.
 fn parse_per_node(spec: &str, cluster: &ClusterSpec) -> Result<Vec<u32>> {
