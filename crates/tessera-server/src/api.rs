@@ -667,18 +667,7 @@ async fn event_stream(
         Some(s) => s,
         None => {
             let store = store.clone();
-            blocking(move || {
-                let mut s = lock(&store);
-                let mut last = 0;
-                loop {
-                    let batch = s.events_since(last, 10_000)?;
-                    match batch.last() {
-                        Some(e) => last = e.seq,
-                        None => return Ok(last),
-                    }
-                }
-            })
-            .await?
+            blocking(move || Ok(lock(&store).last_event_seq()?)).await?
         }
     };
     let state = (

@@ -401,6 +401,13 @@ impl Store for PgStore {
         Ok(v)
     }
 
+    fn last_event_seq(&mut self) -> Result<u64, StoreError> {
+        let row = self
+            .db
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError> {
         let rows: Vec<(String, u64)> = self
             .db

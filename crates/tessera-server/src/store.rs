@@ -132,6 +132,8 @@ pub trait Store: Send {
     fn events_since(&mut self, seq: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
     /// A job's last `limit` events, oldest first.
     fn job_events(&mut self, job: u64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
+    /// The sequence number of the newest event (0 when there is none).
+    fn last_event_seq(&mut self) -> Result<u64, StoreError>;
     /// Jobs per state.
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError>;
     /// The replica jobs of a serving job, every one it ever had, oldest first.
@@ -589,6 +591,13 @@ impl Store for SqliteStore {
         let mut v: Vec<EventRecord> = rows.collect::<Result<_, _>>()?;
         v.reverse();
         Ok(v)
+    }
+
+    fn last_event_seq(&mut self) -> Result<u64, StoreError> {
+        let v: i64 = self
+            .db
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+        Ok(v as u64)
     }
 
     fn count_by_state(&mut self) -> Result<Vec<(JobState, u64)>, StoreError> {

@@ -144,6 +144,11 @@ fn suite(s: &mut dyn Store, name: &str) {
     let last: Vec<u64> = s.job_events(a, 1).unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(last, [*of_a.last().unwrap()], "{name}");
     assert!(s.job_events(987_654, 10).unwrap().is_empty());
+    assert_eq!(
+        s.last_event_seq().unwrap(),
+        ev.last().unwrap().seq,
+        "{name}"
+    );
     // A serving job's replica jobs, found by their parent; a spec replaced (scaling).
     let serve = parse_json(
         r#"{"kind": "serve", "name": "chat", "model": "m", "rate": 1, "input-len": 10, "output-len": 10, "entrypoint": "x"}"#,
@@ -198,6 +203,7 @@ fn suite(s: &mut dyn Store, name: &str) {
 #[test]
 fn sqlite_store() {
     let mut s = SqliteStore::memory().unwrap();
+    assert_eq!(s.last_event_seq().unwrap(), 0);
     suite(&mut s, "sqlite");
 }
 
