@@ -60,6 +60,28 @@ fn bad(field: &'static str, message: impl Into<String>) -> WhatIfError {
     }
 }
 
+/// At least one job and at most [`MAX_JOBS`]; `field` is also the CLI option that takes
+/// more (`--jobs` or `--trace`).
+fn check_count(field: &'static str, n: usize, none: &str) -> Result<(), WhatIfError> {
+    if n == 0 {
+        return Err(bad(field, none));
+    }
+    if n > MAX_JOBS {
+        let option = if field == "trace" {
+            "--trace"
+        } else {
+            "--jobs"
+        };
+        return Err(bad(
+            field,
+            format!(
+                "{n} jobs; the API replays at most {MAX_JOBS} (use `tessera simulate {option}` for more)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The live pools' chips summed by chip type, and the chips per node of each type (the
 /// largest of its pools').
 pub fn live_cluster(snap: &crate::live::Snapshot) -> (Vec<(String, u32)>, Vec<u32>) {
@@ -154,18 +176,7 @@ pub fn run(
         .map_err(|m| bad("link", m))?;
     let list = tessera_catalog::jobs::parse_jobs("jobs-toml", jobs_toml)
         .map_err(|e| bad("jobs-toml", e.to_string()))?;
-    if list.is_empty() {
-        return Err(bad("jobs-toml", "the file has no [[job]]"));
-    }
-    if list.len() > MAX_JOBS {
-        return Err(bad(
-            "jobs-toml",
-            format!(
-                "{} jobs; the API replays at most {MAX_JOBS} (use `tessera simulate --jobs` for more)",
-                list.len()
-            ),
-        ));
-    }
+    check_count("jobs-toml", list.len(), "the file has no [[job]]")?;
     let mut models: BTreeMap<String, ModelArch> = BTreeMap::new();
     for j in &list {
         if !models.contains_key(&j.model) {
@@ -248,18 +259,7 @@ fn run_trace(text: &str, policies: &[Policy], r: &WhatIfRequest) -> Result<WhatI
     }
     let list = tessera_catalog::gavel::parse_trace("trace", text)
         .map_err(|e| bad("trace", e.to_string()))?;
-    if list.is_empty() {
-        return Err(bad("trace", "the trace has no job"));
-    }
-    if list.len() > MAX_JOBS {
-        return Err(bad(
-            "trace",
-            format!(
-                "{} jobs; the API replays at most {MAX_JOBS} (use `tessera simulate --trace` for more)",
-                list.len()
-            ),
-        ));
-    }
+    check_count("trace", list.len(), "the trace has no job")?;
     let packed = policies.contains(&Policy::MaxMinFairnessPacked);
     let g =
         tessera_plan::whatif::gavel_sim_jobs(&list, &tput, &cluster, Vec::new(), r.elastic, packed);
@@ -423,6 +423,18 @@ arrival-s = 600
         );
         let x = e(r);
         assert_eq!(x.field, "jobs-toml");
+        let mut big = req(&["fifo"]);
+        big.jobs_toml = Some(
+            "[[job]]\nmodel = \"llama2-7b\"\nchips = 8\ntokens = 1e9\nrepeat = 2001\nevery-s = 1\n"
+                .into(),
+        );
+        let y = e(big);
+        assert_eq!(y.field, "jobs-toml");
+        assert!(
+            y.message.contains("at most 2000") && y.message.contains("--jobs"),
+            "{}",
+            y.message
+        );
         assert!(x.message.contains("jobs-toml:1"), "{}", x.message);
         let mut r = req(&["fifo"]);
         r.round_s = 0.0;
