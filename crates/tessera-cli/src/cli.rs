@@ -209,10 +209,14 @@ pub struct SimulateArgs {
     /// ECOS gives).
     #[arg(long, default_value = "simplex", value_parser = parse_solver)]
     pub solver: tessera_sched::Solver,
-    /// Reproduce Gavel's behaviour where tessera corrects it. So far: the agnostic FIFO's
-    /// type choice (Gavel allocates each queued job to the alphabetically last type with
-    /// room, over-subscribing it, and draws from Python's generator seeded by --seed;
-    /// docs/scheduler.md).
+    /// Reproduce Gavel's behaviour where tessera corrects it (docs/scheduler.md): the
+    /// agnostic FIFO's type choice (each queued job to the alphabetically last type with
+    /// room, over-subscribing it, drawn from Python's generator seeded by --seed);
+    /// minimum makespan's deadline search (100 s to 10^6 s, up by 10x, stopping within
+    /// 5%) with no objective at the value found (use with --solver interior); the
+    /// agnostic inputs (1.0, or the v100 speed, on every type, even where a job cannot
+    /// run); and the clock (a reallocation soon after one at t = 0, a jump to the next
+    /// arrival when nothing can be placed).
     #[arg(long)]
     pub gavel_compat: bool,
     /// With --jobs: the link between every two chip types of the cluster, KIND:GB_S (KIND

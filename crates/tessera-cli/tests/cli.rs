@@ -1197,13 +1197,54 @@ fn gavel(rel: &str) -> String {
 }
 
 /// Gavel's own results on its traces (tests/data/gavel/reference.tsv, from
-/// tools/gavel_reference.sh: Gavel c4fa400 with ECOS, 360 s rounds), policy by policy:
-/// tessera's makespan and average JCT, as the mean over the same seeds, must land within
-/// 5% of Gavel's.
-/// Rows whose simplex replay lands outside 5% of Gavel (its ECOS is an interior-point
-/// method; the simplex method returns a vertex of the same optimal set).
-const SIMPLEX_OUTSIDE: [(&str, &str, &str); 1] =
-    [("max_min_fairness", "8:16:24", "finish-time-fairness")];
+/// tools/gavel_reference.sh: Gavel c4fa400 with ECOS, 360 s rounds; light and loaded
+/// clusters and three Philly-derived msr traces), policy by policy: tessera's makespan
+/// and average JCT, as the mean over the same seeds, must land within 5% of Gavel's in
+/// each of three modes, except the rows named for that mode (docs/scheduler.md says
+/// why for each). A listed row that comes within 5% fails too: the lists may only
+/// shrink.
+type Outside = &'static [(&'static str, &'static str, &'static str)];
+/// (LP method, `--gavel-compat`, rows outside 5%).
+const GAVEL_MODES: [(&str, bool, Outside); 3] = [
+    // tessera's mechanism with the interior-point method (Gavel's ECOS is one): Gavel's
+    // agnostic FIFO bug (stale type) is not copied, and one deadline row of a loaded
+    // msr trace lands at -5.4% average JCT.
+    (
+        "interior",
+        false,
+        &[
+            ("max_min_fairness", "8:16:24", "fifo"),
+            ("minimize_makespan", "8:16:24", "fifo"),
+            ("max_min_fairness", "4:4:4", "fifo"),
+            ("minimize_makespan", "4:4:4", "fifo"),
+            ("msr-e13805-300", "12:12:12", "min-makespan-perf"),
+        ],
+    ),
+    // The simplex method returns a vertex of the optimal set, not a central point.
+    (
+        "simplex",
+        false,
+        &[
+            ("max_min_fairness", "8:16:24", "finish-time-fairness"),
+            ("max_min_fairness", "8:16:24", "fifo"),
+            ("minimize_makespan", "8:16:24", "fifo"),
+            ("max_min_fairness", "4:4:4", "max-min-fairness"),
+            ("max_min_fairness", "4:4:4", "fifo"),
+            ("minimize_makespan", "4:4:4", "fifo"),
+            ("msr-e13805-300", "12:12:12", "min-makespan"),
+        ],
+    ),
+    // Gavel's behaviour (--gavel-compat) with the interior-point method: the issue's
+    // target mode.
+    (
+        "interior",
+        true,
+        &[
+            ("max_min_fairness", "8:16:24", "min-makespan"),
+            ("max_min_fairness", "4:4:4", "fifo"),
+        ],
+    ),
+];
 
 #[test]
 fn simulate_matches_gavel() {
@@ -1226,13 +1267,21 @@ fn simulate_matches_gavel() {
             None => rows.push((key, vec![run])),
         }
     }
-    assert!(rows.len() >= 20, "{} rows", rows.len());
+    assert!(rows.len() >= 50, "{} rows", rows.len());
     let tput = gavel("simulation_throughputs.json");
-    let ours = |trace: &str, cluster: &str, policy: &str, seed: u64, solver: &str| -> (f64, f64) {
-        let v = json(&[
+    let ours = |trace: &str,
+                cluster: &str,
+                policy: &str,
+                seed: u64,
+                solver: &str,
+                compat: bool|
+     -> (f64, f64) {
+        let trace = gavel(&format!("traces/{trace}.trace"));
+        let seed = seed.to_string();
+        let mut args = vec![
             "simulate",
             "--trace",
-            &gavel(&format!("traces/{trace}.trace")),
+            &trace,
             "--throughputs",
             &tput,
             "--cluster",
@@ -1240,10 +1289,14 @@ fn simulate_matches_gavel() {
             "--policy",
             policy,
             "--seed",
-            &seed.to_string(),
+            &seed,
             "--solver",
             solver,
-        ]);
+        ];
+        if compat {
+            args.push("--gavel-compat");
+        }
+        let v = json(&args);
         for key in [
             "makespan_s",
             "avg_jct_s",
@@ -1267,12 +1320,6 @@ fn simulate_matches_gavel() {
                 sc.spawn(move || {
                     let mut bad = Vec::new();
                     for ((trace, cluster, gpolicy), runs) in part {
-                        // Gavel's agnostic FIFO hands each queued job to a stale worker
-                        // type (docs/scheduler.md); tessera does not copy the bug.
-                        if gpolicy == "fifo" {
-                            continue;
-                        }
-                        let bound = 0.05;
                         let policy = gpolicy
                             .replace("min_total_duration", "min_makespan")
                             .replace('_', "-");
@@ -1280,25 +1327,21 @@ fn simulate_matches_gavel() {
                             mean(&runs.iter().map(|r| r.1).collect::<Vec<_>>()),
                             mean(&runs.iter().map(|r| r.2).collect::<Vec<_>>()),
                         );
-                        // Gavel solves with ECOS, an interior-point method: every row
-                        // within 5% with tessera's interior-point solver. With the simplex
-                        // method (a vertex of the optimal set, docs/scheduler.md) the named
-                        // rows fall outside; that list may only shrink.
-                        for solver in ["interior", "simplex"] {
+                        for (solver, compat, outside) in GAVEL_MODES {
                             let got: Vec<(f64, f64)> = runs
                                 .iter()
-                                .map(|r| ours(trace, cluster, &policy, r.0, solver))
+                                .map(|r| ours(trace, cluster, &policy, r.0, solver, compat))
                                 .collect();
                             let (m, j) = (
                                 mean(&got.iter().map(|g| g.0).collect::<Vec<_>>()),
                                 mean(&got.iter().map(|g| g.1).collect::<Vec<_>>()),
                             );
-                            let out = (m / gm - 1.0).abs() >= bound || (j / gj - 1.0).abs() >= bound;
-                            let known = solver == "simplex"
-                                && SIMPLEX_OUTSIDE.contains(&(trace.as_str(), cluster.as_str(), policy.as_str()));
+                            let out = (m / gm - 1.0).abs() >= 0.05 || (j / gj - 1.0).abs() >= 0.05;
+                            let known = outside.contains(&(trace.as_str(), cluster.as_str(), policy.as_str()));
                             if out != known {
                                 bad.push(format!(
-                                    "{trace} {cluster} {policy} --solver {solver}: {:.2} h / {:.2} h vs Gavel {:.2} h / {:.2} h{}",
+                                    "{trace} {cluster} {policy} --solver {solver}{}: {:.2} h / {:.2} h vs Gavel {:.2} h / {:.2} h{}",
+                                    if compat { " --gavel-compat" } else { "" },
                                     m / 3600.0,
                                     j / 3600.0,
                                     gm / 3600.0,
@@ -1321,10 +1364,11 @@ fn simulate_matches_gavel() {
 }
 
 /// `--gavel-compat` reproduces Gavel's agnostic FIFO (its stale type choice, drawn from
-/// Python's generator as Gavel seeds it) on the static trace, seed by seed: within 5% of
-/// Gavel's makespan and average JCT for each of seeds 0-3, including seed 3's different
-/// outcome. Without the flag tessera's corrected FIFO is far from Gavel (the rows the
-/// comparison above skips).
+/// Python's generator as Gavel seeds it) on the static trace, seed by seed, on the light
+/// (8:16:24) and the loaded (4:4:4) cluster: within 5% of Gavel's makespan and average
+/// JCT for each of seeds 0-3, including seed 3's different outcome on 8:16:24. Without
+/// the flag tessera's corrected FIFO is far from Gavel (rows the comparison above lists
+/// as outside).
 #[test]
 fn gavel_compat_reproduces_gavels_fifo() {
     let text = std::fs::read_to_string(data("gavel/reference.tsv")).unwrap();
@@ -1378,7 +1422,7 @@ fn gavel_compat_reproduces_gavels_fifo() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 4);
+    assert_eq!(checked, 8);
 }
 
 /// Space sharing: with Gavel's pair throughputs, max-min-fairness-packed beats

@@ -765,6 +765,23 @@ enum Spare {
     /// (ECOS), which returns a central point that gives every job some slack, not a
     /// vertex that gives all of it to the jobs closest to done.
     Central,
+    /// No objective at all (Gavel's `min_total_duration`: maximise 1), so that an
+    /// interior-point method returns whatever central point of the feasible set it
+    /// reaches, as ECOS does for Gavel (`--gavel-compat`).
+    Feasible,
+}
+
+/// How a deadline policy searches for its target value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeadlineSearch {
+    /// tessera's: up from a lower bound no job can beat, doubling, then bisection to
+    /// within 0.01%.
+    #[default]
+    Tight,
+    /// Gavel's `min_total_duration` (`--gavel-compat`): bisection on [100 s, 10^6 s] while
+    /// the bracket is wider than 5%, and, if nothing in it is feasible, on the next
+    /// bracket ten times larger; the allocation is the one at the bracket's top.
+    Gavel,
 }
 
 /// See [`Spare::Central`]. Measured against Gavel's runs (docs/scheduler.md): with the
@@ -790,7 +807,7 @@ fn meets_rates(
     // Central: a floor on every job's worker-time, and per-job gains
     // y_j <= min(rate_j / need_j, cap).
     let (floor, gains): (Option<Variable>, Vec<Variable>) = match spare {
-        Spare::Nothing => (None, Vec::new()),
+        Spare::Nothing | Spare::Feasible => (None, Vec::new()),
         Spare::Central => {
             let floor = vars.add(variable().min(0.0).max(1.0));
             let gains: Vec<Variable> = (0..t.len())
@@ -833,6 +850,7 @@ fn meets_rates(
 
 /// Bisection on a scalar `v` for the smallest value at which `need(v)` is feasible;
 /// `need` must get easier as `v` grows. Returns the allocation at the found value.
+#[allow(clippy::too_many_arguments)]
 fn bisect(
     t: &[Vec<f64>],
     jobs: &[JobRow],
@@ -840,6 +858,7 @@ fn bisect(
     solver: Solver,
     lo: f64,
     spare: Spare,
+    search: DeadlineSearch,
     need: impl Fn(f64) -> Option<Vec<f64>>,
 ) -> Result<Allocation, PolicyError> {
     // Feasibility does not depend on where the spare goes, nor on the LP method: search
@@ -852,6 +871,9 @@ fn bisect(
             None => Ok(None),
         }
     };
+    if search == DeadlineSearch::Gavel {
+        return gavel_search(t, jobs, capacity, solver, spare, &try_at, &need);
+    }
     let mut lo = lo.max(1e-9);
     let mut hi = lo * 2.0;
     let mut best = None;
@@ -879,10 +901,30 @@ fn bisect(
             break;
         }
     }
+    spare_at(t, jobs, capacity, solver, spare, &need, hi, best)
+}
+
+/// The allocation at the value `v` found, with the spare handed out as `spare` says;
+/// `best` (the simplex method's, found while searching) where that fails.
+#[allow(clippy::too_many_arguments)]
+fn spare_at(
+    t: &[Vec<f64>],
+    jobs: &[JobRow],
+    capacity: &[u32],
+    solver: Solver,
+    spare: Spare,
+    need: &impl Fn(f64) -> Option<Vec<f64>>,
+    v: f64,
+    best: Allocation,
+) -> Result<Allocation, PolicyError> {
     if spare == Spare::Nothing && solver == Solver::Simplex {
         return Ok(best);
     }
-    match need(hi) {
+    // With no objective, the simplex method's first vertex is as good as any.
+    if spare == Spare::Feasible && solver == Solver::Simplex {
+        return Ok(best);
+    }
+    match need(v) {
         Some(n) => match meets_rates(t, jobs, &n, capacity, spare, solver) {
             Ok(a) => Ok(a.unwrap_or(best)),
             // At the edge of feasibility the interior-point method may stop without a
@@ -894,25 +936,73 @@ fn bisect(
     }
 }
 
+/// Gavel's search ([`DeadlineSearch::Gavel`], `scheduler/policies/min_total_duration.py`
+/// at c4fa400): brackets [100, 10^6], then [10^6, 10^7] and so on until one holds a
+/// feasible value; within a bracket, bisection while `1.05 * lo < hi`. The value kept is
+/// the last feasible midpoint (up to 5% above the smallest feasible one, which leaves
+/// every job some slack). Bounded at 30 brackets (10^36 s).
+fn gavel_search(
+    t: &[Vec<f64>],
+    jobs: &[JobRow],
+    capacity: &[u32],
+    solver: Solver,
+    spare: Spare,
+    try_at: &impl Fn(f64) -> Result<Option<Allocation>, PolicyError>,
+    need: &impl Fn(f64) -> Option<Vec<f64>>,
+) -> Result<Allocation, PolicyError> {
+    let (mut lo, mut hi, mut top) = (100.0f64, 1e6f64, 1e6f64);
+    for _ in 0..30 {
+        let mut found: Option<(f64, Allocation)> = None;
+        while 1.05 * lo < hi {
+            let mid = 0.5 * (lo + hi);
+            match try_at(mid)? {
+                Some(a) => {
+                    found = Some((mid, a));
+                    hi = mid;
+                }
+                None => lo = mid,
+            }
+        }
+        if let Some((v, a)) = found {
+            return spare_at(t, jobs, capacity, solver, spare, need, v, a);
+        }
+        (lo, hi, top) = (top, top * 10.0, top * 10.0);
+    }
+    Err(PolicyError::Solver("no feasible deadline found".into()))
+}
+
 /// Minimum makespan (Gavel's `min_total_duration`): the allocation under which every job
 /// finishes its `remaining` steps soonest, found by bisection on the makespan with a
-/// feasibility LP at each step.
+/// feasibility LP at each step. With [`DeadlineSearch::Gavel`], Gavel's search and its
+/// objective-free LP at the value found.
 pub fn min_makespan(
     jobs: &[JobRow],
     remaining: &[f64],
     capacity: &[u32],
     a: Awareness,
     solver: Solver,
+    search: DeadlineSearch,
 ) -> Result<Allocation, PolicyError> {
-    deadline_allocation(jobs, remaining, capacity, solver, a, |r, rem| {
-        // No job can beat running alone on its fastest type.
-        let lo =
-            r.t.iter()
-                .zip(rem)
-                .map(|(row, r)| r / row.iter().copied().fold(0.0, f64::max))
-                .fold(0.0, f64::max);
-        (vec![(1.0, 0.0); rem.len()], lo)
-    })
+    let spare = match search {
+        DeadlineSearch::Tight => Spare::Central,
+        DeadlineSearch::Gavel => Spare::Feasible,
+    };
+    deadline_allocation(
+        jobs,
+        remaining,
+        capacity,
+        (solver, spare, search),
+        a,
+        |r, rem| {
+            // No job can beat running alone on its fastest type.
+            let lo =
+                r.t.iter()
+                    .zip(rem)
+                    .map(|(row, r)| r / row.iter().copied().fold(0.0, f64::max))
+                    .fold(0.0, f64::max);
+            (vec![(1.0, 0.0); rem.len()], lo)
+        },
+    )
 }
 
 /// Each job's throughput on an equal 1/n share of the cluster (n the number of jobs),
@@ -952,7 +1042,8 @@ pub fn finish_time_fairness(
     a: Awareness,
     solver: Solver,
 ) -> Result<Allocation, PolicyError> {
-    deadline_allocation(jobs, remaining, capacity, solver, a, |r, rem| {
+    let how = (solver, Spare::Central, DeadlineSearch::Tight);
+    deadline_allocation(jobs, remaining, capacity, how, a, |r, rem| {
         let rate = isolated_throughput(jobs, capacity, a);
         let terms: Vec<(f64, f64)> = r
             .idx
@@ -978,7 +1069,7 @@ fn deadline_allocation(
     jobs: &[JobRow],
     remaining: &[f64],
     capacity: &[u32],
-    solver: Solver,
+    (solver, spare, search): (Solver, Spare, DeadlineSearch),
     a: Awareness,
     terms: impl FnOnce(&Runnable, &[f64]) -> (Vec<(f64, f64)>, f64),
 ) -> Result<Allocation, PolicyError> {
@@ -993,7 +1084,7 @@ fn deadline_allocation(
     };
     let rem: Vec<f64> = r.idx.iter().map(|&j| remaining[j].max(0.0)).collect();
     let (ab, lo) = terms(&r, &rem);
-    let mut sub = bisect(&r.t, &r.jobs, capacity, solver, lo, Spare::Central, |v| {
+    let mut sub = bisect(&r.t, &r.jobs, capacity, solver, lo, spare, search, |v| {
         rem.iter()
             .zip(&ab)
             .map(|(rem, &(a, b))| {
@@ -1411,6 +1502,7 @@ mod tests {
             &[1],
             Awareness::Aware,
             Solver::Simplex,
+            DeadlineSearch::Tight,
         )
         .unwrap();
         feasible(&jobs, &[1], &al);
@@ -1426,10 +1518,67 @@ mod tests {
             &[1, 1],
             Awareness::Aware,
             Solver::Simplex,
+            DeadlineSearch::Tight,
         )
         .unwrap();
         feasible(&jobs, &[1, 1], &al);
         assert!(al.x[0][0] > 0.9, "{al:?}");
+    }
+
+    /// Gavel's deadline search stops within 5% of the smallest feasible makespan, and
+    /// looks past its first bracket when nothing in it is feasible; the allocation at
+    /// the value found meets every job's rate for that makespan.
+    #[test]
+    fn gavels_deadline_search_stops_within_five_percent() {
+        // One GPU, two jobs of 1,000 and 3,000 steps at 1 step/s: the smallest makespan
+        // is 4,000 s. Gavel's search keeps a value in [4,000, 4,200) s, so each job gets
+        // at least its steps over that value, and the spare goes somewhere.
+        let jobs = [job(&[1.0], 1, 1.0), job(&[1.0], 1, 1.0)];
+        let rem = [1000.0, 3000.0];
+        for solver in [Solver::Simplex, Solver::Interior] {
+            let al = min_makespan(
+                &jobs,
+                &rem,
+                &[1],
+                Awareness::Aware,
+                solver,
+                DeadlineSearch::Gavel,
+            )
+            .unwrap();
+            feasible(&jobs, &[1], &al);
+            // The makespan this allocation gives: the later of the two finish times.
+            let t = (rem[0] / al.x[0][0]).max(rem[1] / al.x[1][0]);
+            assert!(
+                (4000.0 * 0.999..4200.0).contains(&t),
+                "{solver:?}: {t} {al:?}"
+            );
+            let tight = min_makespan(
+                &jobs,
+                &rem,
+                &[1],
+                Awareness::Aware,
+                solver,
+                DeadlineSearch::Tight,
+            )
+            .unwrap();
+            let tt = (rem[0] / tight.x[0][0]).max(rem[1] / tight.x[1][0]);
+            assert!((tt - 4000.0).abs() < 1.0, "{solver:?}: tight {tt}");
+        }
+        // Past the first bracket: 10^9 steps at 1 step/s need 10^9 s, beyond Gavel's
+        // first three brackets; the search goes on to the bracket that holds it and
+        // keeps a makespan under 5% above it (the simplex method gives the job just its
+        // need: x = 10^9 / T).
+        let jobs = [job(&[1.0], 1, 1.0)];
+        let al = min_makespan(
+            &jobs,
+            &[1e9],
+            &[1],
+            Awareness::Aware,
+            Solver::Simplex,
+            DeadlineSearch::Gavel,
+        )
+        .unwrap();
+        assert!((1.0 / 1.05..=1.0).contains(&al.x[0][0]), "{al:?}");
     }
 
     #[test]

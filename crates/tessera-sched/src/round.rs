@@ -274,17 +274,25 @@ impl RoundCore {
         Ok(())
     }
 
-    /// Sets the least time between two allocations. The simulator keeps Gavel's 1,920 s
-    /// (its results are compared with Gavel's); a live scheduler, where a new job should
-    /// not wait half an hour for its first allocation, sets its round length.
     /// The LP method of the LP policies from now on.
     pub fn set_solver(&mut self, solver: crate::Solver) {
         self.cfg.solver = solver;
     }
 
+    /// Sets the least time between two allocations. The simulator keeps Gavel's 1,920 s
+    /// (its results are compared with Gavel's); a live scheduler, where a new job should
+    /// not wait half an hour for its first allocation, sets its round length.
     pub fn set_min_reallocation_s(&mut self, s: f64) {
         if s.is_finite() && s >= 0.0 {
             self.min_realloc_s = s;
+        }
+    }
+
+    /// `--gavel-compat`: Gavel's simulator, finding nothing running and no job left to
+    /// arrive, sets its last reset time to 0, so the next round allocates anew at once.
+    pub fn gavel_forget_last_allocation(&mut self) {
+        if self.cfg.gavel_compat.is_some() && self.last_reset.is_some() {
+            self.last_reset = Some(0.0);
         }
     }
 
@@ -527,7 +535,10 @@ impl RoundCore {
         let due = self.capacity_changed
             || self
                 .last_reset
-                .is_none_or(|t| now - t >= self.min_realloc_s);
+                .is_none_or(|t| now - t >= self.min_realloc_s)
+            // Gavel (`_update_priorities`) takes a last reset time of 0 for "never", so
+            // after an allocation at t = 0 the next one is not held back by the interval.
+            || (self.cfg.gavel_compat.is_some() && self.last_reset == Some(0.0));
         let solved = self.need_update && due;
         if solved {
             self.allocate(now)?;
@@ -842,10 +853,25 @@ impl RoundCore {
                     .filter(|&i| jobs[i].priority == tier)
                     .collect()
             };
+            // Gavel's agnostic max-min fairness, minimum makespan and finish-time
+            // fairness plan with one speed on every type, even where the job has none
+            // (`--gavel-compat`); tessera's keep each job to the types it can run on.
+            let gavel_inputs = self.cfg.gavel_compat.as_ref().filter(|_| {
+                a == Awareness::Agnostic
+                    && matches!(
+                        self.cfg.policy,
+                        Policy::MaxMinFairness(_)
+                            | Policy::MinMakespan(_)
+                            | Policy::FinishTimeFairness(_)
+                    )
+            });
             let rows: Vec<JobRow> = group
                 .iter()
                 .map(|&i| JobRow {
-                    throughput: jobs[i].throughput.clone(),
+                    throughput: match gavel_inputs {
+                        Some(gc) => gavel_agnostic_row(&jobs[i].throughput, gc.reference),
+                        None => jobs[i].throughput.clone(),
+                    },
                     scale_factor: jobs[i].scale_factor,
                     weight: jobs[i].weight,
                     mixed: jobs[i].mixed.clone(),
@@ -962,7 +988,11 @@ impl RoundCore {
                 }
                 Policy::MinMakespan(_) => {
                     let rem: Vec<f64> = group.iter().map(|&i| remaining[i]).collect();
-                    min_makespan(&rows, &rem, &cap, a, self.cfg.solver)?
+                    let search = match self.cfg.gavel_compat {
+                        Some(_) => crate::DeadlineSearch::Gavel,
+                        None => crate::DeadlineSearch::Tight,
+                    };
+                    min_makespan(&rows, &rem, &cap, a, self.cfg.solver, search)?
                 }
                 Policy::FinishTimeFairness(_) => {
                     // Gavel's bookkeeping: the steps done since the last allocation count
@@ -1505,6 +1535,18 @@ fn gavel_fifo_allocation(
     one_hot(active, on, nt)
 }
 
+/// Gavel's agnostic input row (`--gavel-compat`): the reference type's speed (else the
+/// job's first speed) on every type, so that the agnostic planner sees no type the job
+/// cannot use. A job with no speed anywhere keeps its zeros.
+fn gavel_agnostic_row(throughput: &[f64], reference: Option<usize>) -> Vec<f64> {
+    let speed = reference
+        .and_then(|r| throughput.get(r).copied())
+        .filter(|&v| v > 0.0)
+        .or_else(|| throughput.iter().copied().find(|&v| v > 0.0))
+        .unwrap_or(0.0);
+    vec![speed; throughput.len()]
+}
+
 /// What the priority mechanism reads: the allocation and the time received since it.
 struct Ledger<'a> {
     x_of: &'a [Option<Vec<f64>>],
@@ -1742,6 +1784,42 @@ mod tests {
             solver: crate::Solver::Simplex,
             gavel_compat: None,
         }
+    }
+
+    /// `--gavel-compat`'s agnostic inputs: Gavel's agnostic max-min fairness sees 1.0 on
+    /// every type, so a job that cannot run on a type still gets time there; tessera's
+    /// keeps each job to the types it can run on. The mechanism never places a job where
+    /// it has no speed either way.
+    #[test]
+    fn gavel_compat_agnostic_inputs_ignore_where_a_job_cannot_run() {
+        assert_eq!(gavel_agnostic_row(&[2.0, 0.0, 3.0], Some(2)), vec![3.0; 3]);
+        assert_eq!(gavel_agnostic_row(&[0.0, 2.0], Some(0)), vec![2.0; 2]);
+        assert_eq!(gavel_agnostic_row(&[0.0, 0.0], None), vec![0.0; 2]);
+        let on = |compat: bool| {
+            let c = SimConfig {
+                gavel_compat: compat.then(|| crate::sim::GavelCompat {
+                    type_order: vec![0, 1],
+                    reference: Some(0),
+                }),
+                ..cfg("max-min-fairness")
+            };
+            let mut core = RoundCore::new(&[1, 1], &c);
+            core.add(job(0, 1e6, 1, &[1.0, 0.0]));
+            core.add(job(1, 1e6, 1, &[1.0, 1.0]));
+            for i in 0..2 {
+                core.handle(Event::Arrived { job: i }).unwrap();
+            }
+            let plan = round(&mut core, 0.0);
+            assert!(
+                plan.placements.iter().all(|p| p.job != 0 || p.ty == 0),
+                "{plan:?}"
+            );
+            core.allocation(0).unwrap().to_vec()
+        };
+        let ours = on(false);
+        let gavel = on(true);
+        assert!(ours[1].abs() < 1e-9, "tessera: {ours:?}");
+        assert!(gavel[1] > 0.1, "Gavel: {gavel:?}");
     }
 
     fn round(core: &mut RoundCore, now: f64) -> RoundPlan {

@@ -219,14 +219,27 @@ pub struct SimConfig {
     pub gavel_compat: Option<GavelCompat>,
 }
 
-/// What `--gavel-compat` reproduces of Gavel (stanford-futuredata/gavel c4fa400). So far:
-/// the agnostic FIFO's type choice (`scheduler/policies/fifo.py`, base mode), with
-/// Python's random number generator seeded as Gavel seeds it.
+/// What `--gavel-compat` reproduces of Gavel (stanford-futuredata/gavel c4fa400), where
+/// tessera's own mechanism differs on purpose (docs/scheduler.md):
+/// - the agnostic FIFO's type choice (`scheduler/policies/fifo.py`, base mode), with
+///   Python's random number generator seeded as Gavel seeds it;
+/// - minimum makespan's deadline search (`policies/min_total_duration.py`: brackets from
+///   [100 s, 10^6 s] up by factors of ten, stopping within 5%) and its LP without an
+///   objective ([`crate::DeadlineSearch::Gavel`]);
+/// - the agnostic policies' inputs: max-min fairness plans with 1.0 on every type and
+///   minimum makespan and finish-time fairness with the reference type's speed on every
+///   type, even where the job cannot run (its time there is lost);
+/// - the clock: a last allocation at t = 0 counts as none (the next one is not held back
+///   by the 1,920 s interval), with nothing placeable the clock jumps to the next
+///   arrival, and with none left to arrive it allocates anew at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GavelCompat {
     /// The cluster's types sorted by Gavel's worker-type names (`k80`, `p100`, `v100`),
     /// as indices into the capacity.
     pub type_order: Vec<usize>,
+    /// The type whose speed Gavel's agnostic deadline policies plan with everywhere
+    /// (its `v100`); `None`: each job's first type with a speed.
+    pub reference: Option<usize>,
 }
 
 /// Steps/s of two job kinds running together on the same workers: for kinds `(a, b)`,
@@ -379,6 +392,7 @@ pub fn simulate(
     let mut timeline: Vec<(f64, f64, Vec<f64>)> = Vec::new();
     let mut next_arrival = 0usize;
     let (mut now, mut rounds, mut done) = (0.0f64, 0u64, 0usize);
+    let mut forgot = false;
 
     while done < total && target_done < target {
         while next_arrival < total && jobs[order[next_arrival]].arrival_s <= now {
@@ -396,14 +410,28 @@ pub fn simulate(
             continue;
         }
         let plan = match core.handle(Event::RoundDue { now })? {
-            Reaction::Round(plan) => plan,
+            Reaction::Round(plan) => {
+                forgot = false;
+                plan
+            }
             Reaction::Wait { next_allocation_s } => {
                 // Nothing placeable (every active job waits for an allocation): move to
                 // the next arrival or the next allocation time.
                 let next_arr = (next_arrival < total).then(|| jobs[order[next_arrival]].arrival_s);
-                now = next_arr
-                    .map_or(next_allocation_s, |a| a.min(next_allocation_s))
-                    .max(now + 1e-9);
+                now = match (&cfg.gavel_compat, next_arr) {
+                    // Gavel's clock jumps to the next arrival, however long before it a
+                    // new allocation would be due; with none left to arrive, it allocates
+                    // anew at once (once: if that places nothing either, the allocation
+                    // time rules).
+                    (Some(_), Some(a)) => a,
+                    (Some(_), None) if !forgot => {
+                        forgot = true;
+                        core.gavel_forget_last_allocation();
+                        now
+                    }
+                    _ => next_arr.map_or(next_allocation_s, |a| a.min(next_allocation_s)),
+                }
+                .max(now + 1e-9);
                 continue;
             }
             Reaction::None => {
@@ -799,6 +827,69 @@ mod tests {
         assert!(split.spread_placements > 0);
         assert_eq!(split.jobs[2].finish_s, Some(7200.0));
         assert_eq!(split.jobs[0].finish_s, Some(3600.0));
+    }
+
+    /// `--gavel-compat`'s clock: after an allocation at t = 0, the next one is not held
+    /// back by the 1,920 s interval (Gavel's last reset time 0 reads as "never"), so a job
+    /// arriving at 500 s starts at the next round boundary (720 s: jobs join at round
+    /// ends) instead of after 1,920 s (2,160 s).
+    #[test]
+    fn gavel_compat_clock_follows_gavels() {
+        let jobs = [job(0, 0.0, 36_000.0, &[1.0]), job(1, 500.0, 3600.0, &[1.0])];
+        let compat = |on: bool| SimConfig {
+            gavel_compat: on.then(|| GavelCompat {
+                type_order: vec![0],
+                reference: Some(0),
+            }),
+            ..config("max-min-fairness-perf")
+        };
+        let ours = simulate(&jobs, &[2], &compat(false), |_, _| {}).unwrap();
+        let gavel = simulate(&jobs, &[2], &compat(true), |_, _| {}).unwrap();
+        assert_eq!(
+            ours.jobs[1].finish_s,
+            Some(2160.0 + 3600.0),
+            "{:?}",
+            ours.jobs
+        );
+        assert_eq!(
+            gavel.jobs[1].finish_s,
+            Some(720.0 + 3600.0),
+            "{:?}",
+            gavel.jobs
+        );
+        // A first allocation later than t = 0 holds the interval as usual.
+        let late = [
+            job(0, 10.0, 36_000.0, &[1.0]),
+            job(1, 500.0, 3600.0, &[1.0]),
+        ];
+        let gavel = simulate(&late, &[2], &compat(true), |_, _| {}).unwrap();
+        assert!(
+            gavel.jobs[1].finish_s.unwrap() > 1920.0 + 3600.0,
+            "{:?}",
+            gavel.jobs
+        );
+        // With nothing placeable, Gavel's clock jumps to the next arrival even when an
+        // allocation falls due earlier: job 1 arrives at 500 s, after job 0 finished,
+        // while the allocation of 10 s is recent. tessera allocates at 1,930 s; Gavel's
+        // clock waits for job 2's arrival at 5,000 s.
+        let jobs = [
+            job(0, 10.0, 300.0, &[1.0]),
+            job(1, 500.0, 3600.0, &[1.0]),
+            job(2, 5000.0, 100.0, &[1.0]),
+        ];
+        let ours = simulate(&jobs, &[1], &compat(false), |_, _| {}).unwrap();
+        let gavel = simulate(&jobs, &[1], &compat(true), |_, _| {}).unwrap();
+        assert_eq!(
+            ours.jobs[1].finish_s,
+            Some(1930.0 + 3600.0),
+            "{:?}",
+            ours.jobs
+        );
+        assert!(
+            gavel.jobs[1].finish_s.unwrap() >= 5000.0 + 3600.0,
+            "{:?}",
+            gavel.jobs
+        );
     }
 
     #[test]

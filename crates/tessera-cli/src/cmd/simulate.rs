@@ -43,7 +43,8 @@ fn parse_window(s: &str) -> Result<(usize, usize)> {
     Ok((a, b))
 }
 
-/// `--gavel-compat`: the cluster's types in Gavel's order (sorted by name).
+/// `--gavel-compat`: the cluster's types in Gavel's order (sorted by name), and its
+/// reference type (`v100`) where the cluster has one.
 fn gavel_compat(
     a: &SimulateArgs,
     cluster: &ClusterSpec,
@@ -51,7 +52,14 @@ fn gavel_compat(
     a.gavel_compat.then(|| {
         let mut order: Vec<usize> = (0..cluster.types.len()).collect();
         order.sort_by_key(|&t| cluster.types[t].0.to_ascii_lowercase());
-        tessera_sched::sim::GavelCompat { type_order: order }
+        let reference = cluster
+            .types
+            .iter()
+            .position(|(name, _)| name.eq_ignore_ascii_case("v100"));
+        tessera_sched::sim::GavelCompat {
+            type_order: order,
+            reference,
+        }
     })
 }
 
