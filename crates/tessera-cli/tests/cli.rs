@@ -2880,3 +2880,48 @@ fn elastic_sizes_come_from_gavels_table_with_a_trace() {
         &["--elastic", "--generate"],
     );
 }
+
+/// Topology: Kunlun P800 nodes hold two groups of 4 XPUs (HAMi's "leftwing" and
+/// "rightwing", docs/scheduler.md), modelled as nodes of 4 with `--chips-per-node`.
+/// An 8-chip job then always spans two groups and runs at the planner's speed for a
+/// share of 4 per group, so every job finishes no sooner than on whole nodes of 8, and
+/// the average JCT is higher; on nodes of 8 nothing changes from no node boundaries,
+/// as every job here takes whole nodes.
+#[test]
+fn simulate_slows_jobs_split_across_p800_groups() {
+    let jobs = data("jobs/llm-mix.toml");
+    let run = |cpn: Option<&str>| {
+        let mut args = vec![
+            "simulate",
+            "--jobs",
+            &jobs,
+            "--cluster",
+            "kunlunxin-p800=32",
+            "--policy",
+            "fifo-perf",
+        ];
+        if let Some(c) = cpn {
+            args.extend(["--chips-per-node", c]);
+        }
+        json(&args)
+    };
+    let (flat, eight, four) = (run(None), run(Some("8")), run(Some("4")));
+    assert_eq!(flat["avg_jct_s"], eight["avg_jct_s"]);
+    let jct = |v: &serde_json::Value| -> Vec<f64> {
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["jct_s"].as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (jct(&eight), jct(&four));
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().zip(&b).all(|(x, y)| y >= x), "{a:?} vs {b:?}");
+    assert!(
+        four["avg_jct_s"].as_f64().unwrap() > eight["avg_jct_s"].as_f64().unwrap(),
+        "{} vs {}",
+        four["avg_jct_s"],
+        eight["avg_jct_s"]
+    );
+}

@@ -40,7 +40,12 @@ pub struct SpeedTable {
     types: Vec<ChipType>,
     cache: BTreeMap<(String, u32), Vec<f64>>,
     gangs: BTreeMap<(String, u32), Vec<Gang>>,
+    pieces: BTreeMap<(String, u32), Vec<PieceSpeeds>>,
 }
+
+/// A smallest share of chips per node and the job's tokens/s per type at it
+/// ([`SpeedTable::piece_speeds`]).
+pub type PieceSpeeds = (u32, Vec<f64>);
 
 /// Another way to run a job than its own size on one type: a gang across two chip types
 /// (the chips of each type its mixed plan uses, [`plan_gang`]) or another size on one
@@ -99,6 +104,7 @@ impl SpeedTable {
             types,
             cache: BTreeMap::new(),
             gangs: BTreeMap::new(),
+            pieces: BTreeMap::new(),
         })
     }
 
@@ -202,6 +208,66 @@ impl SpeedTable {
             }
         }
         out
+    }
+
+    /// The job's tokens/s on each type when its `chips` are split over several nodes
+    /// (scale-up domains) whose smallest share is `p` chips, for `p` = 1, 2, 4, ... below
+    /// `chips`: the better of the best layout whose tensor-parallel groups fit in `p`
+    /// chips (the planner with a scale-up domain of at most `p`) and the best layout at
+    /// the type's own domain with every collective on the scale-out network (which bounds
+    /// any split from below, as no split is slower than all traffic on the network). Each
+    /// is at most the job's speed on whole domains. Searched once per (model id, chips).
+    pub fn piece_speeds(&mut self, model: &ModelArch, chips: u32) -> &[PieceSpeeds] {
+        let key = (model.id.clone(), chips);
+        if !self.pieces.contains_key(&key) {
+            let best = |hw: &Hardware, t: &ChipType| {
+                search(model, hw, &t.eff, &SPEED_JOB, chips as u64, 1, &t.opts)
+                    .plans
+                    .first()
+                    .map_or(0.0, |p| p.estimate.tokens_per_s)
+            };
+            let whole = self.speeds(model, chips).to_vec();
+            // Every collective on the network: one search per type.
+            let network: Vec<f64> = self
+                .types
+                .iter()
+                .map(|t| {
+                    if t.hw.scale_out_bw <= 0.0 {
+                        return 0.0;
+                    }
+                    let hw = Hardware {
+                        scale_up_bw: t.hw.scale_out_bw.min(t.hw.scale_up_bw),
+                        ..t.hw
+                    };
+                    let mut on_net = t.clone();
+                    on_net.eff.scale_up_eff = t.eff.scale_out_eff.min(t.eff.scale_up_eff);
+                    best(&hw, &on_net)
+                })
+                .collect();
+            let mut out = Vec::new();
+            let mut p = 1u32;
+            while p < chips {
+                let v: Vec<f64> = self
+                    .types
+                    .iter()
+                    .zip(&network)
+                    .zip(&whole)
+                    .map(|((t, &net), &w)| {
+                        let within = if p >= t.hw.domain {
+                            w
+                        } else {
+                            let hw = Hardware { domain: p, ..t.hw };
+                            best(&hw, t)
+                        };
+                        within.max(net).min(w)
+                    })
+                    .collect();
+                out.push((p, v));
+                p = p.saturating_mul(2);
+            }
+            self.pieces.insert(key.clone(), out);
+        }
+        &self.pieces[&key]
     }
 
     /// (model, chips) pairs searched so far.

@@ -22,13 +22,15 @@ pub struct LlmSimJobs {
 
 /// The file's jobs, numbered by their place in the file. `models` holds every model the
 /// file names (the caller resolves them in its catalog, so that an unknown one is
-/// reported against the file's line).
+/// reported against the file's line). With `nodes` (the replay has node boundaries),
+/// each job also gets its speeds when split over nodes ([`SpeedTable::piece_speeds`]).
 pub fn llm_sim_jobs(
     table: &mut SpeedTable,
     list: &[LlmJob],
     models: &BTreeMap<String, ModelArch>,
     link: Option<&PoolLink>,
     elastic: bool,
+    nodes: bool,
 ) -> LlmSimJobs {
     let mut out = LlmSimJobs::default();
     for (i, j) in list.iter().enumerate() {
@@ -65,6 +67,11 @@ pub fn llm_sim_jobs(
             kind: None,
             throughput,
             throughput_spread: None,
+            throughput_pieces: if nodes && j.chips > 1 {
+                table.piece_speeds(model, j.chips).to_vec()
+            } else {
+                Vec::new()
+            },
             mixed,
         });
     }
@@ -150,6 +157,7 @@ pub fn gavel_sim_jobs(
             kind: Some(kind),
             throughput,
             throughput_spread: spread.iter().any(|&v| v > 0.0).then_some(spread),
+            throughput_pieces: Vec::new(),
             mixed,
         });
     }

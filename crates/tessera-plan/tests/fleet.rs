@@ -271,3 +271,50 @@ fn speed_table_shapes_are_other_sizes_on_one_type() {
     }
     assert!(t.shapes(&m, 1).iter().all(|g| g.uses[0].1 == 2));
 }
+
+/// A job split over nodes: for each smallest share p = 1, 2, 4, ... below its chips,
+/// its speed is positive where it runs whole (every type here has a scale-out network),
+/// never above its speed on whole domains, and never lower for a larger share; at a
+/// share of the type's whole domain it is the whole speed.
+#[test]
+fn speed_table_piece_speeds_are_bounded_by_whole_domains() {
+    let cat = Catalog::builtin().unwrap();
+    let chips = [
+        cat.chip("huawei-ascend-910b2").unwrap(),
+        cat.chip("nvidia-a800-sxm4-80gb").unwrap(),
+        cat.chip("kunlunxin-p800").unwrap(),
+    ];
+    let mut t = SpeedTable::new(&chips).unwrap();
+    for (model, n) in [("llama2-7b", 8u32), ("llama2-70b", 16), ("llama3-70b", 32)] {
+        let m = cat.model(model).unwrap();
+        let whole = t.speeds(&m, n).to_vec();
+        let pieces = t.piece_speeds(&m, n).to_vec();
+        let ps: Vec<u32> = pieces.iter().map(|(p, _)| *p).collect();
+        let want: Vec<u32> = (0..).map(|k| 1u32 << k).take_while(|&p| p < n).collect();
+        assert_eq!(ps, want, "{model}");
+        for ty in 0..chips.len() {
+            if whole[ty] <= 0.0 {
+                continue;
+            }
+            let mut last = 0.0;
+            for (p, v) in &pieces {
+                assert!(v[ty] > 0.0, "{model} on {}: share {p}: {v:?}", chips[ty].id);
+                assert!(v[ty] <= whole[ty] * (1.0 + 1e-12), "{model}: share {p}");
+                assert!(
+                    v[ty] >= last,
+                    "{model}: share {p} slower than a smaller one"
+                );
+                last = v[ty];
+                if *p >= 8 {
+                    assert_eq!(v[ty], whole[ty], "{model}: a share of a whole domain");
+                }
+            }
+        }
+        // Splitting costs something somewhere: one chip per node (every collective on
+        // the network) is slower than whole domains on some type.
+        assert!(
+            (0..chips.len()).any(|ty| pieces[0].1[ty] < whole[ty]),
+            "{model}: {pieces:?} vs {whole:?}"
+        );
+    }
+}

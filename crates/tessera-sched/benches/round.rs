@@ -56,6 +56,7 @@ fn core(policy: &str) -> RoundCore {
             kind: None,
             throughput: tput,
             throughput_spread: None,
+            throughput_pieces: Vec::new(),
             mixed: Vec::new(),
         });
         c.handle(Event::Arrived { job: i }).expect("arrive");

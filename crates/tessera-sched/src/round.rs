@@ -152,6 +152,9 @@ pub struct RoundCore {
     in_slot: Vec<Option<usize>>,
     used_of: Vec<f64>,
     spread_of: Vec<bool>,
+    /// Per job this round: on several nodes, its fewest workers on one of them (0: on
+    /// one node, or no node boundaries).
+    share_of: Vec<u32>,
     attained: Vec<f64>,
     nodes_of: Vec<Vec<usize>>,
     /// Nodes of each part of a job's gang across types, while it runs as one.
@@ -208,6 +211,7 @@ impl RoundCore {
             in_slot: Vec::new(),
             used_of: Vec::new(),
             spread_of: Vec::new(),
+            share_of: Vec::new(),
             attained: Vec::new(),
             nodes_of: Vec::new(),
             part_nodes: Vec::new(),
@@ -241,6 +245,7 @@ impl RoundCore {
         self.in_slot.push(None);
         self.used_of.push(0.0);
         self.spread_of.push(false);
+        self.share_of.push(0);
         self.attained.push(0.0);
         self.nodes_of.push(Vec::new());
         self.part_nodes.push(Vec::new());
@@ -340,6 +345,7 @@ impl RoundCore {
         filter(&mut self.in_slot, &keep);
         filter(&mut self.used_of, &keep);
         filter(&mut self.spread_of, &keep);
+        filter(&mut self.share_of, &keep);
         filter(&mut self.attained, &keep);
         filter(&mut self.nodes_of, &keep);
         filter(&mut self.part_nodes, &keep);
@@ -697,17 +703,18 @@ impl RoundCore {
                 let mut it = got.into_iter();
                 let mut sp = Vec::with_capacity(units.len());
                 for &(i, _) in &units {
-                    let (nodes, s) = it.next().unwrap_or_default();
+                    let (nodes, s, least) = it.next().unwrap_or_default();
                     if let Some(n) = nodes {
                         self.nodes_of[i] = n;
                     }
-                    sp.push(s);
+                    let share = if self.nodes_of[i].len() > 1 { least } else { 0 };
+                    sp.push((s, share));
                 }
                 for (k, &(i, m)) in across.iter().enumerate() {
                     let parts = self.jobs[i].mixed[m].uses.len();
                     let mut now: Vec<Vec<usize>> = Vec::with_capacity(parts);
                     for p in 0..parts {
-                        let (nodes, s) = it.next().unwrap_or_default();
+                        let (nodes, s, _) = it.next().unwrap_or_default();
                         let kept = || self.part_nodes[i].get(p).cloned().unwrap_or_default();
                         now.push(nodes.unwrap_or_else(kept));
                         across_spread[k] |= s;
@@ -716,16 +723,18 @@ impl RoundCore {
                 }
                 sp
             }
-            None => vec![false; units.len()],
+            None => vec![(false, 0); units.len()],
         };
         // Every placed job is a unit or a pair's second job, so each entry read below is
         // written here first (a buffer reused across rounds).
-        for (&(i, _), &sp) in units.iter().zip(&unit_spread) {
+        for (&(i, _), &(sp, share)) in units.iter().zip(&unit_spread) {
             self.spread_of[i] = sp;
+            self.share_of[i] = share;
             if let Some(k) = self.in_slot[i] {
                 let b = self.slots[k].b;
                 self.nodes_of[b] = self.nodes_of[i].clone();
                 self.spread_of[b] = sp;
+                self.share_of[b] = share;
             }
         }
         let mut plan = RoundPlan {
@@ -738,11 +747,15 @@ impl RoundCore {
         for &(i, t) in &placed {
             let j = &self.jobs[i];
             let spread = self.spread_of[i];
+            let share = self.share_of[i];
             let (rate, partner) = match (self.in_slot[i], &j.throughput_spread, spread) {
                 (Some(k), _, _) if self.slots[k].a == i => {
                     (self.slots[k].rates[t].0, Some(self.slots[k].b))
                 }
                 (Some(k), _, _) => (self.slots[k].rates[t].1, Some(self.slots[k].a)),
+                (None, _, _) if share > 0 && !j.throughput_pieces.is_empty() => {
+                    (split_rate(j, t, share), None)
+                }
                 (None, Some(v), true) if v[t] > 0.0 => (v[t], None),
                 _ => (j.throughput[t], None),
             };
@@ -1127,6 +1140,25 @@ fn pair_candidates(jobs: &[SimJob], group: &[usize], co: &CoLocation) -> Vec<Can
 
 /// One gang's workers on one type, for node placement: `keep` are the nodes it held
 /// there last round (empty: none, or a different placement).
+/// Steps/s of job `j` on type `t` with its workers split over nodes, `share` the fewest
+/// on one of them: the entry of [`SimJob::throughput_pieces`] for the largest piece not
+/// above `share`. Where that is 0 (no layout runs so), the smallest positive rate of any
+/// smaller piece, so a placement never stalls a job; with none, its whole-node rate.
+fn split_rate(j: &SimJob, t: usize, share: u32) -> f64 {
+    let fits = j.throughput_pieces.iter().filter(|(p, _)| *p <= share);
+    match fits.clone().next_back() {
+        Some((_, v)) if v.get(t).is_some_and(|&r| r > 0.0) => v[t],
+        _ => fits
+            .filter_map(|(_, v)| v.get(t).copied().filter(|&r| r > 0.0))
+            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))))
+            .unwrap_or(j.throughput[t]),
+    }
+}
+
+/// Where [`place_on_nodes`] put a unit: its new nodes (`None`: the ones it kept),
+/// whether it is fragmented, and its fewest workers on one node.
+type NodePlace = (Option<Vec<usize>>, bool, u32);
+
 struct NodeUnit<'a> {
     job: usize,
     ty: usize,
@@ -1137,14 +1169,10 @@ struct NodeUnit<'a> {
 /// Puts each unit's workers on nodes of its type: first units that keep the nodes they
 /// held if those still have room, then the rest from the largest down, each on the
 /// fullest node that fits it whole (best fit), else spread over the nodes with the most
-/// free workers. Returns, per unit, its new nodes (`None`: it keeps `keep`) and whether
-/// it is fragmented: on more nodes than its size needs (a unit larger than a node needs
-/// several anyway).
-fn place_on_nodes(
-    units: &[NodeUnit],
-    capacity: &[u32],
-    per_node: &[u32],
-) -> Vec<(Option<Vec<usize>>, bool)> {
+/// free workers. Returns, per unit, its new nodes (`None`: it keeps `keep`), whether
+/// it is fragmented (on more nodes than its size needs: a unit larger than a node needs
+/// several anyway), and the fewest workers it has on any one of its nodes.
+fn place_on_nodes(units: &[NodeUnit], capacity: &[u32], per_node: &[u32]) -> Vec<NodePlace> {
     let mut free: Vec<Vec<u32>> = capacity
         .iter()
         .zip(per_node)
@@ -1157,7 +1185,7 @@ fn place_on_nodes(
             v
         })
         .collect();
-    let mut out: Vec<(Option<Vec<usize>>, bool)> = vec![(None, false); units.len()];
+    let mut out: Vec<NodePlace> = vec![(None, false, 0); units.len()];
     let mut done = vec![false; units.len()];
     // Lease renewal: keep a gang where it ran if all its nodes still have room.
     for (k, u) in units.iter().enumerate() {
@@ -1171,12 +1199,18 @@ fn place_on_nodes(
             .all(|&nd| free[t].get(nd).is_some_and(|&f| f >= per))
         {
             let mut left = sf;
+            let mut least = sf;
             for &nd in u.keep {
                 let take = per.min(left);
                 free[t][nd] -= take;
                 left -= take;
+                least = least.min(take);
             }
-            out[k] = (None, u.keep.len() > sf.div_ceil(per_node[t]) as usize);
+            out[k] = (
+                None,
+                u.keep.len() > sf.div_ceil(per_node[t]) as usize,
+                least,
+            );
             done[k] = true;
         }
     }
@@ -1196,12 +1230,13 @@ fn place_on_nodes(
         match fit {
             Some(nd) => {
                 free[t][nd] -= sf;
-                out[k] = (Some(vec![nd]), false);
+                out[k] = (Some(vec![nd]), false, sf);
             }
             None => {
                 let mut order: Vec<usize> = (0..free[t].len()).collect();
                 order.sort_by_key(|&nd| (std::cmp::Reverse(free[t][nd]), nd));
                 let mut left = sf;
+                let mut least = sf;
                 let mut used = Vec::new();
                 for nd in order {
                     if left == 0 {
@@ -1211,11 +1246,12 @@ fn place_on_nodes(
                     if take > 0 {
                         free[t][nd] -= take;
                         left -= take;
+                        least = least.min(take);
                         used.push(nd);
                     }
                 }
                 let spread = used.len() > sf.div_ceil(per_node[t]) as usize;
-                out[k] = (Some(used), spread);
+                out[k] = (Some(used), spread, least);
             }
         }
     }
@@ -1767,6 +1803,7 @@ mod tests {
             kind: None,
             throughput: tput.to_vec(),
             throughput_spread: None,
+            throughput_pieces: Vec::new(),
             mixed: Vec::new(),
         }
     }

@@ -29,6 +29,13 @@ pub struct SimJob {
     /// Steps/s when its workers span several nodes (Gavel's `_unconsolidated` entries);
     /// `None`: the same as `throughput`.
     pub throughput_spread: Option<Vec<f64>>,
+    /// Steps/s per type when its workers are split over several nodes whose smallest
+    /// share is at least `p` workers, as `(p, rates)` with `p` ascending (an LLM job's
+    /// speeds with its tensor-parallel groups kept within `p` chips, from the planner:
+    /// `tessera_plan::speed::SpeedTable::piece_speeds`). Empty: `throughput_spread`'s
+    /// rule. With node boundaries (`chips_per_node`), a job placed on several nodes
+    /// runs at the entry of the largest `p` not above its smallest share.
+    pub throughput_pieces: Vec<(u32, Vec<f64>)>,
     /// Gangs across types it may run as instead (its mixed-vendor plans; steps/s with
     /// the workers of each type). Used by the heterogeneity-aware max-min fairness and
     /// maximum-throughput policies.
@@ -644,6 +651,7 @@ mod tests {
             kind: None,
             throughput: tput.to_vec(),
             throughput_spread: None,
+            throughput_pieces: Vec::new(),
             mixed: Vec::new(),
         }
     }
@@ -809,6 +817,7 @@ mod tests {
         let mk = |id: usize, sf: u32| SimJob {
             scale_factor: sf,
             throughput_spread: Some(vec![0.5]),
+            throughput_pieces: Vec::new(),
             mixed: Vec::new(),
             ..job(id, 0.0, 3600.0, &[1.0])
         };
@@ -890,6 +899,45 @@ mod tests {
             "{:?}",
             gavel.jobs
         );
+    }
+
+    /// A job split over nodes runs at its speed for the fewest workers it has on one
+    /// node (`throughput_pieces`): 6 workers on nodes of 4 go 4 + 2 and run at the
+    /// 2-share rate; on one node of 8, or without split speeds, at the whole rate.
+    #[test]
+    fn a_split_job_runs_at_its_smallest_shares_speed() {
+        let j = SimJob {
+            scale_factor: 6,
+            throughput_pieces: vec![(1, vec![0.25]), (2, vec![0.5]), (4, vec![0.75])],
+            ..job(0, 0.0, 3600.0, &[1.0])
+        };
+        let on = |cpn: u32, job: &SimJob| {
+            let cfg = SimConfig {
+                chips_per_node: Some(vec![cpn]),
+                ..config("max-min-fairness-perf")
+            };
+            simulate(std::slice::from_ref(job), &[8], &cfg, |_, _| {}).unwrap()
+        };
+        assert_eq!(on(4, &j).jobs[0].finish_s, Some(7200.0));
+        assert_eq!(on(8, &j).jobs[0].finish_s, Some(3600.0));
+        let plain = SimJob {
+            throughput_pieces: Vec::new(),
+            ..j.clone()
+        };
+        assert_eq!(on(4, &plain).jobs[0].finish_s, Some(3600.0));
+        // 8 workers on two nodes of 4: a share of 4, the 4-share rate.
+        let eight = SimJob {
+            scale_factor: 8,
+            ..j.clone()
+        };
+        let r = on(4, &eight);
+        assert_eq!(r.jobs[0].finish_s, Some(4800.0), "{:?}", r.jobs);
+        // A zero entry never stalls the job: the smallest positive rate below it.
+        let zero = SimJob {
+            throughput_pieces: vec![(1, vec![0.25]), (2, vec![0.0])],
+            ..j
+        };
+        assert_eq!(on(4, &zero).jobs[0].finish_s, Some(14_400.0));
     }
 
     #[test]
@@ -991,6 +1039,7 @@ mod tests {
         let mk = |id: usize, sf: u32, on: usize| SimJob {
             scale_factor: sf,
             throughput_spread: Some(vec![0.5, 0.5]),
+            throughput_pieces: Vec::new(),
             mixed: Vec::new(),
             ..job(
                 id,

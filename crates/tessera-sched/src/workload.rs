@@ -87,6 +87,7 @@ pub fn poisson_jobs(
             kind: Some(type_index as u32),
             throughput: ty.throughput.clone(),
             throughput_spread: None,
+            throughput_pieces: Vec::new(),
             mixed: Vec::new(),
         });
         if mean_interarrival_s > 0.0 {

@@ -1418,6 +1418,7 @@ impl Live {
                 kind: None,
                 throughput: tput,
                 throughput_spread: None,
+                throughput_pieces: Vec::new(),
                 mixed,
             });
             self.core_idx.insert(j.id, i);

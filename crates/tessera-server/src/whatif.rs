@@ -193,8 +193,14 @@ pub fn run(
         )
     })?;
     let prices = table.prices();
-    let sim =
-        tessera_plan::whatif::llm_sim_jobs(&mut table, &list, &models, link.as_ref(), r.elastic);
+    let sim = tessera_plan::whatif::llm_sim_jobs(
+        &mut table,
+        &list,
+        &models,
+        link.as_ref(),
+        r.elastic,
+        per_node.is_some(),
+    );
     if let Some((line, model, n)) = sim.missing.first() {
         return Err(bad(
             "jobs-toml",

@@ -106,7 +106,14 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
                     PoolLink::parse_spec(s).map_err(|m| CliError::Usage(format!("--link {m}")))
                 })
                 .transpose()?;
-            llm_jobs(cat, path, &cluster, link.as_ref(), a.elastic)?
+            llm_jobs(
+                cat,
+                path,
+                &cluster,
+                link.as_ref(),
+                a.elastic,
+                chips_per_node.is_some(),
+            )?
         }
         None => gavel_jobs(a, &cluster, window, policy == Policy::MaxMinFairnessPacked)?,
     };
@@ -591,6 +598,7 @@ fn llm_jobs(
     cluster: &ClusterSpec,
     link: Option<&PoolLink>,
     elastic: bool,
+    nodes: bool,
 ) -> Result<Loaded> {
     let text = read(path)?;
     let list = parse_jobs(path, &text)?;
@@ -616,7 +624,7 @@ fn llm_jobs(
         }
     }
     let tessera_plan::whatif::LlmSimJobs { jobs, missing } =
-        tessera_plan::whatif::llm_sim_jobs(&mut table, &list, &models, link, elastic);
+        tessera_plan::whatif::llm_sim_jobs(&mut table, &list, &models, link, elastic, nodes);
     Ok(Loaded {
         jobs,
         missing,
