@@ -215,8 +215,8 @@ pub struct SimulateArgs {
     /// minimum makespan's deadline search (100 s to 10^6 s, up by 10x, stopping within
     /// 5%) with no objective at the value found (use with --solver interior); the
     /// agnostic inputs (1.0, or the v100 speed, on every type, even where a job cannot
-    /// run); and the clock (a reallocation soon after one at t = 0, a jump to the next
-    /// arrival when nothing can be placed).
+    /// run); the clock (a reallocation soon after one at t = 0, a jump to the next
+    /// arrival when nothing can be placed); and whole steps per round.
     #[arg(long)]
     pub gavel_compat: bool,
     /// With --jobs: the link between every two chip types of the cluster, KIND:GB_S (KIND

@@ -1235,13 +1235,16 @@ const GAVEL_MODES: [(&str, bool, Outside); 3] = [
         ],
     ),
     // Gavel's behaviour (--gavel-compat) with the interior-point method: the issue's
-    // target mode.
+    // target mode. The FIFO rows replay Gavel exactly; these LP rows land 5.1-5.6% off,
+    // where Clarabel and ECOS stop at different central points.
     (
         "interior",
         true,
         &[
+            ("minimize_makespan", "8:16:24", "max-min-fairness"),
             ("max_min_fairness", "8:16:24", "min-makespan"),
-            ("max_min_fairness", "4:4:4", "fifo"),
+            ("artifact_evaluation", "2:0:4", "min-makespan"),
+            ("msr-e13805-300", "12:12:12", "min-makespan-perf"),
         ],
     ),
 ];
@@ -1364,10 +1367,11 @@ fn simulate_matches_gavel() {
 }
 
 /// `--gavel-compat` reproduces Gavel's agnostic FIFO (its stale type choice, drawn from
-/// Python's generator as Gavel seeds it) on the static trace, seed by seed, on the light
-/// (8:16:24) and the loaded (4:4:4) cluster: within 5% of Gavel's makespan and average
-/// JCT for each of seeds 0-3, including seed 3's different outcome on 8:16:24. Without
-/// the flag tessera's corrected FIFO is far from Gavel (rows the comparison above lists
+/// Python's generator as Gavel seeds it, with Gavel's clock and whole steps per round)
+/// seed by seed on both physical-cluster traces, light (8:16:24) and loaded (4:4:4):
+/// within 0.1% of Gavel's makespan and average JCT for each of seeds 0-3, including seed
+/// 3's different outcome on the static trace, 8:16:24. Without the flag tessera's
+/// corrected FIFO is far from Gavel on the static trace (rows the comparison above lists
 /// as outside).
 #[test]
 fn gavel_compat_reproduces_gavels_fifo() {
@@ -1376,7 +1380,7 @@ fn gavel_compat_reproduces_gavels_fifo() {
     let mut checked = 0;
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        if f[0] != "minimize_makespan" || f[2] != "fifo" {
+        if f[2] != "fifo" {
             continue;
         }
         let (gm, gj): (f64, f64) = (f[4].parse().unwrap(), f[5].parse().unwrap());
@@ -1394,7 +1398,7 @@ fn gavel_compat_reproduces_gavels_fifo() {
                 "--seed",
                 f[3],
             ];
-            let trace = gavel("traces/minimize_makespan.trace");
+            let trace = gavel(&format!("traces/{}.trace", f[0]));
             args[2] = &trace;
             if compat {
                 args.push("--gavel-compat");
@@ -1407,7 +1411,7 @@ fn gavel_compat_reproduces_gavels_fifo() {
         };
         let (m, j) = run(true);
         assert!(
-            (m / gm - 1.0).abs() < 0.05 && (j / gj - 1.0).abs() < 0.05,
+            (m / gm - 1.0).abs() < 0.001 && (j / gj - 1.0).abs() < 0.001,
             "seed {}: {:.2} h / {:.2} h vs Gavel {:.2} h / {:.2} h",
             f[3],
             m / 3600.0,
@@ -1415,14 +1419,16 @@ fn gavel_compat_reproduces_gavels_fifo() {
             gm / 3600.0,
             gj / 3600.0
         );
-        let (_, jc) = run(false);
-        assert!(
-            (jc / gj - 1.0).abs() > 0.05,
-            "the corrected FIFO is not Gavel's"
-        );
+        if f[0] == "minimize_makespan" {
+            let (_, jc) = run(false);
+            assert!(
+                (jc / gj - 1.0).abs() > 0.05,
+                "the corrected FIFO is not Gavel's"
+            );
+        }
         checked += 1;
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 16);
 }
 
 /// Space sharing: with Gavel's pair throughputs, max-min-fairness-packed beats

@@ -238,7 +238,9 @@ pub struct SimConfig {
 ///   type, even where the job cannot run (its time there is lost);
 /// - the clock: a last allocation at t = 0 counts as none (the next one is not held back
 ///   by the 1,920 s interval), with nothing placeable the clock jumps to the next
-///   arrival, and with none left to arrive it allocates anew at once.
+///   arrival, and with none left to arrive it allocates anew at once;
+/// - whole steps: a job that does not finish in a round runs `floor(rate * round)`
+///   steps, so the round takes a little less than its length (`_get_num_steps`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GavelCompat {
     /// The cluster's types sorted by Gavel's worker-type names (`k80`, `p100`, `v100`),
@@ -472,6 +474,15 @@ pub fn simulate(
                 finish[i] = Some(now + lost + need_s);
                 remaining[i] = 0.0;
                 lost + need_s
+            } else if cfg.gavel_compat.is_some() && p.rate * run_s >= 1.0 {
+                // Gavel runs a whole number of steps a round (`int(throughput * 360)`,
+                // `_get_num_steps`), so a round takes that many steps' time, a little
+                // under the round length, and the round ends with its longest job. (A
+                // job slower than one step a round runs on continuously, so it cannot
+                // stall.)
+                let steps = (p.rate * run_s).floor();
+                remaining[i] -= steps;
+                lost + steps / p.rate
             } else {
                 remaining[i] -= p.rate * run_s;
                 cfg.round_s
@@ -898,6 +909,36 @@ mod tests {
             gavel.jobs[1].finish_s.unwrap() >= 5000.0 + 3600.0,
             "{:?}",
             gavel.jobs
+        );
+    }
+
+    /// `--gavel-compat`'s whole steps: at 1.003 steps/s a 360 s round runs 361 steps, so
+    /// each full round lasts 361 / 1.003 = 359.92 s instead of 360 s; the job still
+    /// finishes at its steps over its rate, in 28 rounds either way.
+    #[test]
+    fn gavel_compat_runs_whole_steps_a_round() {
+        let jobs = [job(0, 0.0, 10_000.0, &[1.003])];
+        let cfg = |on: bool| SimConfig {
+            gavel_compat: on.then(|| GavelCompat {
+                type_order: vec![0],
+                reference: Some(0),
+            }),
+            ..config("max-min-fairness-perf")
+        };
+        let ours = simulate(&jobs, &[1], &cfg(false), |_, _| {}).unwrap();
+        let gavel = simulate(&jobs, &[1], &cfg(true), |_, _| {}).unwrap();
+        let end = 10_000.0 / 1.003;
+        assert!((ours.jobs[0].finish_s.unwrap() - end).abs() < 1e-6);
+        assert!((gavel.jobs[0].finish_s.unwrap() - end).abs() < 1e-6);
+        assert_eq!(ours.rounds, 28);
+        assert_eq!(gavel.rounds, 28);
+        // The first round's length: 360 s against 361 / 1.003 s.
+        let lens = |r: &SimResult| -> Vec<f64> { r.timeline.iter().map(|t| t.1).collect() };
+        assert!((lens(&ours)[0] - 360.0).abs() < 1e-9, "{:?}", lens(&ours));
+        assert!(
+            (lens(&gavel)[0] - 361.0 / 1.003).abs() < 1e-9,
+            "{:?}",
+            lens(&gavel)
         );
     }
 
