@@ -126,12 +126,7 @@ impl SpeedTable {
             .or_insert_with(|| {
                 types
                     .iter()
-                    .map(|t| {
-                        search(model, &t.hw, &t.eff, &SPEED_JOB, chips as u64, 1, &t.opts)
-                            .plans
-                            .first()
-                            .map_or(0.0, |p| p.estimate.tokens_per_s)
-                    })
+                    .map(|t| best_tokens_per_s(model, &t.hw, t, chips))
                     .collect()
             })
     }
@@ -220,12 +215,7 @@ impl SpeedTable {
     pub fn piece_speeds(&mut self, model: &ModelArch, chips: u32) -> &[PieceSpeeds] {
         let key = (model.id.clone(), chips);
         if !self.pieces.contains_key(&key) {
-            let best = |hw: &Hardware, t: &ChipType| {
-                search(model, hw, &t.eff, &SPEED_JOB, chips as u64, 1, &t.opts)
-                    .plans
-                    .first()
-                    .map_or(0.0, |p| p.estimate.tokens_per_s)
-            };
+            let best = |hw: &Hardware, t: &ChipType| best_tokens_per_s(model, hw, t, chips);
             let whole = self.speeds(model, chips).to_vec();
             // Every collective on the network: one search per type.
             let network: Vec<f64> = self
@@ -274,6 +264,15 @@ impl SpeedTable {
     pub fn cached(&self) -> usize {
         self.cache.len()
     }
+}
+
+/// Tokens/s of the best layout of `model` on `chips` chips of `hw` with `t`'s
+/// efficiency and search options (0 where none fits).
+fn best_tokens_per_s(model: &ModelArch, hw: &Hardware, t: &ChipType, chips: u32) -> f64 {
+    search(model, hw, &t.eff, &SPEED_JOB, chips as u64, 1, &t.opts)
+        .plans
+        .first()
+        .map_or(0.0, |p| p.estimate.tokens_per_s)
 }
 
 /// One side of a gang: a chip type's model inputs, its chips, and the job's speed on

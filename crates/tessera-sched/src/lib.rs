@@ -917,11 +917,9 @@ fn spare_at(
     v: f64,
     best: Allocation,
 ) -> Result<Allocation, PolicyError> {
-    if spare == Spare::Nothing && solver == Solver::Simplex {
-        return Ok(best);
-    }
-    // With no objective, the simplex method's first vertex is as good as any.
-    if spare == Spare::Feasible && solver == Solver::Simplex {
+    // Nothing to hand out, or (no objective) the simplex method's first vertex is as
+    // good as any: the search's allocation stands.
+    if solver == Solver::Simplex && matches!(spare, Spare::Nothing | Spare::Feasible) {
         return Ok(best);
     }
     match need(v) {

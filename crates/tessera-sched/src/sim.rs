@@ -849,6 +849,17 @@ mod tests {
         assert_eq!(split.jobs[0].finish_s, Some(3600.0));
     }
 
+    /// max-min-fairness-perf on one type, with or without `--gavel-compat`.
+    fn one_type_compat(on: bool) -> SimConfig {
+        SimConfig {
+            gavel_compat: on.then(|| GavelCompat {
+                type_order: vec![0],
+                reference: Some(0),
+            }),
+            ..config("max-min-fairness-perf")
+        }
+    }
+
     /// `--gavel-compat`'s clock: after an allocation at t = 0, the next one is not held
     /// back by the 1,920 s interval (Gavel's last reset time 0 reads as "never"), so a job
     /// arriving at 500 s starts at the next round boundary (720 s: jobs join at round
@@ -856,13 +867,7 @@ mod tests {
     #[test]
     fn gavel_compat_clock_follows_gavels() {
         let jobs = [job(0, 0.0, 36_000.0, &[1.0]), job(1, 500.0, 3600.0, &[1.0])];
-        let compat = |on: bool| SimConfig {
-            gavel_compat: on.then(|| GavelCompat {
-                type_order: vec![0],
-                reference: Some(0),
-            }),
-            ..config("max-min-fairness-perf")
-        };
+        let compat = one_type_compat;
         let ours = simulate(&jobs, &[2], &compat(false), |_, _| {}).unwrap();
         let gavel = simulate(&jobs, &[2], &compat(true), |_, _| {}).unwrap();
         assert_eq!(
@@ -918,13 +923,7 @@ mod tests {
     #[test]
     fn gavel_compat_runs_whole_steps_a_round() {
         let jobs = [job(0, 0.0, 10_000.0, &[1.003])];
-        let cfg = |on: bool| SimConfig {
-            gavel_compat: on.then(|| GavelCompat {
-                type_order: vec![0],
-                reference: Some(0),
-            }),
-            ..config("max-min-fairness-perf")
-        };
+        let cfg = one_type_compat;
         let ours = simulate(&jobs, &[1], &cfg(false), |_, _| {}).unwrap();
         let gavel = simulate(&jobs, &[1], &cfg(true), |_, _| {}).unwrap();
         let end = 10_000.0 / 1.003;
