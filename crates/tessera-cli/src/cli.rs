@@ -188,6 +188,11 @@ pub struct SimulateArgs {
     /// Seconds lost when a job restarts on new workers (checkpoint restore).
     #[arg(long, default_value_t = 0.0)]
     pub restart_s: f64,
+    /// Least seconds between two allocations (a new allocation is made only when jobs
+    /// arrived or left; 0 to 10^7). Default: 1920, Gavel's, for every policy Gavel has; 0
+    /// (every round the job set changed) for shortest-job-first.
+    #[arg(long)]
+    pub realloc_s: Option<f64>,
     /// Skip jobs whose (type, scale factor) has no throughput on any cluster type, and say
     /// how many; without it they are an error.
     #[arg(long)]
@@ -226,13 +231,13 @@ pub struct SimulateArgs {
     /// mixed-vendor planner finds one (docs/scheduler.md).
     #[arg(long, conflicts_with_all = ["trace", "generate"])]
     pub link: Option<String>,
-    /// With --jobs or --trace: each job may also run at half or twice its chips on a
-    /// type (with --jobs at that size's planned speed, with --trace at the throughput
-    /// Gavel's table has for the job type at that scale factor; a restart when its size
-    /// changes), for the policies that plan more than one shape per job (the -perf forms
-    /// of max-min-fairness, max-sum-throughput and shortest-job-first; docs/scheduler.md
-    /// "Elastic sizes").
-    #[arg(long, conflicts_with = "generate")]
+    /// With --jobs, --trace or --generate: each job may also run at other sizes on a type
+    /// (with --jobs at half or twice its chips, at that size's planned speed; with --trace
+    /// or --generate at every other scale factor Gavel's table has for the job type, at
+    /// the table's throughput; a restart when its size changes), for the policies that
+    /// plan more than one shape per job (the -perf forms of max-min-fairness,
+    /// max-sum-throughput and shortest-job-first; docs/scheduler.md "Elastic sizes").
+    #[arg(long)]
     pub elastic: bool,
 }
 

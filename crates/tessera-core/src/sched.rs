@@ -47,6 +47,21 @@ impl Throughputs {
             .copied()
     }
 
+    /// The worker counts (scale factors) measured for a job type on any worker type,
+    /// ascending.
+    pub fn scale_factors(&self, job_type: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .isolated
+            .values()
+            .flat_map(|m| m.keys())
+            .filter(|(t, _)| t == job_type)
+            .map(|(_, sf)| *sf)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Worker types, in name order (the `_unconsolidated` variants included).
     pub fn worker_types(&self) -> Vec<&str> {
         self.isolated.keys().map(String::as_str).collect()

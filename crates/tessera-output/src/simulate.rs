@@ -12,6 +12,9 @@ pub struct SimulateV1 {
     pub cluster: Vec<(String, u32)>,
     pub policy: String,
     pub round_s: f64,
+    /// The least seconds between two allocations the replay used (`--realloc-s`, or the
+    /// policy's default).
+    pub realloc_s: f64,
     pub jobs_in_trace: usize,
     pub skipped_missing_throughput: usize,
     pub window: Option<(usize, usize)>,
@@ -60,6 +63,7 @@ pub struct SimulateInputs {
     pub trace: String,
     pub cluster: Vec<(String, u32)>,
     pub round_s: f64,
+    pub realloc_s: f64,
     pub jobs_in_trace: usize,
     pub skipped_missing_throughput: usize,
     pub window: Option<(usize, usize)>,
@@ -78,6 +82,7 @@ impl SimulateV1 {
             cluster: i.cluster,
             policy: r.policy.to_string(),
             round_s: i.round_s,
+            realloc_s: i.realloc_s,
             jobs_in_trace: i.jobs_in_trace,
             skipped_missing_throughput: i.skipped_missing_throughput,
             window: i.window,

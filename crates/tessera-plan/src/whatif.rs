@@ -131,22 +131,11 @@ pub fn gavel_sim_jobs(
                     .unwrap_or(0.0)
             })
             .collect();
-        let mut mixed = Vec::new();
-        if elastic {
-            for sf in [j.scale_factor / 2, j.scale_factor.saturating_mul(2)] {
-                if sf == 0 || sf == j.scale_factor {
-                    continue;
-                }
-                for (t, (name, _)) in cluster.types.iter().enumerate() {
-                    if let Some(v) = tput.isolated(name, &j.job_type, sf).filter(|&v| v > 0.0) {
-                        mixed.push(MixedUse {
-                            uses: vec![(t, sf)],
-                            throughput: v,
-                        });
-                    }
-                }
-            }
-        }
+        let mixed = if elastic {
+            gavel_shapes(tput, cluster, &j.job_type, j.scale_factor)
+        } else {
+            Vec::new()
+        };
         out.jobs.push(SimJob {
             id: i,
             arrival_s: j.arrival_s,
@@ -164,6 +153,33 @@ pub fn gavel_sim_jobs(
     // Only the packed policy looks up pairs.
     out.colocation = pairs.then(|| colocation_table(tput, cluster, &kinds));
     out.kinds = kinds;
+    out
+}
+
+/// A Gavel job type's other sizes for elastic replays: every worker count other than
+/// `scale_factor` that Gavel's table has for the job type (1, 2, 4 and 8 in its
+/// simulation table), on each cluster type where the table has a speed for it, at that
+/// speed.
+pub fn gavel_shapes(
+    tput: &Throughputs,
+    cluster: &ClusterSpec,
+    job_type: &str,
+    scale_factor: u32,
+) -> Vec<MixedUse> {
+    let mut out = Vec::new();
+    for sf in tput.scale_factors(job_type) {
+        if sf == scale_factor {
+            continue;
+        }
+        for (t, (name, _)) in cluster.types.iter().enumerate() {
+            if let Some(v) = tput.isolated(name, job_type, sf).filter(|&v| v > 0.0) {
+                out.push(MixedUse {
+                    uses: vec![(t, sf)],
+                    throughput: v,
+                });
+            }
+        }
+    }
     out
 }
 

@@ -23,6 +23,7 @@ fn core(policy: &str) -> RoundCore {
         stop_after: None,
         colocation: None,
         solver: tessera_sched::Solver::Simplex,
+        realloc_s: None,
         gavel_compat: None,
     };
     let mut c = RoundCore::new(&[6250; POOLS], &cfg);

@@ -129,6 +129,7 @@ mod tests {
             types: vec![JobType {
                 name: "a".into(),
                 throughput: vec![1.0, 2.0],
+                shapes: Vec::new(),
             }],
             reference: 0,
             mean_gap_s: 50.0,
@@ -147,6 +148,7 @@ mod tests {
             stop_after: None,
             colocation: None,
             solver: crate::Solver::Simplex,
+            realloc_s: None,
             gavel_compat: None,
         }
     }

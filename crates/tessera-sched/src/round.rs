@@ -3,8 +3,10 @@
 //! scheduler with a real one.
 //!
 //! Gavel's mechanism: the policy's allocation (time fractions per job and accelerator
-//! type) is recomputed when the job set changed and at least
-//! [`MIN_SECONDS_BETWEEN_ALLOCATIONS`] passed since the last one; each round, jobs are
+//! type) is recomputed when the job set changed and at least the policy's interval
+//! ([`SimConfig::min_reallocation_s`]: Gavel's
+//! [`crate::sim::MIN_SECONDS_BETWEEN_ALLOCATIONS`] but for shortest-job-first) passed
+//! since the last one; each round, jobs are
 //! placed by priority (allocation over the share of time received since it), highest
 //! tier first, worker type by worker type; gangs go onto nodes; pairs of the packed
 //! policy share workers. The core holds the bookkeeping (time received, deficits, the
@@ -23,7 +25,7 @@
 //! - [`Event::PlacementLost`]: a job lost its workers (a node failed); it is placed
 //!   afresh, as a restart, in a later round.
 
-use crate::sim::{CoLocation, MIN_SECONDS_BETWEEN_ALLOCATIONS, Policy, SimConfig, SimJob};
+use crate::sim::{CoLocation, Policy, SimConfig, SimJob};
 use crate::workload::Rng;
 use crate::{
     Allocation, Awareness, JobRow, PairRow, PolicyError, finish_time_fairness, isolated_throughput,
@@ -200,7 +202,7 @@ impl RoundCore {
             x_of: Vec::new(),
             need_update: false,
             capacity_changed: false,
-            min_realloc_s: MIN_SECONDS_BETWEEN_ALLOCATIONS,
+            min_realloc_s: cfg.min_reallocation_s(),
             allocated_first: false,
             last_reset: None,
             held: Vec::new(),
@@ -1819,6 +1821,7 @@ mod tests {
             stop_after: None,
             colocation: None,
             solver: crate::Solver::Simplex,
+            realloc_s: None,
             gavel_compat: None,
         }
     }
@@ -1834,6 +1837,7 @@ mod tests {
         assert_eq!(gavel_agnostic_row(&[0.0, 0.0], None), vec![0.0; 2]);
         let on = |compat: bool| {
             let c = SimConfig {
+                realloc_s: None,
                 gavel_compat: compat.then(|| crate::sim::GavelCompat {
                     type_order: vec![0, 1],
                     reference: Some(0),

@@ -161,6 +161,18 @@ impl Policy {
         )
     }
 
+    /// The least seconds between two allocations under this policy: Gavel's interval
+    /// ([`MIN_SECONDS_BETWEEN_ALLOCATIONS`]) for every policy Gavel has, so that replays
+    /// compare with it; none for shortest-job-first (not one of Gavel's), whose
+    /// allocation is a sort, so a job that arrives or a job that ends is acted on at the
+    /// next round rather than up to 1,920 s later while workers idle.
+    pub fn min_reallocation_s(self) -> f64 {
+        match self {
+            Policy::ShortestJobFirst(_) => 0.0,
+            _ => MIN_SECONDS_BETWEEN_ALLOCATIONS,
+        }
+    }
+
     pub fn awareness(self) -> Awareness {
         match self {
             Policy::Fifo(a)
@@ -221,9 +233,21 @@ pub struct SimConfig {
     pub colocation: Option<CoLocation>,
     /// The LP method of the LP policies.
     pub solver: crate::Solver,
+    /// Least seconds between two allocations (a new allocation is also only made when
+    /// jobs arrived or left). `None`: the policy's own interval
+    /// ([`Policy::min_reallocation_s`]).
+    pub realloc_s: Option<f64>,
     /// Gavel's own behaviour where tessera corrects it (`--gavel-compat`); `None`:
     /// tessera's mechanism.
     pub gavel_compat: Option<GavelCompat>,
+}
+
+impl SimConfig {
+    /// The least seconds between two allocations this replay uses.
+    pub fn min_reallocation_s(&self) -> f64 {
+        self.realloc_s
+            .unwrap_or_else(|| self.policy.min_reallocation_s())
+    }
 }
 
 /// What `--gavel-compat` reproduces of Gavel (stanford-futuredata/gavel c4fa400), where
@@ -680,6 +704,7 @@ mod tests {
             // An empty table: the packed policy runs, with nothing to pack.
             colocation: Some(CoLocation::default()),
             solver: crate::Solver::Simplex,
+            realloc_s: None,
             gavel_compat: None,
         }
     }
@@ -852,6 +877,7 @@ mod tests {
     /// max-min-fairness-perf on one type, with or without `--gavel-compat`.
     fn one_type_compat(on: bool) -> SimConfig {
         SimConfig {
+            realloc_s: None,
             gavel_compat: on.then(|| GavelCompat {
                 type_order: vec![0],
                 reference: Some(0),
@@ -1035,6 +1061,7 @@ mod tests {
         let cfg = SimConfig {
             colocation: Some(co),
             solver: crate::Solver::Simplex,
+            realloc_s: None,
             gavel_compat: None,
             ..config("max-min-fairness-packed")
         };
@@ -1054,6 +1081,7 @@ mod tests {
             &SimConfig {
                 colocation: Some(bad),
                 solver: crate::Solver::Simplex,
+                realloc_s: None,
                 gavel_compat: None,
                 ..config("max-min-fairness-packed")
             },
@@ -1065,6 +1093,7 @@ mod tests {
         let none = SimConfig {
             colocation: None,
             solver: crate::Solver::Simplex,
+            realloc_s: None,
             gavel_compat: None,
             ..config("max-min-fairness-packed")
         };
@@ -1145,6 +1174,33 @@ mod tests {
     /// Alone it takes the larger size every round (a shape of one type is a column like
     /// a gang, counted as resized, not across types); beside a second job the two share
     /// the type at their own sizes, and it resizes only when there is room.
+    #[test]
+    fn shortest_job_first_acts_on_an_arrival_at_the_next_round() {
+        // A long job holds one of two workers; a short one arrives at 400 s. Queue order
+        // is a sort, so shortest-job-first places it at the next round (720 s) on the
+        // idle worker; at Gavel's interval (its default for every Gavel policy, or
+        // `realloc_s`) it waits for the first round after the allocation due at 1,920 s
+        // (2,160 s).
+        let jobs = [job(0, 0.0, 100_000.0, &[1.0]), job(1, 400.0, 100.0, &[1.0])];
+        let jct = |p: &str, realloc_s: Option<f64>| {
+            let cfg = SimConfig {
+                realloc_s,
+                ..config(p)
+            };
+            assert_eq!(
+                cfg.min_reallocation_s(),
+                realloc_s.unwrap_or(cfg.policy.min_reallocation_s())
+            );
+            let r = simulate(&jobs, &[2], &cfg, |_, _| {}).unwrap();
+            r.jobs[1].jct_s.unwrap()
+        };
+        assert!((jct("shortest-job-first-perf", None) - 420.0).abs() < 1e-6);
+        assert!((jct("shortest-job-first", None) - 420.0).abs() < 1e-6);
+        assert!((jct("shortest-job-first-perf", Some(1920.0)) - 1860.0).abs() < 1e-6);
+        assert!((jct("max-min-fairness-perf", None) - 1860.0).abs() < 1e-6);
+        assert!((jct("max-min-fairness-perf", Some(0.0)) - 420.0).abs() < 1e-6);
+    }
+
     #[test]
     fn an_elastic_shape_takes_idle_workers() {
         let one = SimJob {
@@ -1363,6 +1419,7 @@ mod tests {
                     prices: Some(vec![1.0; nt]),
                     colocation: Some(co.clone()),
                     solver: crate::Solver::Simplex,
+                    realloc_s: None,
                     gavel_compat: None,
                     ..config(p)
                 };

@@ -3,6 +3,7 @@
 //! random streams cannot be replayed outside Python, so runs are compared by
 //! distribution and by ratios over several seeds.
 
+use crate::MixedUse;
 use crate::sim::SimJob;
 
 /// SplitMix64: a small, well-mixed deterministic stream.
@@ -42,6 +43,10 @@ impl Rng {
 pub struct JobType {
     pub name: String,
     pub throughput: Vec<f64>,
+    /// Other sizes a job of this type may run at (elastic replays: each a one-type
+    /// `MixedUse` with the steps/s the throughput table has at that worker count);
+    /// empty for fixed-size jobs. Copied into every generated job's `mixed`.
+    pub shapes: Vec<MixedUse>,
 }
 
 /// `n` jobs with exponential inter-arrival times of mean `mean_interarrival_s` (the
@@ -88,7 +93,7 @@ pub fn poisson_jobs(
             throughput: ty.throughput.clone(),
             throughput_spread: None,
             throughput_pieces: Vec::new(),
-            mixed: Vec::new(),
+            mixed: ty.shapes.clone(),
         });
         if mean_interarrival_s > 0.0 {
             at += -(1.0 - rng.unit()).ln() * mean_interarrival_s;
@@ -106,6 +111,7 @@ mod tests {
             .map(|i| JobType {
                 name: format!("t{i}"),
                 throughput: vec![1.0 + i as f64, 0.5 + i as f64 / 2.0, 0.2],
+                shapes: Vec::new(),
             })
             .collect()
     }
@@ -129,5 +135,34 @@ mod tests {
         // Deterministic per seed, different across seeds.
         assert_eq!(jobs, poisson_jobs(&types(), 0, 20_000, 642.857, 1));
         assert_ne!(jobs, poisson_jobs(&types(), 0, 20_000, 642.857, 2));
+    }
+
+    #[test]
+    fn a_types_other_sizes_go_with_each_of_its_jobs() {
+        let mut ts = types();
+        let shape = MixedUse {
+            uses: vec![(1, 2)],
+            throughput: 3.0,
+        };
+        ts[4].shapes = vec![shape.clone()];
+        let jobs = poisson_jobs(&ts, 0, 2_000, 60.0, 5);
+        assert!(jobs.iter().any(|j| j.kind == Some(4)));
+        for j in &jobs {
+            let want: &[MixedUse] = if j.kind == Some(4) {
+                std::slice::from_ref(&shape)
+            } else {
+                &[]
+            };
+            assert_eq!(j.mixed, want);
+        }
+        // The draws do not depend on the shapes.
+        let plain = poisson_jobs(&types(), 0, 2_000, 60.0, 5);
+        assert!(
+            jobs.iter()
+                .zip(&plain)
+                .all(|(a, b)| a.arrival_s == b.arrival_s
+                    && a.total_steps == b.total_steps
+                    && a.kind == b.kind)
+        );
     }
 }

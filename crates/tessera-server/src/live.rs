@@ -250,6 +250,7 @@ impl Live {
             stop_after: None,
             colocation: None,
             solver: tessera_sched::Solver::Simplex,
+            realloc_s: None,
             gavel_compat: None,
         };
         {

@@ -316,6 +316,7 @@ fn replay_all(
             stop_after: None,
             colocation: setup.colocation.clone(),
             solver: tessera_sched::Solver::default(),
+            realloc_s: None,
             gavel_compat: None,
         };
         let started = std::time::Instant::now();
@@ -333,6 +334,7 @@ fn replay_all(
                 trace: setup.source.into(),
                 cluster: types.to_vec(),
                 round_s: r.round_s,
+                realloc_s: cfg.min_reallocation_s(),
                 jobs_in_trace: setup.jobs_in_file,
                 skipped_missing_throughput: 0,
                 window: None,

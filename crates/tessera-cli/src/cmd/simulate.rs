@@ -79,6 +79,14 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
             "--restart-s must be at least 0 and shorter than a round".into(),
         ));
     }
+    if let Some(r) = a
+        .realloc_s
+        .filter(|r| !(r.is_finite() && (0.0..=1e7).contains(r)))
+    {
+        return Err(CliError::Usage(format!(
+            "--realloc-s must be between 0 and 10000000 seconds, not {r}"
+        )));
+    }
     let window = a.window.as_deref().map(parse_window).transpose()?;
     let cluster =
         parse_cluster(&a.cluster, 1).map_err(|m| CliError::Usage(format!("--cluster: {m}")))?;
@@ -151,6 +159,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         stop_after: None,
         colocation,
         solver: a.solver,
+        realloc_s: a.realloc_s,
         gavel_compat: gavel_compat(a, &cluster),
     };
     let started = Instant::now();
@@ -194,6 +203,7 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
             trace: source.to_string(),
             cluster: cluster.types.clone(),
             round_s: a.round_s,
+            realloc_s: cfg.min_reallocation_s(),
             jobs_in_trace: in_file,
             skipped_missing_throughput: missing.len(),
             window,
@@ -537,6 +547,11 @@ fn gavel_jobs(
                         .iter()
                         .map(|(t, _)| tput.isolated(t, &name, 1).unwrap_or(0.0))
                         .collect(),
+                    shapes: if a.elastic {
+                        tessera_plan::whatif::gavel_shapes(&tput, cluster, &name, 1)
+                    } else {
+                        Vec::new()
+                    },
                     name,
                 })
                 .filter(|t| t.throughput.iter().all(|&v| v > 0.0))
