@@ -23,7 +23,8 @@ pub struct LlmSimJobs {
 /// The file's jobs, numbered by their place in the file. `models` holds every model the
 /// file names (the caller resolves them in its catalog, so that an unknown one is
 /// reported against the file's line). With `nodes` (the replay has node boundaries),
-/// each job also gets its speeds when split over nodes ([`SpeedTable::piece_speeds`]).
+/// each job also gets its speeds when split over nodes ([`SpeedTable::piece_speeds`]),
+/// for its own size and for each other size `elastic` gives it.
 pub fn llm_sim_jobs(
     table: &mut SpeedTable,
     list: &[LlmJob],
@@ -46,11 +47,23 @@ pub fn llm_sim_jobs(
         if elastic {
             ways.extend(table.shapes(model, j.chips));
         }
+        // Another size on one type, with node boundaries: its speeds split over nodes.
         let mixed: Vec<MixedUse> = ways
             .into_iter()
-            .map(|g| MixedUse {
-                uses: g.uses,
-                throughput: g.tokens_per_s,
+            .map(|g| {
+                let pieces = match g.uses[..] {
+                    [(t, w)] if nodes && w > 1 => table
+                        .piece_speeds(model, w)
+                        .iter()
+                        .map(|(p, v)| (*p, v[t]))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                MixedUse {
+                    uses: g.uses,
+                    throughput: g.tokens_per_s,
+                    pieces,
+                }
             })
             .collect();
         if throughput.iter().all(|&t| t <= 0.0) && mixed.is_empty() {
@@ -176,6 +189,7 @@ pub fn gavel_shapes(
                 out.push(MixedUse {
                     uses: vec![(t, sf)],
                     throughput: v,
+                    pieces: Vec::new(),
                 });
             }
         }

@@ -318,3 +318,45 @@ fn speed_table_piece_speeds_are_bounded_by_whole_domains() {
         );
     }
 }
+
+/// With node boundaries, a job's other sizes (`elastic`) carry their own split speeds on
+/// their type, each at most that size's speed on whole domains; without nodes, none.
+#[test]
+fn elastic_sizes_carry_their_split_speeds() {
+    let cat = Catalog::builtin().unwrap();
+    let chips = [
+        cat.chip("huawei-ascend-910b2").unwrap(),
+        cat.chip("kunlunxin-p800").unwrap(),
+    ];
+    let mut t = SpeedTable::new(&chips).unwrap();
+    let m = cat.model("llama2-70b").unwrap();
+    let models: std::collections::BTreeMap<String, _> = [("llama2-70b".to_string(), m.clone())]
+        .into_iter()
+        .collect();
+    let list = [tessera_core::sched::LlmJob {
+        model: "llama2-70b".into(),
+        chips: 16,
+        tokens: 1e9,
+        arrival_s: 0.0,
+        weight: 1.0,
+        priority: 0,
+        line: 1,
+    }];
+    let with = tessera_plan::whatif::llm_sim_jobs(&mut t, &list, &models, None, true, true);
+    let shapes = &with.jobs[0].mixed;
+    assert!(!shapes.is_empty());
+    for s in shapes {
+        let [(ty, w)] = s.uses[..] else {
+            panic!("{s:?}")
+        };
+        let want = t.piece_speeds(&m, w).to_vec();
+        assert_eq!(s.pieces.len(), want.len(), "{s:?}");
+        for ((p, r), (wp, wv)) in s.pieces.iter().zip(&want) {
+            assert_eq!((p, *r), (wp, wv[ty]));
+            assert!(*r <= s.throughput * (1.0 + 1e-12), "{s:?}");
+        }
+    }
+    let without = tessera_plan::whatif::llm_sim_jobs(&mut t, &list, &models, None, true, false);
+    assert!(without.jobs[0].mixed.iter().all(|s| s.pieces.is_empty()));
+    assert_eq!(without.jobs[0].mixed.len(), shapes.len());
+}

@@ -147,6 +147,11 @@ pub struct MixedUse {
     /// (type, workers), each type once.
     pub uses: Vec<(usize, u32)>,
     pub throughput: f64,
+    /// For a way on one type (another size): its steps/s when its workers are split over
+    /// nodes whose fewest share is the piece size, as [`crate::sim::SimJob::throughput_pieces`]
+    /// gives them for the job's own size, ascending by piece. Empty: `throughput` on any
+    /// nodes (gangs across types, whose parts are planned in whole nodes).
+    pub pieces: Vec<(u32, f64)>,
 }
 
 impl MixedUse {
@@ -1198,6 +1203,7 @@ mod tests {
         MixedUse {
             uses: uses.to_vec(),
             throughput,
+            pieces: Vec::new(),
         }
     }
 

@@ -671,6 +671,8 @@ impl RoundCore {
             .filter(|&(i, _)| self.in_slot[i].is_none_or(|k| self.slots[k].a == i))
             .collect();
         let mut across_spread = vec![false; across.len()];
+        // A one-type way's fewest workers on one node when it spans several (0: one node).
+        let mut across_share = vec![0u32; across.len()];
         let unit_spread = match &self.cpn {
             Some(c) => {
                 let none: &[usize] = &[];
@@ -716,9 +718,13 @@ impl RoundCore {
                     let parts = self.jobs[i].mixed[m].uses.len();
                     let mut now: Vec<Vec<usize>> = Vec::with_capacity(parts);
                     for p in 0..parts {
-                        let (nodes, s, _) = it.next().unwrap_or_default();
+                        let (nodes, s, least) = it.next().unwrap_or_default();
                         let kept = || self.part_nodes[i].get(p).cloned().unwrap_or_default();
-                        now.push(nodes.unwrap_or_else(kept));
+                        let on = nodes.unwrap_or_else(kept);
+                        if parts == 1 && on.len() > 1 {
+                            across_share[k] = least;
+                        }
+                        now.push(on);
                         across_spread[k] |= s;
                     }
                     self.part_nodes[i] = now;
@@ -791,10 +797,16 @@ impl RoundCore {
                     nodes: self.part_nodes[i].get(p).cloned().unwrap_or_default(),
                 })
                 .collect();
+            let rate = match across_share[k] {
+                share if share > 0 && !opt.pieces.is_empty() => {
+                    piece_rate(opt.pieces.iter().copied(), share, opt.throughput)
+                }
+                _ => opt.throughput,
+            };
             plan.placements.push(Placement {
                 job: i,
                 ty: parts.first().map_or(0, |p| p.ty),
-                rate: opt.throughput,
+                rate,
                 restart: self.held[i] != Some(nt + m),
                 spread: across_spread[k],
                 nodes: parts.first().map(|p| p.nodes.clone()).unwrap_or_default(),
@@ -1147,13 +1159,24 @@ fn pair_candidates(jobs: &[SimJob], group: &[usize], co: &CoLocation) -> Vec<Can
 /// above `share`. Where that is 0 (no layout runs so), the smallest positive rate of any
 /// smaller piece, so a placement never stalls a job; with none, its whole-node rate.
 fn split_rate(j: &SimJob, t: usize, share: u32) -> f64 {
-    let fits = j.throughput_pieces.iter().filter(|(p, _)| *p <= share);
-    match fits.clone().next_back() {
-        Some((_, v)) if v.get(t).is_some_and(|&r| r > 0.0) => v[t],
+    let on_t = j
+        .throughput_pieces
+        .iter()
+        .map(move |(p, v)| (*p, v.get(t).copied().unwrap_or(0.0)));
+    piece_rate(on_t, share, j.throughput[t])
+}
+
+/// The rate of [`split_rate`] from one type's (piece, steps/s) entries, ascending by
+/// piece, with `whole` the rate on whole nodes.
+fn piece_rate(pieces: impl Iterator<Item = (u32, f64)> + Clone, share: u32, whole: f64) -> f64 {
+    let fits = pieces.filter(|&(p, _)| p <= share);
+    match fits.clone().last() {
+        Some((_, r)) if r > 0.0 => r,
         _ => fits
-            .filter_map(|(_, v)| v.get(t).copied().filter(|&r| r > 0.0))
+            .map(|(_, r)| r)
+            .filter(|&r| r > 0.0)
             .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))))
-            .unwrap_or(j.throughput[t]),
+            .unwrap_or(whole),
     }
 }
 
@@ -1171,7 +1194,7 @@ struct NodeUnit<'a> {
 /// Puts each unit's workers on nodes of its type: first units that keep the nodes they
 /// held if those still have room, then the rest from the largest down, each on the
 /// fullest node that fits it whole (best fit), else spread over the nodes with the most
-/// free workers. Returns, per unit, its new nodes (`None`: it keeps `keep`), whether
+/// free workers, or in equal power-of-two pieces where those give a larger smallest share. Returns, per unit, its new nodes (`None`: it keeps `keep`), whether
 /// it is fragmented (on more nodes than its size needs: a unit larger than a node needs
 /// several anyway), and the fewest workers it has on any one of its nodes.
 fn place_on_nodes(units: &[NodeUnit], capacity: &[u32], per_node: &[u32]) -> Vec<NodePlace> {
@@ -1235,22 +1258,54 @@ fn place_on_nodes(units: &[NodeUnit], capacity: &[u32], per_node: &[u32]) -> Vec
                 out[k] = (Some(vec![nd]), false, sf);
             }
             None => {
-                let mut order: Vec<usize> = (0..free[t].len()).collect();
-                order.sort_by_key(|&nd| (std::cmp::Reverse(free[t][nd]), nd));
-                let mut left = sf;
-                let mut least = sf;
-                let mut used = Vec::new();
-                for nd in order {
-                    if left == 0 {
-                        break;
+                // Topology: a split job's speed is set by its fewest workers on one node,
+                // rounded down to a power of two (the shares its speeds are planned for).
+                // The nodes with the most free workers first give a share; pieces of
+                // whole `p` workers, `p` the largest power of two dividing the unit (at
+                // most a node) whose whole pieces the free nodes hold, give at least `p`.
+                // The pieces are taken when `p` is the larger share (nodes with 7, 7 and
+                // 2 free take an 8-worker unit as 4 + 4, not 7 + 1), else the most free
+                // nodes first, which use no more nodes.
+                let split = |p: u32, free: &mut [u32]| {
+                    let whole = |f: u32| f / p * p;
+                    let mut order: Vec<usize> = (0..free.len()).collect();
+                    order.sort_by_key(|&nd| (std::cmp::Reverse(whole(free[nd])), nd));
+                    let (mut left, mut least, mut used) = (sf, sf, Vec::new());
+                    for nd in order {
+                        if left == 0 {
+                            break;
+                        }
+                        let take = whole(free[nd]).min(left);
+                        if take > 0 {
+                            free[nd] -= take;
+                            left -= take;
+                            least = least.min(take);
+                            used.push(nd);
+                        }
                     }
-                    let take = free[t][nd].min(left);
-                    if take > 0 {
-                        free[t][nd] -= take;
-                        left -= take;
-                        least = least.min(take);
-                        used.push(nd);
+                    (used, least)
+                };
+                let cap = per_node[t].min(sf).max(1);
+                let mut p = 1u32 << (31 - cap.leading_zeros());
+                while p > 1
+                    && (!sf.is_multiple_of(p)
+                        || free[t].iter().map(|&f| f / p * p).sum::<u32>() < sf)
+                {
+                    p /= 2;
+                }
+                let mut greedy_free = free[t].clone();
+                let (mut used, mut least) = split(1, &mut greedy_free);
+                let pow2_floor = |n: u32| {
+                    if n == 0 {
+                        0
+                    } else {
+                        1u32 << (31 - n.leading_zeros())
                     }
+                };
+                if p > pow2_floor(least) {
+                    (used, least) = split(p, &mut free[t]);
+                } else {
+                    free[t] = greedy_free;
                 }
                 let spread = used.len() > sf.div_ceil(per_node[t]) as usize;
                 out[k] = (Some(used), spread, least);
@@ -1913,6 +1968,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 4), (1, 8)],
                 throughput: 3.0,
+                pieces: Vec::new(),
             }],
             ..job(0, 1e9, 12, &[0.0, 0.0])
         });
@@ -2198,5 +2254,56 @@ mod tests {
             assert_eq!(core.allocation(a).unwrap()[1], 1.0);
             assert_eq!(p.placements[0].ty, want, "allocated first: {first}");
         }
+    }
+
+    /// Topology-aware spreading: a unit no node holds whole goes in the largest equal
+    /// power-of-two pieces the free nodes hold when that gives it a larger smallest share
+    /// (rounded down to a power of two) than the most free nodes first; kept units stay
+    /// where they were.
+    #[test]
+    fn a_spread_unit_takes_the_largest_equal_pieces() {
+        let none: &[usize] = &[];
+        let (k0, k1, k2) = ([0usize], [1usize], [2usize]);
+        let unit = |job, workers, keep| NodeUnit {
+            job,
+            ty: 0,
+            workers,
+            keep,
+        };
+        // Nodes of 8 with 7, 7 and 2 free once the kept units are placed.
+        let units = [
+            unit(0, 1, &k0[..]),
+            unit(1, 1, &k1[..]),
+            unit(2, 6, &k2[..]),
+            unit(3, 8, none),
+        ];
+        let got = place_on_nodes(&units, &[24], &[8]);
+        assert_eq!(got[0], (None, false, 1));
+        assert_eq!(got[2], (None, false, 6));
+        assert_eq!(got[3], (Some(vec![0, 1]), true, 4));
+        // A 12-worker unit on 8 + 4 free (pieces of 4); a 6-worker one on 3 + 3 + 2 free
+        // as 3 + 3 (pieces of 2 would give no larger share, on one node more).
+        let units = [unit(0, 4, &k1[..]), unit(1, 12, none)];
+        assert_eq!(
+            place_on_nodes(&units, &[16], &[8])[1],
+            (Some(vec![0, 1]), false, 4)
+        );
+        let units = [
+            unit(0, 5, &k0[..]),
+            unit(1, 5, &k1[..]),
+            unit(2, 6, &k2[..]),
+            unit(3, 6, none),
+        ];
+        assert_eq!(
+            place_on_nodes(&units, &[24], &[8])[3],
+            (Some(vec![0, 1]), true, 3)
+        );
+        // With equal pieces impossible (5 free as 3 + 2 for a 5-worker unit) it falls back
+        // to the most free nodes first.
+        let units = [unit(0, 5, &k0[..]), unit(1, 6, &k1[..]), unit(2, 5, none)];
+        assert_eq!(
+            place_on_nodes(&units, &[16], &[8])[2],
+            (Some(vec![0, 1]), true, 2)
+        );
     }
 }

@@ -1145,6 +1145,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 4), (1, 4)],
                 throughput: 2.0,
+                pieces: Vec::new(),
             }],
             ..job(0, 0.0, 7200.0, &[0.0, 0.0])
         };
@@ -1208,6 +1209,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 8)],
                 throughput: 1.8,
+                pieces: Vec::new(),
             }],
             ..job(0, 0.0, 1.8 * 3600.0, &[1.0])
         };
@@ -1230,6 +1232,25 @@ mod tests {
             assert!(busy.iter().all(|&b| b <= 1.0 + 1e-9), "{busy:?}");
         }
         assert!(r.jobs.iter().all(|j| j.finish_s.is_some()));
+        // On nodes of 4 the shape's 8 workers span two: it runs at its speed for a share
+        // of 4 (1.2 steps/s), still above its own size's 1.0, so it still grows.
+        let split = SimJob {
+            mixed: vec![crate::MixedUse {
+                pieces: vec![(1, 0.3), (2, 0.6), (4, 1.2)],
+                ..one.mixed[0].clone()
+            }],
+            ..one.clone()
+        };
+        let cfg = SimConfig {
+            chips_per_node: Some(vec![4]),
+            ..config("max-min-fairness-perf")
+        };
+        let r = simulate(std::slice::from_ref(&split), &[8], &cfg, |_, _| {}).unwrap();
+        assert_eq!(r.jobs[0].finish_s, Some(1.8 * 3600.0 / 1.2));
+        assert_eq!(r.resized_placements, 15);
+        // Without node boundaries the pieces play no part.
+        let r = run(std::slice::from_ref(&split), &[8], "max-min-fairness-perf");
+        assert_eq!(r.jobs[0].finish_s, Some(3600.0));
     }
 
     /// Shortest-job-first with other sizes and gangs (heterogeneity-aware): a job alone
@@ -1244,6 +1265,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 8)],
                 throughput: 1.8,
+                pieces: Vec::new(),
             }],
             ..job(0, 0.0, 1.8 * 3600.0, &[1.0])
         };
@@ -1286,6 +1308,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 8), (1, 8)],
                 throughput: 1.5,
+                pieces: Vec::new(),
             }],
             ..job(0, 0.0, 1.5 * 3600.0, &[2.0, 2.0])
         };
@@ -1304,6 +1327,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 4)],
                 throughput: 0.6,
+                pieces: Vec::new(),
             }],
             ..job(0, 0.0, 0.6 * 3600.0, &[1.0])
         };
@@ -1322,6 +1346,7 @@ mod tests {
             mixed: vec![crate::MixedUse {
                 uses: vec![(0, 4), (1, 4)],
                 throughput: 1.5,
+                pieces: Vec::new(),
             }],
             ..job(id, 0.0, 0.75 * 36_000.0, &[1.0, 0.0])
         };
@@ -1385,6 +1410,7 @@ mod tests {
                         vec![crate::MixedUse {
                             uses: vec![(a, 1 + g.below(6) as u32), (b, 1 + g.below(6) as u32)],
                             throughput: 0.5 + 6.0 * g.unit(),
+                            pieces: Vec::new(),
                         }]
                     } else {
                         Vec::new()

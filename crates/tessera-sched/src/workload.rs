@@ -143,6 +143,7 @@ mod tests {
         let shape = MixedUse {
             uses: vec![(1, 2)],
             throughput: 3.0,
+            pieces: Vec::new(),
         };
         ts[4].shapes = vec![shape.clone()];
         let jobs = poisson_jobs(&ts, 0, 2_000, 60.0, 5);

@@ -1264,6 +1264,7 @@ impl Live {
             .map(|g| tessera_sched::MixedUse {
                 uses: vec![(g.pools[0], g.chips[0]), (g.pools[1], g.chips[1])],
                 throughput: g.plan.tokens_per_s,
+                pieces: Vec::new(),
             })
             .collect()
     }
@@ -1318,6 +1319,7 @@ impl Live {
             .map(|r| tessera_sched::MixedUse {
                 uses: vec![(r.pool, r.chips)],
                 throughput: r.plan.0.estimate.tokens_per_s,
+                pieces: Vec::new(),
             })
             .collect()
     }
