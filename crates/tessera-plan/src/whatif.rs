@@ -105,9 +105,9 @@ pub struct GavelSimJobs {
 
 /// A trace's jobs with their steps/s on each cluster type from Gavel's table (and the
 /// unconsolidated rates where the table has them). `kinds` seeds the kind numbering (a
-/// generated stream's job types); with `elastic`, each job may also run at half and twice
-/// its scale factor on a type where the table has that size for its job type; with
-/// `pairs`, the kinds' co-located throughputs come too.
+/// generated stream's job types); with `elastic`, each job may also run at every other
+/// size the table has for its job type ([`gavel_shapes`]); with `pairs`, the kinds'
+/// co-located throughputs come too.
 pub fn gavel_sim_jobs(
     trace: &[TraceJob],
     tput: &Throughputs,

@@ -1194,8 +1194,9 @@ struct NodeUnit<'a> {
 /// Puts each unit's workers on nodes of its type: first units that keep the nodes they
 /// held if those still have room, then the rest from the largest down, each on the
 /// fullest node that fits it whole (best fit), else spread over the nodes with the most
-/// free workers, or in equal power-of-two pieces where those give a larger smallest share. Returns, per unit, its new nodes (`None`: it keeps `keep`), whether
-/// it is fragmented (on more nodes than its size needs: a unit larger than a node needs
+/// free workers, or in equal power-of-two pieces where those give a larger smallest
+/// share. Returns, per unit, its new nodes (`None`: it keeps `keep`), whether it is
+/// fragmented (on more nodes than its size needs: a unit larger than a node needs
 /// several anyway), and the fewest workers it has on any one of its nodes.
 fn place_on_nodes(units: &[NodeUnit], capacity: &[u32], per_node: &[u32]) -> Vec<NodePlace> {
     let mut free: Vec<Vec<u32>> = capacity
