@@ -89,7 +89,11 @@ fn end_round(c: &mut RoundCore, placed: &[usize]) {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("round-10k-jobs-100k-chips-16-pools");
     g.sample_size(10);
-    for policy in ["max-min-fairness-perf", "fifo-perf"] {
+    for policy in [
+        "max-min-fairness-perf",
+        "fifo-perf",
+        "shortest-job-first-perf",
+    ] {
         let base = core(policy);
         g.bench_function(format!("{policy}/first round"), |b| {
             b.iter_batched(
