@@ -2947,6 +2947,37 @@ fn elastic_shortest_job_first_beats_max_min_fairness_on_msr_traces() {
         assert_eq!(sjf["jobs"].as_array().unwrap().len(), 300);
         assert!(sjf["unschedulable"].as_array().unwrap().is_empty());
     }
+    // The table names the interval each replay used.
+    let small = gavel("traces/small_test.trace");
+    for (policy, extra, want) in [
+        (
+            "shortest-job-first-perf",
+            None,
+            "a new allocation at the next round",
+        ),
+        ("max-min-fairness-perf", None, "at most every 1920 s"),
+        (
+            "max-min-fairness-perf",
+            Some("--realloc-s=600"),
+            "at most every 600 s",
+        ),
+    ] {
+        let mut a = vec![
+            "simulate",
+            "--trace",
+            small.as_str(),
+            "--throughputs",
+            tput.as_str(),
+            "--cluster",
+            "1:1:1",
+            "--policy",
+            policy,
+        ];
+        a.extend(extra);
+        let r = tessera(&a);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains(want), "{}", r.stdout);
+    }
     for bad in ["-1", "nan", "1e8"] {
         fails(
             &[

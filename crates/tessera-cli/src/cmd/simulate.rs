@@ -234,8 +234,12 @@ pub fn run(cat: &Catalog, fmt: Format, a: &SimulateArgs) -> Result<()> {
         .iter()
         .map(|(t, n)| format!("{t}={n}"))
         .collect();
+    let realloc = match cfg.min_reallocation_s() {
+        r if r > 0.0 => format!("a new allocation when jobs arrived or left, at most every {r} s"),
+        _ => "a new allocation at the next round when jobs arrived or left".to_string(),
+    };
     crate::outln!(
-        "{} jobs of {} on {} under {} ({} s rounds)",
+        "{} jobs of {} on {} under {} ({} s rounds, {realloc})",
         r.jobs_arrived,
         source,
         names.join(","),
