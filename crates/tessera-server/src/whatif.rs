@@ -36,6 +36,9 @@ pub struct WhatIfRequest {
     pub round_s: f64,
     #[serde(default)]
     pub restart_s: f64,
+    /// Least seconds between two allocations (`tessera simulate --realloc-s`); absent:
+    /// each policy's own interval.
+    pub realloc_s: Option<f64>,
     /// `KIND:GB_S` between any two types: jobs may also run as gangs across two types.
     pub link: Option<String>,
     #[serde(default)]
@@ -142,6 +145,11 @@ pub fn run(
             "restart-s",
             "must be at least 0 and shorter than a round",
         ));
+    }
+    if r.realloc_s
+        .is_some_and(|v| !(v.is_finite() && (0.0..=1e7).contains(&v)))
+    {
+        return Err(bad("realloc-s", "valid range 0..=10000000 seconds"));
     }
     if let Some(text) = trace {
         return run_trace(text, &policies, r);
@@ -316,7 +324,7 @@ fn replay_all(
             stop_after: None,
             colocation: setup.colocation.clone(),
             solver: tessera_sched::Solver::default(),
-            realloc_s: None,
+            realloc_s: r.realloc_s,
             gavel_compat: None,
         };
         let started = std::time::Instant::now();
@@ -385,6 +393,7 @@ arrival-s = 600
             cluster: Some("huawei-ascend-910b2=16,nvidia-a800-sxm4-80gb=16".into()),
             round_s: 360.0,
             restart_s: 0.0,
+            realloc_s: None,
             link: None,
             elastic: false,
         }
@@ -414,6 +423,19 @@ arrival-s = 600
             }
         }
         assert_eq!(w.runs[0].result.policy, "fifo-perf");
+    }
+
+    /// `realloc-s` reaches each replay and its JSON.
+    #[test]
+    fn the_reallocation_interval_is_the_requests() {
+        let cat = Catalog::builtin().unwrap();
+        let mut r = req(&["max-min-fairness-perf", "shortest-job-first-perf"]);
+        let w = run(&cat, (vec![], vec![]), &r).unwrap();
+        let got: Vec<f64> = w.runs.iter().map(|x| x.result.realloc_s).collect();
+        assert_eq!(got, [1920.0, 0.0]);
+        r.realloc_s = Some(600.0);
+        let w = run(&cat, (vec![], vec![]), &r).unwrap();
+        assert!(w.runs.iter().all(|x| x.result.realloc_s == 600.0));
     }
 
     #[test]
@@ -447,6 +469,11 @@ arrival-s = 600
         let mut r = req(&["fifo"]);
         r.round_s = 0.0;
         assert_eq!(e(r).field, "round-s");
+        for bad in [-1.0, f64::NAN, 1e8] {
+            let mut r = req(&["fifo"]);
+            r.realloc_s = Some(bad);
+            assert_eq!(e(r).field, "realloc-s");
+        }
         let mut r = req(&["fifo"]);
         r.link = Some("pcie:1".into());
         assert_eq!(e(r).field, "link");
