@@ -117,6 +117,7 @@ pub fn gavel_sim_jobs(
     pairs: bool,
 ) -> GavelSimJobs {
     let mut out = GavelSimJobs::default();
+    let mut shapes_of: BTreeMap<u32, Vec<MixedUse>> = BTreeMap::new();
     for (i, j) in trace.iter().enumerate() {
         let key = (j.job_type.clone(), j.scale_factor);
         let kind = match kinds.iter().position(|k| *k == key) {
@@ -144,8 +145,12 @@ pub fn gavel_sim_jobs(
                     .unwrap_or(0.0)
             })
             .collect();
+        // Every job of a kind has the same other sizes: looked up once per kind.
         let mixed = if elastic {
-            gavel_shapes(tput, cluster, &j.job_type, j.scale_factor)
+            shapes_of
+                .entry(kind)
+                .or_insert_with(|| gavel_shapes(tput, cluster, &j.job_type, j.scale_factor))
+                .clone()
         } else {
             Vec::new()
         };
