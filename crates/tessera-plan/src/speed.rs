@@ -40,6 +40,7 @@ pub struct SpeedTable {
     types: Vec<ChipType>,
     cache: BTreeMap<(String, u32), Vec<f64>>,
     gangs: BTreeMap<(String, u32), Vec<Gang>>,
+    split_gangs: BTreeMap<(String, u32), Vec<Gang>>,
     pieces: BTreeMap<(String, u32), Vec<PieceSpeeds>>,
 }
 
@@ -57,6 +58,10 @@ pub struct Gang {
     pub tokens_per_s: f64,
     /// "data-parallel" or "pipeline" (across types), "elastic" (another size).
     pub form: &'static str,
+    /// Per part of `uses`, its tokens/s when that part's chips are split over nodes
+    /// whose fewest share is the piece (the other parts on whole domains), ascending by
+    /// piece ([`SpeedTable::gangs_on_nodes`]); empty where not searched.
+    pub pieces: Vec<Vec<(u32, f64)>>,
 }
 
 /// The splits of a job's chips over two types that [`SpeedTable::gangs`] tries: a
@@ -104,6 +109,7 @@ impl SpeedTable {
             types,
             cache: BTreeMap::new(),
             gangs: BTreeMap::new(),
+            split_gangs: BTreeMap::new(),
             pieces: BTreeMap::new(),
         })
     }
@@ -135,7 +141,7 @@ impl SpeedTable {
     /// types `link` joins (it gets the two types' indices): each split of
     /// [`gang_splits`], planned by [`plan_gang`] on the job every speed is measured on
     /// ([`SPEED_JOB`]). Searched once per (model id, chips): `link` must answer alike on
-    /// every call.
+    /// every call. Their `pieces` are empty ([`SpeedTable::gangs_on_nodes`] has them).
     pub fn gangs(
         &mut self,
         model: &ModelArch,
@@ -144,42 +150,96 @@ impl SpeedTable {
     ) -> &[Gang] {
         let key = (model.id.clone(), chips);
         if !self.gangs.contains_key(&key) {
-            let mut out = Vec::new();
-            let nt = self.types.len();
-            for a in 0..nt {
-                for b in a + 1..nt {
-                    let Some(l) = link(a, b) else { continue };
-                    for (ca, cb) in gang_splits(chips) {
-                        let alone_a = self.speeds(model, ca)[a];
-                        let alone_b = self.speeds(model, cb)[b];
-                        let (ta, tb) = (&self.types[a], &self.types[b]);
-                        let side_a = GangSide {
-                            hw: &ta.hw,
-                            eff: &ta.eff,
-                            opts: ta.opts,
-                            chips: ca,
-                            alone_tokens_per_s: alone_a,
-                        };
-                        let side_b = GangSide {
-                            hw: &tb.hw,
-                            eff: &tb.eff,
-                            opts: tb.opts,
-                            chips: cb,
-                            alone_tokens_per_s: alone_b,
-                        };
-                        if let Some(p) = plan_gang(model, [side_a, side_b], &l, &SPEED_JOB) {
-                            out.push(Gang {
-                                uses: vec![(a, p.chips[0]), (b, p.chips[1])],
-                                tokens_per_s: p.plan.tokens_per_s,
-                                form: p.plan.form,
-                            });
-                        }
-                    }
-                }
-            }
+            let out = self.plan_gangs(model, chips, &link, false);
             self.gangs.insert(key.clone(), out);
         }
         &self.gangs[&key]
+    }
+
+    /// [`SpeedTable::gangs`] with each gang's speeds when one of its parts is split over
+    /// nodes ([`Gang::pieces`]): for each part and each smallest share `p` = 1, 2, 4, ...
+    /// below its chips, the better of the gang replanned with that part's scale-up domain
+    /// at most `p` and replanned with every collective of that part on the scale-out
+    /// network (no split is slower), never above the gang's speed on whole domains, as
+    /// [`SpeedTable::piece_speeds`] does for one type. A replanned gang that would take
+    /// more chips of a type than the gang holds does not count. Searched once per
+    /// (model id, chips).
+    pub fn gangs_on_nodes(
+        &mut self,
+        model: &ModelArch,
+        chips: u32,
+        link: impl Fn(usize, usize) -> Option<PoolLink>,
+    ) -> &[Gang] {
+        let key = (model.id.clone(), chips);
+        if !self.split_gangs.contains_key(&key) {
+            let out = self.plan_gangs(model, chips, &link, true);
+            self.split_gangs.insert(key.clone(), out);
+        }
+        &self.split_gangs[&key]
+    }
+
+    fn plan_gangs(
+        &mut self,
+        model: &ModelArch,
+        chips: u32,
+        link: &impl Fn(usize, usize) -> Option<PoolLink>,
+        split: bool,
+    ) -> Vec<Gang> {
+        let mut found = Vec::new();
+        let nt = self.types.len();
+        for a in 0..nt {
+            for b in a + 1..nt {
+                let Some(l) = link(a, b) else { continue };
+                for (ca, cb) in gang_splits(chips) {
+                    let g = GangInputs {
+                        uses: [a, b],
+                        chips: [ca, cb],
+                        alone: [self.speeds(model, ca)[a], self.speeds(model, cb)[b]],
+                        ty: [self.types[a].clone(), self.types[b].clone()],
+                        link: l.clone(),
+                    };
+                    if let Some(p) = g.plan(model, &g.ty) {
+                        found.push((g, p));
+                    }
+                }
+            }
+        }
+        // The split speeds replan each gang several times: spread over the cores.
+        let pieces: Vec<Vec<Vec<(u32, f64)>>> = if split && !found.is_empty() {
+            let workers = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(found.len());
+            let per = found.len().div_ceil(workers);
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = found
+                    .chunks(per)
+                    .map(|chunk| {
+                        sc.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|(g, p)| g.split_speeds(model, p))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        } else {
+            Vec::new()
+        };
+        found
+            .into_iter()
+            .enumerate()
+            .map(|(k, (g, p))| Gang {
+                uses: vec![(g.uses[0], p.chips[0]), (g.uses[1], p.chips[1])],
+                tokens_per_s: p.plan.tokens_per_s,
+                form: p.plan.form,
+                pieces: pieces.get(k).cloned().unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// The other sizes an elastic scheduler may run `model` at instead of `chips`:
@@ -198,6 +258,7 @@ impl SpeedTable {
                         uses: vec![(t, w)],
                         tokens_per_s: tps,
                         form: "elastic",
+                        pieces: Vec::new(),
                     });
                 }
             }
@@ -273,6 +334,69 @@ fn best_tokens_per_s(model: &ModelArch, hw: &Hardware, t: &ChipType, chips: u32)
         .plans
         .first()
         .map_or(0.0, |p| p.estimate.tokens_per_s)
+}
+
+/// What [`plan_gang`] plans one of [`SpeedTable::gangs`]'s gangs from: the two types
+/// (indices and inputs), the split of the job's chips over them, the job's speed on
+/// each part alone, and the link.
+struct GangInputs {
+    uses: [usize; 2],
+    chips: [u32; 2],
+    alone: [f64; 2],
+    ty: [ChipType; 2],
+    link: PoolLink,
+}
+
+impl GangInputs {
+    fn plan(&self, model: &ModelArch, ty: &[ChipType; 2]) -> Option<GangPlan> {
+        let side = |k: usize| GangSide {
+            hw: &ty[k].hw,
+            eff: &ty[k].eff,
+            opts: ty[k].opts,
+            chips: self.chips[k],
+            alone_tokens_per_s: self.alone[k],
+        };
+        plan_gang(model, [side(0), side(1)], &self.link, &SPEED_JOB)
+    }
+
+    /// Per part of the gang `p`, its speeds with that part split over nodes, as
+    /// [`SpeedTable::gangs_on_nodes`] states.
+    fn split_speeds(&self, model: &ModelArch, p: &GangPlan) -> Vec<Vec<(u32, f64)>> {
+        let whole = p.plan.tokens_per_s;
+        // A replanned gang's speed, where it takes no more chips than `p`.
+        let speed_of = |ty: &[ChipType; 2]| {
+            self.plan(model, ty)
+                .filter(|g| g.chips[0] <= p.chips[0] && g.chips[1] <= p.chips[1])
+                .map_or(0.0, |g| g.plan.tokens_per_s)
+        };
+        (0..2)
+            .map(|k| {
+                let t = &self.ty[k];
+                let net = if t.hw.scale_out_bw > 0.0 {
+                    let mut on_net = self.ty.clone();
+                    on_net[k].hw.scale_up_bw = t.hw.scale_out_bw.min(t.hw.scale_up_bw);
+                    on_net[k].eff.scale_up_eff = t.eff.scale_out_eff.min(t.eff.scale_up_eff);
+                    speed_of(&on_net)
+                } else {
+                    0.0
+                };
+                let mut v = Vec::new();
+                let mut s = 1u32;
+                while s < p.chips[k] {
+                    let within = if s >= t.hw.domain {
+                        whole
+                    } else {
+                        let mut small = self.ty.clone();
+                        small[k].hw.domain = s;
+                        speed_of(&small)
+                    };
+                    v.push((s, within.max(net).min(whole)));
+                    s = s.saturating_mul(2);
+                }
+                v
+            })
+            .collect()
+    }
 }
 
 /// One side of a gang: a chip type's model inputs, its chips, and the job's speed on

@@ -41,23 +41,29 @@ pub fn llm_sim_jobs(
         };
         let throughput = table.speeds(model, j.chips).to_vec();
         let mut ways: Vec<Gang> = match link {
+            Some(l) if nodes => table
+                .gangs_on_nodes(model, j.chips, |_, _| Some(l.clone()))
+                .to_vec(),
             Some(l) => table.gangs(model, j.chips, |_, _| Some(l.clone())).to_vec(),
             None => Vec::new(),
         };
         if elastic {
             ways.extend(table.shapes(model, j.chips));
         }
-        // Another size on one type, with node boundaries: its speeds split over nodes.
+        // With node boundaries, each way's speeds split over nodes: another size on one
+        // type from the planner's split speeds, a gang's from its own replanning.
         let mixed: Vec<MixedUse> = ways
             .into_iter()
             .map(|g| {
                 let pieces = match g.uses[..] {
-                    [(t, w)] if nodes && w > 1 => table
-                        .piece_speeds(model, w)
-                        .iter()
-                        .map(|(p, v)| (*p, v[t]))
-                        .collect(),
-                    _ => Vec::new(),
+                    [(t, w)] if nodes && w > 1 => vec![
+                        table
+                            .piece_speeds(model, w)
+                            .iter()
+                            .map(|(p, v)| (*p, v[t]))
+                            .collect(),
+                    ],
+                    _ => g.pieces,
                 };
                 MixedUse {
                     uses: g.uses,

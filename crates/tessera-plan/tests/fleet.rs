@@ -350,8 +350,11 @@ fn elastic_sizes_carry_their_split_speeds() {
             panic!("{s:?}")
         };
         let want = t.piece_speeds(&m, w).to_vec();
-        assert_eq!(s.pieces.len(), want.len(), "{s:?}");
-        for ((p, r), (wp, wv)) in s.pieces.iter().zip(&want) {
+        let [pieces] = &s.pieces[..] else {
+            panic!("one part: {s:?}")
+        };
+        assert_eq!(pieces.len(), want.len(), "{s:?}");
+        for ((p, r), (wp, wv)) in pieces.iter().zip(&want) {
             assert_eq!((p, *r), (wp, wv[ty]));
             assert!(*r <= s.throughput * (1.0 + 1e-12), "{s:?}");
         }
@@ -359,4 +362,50 @@ fn elastic_sizes_carry_their_split_speeds() {
     let without = tessera_plan::whatif::llm_sim_jobs(&mut t, &list, &models, None, true, false);
     assert!(without.jobs[0].mixed.iter().all(|s| s.pieces.is_empty()));
     assert_eq!(without.jobs[0].mixed.len(), shapes.len());
+}
+
+/// A gang across types split over nodes: each part has its own split speeds (shares 1,
+/// 2, 4, ... below its chips), each positive, at most the gang's speed on whole domains
+/// and never lower for a larger share, the whole speed from a share of a whole domain;
+/// splitting one part costs something for some gang. Without node boundaries, none.
+#[test]
+fn gangs_split_over_nodes_are_bounded_by_whole_domains() {
+    use tessera_core::fleet::LinkKind;
+    let cat = Catalog::builtin().unwrap();
+    let chips = [
+        cat.chip("huawei-ascend-910b2").unwrap(),
+        cat.chip("nvidia-a800-sxm4-80gb").unwrap(),
+    ];
+    let mut t = SpeedTable::new(&chips).unwrap();
+    let l = link(LinkKind::Rdma, 25.0);
+    let mut slower = false;
+    for (model, n) in [("llama2-7b", 8u32), ("llama2-13b", 16)] {
+        let m = cat.model(model).unwrap();
+        let plain = t.gangs(&m, n, |_, _| Some(l.clone())).to_vec();
+        let split = t.gangs_on_nodes(&m, n, |_, _| Some(l.clone())).to_vec();
+        assert!(!split.is_empty(), "{model}");
+        assert_eq!(plain.len(), split.len(), "{model}");
+        for (g, s) in plain.iter().zip(&split) {
+            assert!(g.pieces.is_empty());
+            assert_eq!((&g.uses, g.tokens_per_s), (&s.uses, s.tokens_per_s));
+            assert_eq!(s.pieces.len(), s.uses.len(), "{s:?}");
+            for (&(ty, w), pieces) in s.uses.iter().zip(&s.pieces) {
+                let ps: Vec<u32> = pieces.iter().map(|(p, _)| *p).collect();
+                let want: Vec<u32> = (0..).map(|k| 1u32 << k).take_while(|&p| p < w).collect();
+                assert_eq!(ps, want, "{model}: {s:?}");
+                let mut last = 0.0;
+                for &(p, r) in pieces {
+                    assert!(r > 0.0, "{model} on {}: share {p}: {s:?}", chips[ty].id);
+                    assert!(r <= s.tokens_per_s * (1.0 + 1e-12), "{model}: {s:?}");
+                    assert!(r >= last, "{model}: share {p} slower than a smaller one");
+                    last = r;
+                    if p >= 8 {
+                        assert_eq!(r, s.tokens_per_s, "{model}: a whole domain");
+                    }
+                    slower |= r < s.tokens_per_s * 0.999;
+                }
+            }
+        }
+    }
+    assert!(slower, "splitting a part never cost anything");
 }

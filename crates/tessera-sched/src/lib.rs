@@ -147,11 +147,12 @@ pub struct MixedUse {
     /// (type, workers), each type once.
     pub uses: Vec<(usize, u32)>,
     pub throughput: f64,
-    /// For a way on one type (another size): its steps/s when its workers are split over
-    /// nodes whose fewest share is the piece size, as [`crate::sim::SimJob::throughput_pieces`]
-    /// gives them for the job's own size, ascending by piece. Empty: `throughput` on any
-    /// nodes (gangs across types, whose parts are planned in whole nodes).
-    pub pieces: Vec<(u32, f64)>,
+    /// Per part of `uses` (or none): its steps/s when that part's workers are split over
+    /// nodes whose fewest share is the piece size (the other parts whole), as
+    /// [`crate::sim::SimJob::throughput_pieces`] gives them for the job's own size,
+    /// ascending by piece. With several parts split, the slowest of their rates (a
+    /// gang runs at its slowest part's pace). Empty: `throughput` on any nodes.
+    pub pieces: Vec<Vec<(u32, f64)>>,
 }
 
 impl MixedUse {

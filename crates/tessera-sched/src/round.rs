@@ -671,8 +671,12 @@ impl RoundCore {
             .filter(|&(i, _)| self.in_slot[i].is_none_or(|k| self.slots[k].a == i))
             .collect();
         let mut across_spread = vec![false; across.len()];
-        // A one-type way's fewest workers on one node when it spans several (0: one node).
-        let mut across_share = vec![0u32; across.len()];
+        // Each way's rate on its nodes: the slowest of its parts' split rates (parts on
+        // one node, or without split speeds, at the way's whole rate).
+        let mut across_rate: Vec<f64> = across
+            .iter()
+            .map(|&(i, m)| self.jobs[i].mixed[m].throughput)
+            .collect();
         let unit_spread = match &self.cpn {
             Some(c) => {
                 let none: &[usize] = &[];
@@ -715,14 +719,18 @@ impl RoundCore {
                     sp.push((s, share));
                 }
                 for (k, &(i, m)) in across.iter().enumerate() {
-                    let parts = self.jobs[i].mixed[m].uses.len();
+                    let opt = &self.jobs[i].mixed[m];
+                    let parts = opt.uses.len();
                     let mut now: Vec<Vec<usize>> = Vec::with_capacity(parts);
                     for p in 0..parts {
                         let (nodes, s, least) = it.next().unwrap_or_default();
                         let kept = || self.part_nodes[i].get(p).cloned().unwrap_or_default();
                         let on = nodes.unwrap_or_else(kept);
-                        if parts == 1 && on.len() > 1 {
-                            across_share[k] = least;
+                        if let Some(pieces) =
+                            opt.pieces.get(p).filter(|v| on.len() > 1 && !v.is_empty())
+                        {
+                            let r = piece_rate(pieces.iter().copied(), least, opt.throughput);
+                            across_rate[k] = across_rate[k].min(r);
                         }
                         now.push(on);
                         across_spread[k] |= s;
@@ -797,12 +805,7 @@ impl RoundCore {
                     nodes: self.part_nodes[i].get(p).cloned().unwrap_or_default(),
                 })
                 .collect();
-            let rate = match across_share[k] {
-                share if share > 0 && !opt.pieces.is_empty() => {
-                    piece_rate(opt.pieces.iter().copied(), share, opt.throughput)
-                }
-                _ => opt.throughput,
-            };
+            let rate = across_rate[k];
             plan.placements.push(Placement {
                 job: i,
                 ty: parts.first().map_or(0, |p| p.ty),
@@ -2022,6 +2025,47 @@ mod tests {
         let p = round(&mut core, 300.0);
         let g = p.placements.iter().find(|q| q.job == big).unwrap();
         assert!(g.restart);
+    }
+
+    /// A gang whose parts are split over nodes runs at the slowest of its split parts'
+    /// rates: each part's entry for its fewest workers on one node, a part on one node
+    /// at the gang's whole rate.
+    #[test]
+    fn a_gang_split_over_nodes_runs_at_its_slowest_parts_rate() {
+        let gang = |pieces: Vec<Vec<(u32, f64)>>| SimJob {
+            mixed: vec![crate::MixedUse {
+                uses: vec![(0, 4), (1, 8)],
+                throughput: 3.0,
+                pieces,
+            }],
+            ..job(0, 1e9, 12, &[0.0, 0.0])
+        };
+        let part0 = vec![(1, 0.5), (2, 1.2)];
+        let part1 = vec![(1, 1.0), (2, 1.5), (4, 2.0)];
+        // (nodes of each type, rate): type 0's 4 workers on one node of 4 or as 2 + 2;
+        // type 1's 8 on nodes of 8 (one) or of 4 (4 + 4).
+        for (cpn, want) in [
+            (vec![4, 8], 3.0),
+            (vec![4, 4], 2.0),
+            (vec![2, 8], 1.2),
+            (vec![2, 4], 1.2),
+        ] {
+            let mut c = cfg("max-min-fairness-perf");
+            c.chips_per_node = Some(cpn.clone());
+            let mut core = RoundCore::new(&[4, 8], &c);
+            let g = core.add(gang(vec![part0.clone(), part1.clone()]));
+            core.handle(Event::Arrived { job: g }).unwrap();
+            let p = round(&mut core, 0.0);
+            assert_eq!(p.placements.len(), 1, "{p:?}");
+            assert_eq!(p.placements[0].rate, want, "{cpn:?}: {p:?}");
+        }
+        // Without split speeds, the whole rate on any nodes.
+        let mut c = cfg("max-min-fairness-perf");
+        c.chips_per_node = Some(vec![2, 4]);
+        let mut core = RoundCore::new(&[4, 8], &c);
+        let g = core.add(gang(Vec::new()));
+        core.handle(Event::Arrived { job: g }).unwrap();
+        assert_eq!(round(&mut core, 0.0).placements[0].rate, 3.0);
     }
 
     #[test]

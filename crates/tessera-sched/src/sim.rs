@@ -1236,7 +1236,7 @@ mod tests {
         // of 4 (1.2 steps/s), still above its own size's 1.0, so it still grows.
         let split = SimJob {
             mixed: vec![crate::MixedUse {
-                pieces: vec![(1, 0.3), (2, 0.6), (4, 1.2)],
+                pieces: vec![vec![(1, 0.3), (2, 0.6), (4, 1.2)]],
                 ..one.mixed[0].clone()
             }],
             ..one.clone()
