@@ -39,8 +39,8 @@ struct ChipType {
 pub struct SpeedTable {
     types: Vec<ChipType>,
     cache: BTreeMap<(String, u32), Vec<f64>>,
-    gangs: BTreeMap<(String, u32), Vec<Gang>>,
-    split_gangs: BTreeMap<(String, u32), Vec<Gang>>,
+    /// Keyed by (model id, chips, with split speeds).
+    gangs: BTreeMap<(String, u32, bool), Vec<Gang>>,
     pieces: BTreeMap<(String, u32), Vec<PieceSpeeds>>,
 }
 
@@ -109,7 +109,6 @@ impl SpeedTable {
             types,
             cache: BTreeMap::new(),
             gangs: BTreeMap::new(),
-            split_gangs: BTreeMap::new(),
             pieces: BTreeMap::new(),
         })
     }
@@ -148,12 +147,7 @@ impl SpeedTable {
         chips: u32,
         link: impl Fn(usize, usize) -> Option<PoolLink>,
     ) -> &[Gang] {
-        let key = (model.id.clone(), chips);
-        if !self.gangs.contains_key(&key) {
-            let out = self.plan_gangs(model, chips, &link, false);
-            self.gangs.insert(key.clone(), out);
-        }
-        &self.gangs[&key]
+        self.gangs_cached(model, chips, &link, false)
     }
 
     /// [`SpeedTable::gangs`] with each gang's speeds when one of its parts is split over
@@ -170,12 +164,22 @@ impl SpeedTable {
         chips: u32,
         link: impl Fn(usize, usize) -> Option<PoolLink>,
     ) -> &[Gang] {
-        let key = (model.id.clone(), chips);
-        if !self.split_gangs.contains_key(&key) {
-            let out = self.plan_gangs(model, chips, &link, true);
-            self.split_gangs.insert(key.clone(), out);
+        self.gangs_cached(model, chips, &link, true)
+    }
+
+    fn gangs_cached(
+        &mut self,
+        model: &ModelArch,
+        chips: u32,
+        link: &impl Fn(usize, usize) -> Option<PoolLink>,
+        split: bool,
+    ) -> &[Gang] {
+        let key = (model.id.clone(), chips, split);
+        if !self.gangs.contains_key(&key) {
+            let out = self.plan_gangs(model, chips, link, split);
+            self.gangs.insert(key.clone(), out);
         }
-        &self.split_gangs[&key]
+        &self.gangs[&key]
     }
 
     fn plan_gangs(

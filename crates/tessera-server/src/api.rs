@@ -1226,11 +1226,15 @@ async fn chips(
         })?,
         None => Date::from_days_since_epoch((st.clock.now() / 86_400.0).floor() as i64),
     };
-    let fleet: std::collections::BTreeSet<String> = lock(&st.snapshot)
-        .pools
-        .iter()
-        .map(|p| p.chip.clone())
-        .collect();
+    // The configured pools' chips: known before the first tick has read the engines.
+    let fleet: std::collections::BTreeSet<String> = {
+        let snap = lock(&st.snapshot);
+        snap.fleet_chips
+            .iter()
+            .cloned()
+            .chain(snap.pools.iter().map(|p| p.chip.clone()))
+            .collect()
+    };
     let cat = &st.catalog;
     let chips = cat
         .chips

@@ -181,6 +181,7 @@ pub fn run(config_path: &Path, cat: &tessera_catalog::Catalog) -> Result<(), Ser
         .ok_or_else(|| ServerError::Setup(format!("policy `{}`", cfg.policy)))?;
     let snapshot = Arc::new(Mutex::new(live::Snapshot {
         links: cfg.link.clone(),
+        fleet_chips: chips.clone(),
         ..live::Snapshot::default()
     }));
     let mut sched = live::Live::new(

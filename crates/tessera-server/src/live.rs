@@ -124,6 +124,10 @@ pub struct Snapshot {
     pub unschedulable: BTreeMap<u64, String>,
     /// The configured links between pools (for mixed-vendor plans).
     pub links: Vec<crate::config::LinkConfig>,
+    /// The catalog chip of each configured pool, known from the start (`pools` fills
+    /// at the first tick, after the engines answered).
+    #[serde(skip)]
+    pub fleet_chips: Vec<String>,
 }
 
 /// The live scheduler.
