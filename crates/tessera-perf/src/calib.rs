@@ -211,9 +211,9 @@ impl Efficiency {
         let hopper_core = Efficiency {
             gemm_max: 0.79,
             attn_eff: 0.30,
-            fp8_rel: 0.8086,
-            elementwise_h: 0.0,
-            tp_exposed: 0.1097,
+            fp8_rel: 0.8137,
+            elementwise_h: 0.8302,
+            tp_exposed: 0.1,
             cp_exposed: 0.3,
             calibrated: true,
             ..d
@@ -224,24 +224,24 @@ impl Efficiency {
             fp8_rel: 1.0,
             moe_gemm_rel: 0.6588,
             moe_fp8_rel: 0.4453,
-            moe_elementwise_h: 8.455,
+            moe_elementwise_h: 5.502,
             ep_exposed: 0.7006,
             calibrated: true,
             ..d
         };
         // Ascend 910B, MindSpeed-LLM (Atlas 900 A2 PODc rows, layouts searched).
         let ascend_mindspeed = Efficiency {
-            gemm_max: 0.8031,
-            attn_eff: 0.15,
+            gemm_max: 0.81,
+            attn_eff: 0.1714,
             elementwise_h: 0.0,
             calibrated: true,
             ..d
         };
         // Ascend 910B, MindSpeed-LLM legacy code path.
         let ascend_legacy = Efficiency {
-            gemm_max: 0.6537,
+            gemm_max: 0.67,
             attn_eff: 0.165,
-            elementwise_h: 0.0,
+            elementwise_h: 3.838,
             calibrated: true,
             ..d
         };
@@ -337,7 +337,8 @@ pub fn calibration_source(family: Family, stack: Stack) -> (Family, Stack) {
 
 /// Hopper bf16 under Megatron-Core: gemm_knee, attn_eff, elementwise_h, tp_exposed,
 /// dp_exposed, step_overhead_s (fitted; docs/accuracy.md).
-const HOPPER_BF16: (f64, f64, f64, f64, f64, f64) = (8.061e5, 0.30, 1.478, 0.0557, 0.1869, 0.1267);
+const HOPPER_BF16: (f64, f64, f64, f64, f64, f64) =
+    (6.398e5, 0.3386, 2.417, 0.06025, 0.1857, 0.1267);
 
 /// The serving engine, where efficiency differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -852,7 +852,12 @@ pub fn estimate_segment(
     let head_flops = head_on * 2.0 * t * c.vocab * c.h / tp;
     let t_head_f = head_flops / (hw.peak_16 * gemm_eff / gemm_rel);
     let fwd = t_lin + t_attn + t_elem + t_head_f;
-    let bwd = 2.0 * (t_lin + t_attn + t_head_f) + t_elem;
+    // A fused (flash) attention backward recomputes the scores from Q and K before its
+    // four gradient products: five matrix products to the forward's two, 2.5 times its
+    // FLOPs (Dao 2023, FlashAttention-2, section 3.2). Unfused attention saves the
+    // probabilities and needs two times.
+    let attn_bwd = if job.flash_attention { 2.5 } else { 2.0 };
+    let bwd = 2.0 * (t_lin + t_head_f) + attn_bwd * t_attn + t_elem;
     let recompute = match l.recompute {
         Recompute::None => 0.0,
         Recompute::Selective => t_attn + 0.3 * t_elem,
@@ -998,7 +1003,11 @@ pub fn estimate_segment(
         Recompute::Full => 2.0 * c.h / d_rep,
         _ => (c.dense_layers * dense_layer + c.moe_layers * moe_layer) / c.layers,
     };
-    let logits = head_on * 4.0 * 2.0 * t * c.vocab / tp;
+    // Megatron's vocab-parallel cross entropy casts the 16-bit logits to fp32, keeps the
+    // fp32 softmax for backward and computes the logits' gradient in place in it; at its
+    // peak one 16-bit copy sits beside it (the logits before the cast, or the gradient
+    // cast back for the LM head's backward): 4 + 2 bytes per logit.
+    let logits = head_on * 6.0 * t * c.vocab / tp;
     // ZeRO-2/3 keep only shards, but a layer's full gradients (ZeRO-2/3) and gathered
     // parameters (ZeRO-3) exist while it runs: two layers' worth, double-buffered.
     let (pd_layer, pe_layer) = (

@@ -79,6 +79,24 @@ fn job(gb: u32) -> TrainJob {
     }
 }
 
+/// Eight-way data parallelism with ZeRO-1, the given recompute.
+fn dp8(recompute: Recompute) -> Layout {
+    Layout {
+        tp: 1,
+        pp: 1,
+        dp: 8,
+        cp: 1,
+        ep: 1,
+        etp: 1,
+        vpp: 1,
+        micro_batch: 1,
+        sequence_parallel: false,
+        zero: 1,
+        recompute,
+        uneven_pp: false,
+    }
+}
+
 /// Korthikanti et al. 2022, Table 2: activation bytes per layer for s, b, h, a, t.
 fn korthikanti_per_layer(s: f64, b: f64, h: f64, a: f64, t: f64, rc: Recompute, sp: bool) -> f64 {
     match (rc, sp) {
@@ -371,23 +389,41 @@ fn mla_up_projection_recompute_trades_memory_for_time() {
     assert!(mla.step_time_s > none.step_time_s && mla.step_time_s < full.step_time_s);
     assert!(mla.hfu > mla.mfu);
     let llama = cat.model("llama3-8b").unwrap();
-    let l = Layout {
-        tp: 1,
-        pp: 1,
-        dp: 8,
-        cp: 1,
-        ep: 1,
-        etp: 1,
-        vpp: 1,
-        micro_batch: 1,
-        sequence_parallel: false,
-        zero: 1,
-        recompute: Recompute::MlaUpProj,
-        uneven_pp: false,
-    };
-    let e = estimate_train(&llama, &hw, &eff, &j, &l, 8);
+    let e = estimate_train(&llama, &hw, &eff, &j, &dp8(Recompute::MlaUpProj), 8);
     assert_eq!(
         e.infeasible,
         Some(tessera_perf::train::Infeasible::RecomputeNeedsMla)
     );
+}
+
+/// A fused attention backward recomputes the scores, so its attention core costs 2.5 times
+/// its forward (Dao 2023): on a long sequence, where attention dominates, the backward is
+/// more than twice the forward. Unfused attention saves the probabilities and its backward
+/// stays under twice the forward (the element-wise work runs once each way).
+#[test]
+fn a_flash_attention_backward_recomputes_the_scores() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let m = cat.model("llama3-8b").unwrap();
+    let c = cat.chip("nvidia-h100-sxm5-80gb").unwrap();
+    let hw = Hardware::from_chip(c).unwrap();
+    let eff = Efficiency::for_family(Family::of(c), Stack::MegatronCore, TrainPrecision::Bf16);
+    let l = dp8(Recompute::None);
+    let at = |flash| {
+        let j = TrainJob {
+            seq_len: 65536,
+            global_batch: 64,
+            precision: TrainPrecision::Bf16,
+            dropout: false,
+            flash_attention: flash,
+        };
+        estimate_train(&m, &hw, &eff, &j, &l, 8).breakdown
+    };
+    let (fused, unfused) = (at(true), at(false));
+    assert!(
+        fused.backward_s > 2.0 * fused.forward_s,
+        "fused: backward {} vs forward {}",
+        fused.backward_s,
+        fused.forward_s
+    );
+    assert!(unfused.backward_s < 2.0 * unfused.forward_s);
 }

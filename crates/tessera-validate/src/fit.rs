@@ -103,8 +103,10 @@ pub fn groups() -> Vec<(Family, Stack, Precisions, Vec<Knob>)> {
             Family::Ascend,
             Stack::Mindspeed,
             BF16,
+            // No GEMM of a 910B has been measured here: its GEMM share stays at or below
+            // the best measured on any chip (0.81 of peak, an H200; docs/accuracy.md).
             vec![
-                knob!(gemm_max, 0.3, 0.9),
+                knob!(gemm_max, 0.3, 0.81),
                 knob!(attn_eff, 0.15, 0.8),
                 knob!(elementwise_h, 0.0, 80.0),
             ],
@@ -113,7 +115,7 @@ pub fn groups() -> Vec<(Family, Stack, Precisions, Vec<Knob>)> {
             Family::Ascend,
             Stack::MindspeedLegacy,
             BF16,
-            vec![knob!(gemm_max, 0.3, 0.9), knob!(elementwise_h, 0.0, 80.0)],
+            vec![knob!(gemm_max, 0.3, 0.81), knob!(elementwise_h, 0.0, 80.0)],
         ),
     ]
 }
