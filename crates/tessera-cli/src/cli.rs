@@ -521,6 +521,12 @@ pub enum PrecisionArg {
     Fp8,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GradReduceArg {
+    Fp32,
+    Bf16,
+}
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Model id (see `tessera models list`) or a path to a Hugging Face config.json.
@@ -588,6 +594,11 @@ pub struct TrainArgs {
     /// Attention without a fused flash kernel: stores the s x s scores.
     #[arg(long)]
     pub no_flash_attention: bool,
+    /// Element type of the data-parallel gradient buffers and their reduction: fp32
+    /// (Megatron-LM's choice for bf16) or bf16 (NVIDIA's performance recipes:
+    /// grad_reduce_in_fp32 off).
+    #[arg(long, value_enum, default_value_t = GradReduceArg::Fp32)]
+    pub grad_reduce: GradReduceArg,
     /// Also report time, chip-hours, energy and cost to train this many tokens (e.g. 15e12;
     /// 1 to 1e16).
     #[arg(long, value_parser = parse_tokens)]

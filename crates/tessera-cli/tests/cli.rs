@@ -3040,3 +3040,46 @@ fn simulate_slows_jobs_split_across_p800_groups() {
         eight["avg_jct_s"]
     );
 }
+
+/// `--grad-reduce bf16` halves the gradient buffers; a bad value names the valid ones.
+#[test]
+fn estimate_train_takes_the_gradient_buffer_type() {
+    let base = [
+        "estimate",
+        "train",
+        "--model",
+        "llama3-70b",
+        "--chip",
+        "nvidia-h100-sxm5-80gb",
+        "--chips",
+        "64",
+        "--tp",
+        "4",
+        "--pp",
+        "4",
+    ];
+    let grads = |g: &str| {
+        let mut a = base.to_vec();
+        a.extend(["--grad-reduce", g]);
+        json(&a)["memory"]["gradients_gib"].as_f64().unwrap()
+    };
+    let (f32, b16) = (grads("fp32"), grads("bf16"));
+    assert!(
+        (b16 - f32 / 2.0).abs() < 1e-6,
+        "fp32 {f32} GiB, bf16 {b16} GiB"
+    );
+    let mut a = base.to_vec();
+    a.extend(["--grad-reduce", "fp16"]);
+    fails(&a, 2, &["--grad-reduce", "fp32", "bf16"]);
+    // In a rows file: the file, the row and the valid values.
+    let rows = data("validate/bad-grad-reduce.toml");
+    fails(
+        &["validate", "train", "--data", &rows],
+        3,
+        &[
+            "bad-grad-reduce.toml",
+            "row X1",
+            "grad-reduce `fp16` (fp32 or bf16)",
+        ],
+    );
+}

@@ -87,6 +87,7 @@ fn bench(c: &mut Criterion) {
             precision: TrainPrecision::Bf16,
             dropout: false,
             flash_attention: true,
+            grad_reduce: Default::default(),
         };
         c.bench_function(&format!("estimate_train/{model}"), |b| {
             b.iter(|| {

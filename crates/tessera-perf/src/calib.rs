@@ -220,12 +220,12 @@ impl Efficiency {
         };
         // GB200 / B200, Megatron-Bridge (25.11 rows).
         let blackwell_core = Efficiency {
-            gemm_max: 0.5559,
+            gemm_max: 0.5698,
             fp8_rel: 1.0,
-            moe_gemm_rel: 0.6588,
-            moe_fp8_rel: 0.4453,
-            moe_elementwise_h: 5.502,
-            ep_exposed: 0.7006,
+            moe_gemm_rel: 0.6427,
+            moe_fp8_rel: 0.432,
+            moe_elementwise_h: 5.674,
+            ep_exposed: 0.7545,
             calibrated: true,
             ..d
         };
@@ -241,7 +241,7 @@ impl Efficiency {
         let ascend_legacy = Efficiency {
             gemm_max: 0.67,
             attn_eff: 0.165,
-            elementwise_h: 3.838,
+            elementwise_h: 3.814,
             calibrated: true,
             ..d
         };

@@ -84,6 +84,43 @@ pub struct TrainJob {
     pub dropout: bool,
     /// Attention uses a fused kernel that stores no s x s matrix (flash attention).
     pub flash_attention: bool,
+    /// The element type of the data-parallel gradient buffers and their reduction.
+    pub grad_reduce: GradReduce,
+}
+
+/// The element type of the data-parallel gradient buffers, in which gradients accumulate
+/// over micro-batches and are reduced: Megatron-Core's `grad_reduce_in_fp32`. Megatron-LM
+/// forces fp32 for bf16 training (its `--accumulate-allreduce-grads-in-fp32`); NVIDIA's
+/// performance recipes turn it off (Megatron-Bridge's Llama 3.1 and DeepSeek-V3 configs,
+/// NeMo's performance scripts for fp8), halving the buffers and the reduction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GradReduce {
+    #[default]
+    Fp32,
+    Bf16,
+}
+
+impl GradReduce {
+    pub const ALL: [GradReduce; 2] = [GradReduce::Fp32, GradReduce::Bf16];
+
+    /// Bytes per gradient element.
+    pub fn bytes(self) -> f64 {
+        match self {
+            GradReduce::Fp32 => 4.0,
+            GradReduce::Bf16 => 2.0,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GradReduce::Fp32 => "fp32",
+            GradReduce::Bf16 => "bf16",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GradReduce> {
+        GradReduce::ALL.into_iter().find(|g| g.as_str() == s)
+    }
 }
 
 /// Why a layout cannot run. Carries numbers, not text, so the hot path does not allocate.
@@ -933,7 +970,8 @@ pub fn estimate_segment(
     let busy = split.busiest;
     let (pd_busy, pe_busy) = split.params(&c, busy, tp, ep * etp);
     let bw_dp = bw_of(tp * cp * dp);
-    let gb = eff.grad_comm_bytes;
+    // The reduction moves the buffers' elements (at most the stack's reduction width).
+    let gb = eff.grad_comm_bytes.min(job.grad_reduce.bytes());
     // Gradient reduce-scatter (or all-reduce without ZeRO) and parameter all-gather of the
     // busiest rank, over both replication groups.
     let rs = all_gather(pd_busy * gb, dshard, bw_dp) + all_gather(pe_busy * gb, eshard, bw_dp);
@@ -1014,8 +1052,9 @@ pub fn estimate_segment(
         split.dense_per_layer / tp,
         split.expert_per_layer / (ep * etp),
     );
+    let grad_el = job.grad_reduce.bytes();
     let transient_grads = if l.zero >= 2 {
-        2.0 * 4.0 * (pd_layer + pe_layer)
+        2.0 * grad_el * (pd_layer + pe_layer)
     } else {
         0.0
     };
@@ -1039,7 +1078,7 @@ pub fn estimate_segment(
         let layers_r = split.layers_of(r);
         let (pd, pe) = split.params(&c, r, tp, ep * etp);
         let weights = 2.0 * (pd / shard(3, dshard) + pe / shard(3, eshard)) + transient_weights;
-        let gradients = 4.0 * (pd / shard(2, dshard) + pe / shard(2, eshard)) + transient_grads;
+        let gradients = grad_el * (pd / shard(2, dshard) + pe / shard(2, eshard)) + transient_grads;
         let optimizer_bytes = 12.0 * (pd / shard(1, dshard) + pe / shard(1, eshard));
         let after = seg.stages_after as f64;
         let chunks = if l.vpp > 1 {

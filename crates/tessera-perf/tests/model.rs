@@ -7,7 +7,9 @@
 use tessera_core::model::{Mlp, ModelArch, Norm, Position};
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
-use tessera_perf::train::{Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
+use tessera_perf::train::{
+    GradReduce, Layout, Recompute, TrainJob, TrainPrecision, estimate_train,
+};
 
 fn gpt(h: u64, layers: u64, heads: u64) -> ModelArch {
     ModelArch {
@@ -76,6 +78,7 @@ fn job(gb: u32) -> TrainJob {
         precision: TrainPrecision::Bf16,
         dropout: true,
         flash_attention: false,
+        grad_reduce: Default::default(),
     }
 }
 
@@ -361,6 +364,7 @@ fn mla_up_projection_recompute_trades_memory_for_time() {
         precision: TrainPrecision::Bf16,
         dropout: false,
         flash_attention: true,
+        grad_reduce: Default::default(),
     };
     let at = |rc| {
         let l = Layout {
@@ -415,6 +419,7 @@ fn a_flash_attention_backward_recomputes_the_scores() {
             precision: TrainPrecision::Bf16,
             dropout: false,
             flash_attention: flash,
+            grad_reduce: Default::default(),
         };
         estimate_train(&m, &hw, &eff, &j, &l, 8).breakdown
     };
@@ -426,4 +431,47 @@ fn a_flash_attention_backward_recomputes_the_scores() {
         fused.forward_s
     );
     assert!(unfused.backward_s < 2.0 * unfused.forward_s);
+}
+
+/// bf16 gradient buffers (Megatron-Core's `grad_reduce_in_fp32` off) hold half the bytes
+/// of fp32 ones and halve the data-parallel reduction: the same weights and optimizer
+/// states, half the gradients, and a step no longer.
+#[test]
+fn bf16_gradient_buffers_halve_the_gradients() {
+    let cat = tessera_catalog::Catalog::builtin().unwrap();
+    let m = cat.model("llama3-70b").unwrap();
+    let c = cat.chip("nvidia-h100-sxm5-80gb").unwrap();
+    let hw = Hardware::from_chip(c).unwrap();
+    let eff = Efficiency::for_family(Family::of(c), Stack::MegatronCore, TrainPrecision::Fp8);
+    let l = Layout {
+        tp: 4,
+        pp: 4,
+        dp: 4,
+        cp: 1,
+        ep: 1,
+        etp: 4,
+        vpp: 5,
+        micro_batch: 1,
+        sequence_parallel: true,
+        zero: 1,
+        recompute: Recompute::None,
+        uneven_pp: false,
+    };
+    let at = |g| {
+        let j = TrainJob {
+            seq_len: 8192,
+            global_batch: 128,
+            precision: TrainPrecision::Fp8,
+            dropout: false,
+            flash_attention: true,
+            grad_reduce: g,
+        };
+        estimate_train(&m, &hw, &eff, &j, &l, 64)
+    };
+    let (f32, b16) = (at(GradReduce::Fp32), at(GradReduce::Bf16));
+    assert!((b16.memory.gradients - f32.memory.gradients / 2.0).abs() < 1.0);
+    assert_eq!(b16.memory.weights, f32.memory.weights);
+    assert_eq!(b16.memory.optimizer, f32.memory.optimizer);
+    assert!(b16.breakdown.dp_comm_s < f32.breakdown.dp_comm_s || f32.breakdown.dp_comm_s == 0.0);
+    assert!(b16.step_time_s <= f32.step_time_s);
 }

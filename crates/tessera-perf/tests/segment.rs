@@ -77,6 +77,7 @@ proptest! {
             precision: TrainPrecision::Bf16,
             dropout: false,
             flash_attention: true,
+            grad_reduce: Default::default(),
         };
         let whole = estimate_train(&m, &hw, &eff, &job, &l, l.chips());
         if whole.microbatches == 0 {
@@ -130,6 +131,7 @@ proptest! {
             precision: TrainPrecision::Bf16,
             dropout: false,
             flash_attention: true,
+            grad_reduce: Default::default(),
         };
         let seg = |layers: u64, stages_after: u32| Segment { layers, first: false, last: false, stages_after };
         let one = estimate_segment(&m, &hw, &eff, &job, &l, 8, &seg(k, after));
@@ -164,6 +166,7 @@ fn impossible_segments_are_reasons() {
         precision: TrainPrecision::Bf16,
         dropout: false,
         flash_attention: true,
+        grad_reduce: Default::default(),
     };
     for layers in [0, m.layers + 1] {
         let s = Segment {

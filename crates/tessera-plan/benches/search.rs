@@ -21,6 +21,7 @@ fn bench(c: &mut Criterion) {
         precision: TrainPrecision::Bf16,
         dropout: false,
         flash_attention: true,
+        grad_reduce: Default::default(),
     };
     let o = SearchOptions::ALL;
     let r = search(&m, &hw, &eff, &job, 16384, 10, &o);

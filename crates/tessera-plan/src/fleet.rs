@@ -218,6 +218,7 @@ pub fn plan_train(
             precision,
             dropout: false,
             flash_attention: true,
+            grad_reduce: Default::default(),
         };
         if precision == TrainPrecision::Fp8 && hw.peak_fp8.is_none() {
             notes.push(note(format!(
@@ -651,6 +652,7 @@ fn bf16_job(seq_len: u32, global_batch: u32) -> TrainJob {
         precision: BF16,
         dropout: false,
         flash_attention: true,
+        grad_reduce: Default::default(),
     }
 }
 

@@ -64,6 +64,7 @@ impl MixedJob {
             precision: self.precision,
             dropout: false,
             flash_attention: true,
+            grad_reduce: Default::default(),
         }
     }
 }

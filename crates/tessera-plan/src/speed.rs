@@ -24,6 +24,7 @@ pub const SPEED_JOB: TrainJob = TrainJob {
     precision: TrainPrecision::Bf16,
     dropout: false,
     flash_attention: true,
+    grad_reduce: tessera_perf::train::GradReduce::Fp32,
 };
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,7 @@ fn job(seq: u32, gb: u32) -> TrainJob {
         precision: TrainPrecision::Bf16,
         dropout: false,
         flash_attention: true,
+        grad_reduce: Default::default(),
     }
 }
 
@@ -164,6 +165,7 @@ fn megatron_1t_published_layout_ranks_high() {
         precision: TrainPrecision::Bf16,
         dropout: true,
         flash_attention: false,
+        grad_reduce: Default::default(),
     };
     // Within what Megatron-LM offered in 2021: full recompute, no sequence or context
     // parallelism, no sharded optimizer.

@@ -14,7 +14,9 @@ use tessera_catalog::Catalog;
 use tessera_core::model::ModelArch;
 use tessera_perf::Hardware;
 use tessera_perf::calib::{Efficiency, Family, Stack};
-use tessera_perf::train::{Estimate, Layout, Recompute, TrainJob, TrainPrecision, estimate_train};
+use tessera_perf::train::{
+    Estimate, GradReduce, Layout, Recompute, TrainJob, TrainPrecision, estimate_train,
+};
 
 pub const MEASUREMENTS: &str = include_str!("../data/measurements.csv");
 pub const TRAIN_ROWS: &str = include_str!("../data/train-rows.toml");
@@ -134,6 +136,9 @@ pub struct RowSpec {
     #[serde(default)]
     pub dropout: bool,
     pub flash: Option<bool>,
+    /// The gradient buffers' element type, `fp32` (default) or `bf16`.
+    #[serde(rename = "grad-reduce")]
+    pub grad_reduce: Option<String>,
     pub metric: Option<String>,
     pub split: Option<String>,
     pub assume: Option<String>,
@@ -407,6 +412,12 @@ pub fn run(
             },
             dropout: spec.dropout,
             flash_attention: spec.flash.unwrap_or(true),
+            grad_reduce: match spec.grad_reduce.as_deref() {
+                None => GradReduce::Fp32,
+                Some(g) => GradReduce::parse(g).ok_or_else(|| {
+                    format!("row {}: unknown grad-reduce `{g}` (fp32 or bf16)", spec.id)
+                })?,
+            },
         };
         let e = eff(Family::of(chip), stack, job.precision);
         let measured = match spec.measured {

@@ -69,6 +69,10 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         precision,
         dropout: a.dropout,
         flash_attention: !a.no_flash_attention,
+        grad_reduce: match a.grad_reduce {
+            crate::cli::GradReduceArg::Fp32 => tessera_perf::train::GradReduce::Fp32,
+            crate::cli::GradReduceArg::Bf16 => tessera_perf::train::GradReduce::Bf16,
+        },
     };
     let unverified_inputs =
         tessera_perf::hw::unverified_inputs(chip, precision == TrainPrecision::Fp8);

@@ -1246,6 +1246,7 @@ fn train_setup(
         precision: TrainPrecision::Bf16,
         dropout: false,
         flash_attention: true,
+        grad_reduce: Default::default(),
     };
     // What the vendor's framework runs, at a batch within the planner's tolerance.
     let opts = SearchOptions {
