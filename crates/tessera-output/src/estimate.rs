@@ -86,6 +86,8 @@ pub struct EstimateTrainV1 {
     pub stack: &'static str,
     /// `bf16` or `fp8`.
     pub precision: &'static str,
+    /// The data-parallel gradient buffers' element type: `fp32` or `bf16`.
+    pub grad_reduce: &'static str,
     pub layout: EstimateLayoutV1,
     pub feasible: bool,
     pub fits: bool,

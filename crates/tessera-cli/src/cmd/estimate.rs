@@ -87,6 +87,7 @@ pub fn train(cat: &Catalog, fmt: Format, a: &TrainArgs) -> Result<()> {
         chips: a.chips,
         stack: stack.as_str(),
         precision: train_precision(precision),
+        grad_reduce: job.grad_reduce.as_str(),
         layout: EstimateLayoutV1 {
             tp: layout.tp,
             pp: layout.pp,
@@ -189,12 +190,13 @@ fn opt_num(v: Option<f64>, unit: &str) -> String {
 fn print_table(o: &EstimateTrainV1) {
     let l = &o.layout;
     crate::outln!(
-        "{} on {} x {} ({}, {}): tp{} pp{} dp{} cp{} ep{} vpp{} mb{} gb{} seq{} recompute={} zero{}{}",
+        "{} on {} x {} ({}, {}, {} gradients): tp{} pp{} dp{} cp{} ep{} vpp{} mb{} gb{} seq{} recompute={} zero{}{}",
         o.model,
         o.chips,
         o.chip,
         o.stack,
         o.precision,
+        o.grad_reduce,
         l.tp,
         l.pp,
         l.dp,
