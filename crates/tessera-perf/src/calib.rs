@@ -420,10 +420,10 @@ pub fn serve_efficiency(family: Family, stack: ServeStack) -> crate::serve::Serv
         prefill_eff: 0.4276,
         step_overhead_s: 8.888e-3,
         layer_overhead_s: 4.967e-5,
-        coll_latency_s: 5.671e-5,
+        coll_latency_s: 5.831e-5,
         max_batch: 8192.0,
-        moe_rel: 0.08898,
-        moe_knee_tokens: 4.695,
+        moe_rel: 0.2541,
+        moe_knee_tokens: 33.38,
         calibrated: true,
         ..d
     };
