@@ -445,3 +445,69 @@ fn overlapped_decode_is_bounded_by_its_longer_stream() {
     }
     assert!(overlapped > 0, "overlap never shortened a step");
 }
+
+/// Serving: no replica computes faster than its chips' peak. Every token, prompt or
+/// generated, passes at least the matmuls one token uses (2 FLOPs per active matmul
+/// parameter), so total tokens/s x that work stays under chips x peak, for each calibrated
+/// TensorRT-LLM group (the Blackwell one refitted in December 2026) across batch sizes.
+#[test]
+fn serving_throughput_stays_under_the_chips_peak() {
+    use tessera_perf::calib::{ServeStack, serve_efficiency};
+    use tessera_perf::serve::{Load, ServeJob, ServeLayout, ServePrecision, estimate_serve};
+    let cat = Catalog::builtin().unwrap();
+    let mut checked = 0;
+    for (model, chip, tp, ep, dp) in [
+        ("qwen3-235b-a22b", "nvidia-b200", 1u32, 8u32, 8u32),
+        ("qwen3-235b-a22b", "nvidia-h200-sxm", 1, 8, 8),
+        ("deepseek-v3", "nvidia-b200", 1, 8, 8),
+        ("llama3-70b", "nvidia-b200", 1, 1, 1),
+        ("llama3-8b", "nvidia-h100-sxm5-80gb", 1, 1, 1),
+    ] {
+        let m = cat.model(model).unwrap();
+        let c = cat.chip(chip).unwrap();
+        let hw = Hardware::from_chip(c).unwrap();
+        let eff = serve_efficiency(Family::of(c), ServeStack::TensorrtLlm);
+        let l = ServeLayout {
+            tp,
+            pp: 1,
+            ep,
+            attn_dp: dp,
+            replicas: 1,
+        };
+        let chips = l.chips_per_replica() as f64;
+        let work = 2.0 * m.matmul_params_per_token() as f64;
+        for (p, peak) in [
+            (ServePrecision::Fp8, hw.peak_fp8),
+            (ServePrecision::Fp4, hw.peak_fp4),
+        ] {
+            let Some(peak) = peak else { continue };
+            for (input, output) in [(128u32, 128u32), (128, 2048), (2048, 128), (5000, 500)] {
+                for sequences in [1u32, 64, 1024, 30000] {
+                    let job = ServeJob {
+                        input_len: input,
+                        output_len: output,
+                        precision: p,
+                        kv_bytes: 1.0,
+                        load: Load::Concurrency { sequences },
+                        ttft_slo_s: None,
+                        tpot_slo_s: None,
+                        disaggregated: false,
+                        lengths: None,
+                    };
+                    let e = estimate_serve(&m, &hw, None, &eff, &job, &l);
+                    if e.infeasible.is_some() {
+                        continue;
+                    }
+                    assert!(
+                        e.total_tokens_per_s * work <= chips * peak,
+                        "{model} on {chips} x {chip} {p:?} {input}/{output} x{sequences}: {:.3e} FLOP/s above the peak {:.3e}",
+                        e.total_tokens_per_s * work,
+                        chips * peak
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} cases");
+}
